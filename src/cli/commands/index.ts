@@ -1,0 +1,7 @@
+import type { Command } from 'commander';
+import type { CliContext } from '../context.js';
+
+/** A subcommand: adds itself to the program. Add one here only when it works. */
+export type RegisterCommand = (program: Command, ctx: CliContext) => void;
+
+export const COMMANDS: readonly RegisterCommand[] = [];

@@ -1,0 +1,21 @@
+import type { Writable } from 'node:stream';
+
+/** Something a command started and must stop: child processes, servers, temp dirs. */
+export interface Closable {
+  close(): Promise<void> | void;
+}
+
+/** What a subcommand gets from the CLI layer; the only way it reaches stdout, signals and exit codes. */
+export interface CliContext {
+  readonly stdout: Writable & { isTTY?: boolean; columns?: number };
+  readonly stderr: Writable & { isTTY?: boolean };
+  /** Aborted on the first SIGINT/SIGTERM: long runs stop and still report what they have. */
+  readonly signal: AbortSignal;
+  /**
+   * Registers a resource to close when the command ends, fails or is interrupted (a second
+   * Ctrl-C closes everything at once and exits). Returns the resource.
+   */
+  own<T extends Closable>(resource: T): T;
+  /** Exit status of the command; 0 unless the command sets it. */
+  exitCode: number;
+}

@@ -1,0 +1,3 @@
+/** badgateway's library surface. Each area's public API, re-exported. */
+export * from './errors/index.js';
+export * as proc from './proc/index.js';

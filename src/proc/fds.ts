@@ -1,0 +1,118 @@
+import { readdir, readlink, readFile } from 'node:fs/promises';
+import { BadgatewayError, ERROR_CODES, errnoCode } from '../errors/index.js';
+
+/** What an fd points at, from its `/proc/<pid>/fd/<n>` link target. */
+export type FdKind = 'socket' | 'pipe' | 'file' | 'anon_inode' | 'device' | 'other';
+
+export interface FdLimits {
+  /** Soft RLIMIT_NOFILE: the limit that makes accept()/open() fail with EMFILE. `null` = unlimited. */
+  soft: number | null;
+  /** Hard RLIMIT_NOFILE. `null` = unlimited. */
+  hard: number | null;
+}
+
+export interface FdStats extends FdLimits {
+  pid: number;
+  /** Number of open fds. */
+  open: number;
+  /** open / soft limit (0 when unlimited). */
+  ratio: number;
+  /** Open fds per kind; every kind present, 0 when none. */
+  byKind: Record<FdKind, number>;
+}
+
+const PROC = '/proc';
+
+/** Parses the `Max open files` line of `/proc/<pid>/limits`. */
+export function parseNofileLimits(limitsText: string): FdLimits {
+  const line = limitsText.split('\n').find((l) => l.startsWith('Max open files'));
+  if (!line) throw new BadgatewayError(ERROR_CODES.UNREADABLE, 'no "Max open files" line in limits');
+  const [soft, hard] = line
+    .slice('Max open files'.length)
+    .trim()
+    .split(/\s+/)
+    .slice(0, 2)
+    .map((v) => (v === 'unlimited' ? null : Number(v)));
+  return { soft: soft ?? null, hard: hard ?? null };
+}
+
+/** Classifies a `/proc/<pid>/fd/<n>` link target (`socket:[123]`, `pipe:[4]`, `/dev/null`, …). */
+export function classifyFdTarget(target: string): FdKind {
+  if (target.startsWith('socket:')) return 'socket';
+  if (target.startsWith('pipe:')) return 'pipe';
+  if (target.startsWith('anon_inode:')) return 'anon_inode';
+  if (target.startsWith('/dev/')) return 'device';
+  if (target.startsWith('/')) return 'file';
+  return 'other';
+}
+
+/** Maps a failed /proc read to a clear error about the pid. */
+export function procError(pid: number, err: unknown, what: string): BadgatewayError {
+  const code = errnoCode(err);
+  if (code === 'ENOENT' || code === 'ESRCH') {
+    return new BadgatewayError(ERROR_CODES.NO_SUCH_PID, `no process with pid ${pid}`, { cause: err });
+  }
+  if (code === 'EACCES' || code === 'EPERM') {
+    return new BadgatewayError(ERROR_CODES.PERMISSION, `cannot read ${what} of pid ${pid}: permission denied`, {
+      cause: err,
+      hint: 'run as the same user as the process, or as root',
+    });
+  }
+  return new BadgatewayError(ERROR_CODES.UNREADABLE, `cannot read ${what} of pid ${pid}: ${String(err)}`, { cause: err });
+}
+
+function assertPid(pid: number): void {
+  if (!Number.isSafeInteger(pid) || pid <= 0) {
+    throw new BadgatewayError(ERROR_CODES.BAD_OPTION, `pid: ${JSON.stringify(pid)} is not a positive integer`);
+  }
+}
+
+/** Soft/hard RLIMIT_NOFILE of a process. */
+export async function readFdLimits(pid: number): Promise<FdLimits> {
+  assertPid(pid);
+  try {
+    return parseNofileLimits(await readFile(`${PROC}/${pid}/limits`, 'utf8'));
+  } catch (err) {
+    throw err instanceof BadgatewayError ? err : procError(pid, err, 'limits');
+  }
+}
+
+/** Number of open fds of a process: one readdir, no readlinks (the cheap path for samplers). */
+export async function countFds(pid: number): Promise<number> {
+  assertPid(pid);
+  try {
+    return (await readdir(`${PROC}/${pid}/fd`)).length;
+  } catch (err) {
+    throw procError(pid, err, 'fds');
+  }
+}
+
+/**
+ * Open fds of a process with limits and kinds. Readlinks run with bounded concurrency so a
+ * process with 20,000 fds is read in well under a second; fds closing meanwhile are skipped.
+ */
+export async function readFdStats(pid: number): Promise<FdStats> {
+  assertPid(pid);
+  const dir = `${PROC}/${pid}/fd`;
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (err) {
+    throw procError(pid, err, 'fds');
+  }
+  const limits = await readFdLimits(pid);
+  const byKind: Record<FdKind, number> = { socket: 0, pipe: 0, file: 0, anon_inode: 0, device: 0, other: 0 };
+  let open = 0;
+  const CONCURRENCY = 256;
+  for (let i = 0; i < names.length; i += CONCURRENCY) {
+    const targets = await Promise.all(
+      names.slice(i, i + CONCURRENCY).map((name) => readlink(`${dir}/${name}`).catch(() => undefined)),
+    );
+    for (const target of targets) {
+      if (target === undefined) continue; // closed between readdir and readlink
+      byKind[classifyFdTarget(target)] += 1;
+      open += 1;
+    }
+  }
+  return { pid, open, ...limits, ratio: limits.soft ? open / limits.soft : 0, byKind };
+}

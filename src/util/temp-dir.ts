@@ -1,0 +1,41 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** A temp dir owned by whoever created it: `close()` removes it with everything inside. */
+export interface TempDir extends AsyncDisposable {
+  readonly path: string;
+  /** Path of a file inside the dir. */
+  file(name: string): string;
+  close(): Promise<void>;
+  /** Synchronous removal for `process.on('exit')` paths. */
+  closeSync(): void;
+}
+
+/**
+ * Creates `/tmp/badgateway-<prefix>-XXXXXX`. Kept short on purpose: unix socket paths inside it
+ * must stay under the kernel's 108-byte `sun_path` limit.
+ */
+export async function createTempDir(prefix = 'tmp'): Promise<TempDir> {
+  const path = await mkdtemp(join(tmpdir(), `bg-${prefix}-`));
+  let closed = false;
+  const dir: TempDir = {
+    path,
+    file: (name) => join(path, name),
+    async close() {
+      if (closed) return;
+      closed = true;
+      await rm(path, { recursive: true, force: true });
+    },
+    closeSync() {
+      if (closed) return;
+      closed = true;
+      rmSync(path, { recursive: true, force: true });
+    },
+    async [Symbol.asyncDispose]() {
+      await dir.close();
+    },
+  };
+  return dir;
+}

@@ -8,6 +8,8 @@ export interface IdleClientsOptions {
   count: number;
   /** New clients per second. */
   rate: number;
+  /** `ready` resolves once this many are opened. Default `count`. */
+  warmupCount?: number;
 }
 
 /** Counts of the idle clients. */
@@ -24,6 +26,8 @@ export interface IdleClientsStats {
 /** A set of idle keep-alive clients; `close()` closes every one of them. */
 export interface IdleClients {
   readonly stats: IdleClientsStats;
+  /** Resolves once `warmupCount` clients are opened (or on close). */
+  readonly ready: Promise<void>;
   close(): Promise<void>;
 }
 
@@ -42,6 +46,9 @@ export function openIdleClients(options: IdleClientsOptions): IdleClients {
         return { host: u.hostname, port: Number(u.port) };
       })();
   let closing = false;
+  let markReady: () => void = () => undefined;
+  const ready = new Promise<void>((resolve) => (markReady = resolve));
+  const warmupCount = Math.min(options.warmupCount ?? options.count, options.count);
   const open = (): void => {
     stats.opened += 1;
     const socket = connect(target);
@@ -68,13 +75,16 @@ export function openIdleClients(options: IdleClientsOptions): IdleClients {
   const tick = (): void => {
     if (closing || stats.opened >= options.count) return;
     open();
+    if (stats.opened >= warmupCount) markReady();
     timer = setTimeout(tick, intervalMs);
   };
   tick();
   return {
     stats,
+    ready,
     async close() {
       closing = true;
+      markReady();
       if (timer) clearTimeout(timer);
       for (const socket of sockets) socket.destroy();
       sockets.clear();

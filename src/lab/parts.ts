@@ -83,8 +83,10 @@ export interface LabLoadProgress {
 
 /** Options the lab gives `runLoad`. */
 export interface LabLoadOptions {
-  url: string;
-  method: string;
+  url?: string;
+  /** Several requests, sent round-robin (instead of `url`). */
+  targets?: { method: string; url: string; headers: Record<string, string>; body?: string }[];
+  method?: string;
   headers?: Record<string, string>;
   body?: string;
   rate: number;

@@ -171,11 +171,16 @@ export async function runPhase(name: PhaseName, spec: PhaseSpec, env: PhaseEnv):
     const statusCodes: Record<string, number> = {};
     try {
       companion = spec.alongside ? own(spec.alongside(upstream)) : undefined;
+      await companion?.ready;
+      const paths = typeof spec.load.path === 'string' ? [spec.load.path] : spec.load.path;
+      const method = spec.load.method ?? 'GET';
+      const proxyUrl = proxy.url;
+      const headers: Record<string, string> = spec.load.body === undefined ? {} : { 'content-type': 'text/plain' };
       const timeoutMs = spec.proxy.connectTimeoutMs + spec.proxy.readTimeoutMs + 2000;
       const metrics = await env.parts.runLoad({
-        url: `${proxy.url}${spec.load.path}`,
-        method: spec.load.method ?? 'GET',
-        ...(spec.load.body === undefined ? {} : { body: spec.load.body, headers: { 'content-type': 'text/plain' } }),
+        ...(paths.length === 1
+          ? { url: `${proxyUrl}${paths[0]}`, method, headers, ...(spec.load.body === undefined ? {} : { body: spec.load.body }) }
+          : { targets: paths.map((p) => ({ method, url: `${proxyUrl}${p}`, headers, ...(spec.load.body === undefined ? {} : { body: spec.load.body }) })) }),
         rate: spec.load.rate,
         durationMs: spec.load.durationMs,
         timeoutMs,

@@ -22,7 +22,8 @@ export interface PhaseProxySpec {
 
 /** The load of a phase: a fixed rate, open loop, through the proxy. */
 export interface PhaseLoadSpec {
-  path: string;
+  /** Request path; with several, the load sends them round-robin. */
+  path: string | readonly string[];
   method?: 'GET' | 'POST';
   body?: string;
   /** Requests per second. */
@@ -41,6 +42,8 @@ export interface RunningUpstream {
 
 /** Something a phase runs alongside its load (idle clients); closed when the load ends. */
 export interface PhaseCompanion {
+  /** The load starts once this resolves (e.g. the first idle clients are connected). */
+  ready?: Promise<void>;
   close(): Promise<void>;
   /** Facts to report, read after the load. */
   notes(): string[];

@@ -24,16 +24,18 @@ async function leakTo(upstream: RunningUpstream, ratio: number): Promise<string[
   return [`leaked ${n} fds up front: ${fds.open + n} of ${fds.limit} open before the load`];
 }
 
-function idleClients(count: number, rate: number) {
+/** Idle clients at `rate`/s: `warmupCount` before the load starts, then on through the load (`count` in all). */
+function idleClients(rate: number, warmupCount: number, count: number) {
   return (upstream: RunningUpstream): PhaseCompanion => {
-    const clients = openIdleClients({ url: upstream.url, count, rate });
+    const clients = openIdleClients({ url: upstream.url, count, rate, warmupCount });
     return {
+      ready: clients.ready,
       close: () => clients.close(),
       notes: () => {
         const s = clients.stats;
         const pending = s.opened - s.answered - s.failed;
         return [
-          `${s.opened} idle keep-alive clients opened straight to the upstream at ${rate}/s: ${s.answered} answered, ` +
+          `${s.opened} idle keep-alive clients opened straight to the upstream at ${rate}/s (${warmupCount} before the load): ${s.answered} answered, ` +
             `${s.closedByServer} closed by the server while idle, ${pending > 0 ? `${pending} never answered` : 'none left unanswered'}`,
         ];
       },
@@ -52,9 +54,11 @@ export const fdExhaustion: Scenario = {
   seeds: { uvicorn: '000' },
   plan(upstream): ScenarioPlan {
     if (upstream === 'node') {
-      const load = { path: '/leak?n=1', rate: 40, durationMs: 2000 };
+      const load = { path: ['/leak?n=1', '/sleep?ms=300'], rate: 80, durationMs: 2000 };
       return {
-        how: `the demo app runs under RLIMIT_NOFILE ${FD_LIMIT_NODE}, is leaked to 80% of it, then every request through the proxy leaks one more fd (GET /leak?n=1 at ${load.rate}/s)`,
+        how:
+          `the demo app runs under RLIMIT_NOFILE ${FD_LIMIT_NODE} and is leaked to 80% of it; then ${load.rate} req/s through the proxy, ` +
+          'half leaking one more fd each (GET /leak?n=1), half taking 300 ms (GET /sleep?ms=300), until accept() fails with EMFILE',
         fix: 'badgateway/guard in the app sheds requests with 503 + Retry-After at 90% of the fd limit, so it never reaches EMFILE',
         phases: {
           fail: {
@@ -106,11 +110,12 @@ export const keepaliveLeak: Scenario = {
   upstreams: ['node', 'gevent'],
   seeds: { gevent: '001' },
   plan(upstream): ScenarioPlan {
-    const idle = { count: 80, rate: 100 };
+    // Clients before the load: enough to fill the fd limit when nothing closes them.
+    const idle = { rate: 50, warmup: 50, count: 125 };
     const load = { path: '/', rate: 50, durationMs: 1500 };
     if (upstream === 'node') {
       return {
-        how: `the demo app runs with keepAliveTimeout 0 (never close idle sockets) under RLIMIT_NOFILE ${FD_LIMIT_PYTHON}; ${idle.count} clients connect straight to it, send one keep-alive request each and stay idle`,
+        how: `the demo app runs with keepAliveTimeout 0 (never close idle sockets) under RLIMIT_NOFILE ${FD_LIMIT_PYTHON}; ${idle.rate} new clients a second connect straight to it, send one keep-alive request each and stay idle`,
         fix: 'idle keep-alive timeout 200 ms, and badgateway/guard reaps idle sockets under fd pressure',
         phases: {
           fail: {
@@ -118,21 +123,21 @@ export const keepaliveLeak: Scenario = {
             upstream: { kind: 'demo', transport: 'tcp', app: { fdLimit: FD_LIMIT_PYTHON, keepAliveTimeoutMs: 0 } },
             proxy: SHORT,
             load,
-            alongside: idleClients(idle.count, idle.rate),
+            alongside: idleClients(idle.rate, idle.warmup, idle.count),
           },
           fix: {
             description: `demo app, keepAliveTimeout 200 ms + guard, fd limit ${FD_LIMIT_PYTHON}`,
             upstream: { kind: 'demo', transport: 'tcp', app: { fdLimit: FD_LIMIT_PYTHON, keepAliveTimeoutMs: 200, guard: true } },
             proxy: SHORT,
             load,
-            alongside: idleClients(idle.count, idle.rate),
+            alongside: idleClients(idle.rate, idle.warmup, idle.count),
           },
         },
       };
     }
     if (upstream === 'gevent') {
       return {
-        how: `seed 001: gevent pywsgi (no idle timeout) on a unix socket under RLIMIT_NOFILE ${FD_LIMIT_PYTHON} (prlimit); ${idle.count} clients connect straight to it, send one keep-alive request each and stay idle`,
+        how: `seed 001: gevent pywsgi (no idle timeout) on a unix socket under RLIMIT_NOFILE ${FD_LIMIT_PYTHON} (prlimit); ${idle.rate} new clients a second connect straight to it, send one keep-alive request each and stay idle`,
         fix: "the seed's fix: a WSGIHandler that gives each connection 200 ms (gevent.Timeout), then closes it",
         phases: {
           fail: {
@@ -140,14 +145,14 @@ export const keepaliveLeak: Scenario = {
             upstream: { kind: 'python', app: { server: 'gevent', fdLimit: FD_LIMIT_PYTHON, connectionTimeoutMs: 0 } },
             proxy: SHORT,
             load,
-            alongside: idleClients(idle.count, idle.rate),
+            alongside: idleClients(idle.rate, idle.warmup, idle.count),
           },
           fix: {
             description: `gevent pywsgi, 200 ms connection timeout handler, fd limit ${FD_LIMIT_PYTHON}`,
             upstream: { kind: 'python', app: { server: 'gevent', fdLimit: FD_LIMIT_PYTHON, connectionTimeoutMs: 200 } },
             proxy: SHORT,
             load,
-            alongside: idleClients(idle.count, idle.rate),
+            alongside: idleClients(idle.rate, idle.warmup, idle.count),
           },
         },
       };

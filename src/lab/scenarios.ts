@@ -111,7 +111,7 @@ export const keepaliveLeak: Scenario = {
   seeds: { gevent: '001' },
   plan(upstream): ScenarioPlan {
     // Clients before the load: enough to fill the fd limit when nothing closes them.
-    const idle = { rate: 50, warmup: 50, count: 125 };
+    const idle = { rate: 25, warmup: 48, count: 90 };
     const load = { path: '/', rate: 50, durationMs: 1500 };
     if (upstream === 'node') {
       return {

@@ -120,6 +120,7 @@ function errorMessage(err: unknown): string {
  */
 export async function runPhase(name: PhaseName, spec: PhaseSpec, env: PhaseEnv): Promise<PhaseResult> {
   const started = performance.now();
+  const mark = (what: string): void => debug('lab: %s phase: %s at %d ms', name, what, Math.round(performance.now() - started));
   const result: PhaseResult = {
     name,
     description: spec.description,
@@ -150,6 +151,7 @@ export async function runPhase(name: PhaseName, spec: PhaseSpec, env: PhaseEnv):
     const socketPath = `${env.dir}/${spec.socketName ?? `${name}.sock`}`;
     upstream = own(await startUpstream(spec.upstream, env.parts, env.dir, socketPath));
     result.childPids.push(...upstream.childPids);
+    mark(`upstream up (pids ${upstream.childPids.join(', ') || 'none: in process'})`);
     const prepared = await spec.prepare?.(upstream);
     if (prepared) result.notes.push(...prepared);
     env.signal?.throwIfAborted();
@@ -165,6 +167,7 @@ export async function runPhase(name: PhaseName, spec: PhaseSpec, env: PhaseEnv):
     );
     debug('lab: started %s proxy pid %d at %s', proxy.kind, proxy.pid, proxy.url);
     if (proxy.pid !== process.pid) result.childPids.push(proxy.pid);
+    mark('proxy up');
 
     const sampler = startSampler(upstream, env.parts, env.sampleIntervalMs);
     let companion: PhaseCompanion | undefined;
@@ -172,6 +175,7 @@ export async function runPhase(name: PhaseName, spec: PhaseSpec, env: PhaseEnv):
     try {
       companion = spec.alongside ? own(spec.alongside(upstream)) : undefined;
       await companion?.ready;
+      mark('load starts');
       const paths = typeof spec.load.path === 'string' ? [spec.load.path] : spec.load.path;
       const method = spec.load.method ?? 'GET';
       const proxyUrl = proxy.url;
@@ -207,6 +211,7 @@ export async function runPhase(name: PhaseName, spec: PhaseSpec, env: PhaseEnv):
       };
       result.gatewayErrors = (metrics.statusCodes['502'] ?? 0) + (metrics.statusCodes['504'] ?? 0);
     } finally {
+      mark('load done');
       result.samples = await sampler.stop();
       if (companion) result.notes.push(...companion.notes());
     }
@@ -233,6 +238,7 @@ export async function runPhase(name: PhaseName, spec: PhaseSpec, env: PhaseEnv):
         debug('lab: cleanup failed: %o', err);
       }
     }
+    mark('closed');
     result.durationMs = Math.round(performance.now() - started);
   }
   return result;

@@ -261,8 +261,9 @@ export async function spawnPythonApp(options: PythonAppOptions): Promise<PythonA
   void exited.then(() => (dead = true));
   const close = async (): Promise<void> => {
     if (!dead) {
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 1500);
+      // gunicorn's SIGTERM waits for its workers (graceful_timeout 30 s); SIGINT is its quick shutdown.
+      child.kill(options.server === 'gunicorn' ? 'SIGINT' : 'SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 1000);
       await exited;
       clearTimeout(timer);
     }

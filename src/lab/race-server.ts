@@ -80,8 +80,9 @@ export async function createRaceServer(options: RaceServerOptions): Promise<Race
         served += 1;
         inflight += 1;
         const close = /\r\nconnection:\s*close/i.test(head);
-        const keepAlive = options.keepAliveTimeoutMs > 0 ? `Keep-Alive: timeout=${Math.max(1, Math.round(options.keepAliveTimeoutMs / 1000))}\r\n` : '';
-        socket.write(`HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n${close ? 'Connection: close\r\n' : keepAlive}\r\nok\n`);
+        // No `Keep-Alive: timeout=` header, like Go's net/http and most Python servers: the proxy cannot
+        // learn the timeout (undici-based clients would otherwise stop reusing in time).
+        socket.write(`HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n${close ? 'Connection: close\r\n' : ''}\r\nok\n`);
         inflight -= 1;
         idleSince = Date.now();
         if (close) {

@@ -79,10 +79,16 @@ function formatIpv6(bytes: readonly number[]): string {
  */
 export function parseProcNetTcp(text: string): ProcTcpSocket[] {
   const sockets: ProcTcpSocket[] = [];
+  // The file is generated in chunks while sockets come and go, so one read can list a socket twice
+  // (seen here: the same accept-queue socket three times). Same line minus `sl` = same socket.
+  const seen = new Set<string>();
   for (const line of text.split('\n')) {
     // sl local rem st tx:rx tr:when retrnsmt uid timeout inode …  (TIME_WAIT lines end after inode's neighbours)
     const f = line.trim().split(/\s+/);
     if (f.length < 10 || !/^\d+:$/.test(f[0] ?? '')) continue;
+    const identity = f.slice(1).join(' ');
+    if (seen.has(identity)) continue;
+    seen.add(identity);
     const local = parseProcNetAddress(f[1] ?? '');
     const remote = parseProcNetAddress(f[2] ?? '');
     const st = f[3] ?? '';
@@ -118,21 +124,23 @@ const SO_ACCEPTCON = 0x10000;
  */
 export function parseProcNetUnix(text: string): ProcUnixSocket[] {
   const sockets: ProcUnixSocket[] = [];
+  const seen = new Set<string>(); // the Num column is the socket's (hashed) address: see parseProcNetTcp
   for (const line of text.split('\n')) {
-    const m = /^[0-9a-fA-F]+:\s+([0-9A-Fa-f]+)\s+[0-9A-Fa-f]+\s+([0-9A-Fa-f]+)\s+([0-9A-Fa-f]{4})\s+([0-9A-Fa-f]{2})\s+(\d+)(?: (.*))?$/.exec(
+    const m = /^([0-9a-fA-F]+):\s+([0-9A-Fa-f]+)\s+[0-9A-Fa-f]+\s+([0-9A-Fa-f]+)\s+([0-9A-Fa-f]{4})\s+([0-9A-Fa-f]{2})\s+(\d+)(?: (.*))?$/.exec(
       line.trimEnd(),
     );
     if (!m) continue;
-    const type = UNIX_TYPES[parseInt(m[3] ?? '', 16)];
-    const state = UNIX_STATES[parseInt(m[4] ?? '', 16)];
-    if (!type || !state) continue;
-    const path = m[6] ?? '';
+    const type = UNIX_TYPES[parseInt(m[4] ?? '', 16)];
+    const state = UNIX_STATES[parseInt(m[5] ?? '', 16)];
+    if (!type || !state || seen.has(m[1] ?? '')) continue;
+    seen.add(m[1] ?? '');
+    const path = m[7] ?? '';
     sockets.push({
       type,
       state,
-      listening: (parseInt(m[2] ?? '0', 16) & SO_ACCEPTCON) !== 0,
-      refCount: parseInt(m[1] ?? '0', 16),
-      inode: Number(m[5]),
+      listening: (parseInt(m[3] ?? '0', 16) & SO_ACCEPTCON) !== 0,
+      refCount: parseInt(m[2] ?? '0', 16),
+      inode: Number(m[6]),
       path: path === '' ? null : path,
     });
   }

@@ -76,38 +76,46 @@ const INT = /^\d+$/;
 export function parseSsUnix(text: string): SsUnixSocket[] {
   const sockets: SsUnixSocket[] = [];
   for (const line of text.split('\n')) {
-    const m = /^(u_str|u_seq|u_dgr)\s+(\S+)\s+(\d+)\s+(\d+)\s+(.*?)\s+(\d+)\s+(\S.*?)\s+(\d+)(?:\s+(.*))?$/.exec(line.trimEnd());
-    if (!m) continue;
-    const [, netid, state, recvQ, sendQ, local, inode, peer, peerInode, rest] = m;
-    const type = UNIX_NETIDS[netid ?? ''];
-    if (!type || !state || !local || !peer) continue;
-    const owners = rest ? parseSsUsers(rest) : [];
-    sockets.push({
-      type,
-      state,
-      recvQ: Number(recvQ),
-      sendQ: Number(sendQ),
-      path: local === '*' ? null : local,
-      inode: Number(inode),
-      peerPath: peer === '*' ? null : peer,
-      peerInode: Number(peerInode),
-      owners,
-    });
+    const socket = parseSsUnixLine(line);
+    if (socket) sockets.push(socket);
   }
   return sockets;
 }
 
+function parseSsUnixLine(line: string): SsUnixSocket | undefined {
+  const m = /^(u_str|u_seq|u_dgr)\s+(\S+)\s+(\d+)\s+(\d+)\s+(.*?)\s+(\d+)\s+(\S.*?)\s+(\d+)(?:\s+(.*))?$/.exec(line.trim());
+  if (!m) return undefined;
+  const [, netid, state, recvQ, sendQ, local, inode, peer, peerInode, rest] = m;
+  const type = UNIX_NETIDS[netid ?? ''];
+  if (!type || !state || !local || !peer) return undefined;
+  return {
+    type,
+    state,
+    recvQ: Number(recvQ),
+    sendQ: Number(sendQ),
+    path: local === '*' ? null : local,
+    inode: Number(inode),
+    peerPath: peer === '*' ? null : peer,
+    peerInode: Number(peerInode),
+    owners: rest ? parseSsUsers(rest) : [],
+  };
+}
+
 /**
- * Listening sockets from `ss -ltnpeH` (TCP; `ino:` needs `-e`) and/or `ss -lxpH` (unix) output; the
- * optional netid column (`tcp`, `u_str`) is accepted. Only stream listeners (TCP, `u_str`) are kept.
+ * Listening sockets from `ss -ltnpeH` (TCP; `ino:` needs `-e`) and/or `ss -lxpH` (unix) output, in
+ * line order; the optional netid column (`tcp`, `u_str`) is accepted. Only stream listeners (TCP,
+ * `u_str`) are kept. Don't feed it unix lines from `ss -xe`: its `ino:` there is the socket file's.
  */
 export function parseSsListen(text: string): ListenSocket[] {
   const sockets: ListenSocket[] = [];
-  for (const s of parseSsUnix(text)) {
-    if (s.type !== 'stream' || s.state !== 'LISTEN' || s.path === null) continue;
-    sockets.push(listenSocket('unix', s.path, undefined, s.path, s.inode, s.recvQ, s.sendQ, s.owners));
-  }
   for (const raw of text.split('\n')) {
+    const unix = parseSsUnixLine(raw);
+    if (unix) {
+      if (unix.type === 'stream' && unix.state === 'LISTEN' && unix.path !== null) {
+        sockets.push(listenSocket('unix', unix.path, undefined, unix.path, unix.inode, unix.recvQ, unix.sendQ, unix.owners));
+      }
+      continue;
+    }
     const tokens = raw.trim().split(/\s+/);
     if (tokens[0] === 'tcp') tokens.shift();
     const [state, recvQ, sendQ, local, peer] = tokens;

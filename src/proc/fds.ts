@@ -6,6 +6,7 @@ import { PROC_ROOT, assertLinux } from './platform.js';
 /** What an fd points at, from its `/proc/<pid>/fd/<n>` link target. */
 export type FdKind = 'socket' | 'pipe' | 'file' | 'anon_inode' | 'device' | 'other';
 
+/** RLIMIT_NOFILE of a process (counts of fds). */
 export interface FdLimits {
   /** Soft RLIMIT_NOFILE: the limit that makes accept()/open() fail with EMFILE. `null` = unlimited. */
   soft: number | null;
@@ -13,6 +14,7 @@ export interface FdLimits {
   hard: number | null;
 }
 
+/** Open fds of a process with its limits, as {@link readFdStats} returns them. */
 export interface FdStats extends FdLimits {
   pid: number;
   /** Number of open fds. */

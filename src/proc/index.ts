@@ -19,6 +19,7 @@ export {
   readListenSockets,
   readListenQueue,
   type ListenFilter,
+  type ListenReadOptions,
   type ListenQueue,
   type SocketTarget,
 } from './listen.js';

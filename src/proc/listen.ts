@@ -5,7 +5,7 @@ import { parseProcNetTcp, parseProcNetUnix } from './parse-proc-net.js';
 import { parseSsListen } from './parse-ss.js';
 import { PROC_ROOT, assertLinux, readProcFile } from './platform.js';
 import { resolveSocketReadOptions, runSs, type SocketReadOptions } from './ss.js';
-import type { ListenKind, ListenSocket, ProcTcpSocket } from './types.js';
+import type { ListenKind, ListenSocket, ProcTcpSocket, SocketOwner } from './types.js';
 
 /** Which listening sockets {@link readListenSockets} returns; every given field must match. */
 export interface ListenFilter {
@@ -21,6 +21,16 @@ export interface ListenFilter {
   pid?: number;
 }
 
+/** Options of {@link readListenSockets} and {@link readListenQueue}. */
+export interface ListenReadOptions extends SocketReadOptions {
+  /**
+   * Find the owning processes (`pid`, `fd`, `owners`). Costly on a busy machine: it readlink()s
+   * every fd of every process (`ss -p` does the same): ~1 s here with one 20,000-fd process around,
+   * against ~10 ms without. Pass `false` when sampling queues in a loop. Default `true`.
+   */
+  owners?: boolean;
+}
+
 /**
  * Listening TCP (IPv4/IPv6) and unix stream sockets of this network namespace with their accept
  * queue (`queue`, connections waiting for accept()) and `backlog` (its limit), plus the owning
@@ -28,10 +38,12 @@ export interface ListenFilter {
  * alone (`source: 'proc'` or no ss) `backlog` is `null`, and owners come from a bounded
  * `/proc/<pid>/fd` scan.
  */
-export async function readListenSockets(filter: ListenFilter = {}, options: SocketReadOptions = {}): Promise<ListenSocket[]> {
+export async function readListenSockets(filter: ListenFilter = {}, options: ListenReadOptions = {}): Promise<ListenSocket[]> {
   assertLinux();
   validateFilter(filter);
   const resolved = resolveSocketReadOptions(options);
+  const wantOwners = options.owners ?? true;
+  if (filter.pid !== undefined && !wantOwners) throw badOption('owners', false, 'true when filtering by pid');
   const kinds = wantedKinds(filter);
   const wantTcp = kinds.has('tcp') || kinds.has('tcp6');
   const wantUnix = kinds.has('unix');
@@ -39,13 +51,13 @@ export async function readListenSockets(filter: ListenFilter = {}, options: Sock
   if (resolved.source === 'ss' && resolved.ssPath) {
     const ssPath = resolved.ssPath;
     const [tcp, unix] = await Promise.all([
-      wantTcp ? runSs(ssPath, ['-ltnpeH'], resolved.timeoutMs) : '',
-      wantUnix ? runSs(ssPath, ['-lxpH'], resolved.timeoutMs) : '',
+      wantTcp ? runSs(ssPath, [wantOwners ? '-ltnpeH' : '-ltneH'], resolved.timeoutMs) : '',
+      wantUnix ? runSs(ssPath, [wantOwners ? '-lxpH' : '-lxH'], resolved.timeoutMs) : '',
     ]);
     sockets = parseSsListen(`${tcp}\n${unix}`).filter((s) => matches(s, filter, kinds));
   } else {
     sockets = (await readProcListen(wantTcp, wantUnix)).filter((s) => matches(s, { ...filter, pid: undefined }, kinds));
-    const owners = await findSocketOwners(sockets.map((s) => s.inode));
+    const owners = wantOwners ? await findSocketOwners(sockets.map((s) => s.inode)) : new Map<number, SocketOwner[]>();
     for (const socket of sockets) {
       socket.owners = owners.get(socket.inode) ?? [];
       const first = socket.owners[0];
@@ -65,7 +77,7 @@ export interface ListenQueue {
   queue: number | null;
   /** The queue's limit (listen() backlog capped by somaxconn); `null` without ss. */
   backlog: number | null;
-  /** Owning process, when visible. */
+  /** Owning process, when visible (and `owners` is not `false`). */
   pid?: number;
   /** How many listeners matched (IPv4 + IPv6, SO_REUSEPORT); the fullest one is reported. */
   listeners: number;
@@ -79,7 +91,7 @@ export type SocketTarget = { port: number; host?: string } | { unixSocket: strin
  * listens there. With several listeners (e.g. `0.0.0.0` and `::`, or SO_REUSEPORT) the fullest is
  * reported: a full queue anywhere is what makes a proxy's connect() fail.
  */
-export async function readListenQueue(target: SocketTarget, options: SocketReadOptions = {}): Promise<ListenQueue | undefined> {
+export async function readListenQueue(target: SocketTarget, options: ListenReadOptions = {}): Promise<ListenQueue | undefined> {
   validateTarget(target);
   const filter: ListenFilter = 'unixSocket' in target ? { unixSocket: target.unixSocket } : target.host === undefined ? { port: target.port } : { port: target.port, host: target.host };
   const sockets = await readListenSockets(filter, options);

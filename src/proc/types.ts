@@ -66,7 +66,7 @@ export interface ListenSocket {
   pid?: number;
   /** Its fd for this socket. */
   fd?: number;
-  /** Every process holding the socket (empty when not visible: other users' processes without root). */
+  /** Every process holding the socket (empty when not visible — other users' processes without root — or not asked for). */
   owners: SocketOwner[];
   /** Where the facts came from. */
   source: 'ss' | 'proc';

@@ -56,6 +56,10 @@ test('a node:http server on 127.0.0.1:0 with backlog 7: port, backlog, pid, fd a
     assert.deepEqual(viaProc, [{ ...viaSs, backlog: null, source: 'proc', owners: [{ command: 'node', pid: process.pid, fd: viaSs.fd }] }]);
     assert.deepEqual(await readListenQueue({ port }), { queue: 0, backlog: 7, pid: process.pid, listeners: 1 });
     assert.deepEqual(await readListenQueue({ port, host: '::1' }), undefined);
+    // owners: false skips the (costly) scan of every process's fds: no pid, same queue facts.
+    assert.deepEqual(await readListenQueue({ port }, { owners: false }), { queue: 0, backlog: 7, listeners: 1 });
+    assert.deepEqual(await readListenSockets({ port }, { owners: false }), [{ ...viaSs, owners: [], pid: undefined, fd: undefined }].map(({ pid: _p, fd: _f, ...rest }) => rest));
+    assert.deepEqual(await readListenQueue({ port }, { owners: false, source: 'proc' }), { queue: 0, backlog: null, listeners: 1 });
   } finally {
     await close(server);
   }

@@ -1,3 +1,4 @@
+import { readFdStats, readListenQueue } from '../proc/index.js';
 import type { ProxyKind } from './types.js';
 
 /*
@@ -113,7 +114,7 @@ export interface LabParts {
   findNginx(): string | undefined;
   runLoad(options: LabLoadOptions): Promise<LabLoadMetrics>;
   spawnDemoApp(options: LabDemoAppOptions): Promise<LabDemoApp>;
-  readFdStats(pid: number): Promise<{ open: number; soft: number }>;
+  readFdStats(pid: number): Promise<{ open: number; soft: number | null }>;
   readListenQueue(target: { port: number; host?: string } | { unixSocket: string }): Promise<LabListenQueue | undefined>;
 }
 
@@ -135,14 +136,15 @@ let cached: LabParts | undefined;
 /** The real parts: src/proxy, src/load, src/app and src/proc. */
 export async function loadParts(): Promise<LabParts> {
   if (cached) return cached;
-  const [proxy, load, app, proc] = await Promise.all(['proxy', 'load', 'app', 'proc'].map(importArea));
+  const [proxy, load, app] = await Promise.all(['proxy', 'load', 'app'].map(importArea));
   cached = {
     startProxy: fn(proxy!, 'startProxy', 'proxy'),
     findNginx: fn(proxy!, 'findNginx', 'proxy'),
     runLoad: fn(load!, 'runLoad', 'load'),
     spawnDemoApp: fn(app!, 'spawnDemoApp', 'app'),
-    readFdStats: fn(proc!, 'readFdStats', 'proc'),
-    readListenQueue: fn(proc!, 'readListenQueue', 'proc'),
+    readFdStats,
+    // No owner lookup: it scans every process's fds (about 1 s on a busy machine), and the lab knows the pid.
+    readListenQueue: (target) => readListenQueue(target, { owners: false }),
   };
   return cached;
 }

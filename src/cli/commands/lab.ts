@@ -151,7 +151,9 @@ Examples:
           throw new BadgatewayError(ERROR_CODES.UNREADABLE, `--html ${opts.html}: cannot write (${errnoCode(err) ?? String(err)})`);
         }
       }
-      ctx.stdout.write(opts.json ? renderLabJson(report) : renderLabText(report, { color: shouldColor(ctx.stdout) }));
+      const out = opts.json ? renderLabJson(report) : renderLabText(report, { color: shouldColor(ctx.stdout) });
+      // The report can be hundreds of KB: wait until a pipe has taken it all, the process exits right after.
+      await new Promise<void>((resolve) => ctx.stdout.write(out, () => resolve()));
       if (opts.html && !opts.json && ctx.stderr.isTTY) ctx.stderr.write(`HTML report: ${opts.html}\n`);
       ctx.exitCode = report.interrupted ? 130 : report.ok ? 0 : 1;
     });

@@ -132,7 +132,7 @@ export async function createDemoApp(options: DemoAppOptions = {}): Promise<DemoA
     }
   };
 
-  const server = createServer((req, res) => {
+  const server = createServer({ connectionsCheckingInterval: opts.connectionsCheckingIntervalMs }, (req, res) => {
     handle(req, res).catch((err: unknown) => {
       if (res.headersSent) return void res.destroy();
       if (err instanceof QueryError) return send(res, 400, { error: err.message });
@@ -233,14 +233,12 @@ function tcpListenError(opts: ResolvedDemoAppOptions, err: unknown): BadgatewayE
   const where = `${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${opts.port}`;
   switch (code) {
     case 'EADDRINUSE':
-      return new BadgatewayError(ERROR_CODES.ADDRESS_IN_USE, `--port ${opts.port}: ${where} is already in use`, {
+      return new BadgatewayError(ERROR_CODES.ADDRESS_IN_USE, `--port ${opts.port}: ${where} is already in use (--port 0 picks a free port)`, {
         cause: err,
-        hint: 'stop the process on that port, or pass --port 0 for a free one',
       });
     case 'EACCES':
-      return new BadgatewayError(ERROR_CODES.PERMISSION, `--port ${opts.port}: binding ${where} is not permitted`, {
+      return new BadgatewayError(ERROR_CODES.PERMISSION, `--port ${opts.port}: binding ${where} is not permitted (ports below 1024 need root)`, {
         cause: err,
-        hint: 'ports below 1024 need root; pick a higher one',
       });
     case 'EADDRNOTAVAIL':
       return new BadgatewayError(ERROR_CODES.BAD_OPTION, `--host ${opts.host}: not an address of this machine`, { cause: err });

@@ -22,9 +22,7 @@ export async function applyFdLimit(limit: number, pid: number = process.pid): Pr
   }
   const prlimit = which('prlimit');
   if (prlimit === undefined) {
-    throw new BadgatewayError(ERROR_CODES.NO_PRLIMIT, `--fd-limit ${limit}: needs prlimit, which is not installed`, {
-      hint: 'install util-linux (apt-get install util-linux)',
-    });
+    throw new BadgatewayError(ERROR_CODES.NO_PRLIMIT, `--fd-limit ${limit}: needs prlimit (util-linux), which is not installed`);
   }
   const open = await countFds(pid);
   if (limit < open + MIN_FD_HEADROOM) {
@@ -37,10 +35,7 @@ export async function applyFdLimit(limit: number, pid: number = process.pid): Pr
     await execFileAsync(prlimit, ['--pid', String(pid), `--nofile=${limit}:${limit}`]);
   } catch (err) {
     const stderr = (err as { stderr?: string }).stderr?.trim().split('\n')[0] ?? String(err);
-    throw new BadgatewayError(ERROR_CODES.PERMISSION, `--fd-limit ${limit}: prlimit failed: ${stderr}`, {
-      cause: err,
-      hint: 'raising the limit above the hard limit needs root',
-    });
+    throw new BadgatewayError(ERROR_CODES.PERMISSION, `--fd-limit ${limit}: prlimit failed: ${stderr}`, { cause: err });
   }
   const limits = await readFdLimits(pid);
   if (limits.soft !== limit) {

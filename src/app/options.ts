@@ -17,6 +17,11 @@ export interface DemoAppOptions {
   sync?: boolean;
   /** Time `/` takes, in ms (blocked in sync mode, a timer otherwise). Default 0, or 50 with `sync`. */
   workMs?: number;
+  /**
+   * How often Node checks requests in progress against `headersTimeout`/`requestTimeout`, in ms
+   * (Node's default 30000). Only tests change it, to show that check never closes idle sockets.
+   */
+  connectionsCheckingIntervalMs?: number;
 }
 
 /** Every option resolved. */
@@ -28,6 +33,7 @@ export interface ResolvedDemoAppOptions {
   keepAliveTimeoutMs: number;
   sync: boolean;
   workMs: number;
+  connectionsCheckingIntervalMs: number;
 }
 
 /** Defaults of the demo upstream, in one place. */
@@ -40,6 +46,7 @@ export const DEFAULTS = {
   workMs: 0,
   /** `workMs` when `sync` is on and no `workMs` is given: the 50 ms requests of the gunicorn seed. */
   syncWorkMs: 50,
+  connectionsCheckingIntervalMs: 30_000,
   /** Mode of the unix socket file: nginx workers running as `nobody` must be able to connect. */
   socketMode: 0o666,
   /** `/sleep` without `ms`. */
@@ -61,7 +68,8 @@ export const MAX_SOCKET_PATH_BYTES = 107;
 
 function checkInt(option: string, value: number, min: number, max: number): number {
   if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw badOption(option, value, `an integer from ${min} to ${max}`);
+    // String(), not JSON: NaN must read as NaN, not null.
+    throw new BadgatewayError(ERROR_CODES.BAD_OPTION, `${option}: ${String(value)} is not valid (expected an integer from ${min} to ${max})`);
   }
   return value;
 }
@@ -78,6 +86,12 @@ export function resolveOptions(options: DemoAppOptions = {}): ResolvedDemoAppOpt
     keepAliveTimeoutMs: checkInt('--keep-alive-timeout', options.keepAliveTimeoutMs ?? DEFAULTS.keepAliveTimeoutMs, 0, MAX_TIMER_MS),
     sync,
     workMs: checkInt('--work-ms', options.workMs ?? (sync ? DEFAULTS.syncWorkMs : DEFAULTS.workMs), 0, MAX_TIMER_MS),
+    connectionsCheckingIntervalMs: checkInt(
+      'connectionsCheckingIntervalMs',
+      options.connectionsCheckingIntervalMs ?? DEFAULTS.connectionsCheckingIntervalMs,
+      1,
+      MAX_TIMER_MS,
+    ),
   };
   if (resolved.host.trim() === '') throw badOption('--host', resolved.host, 'an address such as 127.0.0.1 or ::1');
   if (resolved.unixSocket !== undefined) {
@@ -87,7 +101,6 @@ export function resolveOptions(options: DemoAppOptions = {}): ResolvedDemoAppOpt
       throw new BadgatewayError(
         ERROR_CODES.BAD_SOCKET_PATH,
         `--unix-socket ${resolved.unixSocket}: ${bytes} bytes long, over the ${MAX_SOCKET_PATH_BYTES}-byte limit of unix socket paths`,
-        { hint: 'use a shorter path, e.g. under /tmp' },
       );
     }
   }

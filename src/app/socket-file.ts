@@ -51,9 +51,7 @@ export async function prepareSocketPath(path: string): Promise<void> {
     throw new BadgatewayError(ERROR_CODES.BAD_SOCKET_PATH, `--unix-socket ${path}: exists and is not a socket (not removing it)`);
   }
   if (await probeUnixSocket(path)) {
-    throw new BadgatewayError(ERROR_CODES.ADDRESS_IN_USE, `--unix-socket ${path}: another process is listening on it`, {
-      hint: 'stop that process or pick another path',
-    });
+    throw new BadgatewayError(ERROR_CODES.ADDRESS_IN_USE, `--unix-socket ${path}: another process is listening on it`);
   }
   debug('removing stale unix socket %s', path);
   try {

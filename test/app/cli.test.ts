@@ -129,13 +129,14 @@ describe('badgateway app', { concurrency: true }, () => {
     assert.equal((await slow).status, 200);
   });
 
-  test('--keep-alive-timeout 0 keeps an idle socket open past 2 × Node\'s 5 s default; 200 closes it', { timeout: 25_000 }, async () => {
+  test('--keep-alive-timeout 0 keeps an idle socket open past 2 × Node\'s 5 s default; 200 closes it (after 200 + 1000 ms)', { timeout: 25_000 }, async () => {
     await using never = await spawnDemoApp({ keepAliveTimeoutMs: 0 });
     await using short = await spawnDemoApp({ keepAliveTimeoutMs: 200 });
     const [kept, closed] = await Promise.all([idleKeepAlive(never.url, 10_500), idleKeepAlive(short.url, 5000)]);
     assert.deepEqual(kept, { status: 'HTTP/1.1 200 OK', closedAfterMs: null });
     assert.equal(closed.status, 'HTTP/1.1 200 OK');
-    assert.ok(closed.closedAfterMs !== null && closed.closedAfterMs >= 190 && closed.closedAfterMs < 4000, String(closed.closedAfterMs));
+    // Node 20 arms the idle timer at keepAliveTimeout + 1000 ms (its internal buffer), not at keepAliveTimeout.
+    assert.ok(closed.closedAfterMs !== null && closed.closedAfterMs >= 1190 && closed.closedAfterMs < 4900, String(closed.closedAfterMs));
   });
 
   test('a stale socket file is removed on start; the own socket is removed on SIGTERM', { timeout: 15_000 }, async () => {
@@ -210,13 +211,19 @@ describe('badgateway app', { concurrency: true }, () => {
       [['--unix-socket', live, '--port', '8080'], /^badgateway app: option '--port <n>' cannot be used with option '--unix-socket <path>'$/],
     ];
     try {
-      for (const [args, expected, opts] of cases) {
-        const r = await runApp(args, opts);
-        const what = `app ${args.join(' ')}: ${JSON.stringify(r)}`;
-        assert.equal(r.code, 2, what);
-        assert.equal(r.stdout, '', what);
-        assert.equal(r.stderr.split('\n').length, 2, what); // one line and its newline
-        assert.match(r.stderr.trimEnd(), expected, what);
+      // A few at a time: node's start-up dominates, and none of the cases creates anything.
+      for (let i = 0; i < cases.length; i += 4) {
+        const batch = cases.slice(i, i + 4);
+        const results = await Promise.all(batch.map(([args, , opts]) => runApp(args, opts)));
+        for (const [j, r] of results.entries()) {
+          const [args, expected] = batch[j]!;
+          const what = `app ${args.join(' ')}: ${JSON.stringify(r)}`;
+          assert.equal(r.code, 2, what);
+          assert.equal(r.stdout, '', what);
+          assert.equal(r.stderr.split('\n').length, 2, what); // one line and its newline
+          assert.match(r.stderr.trimEnd(), expected, what);
+        }
+        const what = batch.map(([args]) => args.join(' ')).join(' | ');
         assert.deepEqual(readdirSync(dir.path).sort(), ['live.sock', 'plain', 'ro'], what);
         assert.deepEqual(readdirSync(ro), [], what);
         assert.equal(existsSync(longPath), false, what);

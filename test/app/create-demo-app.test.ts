@@ -110,11 +110,26 @@ test('keepAliveTimeoutMs 0 never closes an idle socket, even across Node\'s head
   assert.equal(idle.closedAfterMs, null);
 });
 
-test('keepAliveTimeoutMs 100 closes an idle socket', T, async () => {
+test('keepAliveTimeoutMs 100 closes an idle socket after 100 ms plus Node 20\'s 1 s buffer', T, async () => {
   await using app = await createDemoApp({ keepAliveTimeoutMs: 100 });
-  const idle = await idleKeepAlive(app.url, 3000);
+  const idle = await idleKeepAlive(app.url, 4000);
   assert.equal(idle.status, 'HTTP/1.1 200 OK');
-  assert.ok(idle.closedAfterMs !== null && idle.closedAfterMs >= 90, String(idle.closedAfterMs));
+  // Node 20 sets the socket timeout to keepAliveTimeout + 1000 ms (HTTP_SERVER_KEEP_ALIVE_TIMEOUT_BUFFER).
+  assert.ok(idle.closedAfterMs !== null && idle.closedAfterMs >= 1090, String(idle.closedAfterMs));
+});
+
+test('the Keep-Alive header advertises the timeout in whole seconds; none with keepAliveTimeoutMs 0', T, async () => {
+  for (const [ms, header] of [[5000, 'timeout=5'], [200, 'timeout=0'], [0, undefined]] as const) {
+    await using app = await createDemoApp({ keepAliveTimeoutMs: ms });
+    const agent = new http.Agent({ keepAlive: true });
+    try {
+      const r = await get(app.url, '/', agent);
+      assert.equal(r.headers['keep-alive'], header, String(ms));
+      assert.equal(r.headers['connection'], 'keep-alive');
+    } finally {
+      agent.destroy();
+    }
+  }
 });
 
 test('close() drops idle keep-alive connections instead of waiting for them', T, async () => {

@@ -5,8 +5,9 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync 
 import net from 'node:net';
 import http from 'node:http';
 import { spawnDemoApp } from '../../src/app/index.js';
+import { readListenQueue } from '../../src/proc/index.js';
 import { isBadgatewayError } from '../../src/errors/index.js';
-import { createTempDir, which } from '../../src/util/index.js';
+import { createTempDir } from '../../src/util/index.js';
 import { BIN, runCli, startCli } from '../helpers/cli.js';
 import { get, getJson, idleKeepAlive, watchRaw } from './http.js';
 
@@ -38,13 +39,6 @@ function runApp(args: readonly string[], { uid, env }: { uid?: number; env?: Nod
 function makeStaleSocket(path: string): void {
   execFileSync(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(path)}, () => process.exit(0))`]);
   assert.ok(statSync(path).isSocket());
-}
-
-/** Accept-queue depth (Recv-Q) and backlog (Send-Q) of a listening unix socket, from `ss -xl`. */
-function unixListenQueue(path: string): { queued: number; backlog: number } | undefined {
-  const out = execFileSync('ss', ['-xlH', 'src', path], { encoding: 'utf8' });
-  const m = /^u_str\s+LISTEN\s+(\d+)\s+(\d+)\s+(\S+)/m.exec(out);
-  return m && m[3] === path ? { queued: Number(m[1]), backlog: Number(m[2]) } : undefined;
 }
 
 describe('badgateway app', { concurrency: true }, () => {
@@ -103,7 +97,7 @@ describe('badgateway app', { concurrency: true }, () => {
     assert.equal(app.stderr, '');
   });
 
-  test('--sync --backlog 4 on a unix socket: while a request blocks, the accept queue fills (ss -xl) and further connects get EAGAIN', { timeout: 20_000, skip: which('ss') ? false : 'ss (iproute2) is not installed' }, async () => {
+  test('--sync --backlog 4 on a unix socket: while a request blocks, the accept queue fills (src/proc readListenQueue) and further connects get EAGAIN', { timeout: 20_000 }, async () => {
     await using dir = await createTempDir('app');
     const path = dir.file('q.sock');
     await using app = await spawnDemoApp({ unixSocket: path, sync: true, backlog: 4 });
@@ -119,13 +113,13 @@ describe('badgateway app', { concurrency: true }, () => {
         s.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
       })),
     );
-    const queue = unixListenQueue(path);
+    const queue = await readListenQueue({ unixSocket: path }, { owners: false });
     for (const s of sockets) s.destroy();
     // A unix listener queues backlog + 1 connections; the kernel refuses the rest with EAGAIN,
     // which nginx logs as "connect() to unix:… failed (11: Resource temporarily unavailable)".
     assert.deepEqual(outcomes.filter((o) => o === 'connected').length, 5, outcomes.join(' '));
     assert.deepEqual(outcomes.filter((o) => o === 'EAGAIN').length, 7, outcomes.join(' '));
-    assert.deepEqual(queue, { queued: 5, backlog: 4 });
+    assert.deepEqual(queue, { queue: 5, backlog: 4, listeners: 1 });
     assert.equal((await slow).status, 200);
   });
 

@@ -102,6 +102,16 @@ export async function createDemoApp(options: DemoAppOptions = {}): Promise<DemoA
       return { pid: stats.pid, open: stats.open, limit: stats.soft, soft: stats.soft, hard: stats.hard, ratio: stats.ratio, byKind: stats.byKind, leaked: leak.held };
     });
 
+  // The leak already happened: report it even if /proc cannot be read (a connection took the reserve).
+  const fdSummary = (): Promise<{ open: number | null; limit: number | null; ratio: number | null }> =>
+    fdsReport().then(
+      (fds) => ({ open: fds.open, limit: fds.limit, ratio: fds.ratio }),
+      (err: unknown) => {
+        debug('cannot read fds: %o', err);
+        return { open: null, limit: null, ratio: null };
+      },
+    );
+
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://demo');
     switch (url.pathname) {
@@ -119,13 +129,11 @@ export async function createDemoApp(options: DemoAppOptions = {}): Promise<DemoA
         const n = queryInt(url, 'n', 1, DEFAULTS.maxLeakCount, DEFAULTS.leakCount);
         const result = leak.leak(n);
         if (result.error) debug('/leak stopped by %s after %d fds (%d held)', result.error, result.leaked, result.held);
-        const fds = await fdsReport();
-        return send(res, 200, { ...result, open: fds.open, limit: fds.limit, ratio: fds.ratio });
+        return send(res, 200, { ...result, ...(await fdSummary()) });
       }
       case '/cleanup': {
         const closed = leak.cleanup();
-        const fds = await fdsReport();
-        return send(res, 200, { closed, open: fds.open, limit: fds.limit, ratio: fds.ratio });
+        return send(res, 200, { closed, ...(await fdSummary()) });
       }
       default:
         return send(res, 404, 'not found\n');

@@ -54,6 +54,12 @@ export function renderAppArgs(options: SpawnDemoAppOptions): string[] {
 const STDERR_KEEP = 64 * 1024;
 
 /**
+ * Environment variable that makes `badgateway app` stop (as on SIGTERM) when its stdin closes.
+ * {@link spawnDemoApp} sets it and keeps the pipe open, so the app dies with its parent.
+ */
+export const EXIT_WITH_STDIN_ENV = 'BADGATEWAY_EXIT_WITH_STDIN';
+
+/**
  * Runs `badgateway app` as a child process and resolves once it prints its ready line. Rejects
  * with the child's own one-line error (`BG_CHILD_FAILED`) if it exits first, or `BG_TIMEOUT`
  * (after killing it) if it never gets ready.
@@ -61,8 +67,9 @@ const STDERR_KEEP = 64 * 1024;
 export function spawnDemoApp(options: SpawnDemoAppOptions = {}): Promise<SpawnedDemoApp> {
   const { readyTimeoutMs = 10_000, killTimeoutMs = 5000 } = options;
   const child = spawn(process.execPath, [CLI_BIN, 'app', ...renderAppArgs(options)], {
-    env: { ...process.env, ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    // The child exits when this pipe closes: a parent that dies without close() leaves no orphan.
+    env: { ...process.env, ...options.env, [EXIT_WITH_STDIN_ENV]: '1' },
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (d: string) => {

@@ -249,6 +249,31 @@ describe('badgateway app', { concurrency: true }, () => {
     }
   });
 
+  test('a spawned app whose parent dies without close() exits too (no orphan)', { timeout: 20_000 }, async () => {
+    const appModule = new URL('../../src/app/index.js', import.meta.url).href;
+    const parent = spawn(process.execPath, ['--input-type=module', '-e', `
+      const { spawnDemoApp } = await import(${JSON.stringify(appModule)});
+      const app = await spawnDemoApp();
+      console.log(app.pid);
+      process.exit(0);
+    `], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    parent.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    await new Promise((r) => parent.once('close', r));
+    const pid = Number(out.trim());
+    assert.ok(pid > 0, out);
+    const alive = (): boolean => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    for (let i = 0; i < 100 && alive(); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(alive(), false, `app ${pid} still running after its parent died`);
+  });
+
   test('spawnDemoApp: pid is the serving process, close() ends it with exit 0', { timeout: 15_000 }, async () => {
     const app = await spawnDemoApp({ workMs: 10 });
     assert.equal(app.pid, app.child.pid);

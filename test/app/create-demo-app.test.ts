@@ -176,3 +176,14 @@ test('sync mode defaults to 50 ms of work per request, async to 0', () => {
     assert.equal(syncApp.options.sync, true);
   })();
 });
+
+test('an IPv6 host gets a bracketed url', T, async () => {
+  await using app = await createDemoApp({ host: '::1' });
+  assert.equal(app.url, `http://[::1]:${app.port}`);
+  assert.equal((await get(app.url, '/')).body, 'ok\n');
+});
+
+test('a wildcard host is reached on loopback', T, async () => {
+  await using app = await createDemoApp({ host: '0.0.0.0' });
+  assert.equal(app.url, `http://127.0.0.1:${app.port}`);
+});

@@ -1,5 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { applyFdLimit, createDemoApp, DEFAULT_CLI_PORT, DEFAULTS, renderListening, renderSettings } from '../../app/index.js';
+import { applyFdLimit, createDemoApp, DEFAULT_CLI_PORT, DEFAULTS, EXIT_WITH_STDIN_ENV, renderListening, renderSettings } from '../../app/index.js';
 import { readFdLimits } from '../../proc/index.js';
 import type { CliContext } from '../context.js';
 import { parseDurationArg, parseIntArg } from '../options.js';
@@ -81,7 +81,15 @@ export function registerApp(program: Command, ctx: CliContext): void {
       );
       const limits = await readFdLimits(process.pid);
       ctx.stdout.write(`${renderListening(app)}\n${renderSettings(app, limits.soft)}\n`);
-      // Serve until SIGINT/SIGTERM; the CLI then closes the app (connections, socket file) and exits 0.
-      if (!ctx.signal.aborted) await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true }));
+      // Serve until SIGINT/SIGTERM (or, under spawnDemoApp, until the parent's pipe closes); the
+      // CLI then closes the app (connections, socket file) and exits 0.
+      if (ctx.signal.aborted) return;
+      await new Promise<void>((resolve) => {
+        ctx.signal.addEventListener('abort', () => resolve(), { once: true });
+        if (process.env[EXIT_WITH_STDIN_ENV] === '1') {
+          process.stdin.once('close', () => resolve());
+          process.stdin.resume();
+        }
+      });
     });
 }

@@ -1,3 +1,4 @@
+import { spawnDemoApp, type SpawnDemoAppOptions } from '../app/index.js';
 import { readFdStats, readListenQueue } from '../proc/index.js';
 import type { ProxyKind } from './types.js';
 
@@ -136,12 +137,13 @@ let cached: LabParts | undefined;
 /** The real parts: src/proxy, src/load, src/app and src/proc. */
 export async function loadParts(): Promise<LabParts> {
   if (cached) return cached;
-  const [proxy, load, app] = await Promise.all(['proxy', 'load', 'app'].map(importArea));
+  const [proxy, load] = await Promise.all(['proxy', 'load'].map(importArea));
   cached = {
     startProxy: fn(proxy!, 'startProxy', 'proxy'),
     findNginx: fn(proxy!, 'findNginx', 'proxy'),
     runLoad: fn(load!, 'runLoad', 'load'),
-    spawnDemoApp: fn(app!, 'spawnDemoApp', 'app'),
+    // `guard` is the guard part's flag of the demo app (contract); older apps ignore it.
+    spawnDemoApp: (options) => spawnDemoApp(options as SpawnDemoAppOptions),
     readFdStats,
     // No owner lookup: it scans every process's fds (about 1 s on a busy machine), and the lab knows the pid.
     readListenQueue: (target) => readListenQueue(target, { owners: false }),

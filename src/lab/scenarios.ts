@@ -162,7 +162,7 @@ export const keepaliveLeak: Scenario = {
 };
 
 /** Burst above what one blocked worker drains; the fix phase's queue must drain within the read timeout. */
-const BURST = { path: '/', rate: 200, durationMs: 1000 };
+const BURST = { path: '/', rate: 150, durationMs: 1000 };
 const QUEUE_PROXY: PhaseProxySpec = { keepalive: 0, connectTimeoutMs: 1000, readTimeoutMs: 3000 };
 
 export const backlogOverflowUnix: Scenario = {

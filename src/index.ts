@@ -3,3 +3,5 @@ export * from './errors/index.js';
 export * as proc from './proc/index.js';
 export * as app from './app/index.js';
 export * as causes from './causes/index.js';
+export * as lab from './lab/index.js';
+export * as report from './report/index.js';

@@ -24,12 +24,16 @@ export interface ChartSeries {
   values: (number | null)[];
   color: string;
   dash?: boolean;
+  /** Drawn against the chart's second y axis (right side). */
+  right?: boolean;
 }
 
 /** A line chart drawn by uPlot in the page; x is seconds since the phase's load started. */
 export interface ChartSpec {
   title: string;
   yLabel: string;
+  /** Label of the right y axis, when a series uses it. */
+  y2Label?: string;
   x: number[];
   series: ChartSeries[];
 }
@@ -98,16 +102,23 @@ export function createPhaseCharts(phase: PhaseResult): ChartSpec[] {
     ],
   };
   const samples = phase.samples;
+  const maxOf = (values: (number | null)[]): number => Math.max(0, ...values.filter((v): v is number => v !== null));
+  const fds = samples.map((s) => s.fds);
+  const queue = samples.map((s) => s.listenQueue);
+  // A limit far above what was used (an inherited 20,000) would flatten the fd line: leave it out then.
+  const showLimit = maxOf(samples.map((s) => s.fdLimit)) <= 4 * Math.max(1, maxOf(fds));
+  const showBacklog = maxOf(samples.map((s) => s.listenBacklog)) <= 4 * Math.max(8, maxOf(queue));
   const upstream: ChartSpec = {
-    title: 'Upstream: open fds and listen queue',
-    yLabel: 'count',
+    title: 'Upstream: open fds (left) and listen queue (right)',
+    yLabel: 'fds',
+    y2Label: 'queued connections',
     x: samples.map((s) => s.tMs / 1000),
     series: [
-      { label: 'open fds', color: '#1f77b4', values: samples.map((s) => s.fds) },
-      { label: 'fd limit', color: '#1f77b4', dash: true, values: samples.map((s) => s.fdLimit) },
-      { label: 'listen queue', color: '#ff7f0e', values: samples.map((s) => s.listenQueue) },
-      { label: 'backlog', color: '#ff7f0e', dash: true, values: samples.map((s) => s.listenBacklog) },
-      { label: 'in flight', color: '#2ca02c', values: samples.map((s) => s.inflight) },
+      { label: 'open fds', color: '#1f77b4', values: fds },
+      { label: 'fd limit', color: '#1f77b4', dash: true, values: showLimit ? samples.map((s) => s.fdLimit) : [] },
+      { label: 'listen queue', color: '#ff7f0e', right: true, values: queue },
+      { label: 'backlog', color: '#ff7f0e', dash: true, right: true, values: showBacklog ? samples.map((s) => s.listenBacklog) : [] },
+      { label: 'in flight', color: '#2ca02c', right: true, values: samples.map((s) => s.inflight) },
     ].filter((s) => s.values.some((v) => v !== null)),
   };
   return [rate, latency, upstream];
@@ -135,10 +146,10 @@ const SCRIPT = `
     if (spec.x.length === 0 || spec.series.length === 0) { el.className += ' nochart'; el.textContent = spec.title + ': no data in this phase'; return; }
     var opts = {
       title: spec.title, width: 560, height: 220,
-      scales: { x: { time: false } },
-      axes: [{ label: 's' }, { label: spec.yLabel }],
+      scales: { x: { time: false }, y: { range: function(u, min, max){ return [0, Math.max(1, max * 1.05)]; } }, y2: { range: function(u, min, max){ return [0, Math.max(1, max * 1.05)]; } } },
+      axes: [{ label: 's' }, { label: spec.yLabel, scale: 'y' }].concat(spec.series.some(function(s){ return s.right; }) ? [{ label: spec.y2Label, scale: 'y2', side: 1, grid: { show: false } }] : []),
       series: [{ label: 't (s)' }].concat(spec.series.map(function(s){
-        return { label: s.label, stroke: s.color, width: 1.5, dash: s.dash ? [6, 4] : undefined, spanGaps: false, points: { show: spec.x.length < 40 } };
+        return { label: s.label, scale: s.right ? 'y2' : 'y', stroke: s.color, width: 1.5, dash: s.dash ? [6, 4] : undefined, spanGaps: false, points: { show: spec.x.length < 40 } };
       }))
     };
     var data = [spec.x].concat(spec.series.map(function(s){ return s.values; }));

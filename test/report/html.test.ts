@@ -39,6 +39,14 @@ test('createPhaseCharts: rate by status (per second), p50/p99 latency, fds and q
   assert.deepEqual(latency!.series.map((s) => s.label), ['p50', 'p99']);
   assert.equal(latency!.series[1]!.values[2], null);
   assert.deepEqual(upstream!.series.map((s) => s.label), ['open fds', 'fd limit', 'listen queue', 'backlog']);
+  assert.deepEqual(upstream!.series.map((s) => s.right ?? false), [false, false, true, true]);
+});
+
+test('createPhaseCharts leaves out a limit or backlog far above what was used (it would flatten the lines)', () => {
+  const phase = samplePhase('fix', { '200': 10 }, 1);
+  phase.samples = phase.samples.map((s) => ({ ...s, fdLimit: 20_000, listenQueue: 3, listenBacklog: 4096 }));
+  const upstream = createPhaseCharts(phase)[2]!;
+  assert.deepEqual(upstream.series.map((s) => s.label), ['open fds', 'listen queue']);
 });
 
 test('renderLabHtml is self-contained and escapes every text', () => {

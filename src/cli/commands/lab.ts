@@ -61,6 +61,7 @@ function createProgress(ctx: CliContext): (event: LabEvent) => void {
         stream.write(
           `  ${mark} fail: ${renderStatusCounts(r.phases.fail.client.statusCodes)}; fix: ${r.phases.fix ? renderStatusCounts(r.phases.fix.client.statusCodes) : 'not run'} (${renderSeconds(r.durationMs)})\n`,
         );
+        for (const note of r.phases.fail.notes) stream.write(`    ${c.dim(`fail phase: ${note}`)}\n`);
         break;
       }
       case 'phase':

@@ -115,6 +115,31 @@ server = WSGIServer(listener, app, handler_class=TimeoutHandler if TIMEOUT_S > 0
 server.serve_forever()
 `;
 
+/**
+ * Runs a module or script as `__main__` after starting a thread that watches stdin: the lab keeps a
+ * pipe there, so when the lab dies (even by SIGKILL) the pipe closes and the server stops itself
+ * (SIGINT, then exit after 2 s) instead of living on as an orphan.
+ */
+export const LAUNCHER = `import os, runpy, signal, sys, threading, time
+
+
+def watch_parent():
+    while os.read(0, 512):
+        pass
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(2)
+    os._exit(1)
+
+
+threading.Thread(target=watch_parent, daemon=True).start()
+kind, target = sys.argv[1], sys.argv[2]
+sys.argv = [target] + sys.argv[3:]
+if kind == "module":
+    runpy.run_module(target, run_name="__main__", alter_sys=True)
+else:
+    runpy.run_path(target, run_name="__main__")
+`;
+
 /** Options of {@link spawnPythonApp}. */
 export interface PythonAppOptions {
   server: PythonServer;
@@ -239,12 +264,17 @@ async function childrenOf(pid: number): Promise<number[]> {
 export async function spawnPythonApp(options: PythonAppOptions): Promise<PythonApp> {
   const { file, source, args, env } = commandFor(options);
   await writeFile(`${options.dir}/${file}`, source);
-  const argv = options.fdLimit === undefined ? [SYSTEM_PYTHON, ...args] : ['prlimit', `--nofile=${options.fdLimit}:${options.fdLimit}`, SYSTEM_PYTHON, ...args];
+  await writeFile(`${options.dir}/launcher.py`, LAUNCHER);
+  const launched = args[0] === '-m' ? ['module', ...args.slice(1)] : ['script', ...args];
+  const python = [SYSTEM_PYTHON, `${options.dir}/launcher.py`, ...launched];
+  const argv = options.fdLimit === undefined ? python : ['prlimit', `--nofile=${options.fdLimit}:${options.fdLimit}`, ...python];
   const child: ChildProcess = spawn(argv[0]!, argv.slice(1), {
     cwd: options.dir,
     env: { ...process.env, ...env, PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1' },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['pipe', 'ignore', 'pipe'],
   });
+  // Never written to: it only tells the server when the lab is gone.
+  child.stdin!.on('error', () => undefined);
   if (child.pid === undefined) {
     throw new BadgatewayError(ERROR_CODES.CHILD_FAILED, `could not start ${options.server}`);
   }

@@ -92,7 +92,7 @@ export function planRuns(scenarios: readonly Scenario[], upstream: UpstreamKind 
     } else if (scenario.upstreams.includes(upstream)) {
       runs.push({ scenario, upstream });
     } else {
-      unsupported.push({ id: scenario.id, proxy: null, upstream, reason: `${scenario.id} runs with ${scenario.upstreams.join(' or ')} upstreams only` });
+      unsupported.push({ id: scenario.id, kind: 'unsupported', proxy: null, upstream, reason: `${scenario.id} runs with ${scenario.upstreams.join(' or ')} upstreams only` });
     }
   }
   return { runs, unsupported };
@@ -143,7 +143,7 @@ export async function runLab(options: LabOptions = {}): Promise<LabReport> {
   const python = planned.some((r) => r.upstream !== 'node') ? await checkPythonServers() : undefined;
   const runs = planned.filter((r) => {
     const reason = r.upstream === 'node' ? undefined : python?.[r.upstream as PythonServer];
-    if (reason) skipped.push({ id: r.scenario.id, proxy, upstream: r.upstream, reason });
+    if (reason) skipped.push({ id: r.scenario.id, kind: 'unavailable', proxy, upstream: r.upstream, reason });
     return !reason;
   });
   const emit = options.onEvent ?? (() => undefined);

@@ -115,6 +115,8 @@ export interface ScenarioResult {
 /** A scenario × upstream that could not run here, and why. */
 export interface SkippedScenario {
   id: string;
+  /** `unsupported`: the scenario has no such upstream; `unavailable`: it cannot run on this machine. */
+  kind: 'unsupported' | 'unavailable';
   proxy: ProxyKind | null;
   upstream: UpstreamKind;
   reason: string;

@@ -77,11 +77,16 @@ export function renderLabText(report: LabReport, options: LabTextOptions = {}): 
     if (!s.verdict.fail.ok) out += `${c.red('✗')} ${s.id} (${s.proxy}, ${s.upstream}) fail phase: ${s.verdict.fail.reason}\n`;
     if (!s.verdict.fix.ok) out += `${c.red('✗')} ${s.id} (${s.proxy}, ${s.upstream}) fix phase: ${s.verdict.fix.reason}\n`;
   }
-  for (const s of report.skipped) {
+  for (const s of report.skipped.filter((x) => x.kind === 'unavailable')) {
     out += c.dim(`skipped ${s.id} (${s.upstream}${s.proxy ? `, ${s.proxy}` : ''}): ${s.reason}`) + '\n';
   }
+  const unsupported = report.skipped.filter((x) => x.kind === 'unsupported');
+  if (unsupported.length > 0) {
+    out += c.dim(`no ${unsupported[0]!.upstream} upstream: ${unsupported.map((s) => s.id).join(', ')}`) + '\n';
+  }
   const held = report.scenarios.length - failed.length;
-  const summary = `${held} of ${report.scenarios.length} verdicts hold${report.skipped.length > 0 ? `, ${report.skipped.length} skipped` : ''}${
+  const unavailable = report.skipped.length - unsupported.length;
+  const summary = `${held} of ${report.scenarios.length} verdicts hold${unavailable > 0 ? `, ${unavailable} skipped (cannot run here)` : ''}${
     report.interrupted ? ', interrupted' : ''
   } (${renderSeconds(report.durationMs)})`;
   out += `${report.ok ? c.green(summary) : c.red(summary)}\n`;

@@ -85,7 +85,7 @@ test('resolveLabOptions and planRuns: bad ids and kinds name the option; unsuppo
   assert.equal(all.runs.length, 10);
   const gevent = planRuns(resolveLabOptions({ scenarios: ['keepalive-leak', 'slow-upstream'] }).scenarios, 'gevent');
   assert.deepEqual(gevent.runs.map((r) => `${r.scenario.id}/${r.upstream}`), ['keepalive-leak/gevent']);
-  assert.deepEqual(gevent.unsupported, [{ id: 'slow-upstream', proxy: null, upstream: 'gevent', reason: 'slow-upstream runs with node upstreams only' }]);
+  assert.deepEqual(gevent.unsupported, [{ id: 'slow-upstream', kind: 'unsupported', proxy: null, upstream: 'gevent', reason: 'slow-upstream runs with node upstreams only' }]);
 });
 
 test('chooseProxy: auto falls back to the built-in proxy without nginx; asking for nginx without it is an error', () => {

@@ -40,7 +40,7 @@ test('renderLabText: one row per scenario with the classified line, reasons of f
   assert.ok(text.includes('✗ slow-upstream (builtin, node) fail phase: no 502/504 seen\n'));
   assert.ok(text.includes('✗ slow-upstream (builtin, node) fix phase: 5 × 504\n'));
   assert.ok(text.includes('skipped keepalive-leak (gevent): python3-gevent is not installed\n'));
-  assert.ok(text.endsWith('1 of 2 verdicts hold, 1 skipped (9.3 s)\n'));
+  assert.ok(text.endsWith('1 of 2 verdicts hold, 1 skipped (cannot run here) (9.3 s)\n'));
   assert.ok(!text.includes('\u001b['), 'no colour unless asked');
   assert.ok(renderLabText(sampleReport(), { color: true }).includes('\u001b[31mFAILED'));
 });

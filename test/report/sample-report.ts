@@ -97,6 +97,6 @@ export function sampleReport(): LabReport {
         durationMs: 4100,
       },
     ],
-    skipped: [{ id: 'keepalive-leak', proxy: null, upstream: 'gevent', reason: 'python3-gevent is not installed' }],
+    skipped: [{ id: 'keepalive-leak', kind: 'unavailable', proxy: null, upstream: 'gevent', reason: 'python3-gevent is not installed' }],
   };
 }

@@ -18,3 +18,6 @@ export {
   type ErrorLogEntry,
 } from './log-format.js';
 export { findFreePort } from './free-port.js';
+export { createProxy, upstreamErrorChannel, type BuiltinProxyHandle } from './builtin.js';
+export { startProxy, type ProxyKind, type StartProxyOptions } from './start.js';
+export { mapUpstreamError, renderErrno, PHASE_CONTEXT, type UpstreamFailure, type UpstreamPhase } from './upstream-errors.js';

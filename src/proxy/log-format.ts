@@ -96,6 +96,8 @@ export interface ErrorLogEntry {
   time: Date;
   level: 'crit' | 'error' | 'warn' | 'info';
   pid: number;
+  /** Thread id after the `#`; nginx on Linux writes its pid again (`1234#1234`). Default `pid`. */
+  tid?: number;
   /** nginx's connection serial (`*N`). */
   connectionId: number;
   /** e.g. `connect() failed (111: Connection refused) while connecting to upstream` */
@@ -111,12 +113,12 @@ export interface ErrorLogEntry {
 
 /**
  * One line (no newline) the way nginx 1.22 writes it:
- * `2026/11/26 07:47:01 [error] 1234#0: *5 <message>, client: 127.0.0.1, server: localhost,
+ * `2026/11/26 07:47:01 [error] 1234#1234: *5 <message>, client: 127.0.0.1, server: localhost,
  * request: "GET / HTTP/1.1", upstream: "http://127.0.0.1:8080/", host: "127.0.0.1:8081"`.
  */
 export function renderErrorLogLine(entry: ErrorLogEntry): string {
   let line =
-    `${formatErrorLogTime(entry.time)} [${entry.level}] ${entry.pid}#0: *${entry.connectionId} ${entry.message}, ` +
+    `${formatErrorLogTime(entry.time)} [${entry.level}] ${entry.pid}#${entry.tid ?? entry.pid}: *${entry.connectionId} ${entry.message}, ` +
     `client: ${entry.client}, server: ${entry.server}, request: "${entry.request}"`;
   if (entry.upstream !== undefined) line += `, upstream: "${entry.upstream}"`;
   if (entry.host !== undefined) line += `, host: "${entry.host}"`;

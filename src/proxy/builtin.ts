@@ -180,6 +180,7 @@ interface ProxyContext {
 /** One upstream attempt's outcome for `$upstream_status` / `$upstream_response_time`. */
 interface Attempt {
   status: number | undefined;
+  startNs: bigint;
   timeNs: bigint;
 }
 
@@ -258,12 +259,14 @@ function handleRequest(ctx: ProxyContext, req: IncomingMessage, res: ServerRespo
     if (res.writableFinished) return;
     clientGone = true;
     current?.destroy();
+    const last = attempts[attempts.length - 1];
+    if (last && last.timeNs === 0n) last.timeNs = process.hrtime.bigint() - last.startNs;
     logAccess(res.headersSent ? res.statusCode : 499);
   });
 
   const attempt = (): void => {
     const attemptStart = process.hrtime.bigint();
-    const record: Attempt = { status: undefined, timeNs: 0n };
+    const record: Attempt = { status: undefined, startNs: attemptStart, timeNs: 0n };
     attempts.push(record);
     let phase: UpstreamPhase = 'connecting';
     let timer: NodeJS.Timeout | undefined;
@@ -320,23 +323,29 @@ function handleRequest(ctx: ProxyContext, req: IncomingMessage, res: ServerRespo
     });
 
     const startSending = (): void => {
+      // nginx's send timeout runs only while a write to the upstream waits; a slow client is not it.
       phase = 'sending';
-      arm(options.sendTimeoutMs, 'sending');
+      disarm();
       if (!hasBody) {
         upReq.end();
-      } else {
-        req.on('data', (chunk: Buffer) => {
-          if (!upReq.write(chunk)) {
-            req.pause();
-            upReq.once('drain', () => req.resume());
-          }
-          arm(options.sendTimeoutMs, 'sending');
-        });
-        req.on('end', () => upReq.end());
+        return;
       }
+      req.on('data', (chunk: Buffer) => {
+        if (done) return;
+        if (!upReq.write(chunk)) {
+          req.pause();
+          arm(options.sendTimeoutMs, 'sending');
+          upReq.once('drain', () => {
+            if (phase === 'sending') disarm();
+            req.resume();
+          });
+        }
+      });
+      req.on('end', () => upReq.end());
     };
     upReq.on('finish', () => {
-      if (done) return;
+      // An upstream may answer before the request body is complete; then we are past this.
+      if (done || phase !== 'sending') return;
       phase = 'reading-header';
       arm(options.readTimeoutMs, 'reading-header');
     });

@@ -1,4 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { request } from 'node:http';
 import { BadgatewayError, ERROR_CODES } from '../errors/index.js';
@@ -11,8 +12,13 @@ import { resolveOptions, type ProxyHandle, type ProxyOptions, type ResolvedProxy
 /** How to install nginx when it is missing (Debian/Ubuntu; the light flavour is enough). */
 export const NGINX_INSTALL_HINT = 'install nginx (Debian/Ubuntu: apt-get install nginx-light) or use the built-in proxy (--builtin)';
 
-/** Path of the nginx binary (PATH, then /usr/sbin, /sbin, /usr/local/sbin), or `undefined`. */
+/**
+ * Path of the nginx binary, or `undefined`: `$BADGATEWAY_NGINX` when set (a path, or empty for
+ * "pretend nginx is absent"), else PATH, then /usr/sbin, /sbin, /usr/local/sbin.
+ */
 export function findNginx(): string | undefined {
+  const override = process.env['BADGATEWAY_NGINX'];
+  if (override !== undefined) return override === '' ? undefined : which(override);
   return which('nginx');
 }
 
@@ -181,8 +187,9 @@ function checkConfig(nginx: string, paths: NginxPaths): void {
   }
   if (result.status !== 0) {
     const message = nginxMessage(result.stderr) || `exit status ${result.status ?? result.signal}`;
+    debug('nginx -t failed for:\n%s', readFileSync(paths.conf, 'utf8'));
     throw new BadgatewayError(ERROR_CODES.NGINX_FAILED, `nginx rejected its configuration: ${message}`, {
-      hint: `the generated config is ${paths.conf}`,
+      hint: 'check the upstream address and the options; NODE_DEBUG=badgateway prints the generated config',
     });
   }
 }

@@ -65,11 +65,13 @@ export function parseUpstream(value: string, option = 'upstream'): Upstream {
   } catch {
     throw badOption(option, value, 'http://HOST:PORT or unix:/path');
   }
-  if (url.protocol !== 'http:' || url.port === '' || (url.pathname !== '/' && url.pathname !== '') || url.search || url.username) {
+  if (url.protocol !== 'http:' || (url.pathname !== '/' && url.pathname !== '') || url.search || url.username) {
     throw badOption(option, value, 'http://HOST:PORT or unix:/path');
   }
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-  return { kind: 'tcp', host, port: Number(url.port), url: `http://${url.host}` };
+  // WHATWG URL drops the default port: `http://app:80` has port ''.
+  const port = url.port === '' ? 80 : Number(url.port);
+  return { kind: 'tcp', host, port, url: `http://${url.hostname}:${port}` };
 }
 
 /** Applies {@link DEFAULTS} and validates once; every bad value is a `BG_BAD_OPTION` naming it. */

@@ -2,6 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { request } from 'node:http';
+import { createServer } from 'node:net';
 import { BadgatewayError, ERROR_CODES } from '../errors/index.js';
 import { createTempDir, debug, sleep, which } from '../util/index.js';
 import { onProcessExit } from './cleanup.js';
@@ -148,6 +149,7 @@ export async function runNginx(options: NginxOptions): Promise<NginxHandle> {
     const attempts = resolved.listenPort === 0 ? 5 : 1;
     for (let attempt = 1; ; attempt++) {
       const port = resolved.listenPort || (await findFreePort());
+      if (resolved.listenPort !== 0) await assertPortFree(port);
       const config = renderNginxConfig(resolved, port, paths);
       await writeFile(paths.conf, config);
       checkConfig(nginx, paths);
@@ -173,6 +175,21 @@ class AddressInUse extends Error {
   }
   toBadgatewayError(): BadgatewayError {
     return new BadgatewayError(ERROR_CODES.ADDRESS_IN_USE, `nginx could not listen on 127.0.0.1:${this.port}: ${this.detail}`);
+  }
+}
+
+/** Fails at once with `BG_ADDRESS_IN_USE` when `port` is taken (nginx itself would retry for 2.5 s). */
+async function assertPortFree(port: number): Promise<void> {
+  const server = createServer();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: '127.0.0.1', port, exclusive: true }, resolve);
+    });
+  } catch (err) {
+    throw new BadgatewayError(ERROR_CODES.ADDRESS_IN_USE, `nginx could not listen on 127.0.0.1:${port}: bind() failed (98: Address already in use)`, { cause: err });
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
   }
 }
 
@@ -217,7 +234,11 @@ async function startNginx(
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+    // nginx retries a taken port 5 times, 500 ms apart; the first refusal is enough for us.
+    if (/\(98: Address already in use\)/.test(stderr) && child.exitCode === null) child.kill('SIGKILL');
+  });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   // A failed spawn emits 'error' (and maybe no 'exit').
   const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));

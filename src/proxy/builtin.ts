@@ -76,7 +76,18 @@ export async function createProxy(options: ProxyOptions): Promise<BuiltinProxyHa
   const accessLogPath = dir.file('access.log');
   const errorFd = openSync(errorLogPath, 'a');
   const accessFd = openSync(accessLogPath, 'a');
+  // Requests still in flight when close() runs finish after the files are gone: drop their lines.
+  let logsOpen = true;
+  const writeLine = (fd: number, line: string): void => {
+    if (!logsOpen) return;
+    try {
+      writeSync(fd, `${line}\n`);
+    } catch (err) {
+      debug('builtin proxy: cannot write a log line: %o', err);
+    }
+  };
   const closeFds = (): void => {
+    logsOpen = false;
     for (const fd of [errorFd, accessFd]) {
       try {
         closeSync(fd);
@@ -102,8 +113,8 @@ export async function createProxy(options: ProxyOptions): Promise<BuiltinProxyHa
     options: resolved,
     agent,
     connectionIds,
-    writeError: (line) => writeSync(errorFd, `${line}\n`),
-    writeAccess: (line) => writeSync(accessFd, `${line}\n`),
+    writeError: (line) => writeLine(errorFd, line),
+    writeAccess: (line) => writeLine(accessFd, line),
   };
 
   const server = createServer((req, res) => handleRequest(ctx, req, res));
@@ -312,6 +323,8 @@ function handleRequest(ctx: ProxyContext, req: IncomingMessage, res: ServerRespo
 
     upReq.on('error', fail);
     upReq.on('socket', (socket: Socket) => {
+      // Small requests and answers: no Nagle delays on the upstream leg (nginx sets TCP_NODELAY too).
+      if (options.upstream.kind === 'tcp') socket.setNoDelay(true);
       if (socket.connecting) {
         arm(options.connectTimeoutMs, 'connecting');
         socket.once('connect', () => {

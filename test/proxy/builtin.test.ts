@@ -232,3 +232,21 @@ test('close() removes the logs and the temp dir, and is idempotent', { timeout: 
   assert.equal(existsSync(proxy.errorLogPath), false);
   assert.equal(existsSync(proxy.accessLogPath), false);
 });
+
+test('close() with requests in flight does not crash on their late log lines', { timeout: 10_000 }, async () => {
+  const upstream = createServer((req) => req.resume()); // never answers
+  const upstreamUrl = await listen(upstream);
+  const proxy = await createProxy({ upstream: upstreamUrl, readTimeoutMs: 5000 });
+  const pending = Array.from({ length: 3 }, () =>
+    new Promise<string>((resolve) => {
+      request(proxy.url, { agent: false }, (res) => resolve(String(res.statusCode)))
+        .on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'))
+        .end();
+    }),
+  );
+  await waitFor('the upstream to hold 3 requests', () => new Promise<boolean>((resolve) => upstream.getConnections((_e, n) => resolve(n === 3))), { timeoutMs: 3000 });
+  await proxy.close();
+  assert.deepEqual(await Promise.all(pending), ['ECONNRESET', 'ECONNRESET', 'ECONNRESET']);
+  upstream.closeAllConnections();
+  await new Promise((resolve) => upstream.close(resolve));
+});

@@ -239,7 +239,7 @@ function handleRequest(ctx: ProxyContext, req: IncomingMessage, res: ServerRespo
     ctx.writeError(
       renderErrorLogLine({
         time: new Date(),
-        level: failure.level as 'crit' | 'error',
+        level: failure.level,
         pid: process.pid,
         connectionId: ctx.connectionIds.get(req.socket) ?? 0,
         message: failure.message,

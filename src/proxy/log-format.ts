@@ -94,7 +94,7 @@ export function formatErrorLogTime(date: Date): string {
 /** Fields of one nginx error-log line about a request. */
 export interface ErrorLogEntry {
   time: Date;
-  level: 'crit' | 'error' | 'warn' | 'info';
+  level: 'alert' | 'crit' | 'error' | 'warn' | 'info';
   pid: number;
   /** Thread id after the `#`; nginx on Linux writes its pid again (`1234#1234`). Default `pid`. */
   tid?: number;

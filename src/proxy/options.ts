@@ -1,4 +1,4 @@
-import { BadgatewayError, ERROR_CODES, badOption } from '../errors/index.js';
+import { badOption } from '../errors/index.js';
 
 /** Where the proxy forwards to: a TCP host:port or a unix socket path. */
 export type Upstream =
@@ -130,8 +130,4 @@ export interface ProxyHandle extends AsyncDisposable {
   readAccessLog(): Promise<string>;
   /** Stops the proxy (nginx: SIGQUIT, then SIGTERM, then SIGKILL) and removes its temp dir. Idempotent. */
   close(): Promise<void>;
-}
-
-export function assertNever(value: never): never {
-  throw new BadgatewayError(ERROR_CODES.BAD_OPTION, `unexpected ${String(value)}`);
 }

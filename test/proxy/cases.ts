@@ -7,7 +7,7 @@
 import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { sleep } from '../../src/util/index.js';
-import type { ProxyOptions } from '../../src/proxy/index.js';
+import type { StartProxyOptions } from '../../src/proxy/index.js';
 import * as up from './upstreams.js';
 import type { TestUpstream } from './upstreams.js';
 
@@ -17,7 +17,9 @@ export type Outcome = string;
 export interface ProxyCase {
   id: string;
   /** Proxy options beyond the upstream (short timeouts so the suite stays fast). */
-  options: Omit<ProxyOptions, 'upstream'>;
+  options: Omit<StartProxyOptions, 'upstream' | 'kind'>;
+  /** Why the case cannot run against the built-in proxy, when it cannot. */
+  nginxOnly?: string;
   setup(): Promise<TestUpstream>;
   /** Sends the requests; returns one outcome per request, in a stable order. */
   drive(proxyUrl: string, upstream: TestUpstream): Promise<Outcome[]>;
@@ -56,13 +58,14 @@ const tail = (upstream: string, method = 'GET'): string =>
 
 export const CASES: ProxyCase[] = [
   {
+    // Three in a row: nginx never marks its only server down (no `no live upstreams`), every try is logged.
     id: 'upstream-down-tcp',
     options: FAST,
     setup: up.tcpClosedPort,
-    drive: (url) => sequential(url, 1),
+    drive: (url) => sequential(url, 3),
     expected: {
-      outcomes: ['502'],
-      errorLines: [`[error] connect() failed (111: Connection refused) while connecting to upstream${tail(UPSTREAM_TCP)}`],
+      outcomes: ['502', '502', '502'],
+      errorLines: Array.from({ length: 3 }, () => `[error] connect() failed (111: Connection refused) while connecting to upstream${tail(UPSTREAM_TCP)}`),
     },
   },
   {
@@ -83,6 +86,18 @@ export const CASES: ProxyCase[] = [
     expected: {
       outcomes: ['502'],
       errorLines: [`[error] connect() to unix:/SOCKET failed (111: Connection refused) while connecting to upstream${tail(UPSTREAM_UNIX)}`],
+    },
+  },
+  {
+    // nginx's workers as `nobody` (its default when started as root) cannot open a root-only socket.
+    id: 'socket-permission',
+    options: { ...FAST, user: 'nobody nogroup' },
+    nginxOnly: 'the built-in proxy connects as this process, which owns the socket',
+    setup: up.unixPrivate,
+    drive: (url) => sequential(url, 1),
+    expected: {
+      outcomes: ['502'],
+      errorLines: [`[crit] connect() to unix:/SOCKET failed (13: Permission denied) while connecting to upstream${tail(UPSTREAM_UNIX)}`],
     },
   },
   {

@@ -60,7 +60,16 @@ for (const kind of ['nginx', 'builtin'] as const) {
       console.log('# skipping the nginx proxy cases: nginx is not installed (apt-get install nginx-light)');
     }
     for (const c of CASES) {
-      test(c.id, { skip: kind === 'nginx' && !NGINX ? 'nginx is not installed' : false, timeout: 15_000 }, async () => {
+      const isRoot = process.getuid?.() === 0;
+      const skip =
+        kind === 'nginx' && !NGINX
+          ? 'nginx is not installed'
+          : kind === 'builtin' && c.nginxOnly
+            ? c.nginxOnly
+            : c.options.user !== undefined && !isRoot
+              ? 'nginx switches to a worker user only when started as root'
+              : false;
+      test(c.id, { skip, timeout: 15_000 }, async () => {
         const seen = await runCase(kind, c);
         assert.deepEqual(seen.outcomes, c.expected.outcomes, 'what the client got');
         assert.deepEqual(seen.errorLines, c.expected.errorLines, `error log:\n${seen.rawLines.join('\n')}`);

@@ -66,6 +66,25 @@ export async function unixStale(): Promise<TestUpstream> {
   return { upstream: `unix:${path}`, replacements: { [path]: '/SOCKET' }, close: () => dir.close() };
 }
 
+/** A healthy upstream on a unix socket inside a private (0700, root-owned) temp dir. */
+export async function unixPrivate(): Promise<TestUpstream> {
+  const dir = await createTempDir('up');
+  const path = dir.file('app.sock');
+  const server = createHttpServer((req, res) => {
+    req.resume();
+    res.end('ok');
+  });
+  await new Promise<void>((resolve) => server.listen(path, resolve));
+  return {
+    upstream: `unix:${path}`,
+    replacements: { [path]: '/SOCKET' },
+    close: async () => {
+      await closeServer(server);
+      await dir.close();
+    },
+  };
+}
+
 /** A raw TCP upstream: `onRequest(socket, n)` gets each complete request head (n = 1, 2 … on that connection). */
 async function rawUpstream(onRequest: (socket: Socket, n: number, head: string) => void): Promise<TestUpstream> {
   const sockets = new Set<Socket>();

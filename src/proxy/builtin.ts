@@ -198,7 +198,7 @@ interface Attempt {
 function handleRequest(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse): void {
   const { options } = ctx;
   const startNs = process.hrtime.bigint();
-  const startTime = new Date();
+  const startMs = Date.now();
   const attempts: Attempt[] = [];
   const requestLine = `${req.method} ${req.url} HTTP/${req.httpVersion}`;
   const client = req.socket.remoteAddress ?? '-';
@@ -222,7 +222,7 @@ function handleRequest(ctx: ProxyContext, req: IncomingMessage, res: ServerRespo
     ctx.writeAccess(
       renderAccessLogLine({
         remote_addr: client,
-        time_local: formatTimeLocal(startTime),
+        time_local: formatTimeLocal(startMs),
         request: requestLine,
         status,
         body_bytes_sent: bodyBytesSent,
@@ -280,13 +280,26 @@ function handleRequest(ctx: ProxyContext, req: IncomingMessage, res: ServerRespo
     const record: Attempt = { status: undefined, startNs: attemptStart, timeNs: 0n };
     attempts.push(record);
     let phase: UpstreamPhase = 'connecting';
+    // One timer per attempt, re-armed with refresh() (cheaper than a new one per chunk); it
+    // reports the phase it was last armed for.
     let timer: NodeJS.Timeout | undefined;
+    let timerMs = 0;
+    let timerPhase: UpstreamPhase = 'connecting';
     let done = false;
     const arm = (ms: number, what: UpstreamPhase): void => {
+      timerPhase = what;
+      if (timer !== undefined && timerMs === ms) {
+        timer.refresh();
+        return;
+      }
       clearTimeout(timer);
-      timer = setTimeout(() => fail({ timeout: what }), ms);
+      timerMs = ms;
+      timer = setTimeout(() => fail({ timeout: timerPhase }), ms);
     };
-    const disarm = (): void => clearTimeout(timer);
+    const disarm = (): void => {
+      clearTimeout(timer);
+      timer = undefined;
+    };
 
     const upstreamOptions = {
       method: req.method,

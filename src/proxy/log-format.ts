@@ -74,8 +74,21 @@ export function parseAccessLogLine(line: string): AccessLogEntry | undefined {
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const pad = (n: number, width = 2): string => String(n).padStart(width, '0');
 
-/** nginx's `$time_local`: `26/Nov/2026:07:47:01 +0000` (local time). */
-export function formatTimeLocal(date: Date): string {
+let cachedSecond = -1;
+let cachedTimeLocal = '';
+
+/** nginx's `$time_local`: `26/Nov/2026:07:47:01 +0000` (local time); cached per second like nginx's. */
+export function formatTimeLocal(time: Date | number): string {
+  const ms = typeof time === 'number' ? time : time.getTime();
+  const second = Math.floor(ms / 1000);
+  if (second !== cachedSecond) {
+    cachedTimeLocal = renderTimeLocal(new Date(second * 1000));
+    cachedSecond = second;
+  }
+  return cachedTimeLocal;
+}
+
+function renderTimeLocal(date: Date): string {
   const offsetMin = -date.getTimezoneOffset();
   const sign = offsetMin >= 0 ? '+' : '-';
   const abs = Math.abs(offsetMin);

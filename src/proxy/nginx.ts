@@ -239,8 +239,11 @@ async function startNginx(
   removeDir: () => Promise<void>,
   removeDirSync: () => void,
 ): Promise<NginxHandle> {
+  // Its own process group: the master and its workers can then be killed together (a SIGKILLed
+  // master leaves its workers running), and a terminal's Ctrl-C reaches us, who stop it in order.
   const child = spawn(nginx, ['-p', `${paths.prefix}/`, '-c', paths.conf, '-e', paths.errorLog], {
     stdio: ['ignore', 'ignore', 'pipe'],
+    detached: true,
   });
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => {
@@ -252,8 +255,16 @@ async function startNginx(
   // A failed spawn emits 'error' (and maybe no 'exit').
   const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
   const pid = child.pid ?? 0;
+  const killGroup = (signal: NodeJS.Signals): void => {
+    try {
+      process.kill(-pid, signal);
+    } catch {
+      /* already gone */
+    }
+  };
   const unregister = onProcessExit(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    // No time to wait here: kill the whole group at once.
+    if (pid) killGroup('SIGKILL');
     removeDirSync();
   });
 
@@ -262,6 +273,8 @@ async function startNginx(
   const close = (): Promise<void> =>
     (closing ??= (async () => {
       await stopChild(child, exited);
+      // Workers orphaned by a master that died hard (or was SIGKILLed above) go with their group.
+      if (pid) killGroup('SIGKILL');
       unregister();
       await removeDir();
     })());

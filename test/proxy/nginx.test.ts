@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { createServer as createHttpServer } from 'node:http';
 import { execFileSync } from 'node:child_process';
@@ -18,6 +18,7 @@ import {
   startProxy,
 } from '../../src/proxy/index.js';
 import { isBadgatewayError } from '../../src/errors/index.js';
+import { waitFor } from '../../src/util/index.js';
 
 const NGINX = findNginx();
 const skip = NGINX ? false : 'nginx is not installed (apt-get install nginx-light)';
@@ -133,4 +134,29 @@ test('BADGATEWAY_NGINX="" means no nginx: startProxy nginx is BG_NO_NGINX with t
     if (saved === undefined) delete process.env['BADGATEWAY_NGINX'];
     else process.env['BADGATEWAY_NGINX'] = saved;
   }
+});
+
+test('a process that exits without close() takes nginx (master and workers) and its prefix with it', { skip, timeout: 15_000 }, async () => {
+  const moduleUrl = new URL('../../src/proxy/index.js', import.meta.url).href;
+  const code = `import { runNginx } from ${JSON.stringify(moduleUrl)};
+import { readFileSync } from 'node:fs';
+const p = await runNginx({ upstream: 'http://127.0.0.1:9' });
+const workers = readFileSync('/proc/' + p.pid + '/task/' + p.pid + '/children', 'utf8').trim();
+console.log(p.errorLogPath + ' ' + p.pid + ' ' + workers);
+process.exit(0);`;
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', timeout: 10_000 });
+  const [errorLog, ...pids] = out.trim().split(/\s+/);
+  assert.equal(pids.length, 2, 'master and one worker');
+  assert.equal(existsSync(errorLog!), false, 'prefix removed');
+  // Dead, or a zombie waiting for init to reap it.
+  const alive = (): string[] =>
+    pids.filter((pid) => {
+      try {
+        return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+      } catch {
+        return false;
+      }
+    });
+  await waitFor('master and worker to be gone', () => alive().length === 0, { timeoutMs: 3000 }).catch(() => undefined);
+  assert.deepEqual(alive(), [], 'no nginx process left');
 });

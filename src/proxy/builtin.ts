@@ -68,6 +68,13 @@ const seconds = (ns: bigint): string => (Number(ns / 1000n) / 1e6).toFixed(3);
  * error (not a timeout) before any response byte, an idempotent body-less request is retried on
  * another connection, exactly as nginx's `proxy_next_upstream error` does for cached connections;
  * a POST never is. node's `ClientRequest.reusedSocket` tells a reused connection from a new one.
+ *
+ * Why node:http's Agent and not undici for the upstream leg: undici closes a pooled connection
+ * early when the upstream sends `Keep-Alive: timeout=N` (as Node servers do), so it would never
+ * reuse a connection the upstream is about to close. nginx ignores that hint, and so does the
+ * Agent: the keep-alive race (cause `keepalive-race`) then happens behind both proxies alike.
+ * It also exposes `reusedSocket`, which the retry rule needs; undici measured ~20% cheaper per
+ * request here, not worth losing nginx's semantics.
  */
 export async function createProxy(options: ProxyOptions): Promise<BuiltinProxyHandle> {
   const resolved = resolveOptions(options);
@@ -214,7 +221,6 @@ function handleRequest(ctx: ProxyContext, req: IncomingMessage, res: ServerRespo
   // Without a pool nginx speaks HTTP/1.0 with `Connection: close`; with one, plain keep-alive.
   if (options.keepalive === 0) headers.push('Connection', 'close');
 
-  const upstreamUri = options.upstream.kind === 'unix' ? `http://${options.upstream.url}:${req.url}` : `${options.upstream.url}${req.url}`;
 
   const logAccess = (status: number): void => {
     if (logged) return;
@@ -246,7 +252,8 @@ function handleRequest(ctx: ProxyContext, req: IncomingMessage, res: ServerRespo
         client,
         server: 'localhost',
         request: requestLine,
-        upstream: upstreamUri,
+        // nginx's `$upstream` + URI: `http://127.0.0.1:8080/x`, `http://unix:/run/app.sock:/x`.
+        upstream: options.upstream.kind === 'unix' ? `http://${options.upstream.url}:${req.url}` : `${options.upstream.url}${req.url}`,
         ...(req.headers.host === undefined ? {} : { host: req.headers.host }),
       }),
     );

@@ -32,6 +32,17 @@ export const upstreamErrorChannel = channel('badgateway:proxy:upstream-error');
 /** Hop-by-hop headers (RFC 9110 §7.6.1) a proxy must not forward, plus the ones nginx drops. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
+/** syslog-style severities of nginx's levels: lower is more severe. */
+const SEVERITY: Readonly<Record<ResolvedProxyOptions['errorLogLevel'] | UpstreamFailure['level'], number>> = {
+  alert: 1,
+  crit: 2,
+  error: 3,
+  warn: 4,
+  notice: 5,
+  info: 6,
+  debug: 7,
+};
+
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
 const REASONS: Record<number, string> = { 502: 'Bad Gateway', 504: 'Gateway Time-out' };
@@ -116,11 +127,15 @@ export async function createProxy(options: ProxyOptions): Promise<BuiltinProxyHa
   });
   const connectionIds = new WeakMap<Socket, number>();
   let nextConnectionId = 1;
+  // nginx's error_log level is a threshold: `crit` keeps crit, alert and emerg lines.
+  const minSeverity = SEVERITY[resolved.errorLogLevel];
   const ctx: ProxyContext = {
     options: resolved,
     agent,
     connectionIds,
-    writeError: (line) => writeLine(errorFd, line),
+    writeError: (line, level) => {
+      if (SEVERITY[level] <= minSeverity) writeLine(errorFd, line);
+    },
     writeAccess: (line) => writeLine(accessFd, line),
   };
 
@@ -191,7 +206,7 @@ interface ProxyContext {
   options: ResolvedProxyOptions;
   agent: Agent;
   connectionIds: WeakMap<Socket, number>;
-  writeError(line: string): void;
+  writeError(line: string, level: UpstreamFailure['level']): void;
   writeAccess(line: string): void;
 }
 
@@ -256,6 +271,7 @@ function handleRequest(ctx: ProxyContext, req: IncomingMessage, res: ServerRespo
         upstream: options.upstream.kind === 'unix' ? `http://${options.upstream.url}:${req.url}` : `${options.upstream.url}${req.url}`,
         ...(req.headers.host === undefined ? {} : { host: req.headers.host }),
       }),
+      failure.level,
     );
     if (upstreamErrorChannel.hasSubscribers) {
       upstreamErrorChannel.publish({ status: failure.status, level: failure.level, message: failure.message, retried, method: req.method, url: req.url });

@@ -1,6 +1,6 @@
-import { BadgatewayError, ERROR_CODES } from '../errors/index.js';
+import { badOption } from '../errors/index.js';
 import { createProxy } from './builtin.js';
-import { NGINX_INSTALL_HINT, findNginx, runNginx, type NginxOptions } from './nginx.js';
+import { findNginx, runNginx, type NginxOptions } from './nginx.js';
 import type { ProxyHandle } from './options.js';
 
 /** Which proxy to start: real nginx, the built-in one, or nginx when installed (else built-in). */
@@ -27,8 +27,6 @@ export async function startProxy(options: StartProxyOptions): Promise<ProxyHandl
     case 'auto':
       return (rest.nginxPath ?? findNginx()) ? runNginx(rest) : createProxy(rest);
     default:
-      throw new BadgatewayError(ERROR_CODES.BAD_OPTION, `kind: ${JSON.stringify(kind)} is not valid (expected nginx, builtin or auto)`, {
-        hint: NGINX_INSTALL_HINT,
-      });
+      throw badOption('kind', kind, 'nginx, builtin or auto');
   }
 }

@@ -250,3 +250,14 @@ test('close() with requests in flight does not crash on their late log lines', {
   upstream.closeAllConnections();
   await new Promise((resolve) => upstream.close(resolve));
 });
+
+test('errorLogLevel is a threshold like nginx\'s error_log level; a taken port is BG_ADDRESS_IN_USE', { timeout: 10_000 }, async () => {
+  const crit = await createProxy({ upstream: 'http://127.0.0.1:9', errorLogLevel: 'crit' });
+  try {
+    assert.equal((await get(crit.url)).status, 502);
+    assert.equal(await crit.readErrorLog(), '', 'connection refused is [error], below crit');
+    await assert.rejects(createProxy({ upstream: 'http://127.0.0.1:9', listenPort: crit.port }), { code: 'BG_ADDRESS_IN_USE' });
+  } finally {
+    await crit.close();
+  }
+});

@@ -23,7 +23,8 @@ export interface ProxyCase {
   setup(): Promise<TestUpstream>;
   /** Sends the requests; returns one outcome per request, in a stable order. */
   drive(proxyUrl: string, upstream: TestUpstream): Promise<Outcome[]>;
-  expected: { outcomes: Outcome[]; errorLines: string[] };
+  /** `upstreamStatus` of each access line (joined with `, `, `-` for none), when the case pins it. */
+  expected: { outcomes: Outcome[]; errorLines: string[]; accessUpstreamStatus?: string[] };
 }
 
 /** One request on a fresh client connection; `200 truncated` when the body broke off. */
@@ -204,6 +205,8 @@ export const CASES: ProxyCase[] = [
     expected: {
       outcomes: ['200', '200'],
       errorLines: [`[error] upstream prematurely closed connection while reading response header from upstream${tail(UPSTREAM_TCP)}`],
+      // The retry shows in the access log: the failed try, then the one that answered.
+      accessUpstreamStatus: ['200', '502, 200'],
     },
   },
   {
@@ -214,6 +217,7 @@ export const CASES: ProxyCase[] = [
     expected: {
       outcomes: ['200', '502'],
       errorLines: [`[error] upstream prematurely closed connection while reading response header from upstream${tail(UPSTREAM_TCP, 'POST')}`],
+      accessUpstreamStatus: ['200', '502'],
     },
   },
   {

@@ -23,6 +23,7 @@ interface Observed {
   rawLines: string[];
   errorLines: string[];
   accessStatuses: number[];
+  accessUpstreamStatus: string[];
 }
 
 async function runCase(kind: 'nginx' | 'builtin', c: ProxyCase): Promise<Observed> {
@@ -46,6 +47,7 @@ async function runCase(kind: 'nginx' | 'builtin', c: ProxyCase): Promise<Observe
       rawLines,
       errorLines: rawLines.map((l) => normalizeErrorLogLine(l, upstream.replacements)),
       accessStatuses: access.map((l) => parseAccessLogLine(l)?.status ?? 0),
+      accessUpstreamStatus: access.map((l) => parseAccessLogLine(l)?.upstreamStatus.join(', ') || '-'),
     };
   } finally {
     await proxy?.close();
@@ -75,6 +77,7 @@ for (const kind of ['nginx', 'builtin'] as const) {
         assert.deepEqual(seen.errorLines, c.expected.errorLines, `error log:\n${seen.rawLines.join('\n')}`);
         // The access log agrees with the client (a truncated 200 is still logged as 200).
         assert.deepEqual([...seen.accessStatuses].map(String).sort(), seen.outcomes.map((o) => o.split(' ')[0]).sort());
+        if (c.expected.accessUpstreamStatus) assert.deepEqual(seen.accessUpstreamStatus, c.expected.accessUpstreamStatus, 'access log upstream_status');
         if (kind === 'nginx' && recordTo) {
           recorded.push(`# ${c.id}: client got ${seen.outcomes.join(', ')}`, ...(seen.rawLines.length ? seen.rawLines.slice(0, 1) : ['# (no error-log line)']));
         }

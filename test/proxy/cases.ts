@@ -210,6 +210,17 @@ export const CASES: ProxyCase[] = [
     },
   },
   {
+    id: 'keepalive-race-get-next-upstream-off',
+    options: { ...FAST, nextUpstream: false },
+    setup: () => up.closeOnReuse('fin'),
+    drive: (url) => sequential(url, 2),
+    expected: {
+      outcomes: ['200', '502'],
+      errorLines: [`[error] upstream prematurely closed connection while reading response header from upstream${tail(UPSTREAM_TCP)}`],
+      accessUpstreamStatus: ['200', '502'],
+    },
+  },
+  {
     id: 'keepalive-race-post',
     options: FAST,
     setup: () => up.closeOnReuse('fin'),

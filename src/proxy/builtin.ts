@@ -10,12 +10,13 @@ import {
   type OutgoingHttpHeaders,
   type ServerResponse,
 } from 'node:http';
-import type { Socket } from 'node:net';
+import { isIP, type Socket } from 'node:net';
+import { lookup } from 'node:dns/promises';
 import { BadgatewayError, ERROR_CODES, errnoCode } from '../errors/index.js';
 import { createTempDir, debug } from '../util/index.js';
 import { onProcessExit } from './cleanup.js';
 import { formatTimeLocal, renderAccessLogLine, renderErrorLogLine } from './log-format.js';
-import { resolveOptions, type ProxyHandle, type ProxyOptions, type ResolvedProxyOptions } from './options.js';
+import { resolveOptions, type ProxyHandle, type ProxyOptions, type ResolvedProxyOptions, type Upstream } from './options.js';
 import { mapUpstreamError, type UpstreamFailure, type UpstreamPhase, type UpstreamTimeout } from './upstream-errors.js';
 
 /** The built-in proxy's handle: the common {@link ProxyHandle}; `pid` is this process. */
@@ -89,6 +90,10 @@ const seconds = (ns: bigint): string => (Number(ns / 1000n) / 1e6).toFixed(3);
  */
 export async function createProxy(options: ProxyOptions): Promise<BuiltinProxyHandle> {
   const resolved = resolveOptions(options);
+  const given = resolved.upstream.url;
+  // Like nginx, resolve a host name once at start (a name that does not resolve is a start
+  // failure, not a 502 per request) and name the address in the logs.
+  resolved.upstream = await resolveUpstreamAddress(resolved.upstream);
   const dir = await createTempDir('proxy');
   const errorLogPath = dir.file('error.log');
   const accessLogPath = dir.file('access.log');
@@ -192,7 +197,7 @@ export async function createProxy(options: ProxyOptions): Promise<BuiltinProxyHa
     url,
     port,
     pid: process.pid,
-    upstream: resolved.upstream.url,
+    upstream: given,
     errorLogPath,
     accessLogPath,
     readErrorLog: () => readFile(errorLogPath, 'utf8'),
@@ -200,6 +205,19 @@ export async function createProxy(options: ProxyOptions): Promise<BuiltinProxyHa
     close,
     [Symbol.asyncDispose]: close,
   };
+}
+
+/** A TCP upstream given by name, with its first address (nginx would use every address as a peer). */
+async function resolveUpstreamAddress(upstream: Upstream): Promise<Upstream> {
+  if (upstream.kind === 'unix' || isIP(upstream.host) !== 0) return upstream;
+  let address: string;
+  try {
+    ({ address } = await lookup(upstream.host));
+  } catch (err) {
+    throw new BadgatewayError(ERROR_CODES.BAD_OPTION, `upstream: host not found: "${upstream.host}" (${errnoCode(err) ?? String(err)})`, { cause: err });
+  }
+  const host = address.includes(':') ? `[${address}]` : address;
+  return { kind: 'tcp', host: address, port: upstream.port, url: `http://${host}:${upstream.port}` };
 }
 
 interface ProxyContext {

@@ -90,7 +90,8 @@ export function mapUpstreamError(error: NodeJS.ErrnoException | UpstreamTimeout,
     if (upstream.kind === 'tcp' && TCP_ASYNC_CONNECT_ERRORS.has(code)) {
       return { status: 502, level, kind: 'error', message: `connect() failed ${renderErrno(code)} ${context}` };
     }
-    const address = upstream.kind === 'unix' ? upstream.url : `${upstream.host}:${upstream.port}`;
+    // `unix:/path` or `HOST:PORT` (`[::1]:8080`), as nginx names the peer.
+    const address = upstream.kind === 'unix' ? upstream.url : upstream.url.replace(/^http:\/\//, '');
     return { status: 502, level, kind: 'error', message: `connect() to ${address} failed ${renderErrno(code)} ${context}` };
   }
   // node's http client says `socket hang up` (code ECONNRESET, no syscall) when the upstream

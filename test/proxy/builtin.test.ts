@@ -261,3 +261,19 @@ test('errorLogLevel is a threshold like nginx\'s error_log level; a taken port i
     await crit.close();
   }
 });
+
+test('a host name is resolved once at start: unknown is BG_BAD_OPTION, known is logged by address like nginx', { timeout: 10_000 }, async () => {
+  await assert.rejects(createProxy({ upstream: 'http://no-such-host.invalid:80' }), (err: unknown) => {
+    assert.match(String((err as Error).message), /^upstream: host not found: "no-such-host\.invalid" \(ENOTFOUND\)$/);
+    assert.equal((err as { code?: string }).code, 'BG_BAD_OPTION');
+    return true;
+  });
+  const proxy = await createProxy({ upstream: 'http://localhost:9' });
+  try {
+    assert.equal(proxy.upstream, 'http://localhost:9');
+    assert.equal((await get(proxy.url)).status, 502);
+    assert.match(await proxy.readErrorLog(), /connect\(\) failed \(111: Connection refused\) .* upstream: "http:\/\/(127\.0\.0\.1|\[::1\]):9\/"/);
+  } finally {
+    await proxy.close();
+  }
+});

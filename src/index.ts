@@ -5,3 +5,4 @@ export * as app from './app/index.js';
 export * as causes from './causes/index.js';
 export * as lab from './lab/index.js';
 export * as report from './report/index.js';
+export * as proxy from './proxy/index.js';

@@ -1,5 +1,6 @@
 import { spawnDemoApp, type SpawnDemoAppOptions } from '../app/index.js';
 import { readFdStats, readListenQueue } from '../proc/index.js';
+import { findNginx, startProxy } from '../proxy/index.js';
 import type { ProxyKind } from './types.js';
 
 /*
@@ -137,10 +138,10 @@ let cached: LabParts | undefined;
 /** The real parts: src/proxy, src/load, src/app and src/proc. */
 export async function loadParts(): Promise<LabParts> {
   if (cached) return cached;
-  const [proxy, load] = await Promise.all(['proxy', 'load'].map(importArea));
+  const load = await importArea('load');
   cached = {
-    startProxy: fn(proxy!, 'startProxy', 'proxy'),
-    findNginx: fn(proxy!, 'findNginx', 'proxy'),
+    startProxy: (options) => startProxy(options),
+    findNginx,
     runLoad: fn(load!, 'runLoad', 'load'),
     // `guard` is the guard part's flag of the demo app (contract); older apps ignore it.
     spawnDemoApp: (options) => spawnDemoApp(options as SpawnDemoAppOptions),

@@ -133,12 +133,12 @@ export async function runLab(options: LabOptions = {}): Promise<LabReport> {
   const resolved = resolveLabOptions(options);
   const started = performance.now();
   const startedAt = new Date().toISOString();
-  const parts = options.parts ?? (await loadParts());
-  const proxy = chooseProxy(resolved.proxy, parts);
   const { runs: planned, unsupported } = planRuns(resolved.scenarios, resolved.upstream);
   if (planned.length === 0) {
     throw badOption('--upstream', resolved.upstream, `an upstream the chosen scenarios have (${unsupported.map((s) => s.reason).join('; ')})`);
   }
+  const parts = options.parts ?? (await loadParts());
+  const proxy = chooseProxy(resolved.proxy, parts);
   const skipped: SkippedScenario[] = [...unsupported];
   const python = planned.some((r) => r.upstream !== 'node') ? await checkPythonServers() : undefined;
   const runs = planned.filter((r) => {

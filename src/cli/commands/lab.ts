@@ -8,7 +8,6 @@ import {
   UPSTREAM_KINDS,
   checkPythonServers,
   getScenario,
-  loadParts,
   runLab,
   type LabEvent,
   type ProxyKind,
@@ -134,14 +133,12 @@ Examples:
           });
         }
       }
-      const parts = await loadParts();
       const progress = createProgress(ctx);
       const report = await runLab({
         scenarios: ids,
         proxy: opts.proxy,
         ...(opts.upstream ? { upstream: opts.upstream } : {}),
         signal: ctx.signal,
-        parts,
         onEvent: progress,
         own: (resource) => ctx.own(resource),
       });

@@ -175,7 +175,9 @@ test('badgateway lab: bad input is one line and exit 2', { timeout: 30_000 }, as
   assert.equal(proxy.stderr, "badgateway lab: option '--proxy <kind>' argument 'haproxy' is invalid. Allowed choices are auto, nginx, builtin.\n");
   const upstream = await runCli(['lab', 'keepalive-race', '--upstream', 'gevent']);
   assert.equal(upstream.code, 2);
-  assert.match(upstream.stderr, /^badgateway: --upstream: "gevent" is not valid \(expected an upstream the chosen scenarios have \(keepalive-race runs with node upstreams only\)\)\n$/);
+  assert.match(upstream.stderr, /^badgateway: --upstream: "gevent" is not valid \(expected an upstream the chosen scenarios have \(keepalive-race runs with node upstreams only\)\)\n$/);  const html = await runCli(['lab', 'slow-upstream', '--html', '/nonexistent-dir/lab.html']);
+  assert.equal(html.code, 2);
+  assert.equal(html.stderr, 'badgateway: --html /nonexistent-dir/lab.html: cannot write there (ENOENT)\n');
 });
 
 test('badgateway lab list: every scenario and upstream, with the seeds', { timeout: 30_000 }, async () => {

@@ -1,4 +1,6 @@
+import { accessSync, constants } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { getCause } from '../../causes/index.js';
 import { errnoCode, BadgatewayError, ERROR_CODES } from '../../errors/index.js';
@@ -131,6 +133,14 @@ Examples:
           throw new BadgatewayError(ERROR_CODES.BAD_OPTION, `unknown scenario ${JSON.stringify(id)}`, {
             hint: `known: ${SCENARIOS.map((s) => s.id).join(', ')} (badgateway lab list)`,
           });
+        }
+      }
+      if (opts.html) {
+        // Say so before a minute of lab, not after.
+        try {
+          accessSync(dirname(resolve(opts.html)), constants.W_OK);
+        } catch (err) {
+          throw new BadgatewayError(ERROR_CODES.BAD_OPTION, `--html ${opts.html}: cannot write there (${errnoCode(err) ?? String(err)})`);
         }
       }
       const progress = createProgress(ctx);

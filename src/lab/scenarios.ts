@@ -1,5 +1,6 @@
 import { openIdleClients } from './idle-clients.js';
 import { httpGet } from './http-get.js';
+import { sleep } from '../util/index.js';
 import type { PhaseCompanion, PhaseProxySpec, RunningUpstream, Scenario, ScenarioPlan } from './scenario.js';
 import type { UpstreamKind } from './types.js';
 
@@ -21,6 +22,9 @@ async function leakTo(upstream: RunningUpstream, ratio: number): Promise<string[
   const fds = JSON.parse((await httpGet(upstream.url, '/fds')).body) as { open: number; limit: number };
   const n = Math.max(0, Math.floor(fds.limit * ratio) - fds.open);
   if (n > 0) await httpGet(upstream.url, `/leak?n=${n}`);
+  // The leak happened earlier, not in the instant before the load: give a sampler (the guard's
+  // reads fds every 250 ms) the time to see it, as it would have.
+  await sleep(LEAK_SETTLE_MS);
   return [`leaked ${n} fds up front: ${fds.open + n} of ${fds.limit} open before the load`];
 }
 
@@ -44,6 +48,7 @@ function idleClients(rate: number, warmupCount: number, count: number) {
 }
 
 const FD_LIMIT_NODE = 256;
+const LEAK_SETTLE_MS = 500;
 const FD_LIMIT_PYTHON = 64;
 
 export const fdExhaustion: Scenario = {

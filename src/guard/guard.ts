@@ -6,6 +6,7 @@ import { channel } from 'node:diagnostics_channel';
 import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 import { debug } from '../util/debug.js';
+import { errnoCode } from '../errors/index.js';
 import { parseNofileLimits } from '../proc/index.js';
 import { resolveGuardOptions, type GuardOptions, type GuardRequest, type ResolvedGuardOptions } from './options.js';
 import { createShedResponse, SHED_REASON_LIST, type ShedReason, type ShedResponse } from './reasons.js';
@@ -189,9 +190,11 @@ export function createGuard(options: GuardOptions = {}): Guard {
     if (reapChannel.hasSubscribers) reapChannel.publish({ reaped: n, fdsOpen: open, fdsLimit });
   }
 
-  function sampleCheap(): void {
-    // The delay histogram's max over the window: a blocked loop is a max, not a mean, event.
-    eventLoopDelayMs = Math.max(0, histogram.max / 1e6 - ELD_RESOLUTION_MS);
+  function sampleCheap(lateMs = 0): void {
+    // The delay histogram's max over the window (a blocked loop is a max, not a mean, event), or
+    // how late this very tick is: after a block the histogram's own timer may not have recorded
+    // the delay yet when this tick runs, and the requests queued meanwhile come right after.
+    eventLoopDelayMs = Math.max(0, histogram.max / 1e6 - ELD_RESOLUTION_MS, lateMs);
     histogram.reset();
     const heap = getHeapStatistics();
     heapUsedBytes = heap.used_heap_size;
@@ -206,7 +209,9 @@ export function createGuard(options: GuardOptions = {}): Guard {
     fdsSampled = readdirSync(fdDir).length - 1; // minus the fd readdir itself had open
     readLimitSync();
   } catch (err) {
-    disableFds(err);
+    const code = errnoCode(err);
+    if (code === 'EMFILE' || code === 'ENFILE') fdsSampled = fdsLimit; // limit unknown yet: the timer retries
+    else disableFds(err);
   }
   updateActive();
   updateFdValue();
@@ -214,8 +219,10 @@ export function createGuard(options: GuardOptions = {}): Guard {
 
   async function sample(): Promise<void> {
     if (closed) return;
-    nextSampleDueAt = performance.now() + opts.sampleIntervalMs;
-    sampleCheap();
+    const now = performance.now();
+    const lateMs = now - nextSampleDueAt;
+    nextSampleDueAt = now + opts.sampleIntervalMs;
+    sampleCheap(lateMs);
     if (!fdsAvailable || sampling) return;
     sampling = true;
     try {
@@ -223,16 +230,22 @@ export function createGuard(options: GuardOptions = {}): Guard {
         fdsLimit = parseSoftNofile(await readFile(limitsFile, 'utf8'));
         limitsReadAt = Date.now();
       }
-      const open = (await readdir(fdDir)).length - 1;
-      fdsSampled = open;
-      fdsDelta = 0;
-      updateFdValue();
-      maybeReap();
+      fdsSampled = (await readdir(fdDir)).length - 1;
     } catch (err) {
-      disableFds(err);
+      const code = errnoCode(err);
+      // Reading /proc needs an fd too: EMFILE *is* the answer (every fd in use), and exactly
+      // when the reaper must act. Anything else means /proc is not there for us.
+      if (code !== 'EMFILE' && code !== 'ENFILE') {
+        disableFds(err);
+        return;
+      }
+      if (fdsLimit > 0) fdsSampled = fdsLimit;
     } finally {
       sampling = false;
     }
+    fdsDelta = 0;
+    updateFdValue();
+    maybeReap();
   }
 
   nextSampleDueAt = performance.now() + opts.sampleIntervalMs;

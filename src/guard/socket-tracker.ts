@@ -3,16 +3,22 @@ import type { Socket } from 'node:net';
 
 /**
  * Knows every connection of the servers it is attached to and which of them are idle: no request
- * in progress (between keep-alive requests, or connected but not yet sent a full header — which is
- * also what a slowloris client looks like). Node's `server.closeIdleConnections()` closes *all*
- * idle connections; the reaper needs *the oldest few*, so the tracker keeps its own order.
+ * in progress. Two kinds: *kept-alive* (served a request, waiting for the next) and *fresh*
+ * (connected, no complete request header yet — a client about to send, or a slowloris one).
+ * Node's `server.closeIdleConnections()` closes *all* idle connections; the reaper needs *the
+ * oldest few*, so the tracker keeps its own order.
  */
 export interface SocketTracker {
   /** Starts tracking `server`'s connections (call before `listen`; earlier sockets are unknown). */
   attach(server: Server): void;
   /** Stops tracking every attached server (sockets stay open). */
   detach(): void;
-  /** Closes up to `n` idle sockets, oldest idle first, never `except`; returns how many it closed. */
+  /**
+   * Closes up to `n` idle sockets, never `except`: kept-alive ones first, idle the longest first;
+   * then fresh ones connected at least {@link FRESH_GRACE_MS} ago (a client that has not sent a
+   * header in that long is slow or hostile; a younger one is most likely sending right now, and
+   * closing it would turn its request into a reset). Returns how many it closed.
+   */
   reapIdle(n: number, except?: Socket): number;
   /** Connections open now. */
   readonly tracked: number;
@@ -27,27 +33,33 @@ export interface SocketTrackerHooks {
   onClose(): void;
 }
 
+/** A fresh connection (no request yet) is not reaped before it is this old, in ms. */
+export const FRESH_GRACE_MS = 500;
+
 interface SocketState {
   /** Requests on this socket whose response has not closed yet (pipelining can make it > 1). */
   active: number;
   reaped: boolean;
+  connectedAt: number;
 }
 
 /** Creates a {@link SocketTracker}; `hooks` let the guard keep its fd estimate current. */
 export function createSocketTracker(hooks: SocketTrackerHooks): SocketTracker {
   const states = new Map<Socket, SocketState>();
-  // A Set iterates in insertion order, and a socket is (re)inserted when it becomes idle, so the
-  // first element is always the one idle the longest: the cheapest to close under pressure.
-  const idle = new Set<Socket>();
+  // Sets iterate in insertion order, and a socket is (re)inserted when it becomes idle, so the
+  // first element is always the one idle the longest (or connected the longest, for fresh ones).
+  const kept = new Set<Socket>();
+  const fresh = new Set<Socket>();
   const servers: Array<{ server: Server; detach: () => void }> = [];
 
   const onConnection = (socket: Socket): void => {
-    const state: SocketState = { active: 0, reaped: false };
+    const state: SocketState = { active: 0, reaped: false, connectedAt: Date.now() };
     states.set(socket, state);
-    idle.add(socket);
+    fresh.add(socket);
     socket.once('close', () => {
       states.delete(socket);
-      idle.delete(socket);
+      kept.delete(socket);
+      fresh.delete(socket);
       if (!state.reaped) hooks.onClose();
     });
     hooks.onOpen(socket);
@@ -58,10 +70,11 @@ export function createSocketTracker(hooks: SocketTrackerHooks): SocketTracker {
     const state = states.get(socket);
     if (!state) return;
     state.active += 1;
-    idle.delete(socket);
+    fresh.delete(socket);
+    kept.delete(socket);
     res.once('close', () => {
       state.active -= 1;
-      if (state.active === 0 && !socket.destroyed && states.has(socket)) idle.add(socket);
+      if (state.active === 0 && !socket.destroyed && states.has(socket)) kept.add(socket);
     });
   };
 
@@ -70,7 +83,8 @@ export function createSocketTracker(hooks: SocketTrackerHooks): SocketTracker {
     const state = states.get(socket);
     if (!state) return;
     state.active += 1;
-    idle.delete(socket);
+    fresh.delete(socket);
+    kept.delete(socket);
   };
 
   return {
@@ -93,16 +107,25 @@ export function createSocketTracker(hooks: SocketTrackerHooks): SocketTracker {
     },
     reapIdle(n, except) {
       let closed = 0;
-      for (const socket of idle) {
-        if (closed >= n) break;
-        if (socket === except) continue;
+      const close = (socket: Socket, set: Set<Socket>): void => {
+        set.delete(socket);
         const state = states.get(socket);
-        idle.delete(socket);
-        if (!state) continue;
+        if (!state) return;
         state.reaped = true;
         // destroy() closes the fd synchronously, so an accept() running right after succeeds.
         socket.destroy();
         closed += 1;
+      };
+      for (const socket of kept) {
+        if (closed >= n) return closed;
+        if (socket !== except) close(socket, kept);
+      }
+      const graceEnd = Date.now() - FRESH_GRACE_MS;
+      for (const socket of fresh) {
+        if (closed >= n) return closed;
+        if (socket === except) continue;
+        if ((states.get(socket)?.connectedAt ?? 0) > graceEnd) break; // the rest are younger
+        close(socket, fresh);
       }
       return closed;
     },
@@ -110,7 +133,7 @@ export function createSocketTracker(hooks: SocketTrackerHooks): SocketTracker {
       return states.size;
     },
     get idle() {
-      return idle.size;
+      return kept.size + fresh.size;
     },
   };
 }

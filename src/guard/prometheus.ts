@@ -24,9 +24,12 @@ interface MetricConfig {
  * an optional peer dependency.
  */
 export interface PromClientLike {
-  Gauge: new (config: MetricConfig) => unknown;
-  Counter: new (config: MetricConfig) => unknown;
+  // `never`: any constructor fits; prom-client's own config types need not be imported.
+  Gauge: new (config: never) => unknown;
+  Counter: new (config: never) => unknown;
 }
+
+type MetricConstructor = new (config: MetricConfig) => unknown;
 
 export interface PromCollectorOptions {
   /** prom-client Registry to register on; default prom-client's global `register`. */
@@ -59,6 +62,8 @@ export const GUARD_METRIC_NAMES = Object.freeze([
  * ```
  */
 export function registerGuardMetrics(guard: Guard, promClient: PromClientLike, options: PromCollectorOptions = {}): void {
+  const Gauge = promClient.Gauge as unknown as MetricConstructor;
+  const Counter = promClient.Counter as unknown as MetricConstructor;
   const prefix = options.prefix ?? 'badgateway_guard_';
   const registers = options.registry === undefined ? undefined : [options.registry];
   // One metrics() read per scrape, shared by every metric's collect().
@@ -73,7 +78,7 @@ export function registerGuardMetrics(guard: Guard, promClient: PromClientLike, o
     return snapshot;
   };
   const gauge = (name: string, help: string, value: () => number | null): void => {
-    new promClient.Gauge({
+    new Gauge({
       name: prefix + name,
       help,
       ...(registers ? { registers } : {}),
@@ -91,7 +96,7 @@ export function registerGuardMetrics(guard: Guard, promClient: PromClientLike, o
   gauge('heap_used_ratio', 'V8 heap used / heap size limit.', () => read().heapUsedRatio);
   gauge('sockets_open', 'Connections of the servers the guard is attached to.', () => read().sockets.tracked);
   gauge('sockets_idle', 'Of those, idle (no request in progress).', () => read().sockets.idle);
-  new promClient.Counter({
+  new Counter({
     name: `${prefix}shed_total`,
     help: 'Requests answered 503 by the guard, by reason.',
     labelNames: ['reason'],
@@ -102,7 +107,7 @@ export function registerGuardMetrics(guard: Guard, promClient: PromClientLike, o
       for (const reason of SHED_REASON_LIST) (this.inc as (l: Record<string, string>, v: number) => void)({ reason }, shed[reason]);
     },
   });
-  new promClient.Counter({
+  new Counter({
     name: `${prefix}reaped_sockets_total`,
     help: 'Idle keep-alive sockets closed by the guard under fd pressure.',
     ...(registers ? { registers } : {}),

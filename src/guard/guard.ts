@@ -301,7 +301,9 @@ export function createGuard(options: GuardOptions = {}): Guard {
   function handle(req: IncomingMessage, res: ServerResponse): boolean {
     const reason = admit(req);
     if (reason === undefined) {
-      res.once('close', release);
+      // 'close' fires exactly once per response (sent or aborted): `on`, not `once`, saves the
+      // once-wrapper allocation on every request.
+      res.on('close', release);
       return false;
     }
     const shed = shedResponse(reason);

@@ -65,17 +65,24 @@ export function createSocketTracker(hooks: SocketTrackerHooks): SocketTracker {
     hooks.onOpen(socket);
   };
 
-  const onRequest = (req: { socket: Socket }, res: { once(event: 'close', cb: () => void): unknown }): void => {
+  // One shared listener, no closure per request: the hot path allocates nothing here. (res.socket
+  // is already detached when 'close' fires; res.req.socket is not.)
+  function onResponseClose(this: { req: { socket: Socket } }): void {
+    const socket = this.req.socket;
+    const state = states.get(socket);
+    if (!state) return;
+    state.active -= 1;
+    if (state.active === 0 && !socket.destroyed) kept.add(socket);
+  }
+
+  const onRequest = (req: { socket: Socket }, res: { on(event: 'close', cb: () => void): unknown }): void => {
     const socket = req.socket;
     const state = states.get(socket);
     if (!state) return;
     state.active += 1;
     fresh.delete(socket);
     kept.delete(socket);
-    res.once('close', () => {
-      state.active -= 1;
-      if (state.active === 0 && !socket.destroyed && states.has(socket)) kept.add(socket);
-    });
+    res.on('close', onResponseClose);
   };
 
   // An upgraded socket (WebSocket) belongs to the application now: never idle for us.

@@ -168,10 +168,19 @@ test('blocked event loop: requests queued during the block are shed with 503, th
     await sleep(200);
     const queued = await Promise.all(Array.from({ length: 10 }, () => get(app.url, { timeoutMs: 5000 })));
     assert.equal((await block).status, 200);
-    assert.deepEqual(tally(queued), { '503': 10 });
-    assert.equal(queued[0]!.body, 'Service Unavailable (overloaded: eventLoopDelay)\n');
-    await sleep(200);
-    const after = await Promise.all(Array.from({ length: 5 }, () => get(app.url)));
+    // Queued behind the block: shed, never reset or timed out. (On a busy machine a request can
+    // arrive after the block and its sample window and be served: 200 is an answer too.)
+    const counts = tally(queued);
+    assert.deepEqual(Object.keys(counts).filter((k) => k !== '503' && k !== '200'), [], JSON.stringify(counts));
+    assert.ok((counts['503'] ?? 0) >= 5, JSON.stringify(counts));
+    assert.equal(queued.find((r) => r.status === 503)!.body, 'Service Unavailable (overloaded: eventLoopDelay)\n');
+    // Recovers: within a few sample windows every request is served again.
+    let after: HttpResult[] = [];
+    for (let i = 0; i < 30; i++) {
+      await sleep(100);
+      after = await Promise.all(Array.from({ length: 5 }, () => get(app.url)));
+      if (after.every((r) => r.status === 200)) break;
+    }
     assert.deepEqual(tally(after), { '200': 5 });
   } finally {
     await app.close();

@@ -38,7 +38,7 @@ export function fastifyGuard(fastify: FastifyLike, options: FastifyGuardOptions,
   fastify.addHook('onRequest', (request, reply, next) => {
     const reason = guard.admit(request.raw);
     if (reason === undefined) {
-      reply.raw.once('close', guard.release);
+      reply.raw.on('close', guard.release);
       next();
       return;
     }

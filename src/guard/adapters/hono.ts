@@ -41,7 +41,7 @@ export function honoGuard(guardOrOptions?: GuardOrOptions): HonoGuardMiddleware 
       return new Response(shed.body, { status: shed.status, headers: shed.headers });
     }
     if (bindings.outgoing) {
-      bindings.outgoing.once('close', guard.release);
+      bindings.outgoing.on('close', guard.release);
       await next();
       return;
     }

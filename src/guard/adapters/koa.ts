@@ -35,7 +35,7 @@ export function koaGuard(guardOrOptions?: GuardOrOptions): KoaGuardMiddleware {
     }
     // 'close' fires once however the response ends (sent, aborted, errored), unlike a finally
     // around next(), which would miss a body still streaming.
-    ctx.res.once('close', guard.release);
+    ctx.res.on('close', guard.release);
     await next();
   }) as KoaGuardMiddleware;
   middleware.guard = guard;

@@ -1,20 +1,21 @@
 /**
- * `npm run bench [-- name…]`: runs each benchmark module in turn (or only the named ones). Each
- * module exports `run()` and prints its ratios against a peer measured in the same run.
+ * `npm run bench [-- <part> …]`: runs every benchmark module (or the named ones) in turn. Each module
+ * is `bench/<part>.ts` exporting `run()`, which prints its figures as ratios against peers measured
+ * in the same run.
  */
 const BENCHES: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
+  proc: () => import('./proc.js'),
   guard: () => import('./guard.js'),
 };
 
 const wanted = process.argv.slice(2);
-for (const name of wanted) {
-  if (!(name in BENCHES)) {
-    console.error(`bench: unknown benchmark ${JSON.stringify(name)} (known: ${Object.keys(BENCHES).join(', ')})`);
-    process.exit(2);
-  }
+const unknown = wanted.filter((name) => !(name in BENCHES));
+if (unknown.length > 0) {
+  console.error(`bench: unknown benchmark ${unknown.join(', ')} (have: ${Object.keys(BENCHES).join(', ')})`);
+  process.exit(2);
 }
-for (const [name, load] of Object.entries(BENCHES)) {
-  if (wanted.length > 0 && !wanted.includes(name)) continue;
-  console.log(`\n== ${name} ==`);
-  await (await load()).run();
+for (const name of wanted.length > 0 ? wanted : Object.keys(BENCHES)) {
+  console.log(`== ${name}`);
+  const load = BENCHES[name];
+  if (load) await (await load()).run();
 }

@@ -1,7 +1,10 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
+import { registerCauses } from './causes.js';
 
 /** A subcommand: adds itself to the program. Add one here only when it works. */
 export type RegisterCommand = (program: Command, ctx: CliContext) => void;
 
-export const COMMANDS: readonly RegisterCommand[] = [];
+export const COMMANDS: readonly RegisterCommand[] = [
+  registerCauses,
+];

@@ -66,8 +66,14 @@ export interface Guard {
    * requests, and {@link Guard.attach} is applied. Call after adding the listeners, before listen.
    */
   protect<S extends Server>(server: S): S;
-  /** Tracks `server`'s connections: keeps the fd estimate exact and enables the idle reaper. */
-  attach(server: Server): void;
+  /**
+   * Tracks `server`'s connections: keeps the fd estimate exact and enables the idle reaper. Call
+   * before `listen`. Adapters that see every request pass `{ requests: 'manual' }` and call
+   * {@link Guard.trackRequest} themselves (cheaper than a second 'request' listener).
+   */
+  attach(server: Server, options?: { requests?: 'listener' | 'manual' }): void;
+  /** For `attach(server, { requests: 'manual' })`: marks the request's socket busy until `res` closes. */
+  trackRequest(req: IncomingMessage, res: ServerResponse): void;
   /** The numbers now. */
   metrics(): GuardMetrics;
   /** Takes a sample now (the timer does it every `sampleIntervalMs`); resolves when read. */
@@ -328,15 +334,22 @@ export function createGuard(options: GuardOptions = {}): Guard {
     protect(server) {
       const listeners = server.listeners('request') as RequestListener[];
       server.removeAllListeners('request');
-      const dispatch: RequestListener = (req, res) => {
-        for (const l of listeners) l.call(server, req, res);
-      };
-      server.on('request', guard.wrap(dispatch));
-      guard.attach(server);
+      const only = listeners.length === 1 ? listeners[0]! : undefined;
+      // One 'request' listener in the end: tracking, admission and the app in one call.
+      server.on('request', function guarded(req: IncomingMessage, res: ServerResponse) {
+        tracker.trackRequest(req, res);
+        if (handle(req, res)) return;
+        if (only) only.call(server, req, res);
+        else for (const l of listeners) l.call(server, req, res);
+      });
+      tracker.attach(server, { requests: 'manual' });
       return server;
     },
-    attach(server) {
-      tracker.attach(server);
+    attach(server, options) {
+      tracker.attach(server, options);
+    },
+    trackRequest(req, res) {
+      tracker.trackRequest(req, res);
     },
     metrics() {
       return {

@@ -9,8 +9,15 @@ import type { Socket } from 'node:net';
  * oldest few*, so the tracker keeps its own order.
  */
 export interface SocketTracker {
-  /** Starts tracking `server`'s connections (call before `listen`; earlier sockets are unknown). */
-  attach(server: Server): void;
+  /**
+   * Starts tracking `server`'s connections (call before `listen`; earlier sockets are unknown).
+   * With `requests: 'manual'` it adds no 'request' listener: the caller, already in the request
+   * path, calls {@link SocketTracker.trackRequest} (a second 'request' listener makes every
+   * emit take EventEmitter's slower many-listeners path).
+   */
+  attach(server: Server, options?: { requests?: 'listener' | 'manual' }): void;
+  /** Marks `req`'s socket busy until `res` closes (for `requests: 'manual'`). */
+  trackRequest(req: { socket: Socket }, res: { on(event: 'close', cb: () => void): unknown }): void;
   /** Stops tracking every attached server (sockets stay open). */
   detach(): void;
   /**
@@ -95,10 +102,11 @@ export function createSocketTracker(hooks: SocketTrackerHooks): SocketTracker {
   };
 
   return {
-    attach(server) {
+    trackRequest: onRequest,
+    attach(server, { requests = 'listener' } = {}) {
       if (servers.some((s) => s.server === server)) return;
       server.on('connection', onConnection);
-      server.prependListener('request', onRequest);
+      if (requests === 'listener') server.prependListener('request', onRequest);
       server.on('upgrade', onUpgrade);
       servers.push({
         server,

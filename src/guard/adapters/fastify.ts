@@ -34,8 +34,10 @@ export function fastifyGuard(fastify: FastifyLike, options: FastifyGuardOptions,
   const { guard: shared, ...guardOptions } = options ?? {};
   const { guard, owned } = toGuard(shared ?? guardOptions);
   const server = fastify.server as Server | undefined;
-  if (server && typeof server.on === 'function') guard.attach(server);
+  const tracking = server !== undefined && typeof server.on === 'function';
+  if (tracking) guard.attach(server, { requests: 'manual' });
   fastify.addHook('onRequest', (request, reply, next) => {
+    if (tracking) guard.trackRequest(request.raw, reply.raw);
     const reason = guard.admit(request.raw);
     if (reason === undefined) {
       reply.raw.on('close', guard.release);

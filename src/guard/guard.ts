@@ -312,10 +312,20 @@ export function createGuard(options: GuardOptions = {}): Guard {
       res.on('close', release);
       return false;
     }
+    writeShed(res, reason);
+    return true;
+  }
+
+  function writeShed(res: ServerResponse, reason: ShedReason): void {
     const shed = shedResponse(reason);
     res.writeHead(shed.status, shed.headers);
     res.end(shed.body);
-    return true;
+  }
+
+  // protect()'s one 'close' listener per admitted response: release + socket bookkeeping.
+  function releaseAndTrack(this: ServerResponse): void {
+    release();
+    tracker.responseClosed.call(this as unknown as { req: { socket: Socket } });
   }
 
   const guard: Guard = {
@@ -337,8 +347,14 @@ export function createGuard(options: GuardOptions = {}): Guard {
       const only = listeners.length === 1 ? listeners[0]! : undefined;
       // One 'request' listener in the end: tracking, admission and the app in one call.
       server.on('request', function guarded(req: IncomingMessage, res: ServerResponse) {
-        tracker.trackRequest(req, res);
-        if (handle(req, res)) return;
+        tracker.trackRequest(req, res, false);
+        const reason = admit(req);
+        if (reason !== undefined) {
+          res.on('close', tracker.responseClosed);
+          writeShed(res, reason);
+          return;
+        }
+        res.on('close', releaseAndTrack);
         if (only) only.call(server, req, res);
         else for (const l of listeners) l.call(server, req, res);
       });

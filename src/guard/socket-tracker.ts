@@ -16,8 +16,14 @@ export interface SocketTracker {
    * emit take EventEmitter's slower many-listeners path).
    */
   attach(server: Server, options?: { requests?: 'listener' | 'manual' }): void;
-  /** Marks `req`'s socket busy until `res` closes (for `requests: 'manual'`). */
-  trackRequest(req: { socket: Socket }, res: { on(event: 'close', cb: () => void): unknown }): void;
+  /**
+   * Marks `req`'s socket busy until `res` closes (for `requests: 'manual'`). With `listen` false
+   * the caller calls {@link SocketTracker.responseClosed} from its own 'close' listener (one
+   * listener per response instead of two: the second makes Node allocate a listener array).
+   */
+  trackRequest(req: { socket: Socket }, res: { on(event: 'close', cb: () => void): unknown }, listen?: boolean): void;
+  /** A response's 'close' listener (`this` is the response). */
+  readonly responseClosed: (this: { req: { socket: Socket } }) => void;
   /** Stops tracking every attached server (sockets stay open). */
   detach(): void;
   /**
@@ -82,15 +88,18 @@ export function createSocketTracker(hooks: SocketTrackerHooks): SocketTracker {
     if (state.active === 0 && !socket.destroyed) kept.add(socket);
   }
 
-  const onRequest = (req: { socket: Socket }, res: { on(event: 'close', cb: () => void): unknown }): void => {
+  const trackRequest = (req: { socket: Socket }, res: { on(event: 'close', cb: () => void): unknown }, listen = true): void => {
     const socket = req.socket;
     const state = states.get(socket);
     if (!state) return;
     state.active += 1;
-    fresh.delete(socket);
-    kept.delete(socket);
-    res.on('close', onResponseClose);
+    if (state.active === 1) {
+      fresh.delete(socket);
+      kept.delete(socket);
+    }
+    if (listen) res.on('close', onResponseClose);
   };
+  const onRequest = (req: { socket: Socket }, res: { on(event: 'close', cb: () => void): unknown }): void => trackRequest(req, res);
 
   // An upgraded socket (WebSocket) belongs to the application now: never idle for us.
   const onUpgrade = (_req: unknown, socket: Socket): void => {
@@ -102,7 +111,8 @@ export function createSocketTracker(hooks: SocketTrackerHooks): SocketTracker {
   };
 
   return {
-    trackRequest: onRequest,
+    trackRequest,
+    responseClosed: onResponseClose,
     attach(server, { requests = 'listener' } = {}) {
       if (servers.some((s) => s.server === server)) return;
       server.on('connection', onConnection);

@@ -258,15 +258,10 @@ export function createGuard(options: GuardOptions = {}): Guard {
   const timer = setInterval(() => void sample(), opts.sampleIntervalMs);
   timer.unref();
 
-  const checksEventLoop = limits[EVENT_LOOP_DELAY]! > 0;
-
+  // No clock read here: after a block, the requests that queued meanwhile are read from their
+  // sockets in the loop's next poll phase, and the timers phase before it runs the overdue
+  // sampler tick, whose lateness already counts as delay (see sampleCheap).
   function evaluate(): ShedReason | undefined {
-    if (checksEventLoop) {
-      // A sampler tick that is overdue means the loop is (or just was) blocked right now: shed
-      // the requests that queued up meanwhile instead of waiting for the next sample to see it.
-      const overdueMs = performance.now() - nextSampleDueAt;
-      values[EVENT_LOOP_DELAY] = overdueMs > eventLoopDelayMs ? overdueMs : eventLoopDelayMs;
-    }
     for (let k = 0; k < active.length; k++) {
       const i = active[k]!;
       if (values[i]! >= limits[i]!) return SHED_REASON_LIST[i];

@@ -33,13 +33,15 @@ export interface ShedResponse {
  * socket (an fd) is released at once instead of idling in keep-alive.
  */
 export function createShedResponse(reason: ShedReason, retryAfterS: number): ShedResponse {
+  const body = `Service Unavailable (overloaded: ${reason})\n`;
   return {
     status: 503,
     headers: {
       'content-type': 'text/plain; charset=utf-8',
+      'content-length': String(Buffer.byteLength(body)),
       'retry-after': String(retryAfterS),
       connection: 'close',
     },
-    body: `Service Unavailable (overloaded: ${reason})\n`,
+    body,
   };
 }

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { registerApp } from './app.js';
 import { registerCauses } from './causes.js';
+import { registerProxy } from './proxy.js';
 
 /** A subcommand: adds itself to the program. Add one here only when it works. */
 export type RegisterCommand = (program: Command, ctx: CliContext) => void;
@@ -9,4 +10,5 @@ export type RegisterCommand = (program: Command, ctx: CliContext) => void;
 export const COMMANDS: readonly RegisterCommand[] = [
   registerApp,
   registerCauses,
+  registerProxy,
 ];

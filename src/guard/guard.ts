@@ -68,12 +68,17 @@ export interface Guard {
   protect<S extends Server>(server: S): S;
   /**
    * Tracks `server`'s connections: keeps the fd estimate exact and enables the idle reaper. Call
-   * before `listen`. Adapters that see every request pass `{ requests: 'manual' }` and call
-   * {@link Guard.trackRequest} themselves (cheaper than a second 'request' listener).
+   * before `listen`. Adapters that call {@link Guard.enter} for every request pass
+   * `{ requests: 'manual' }`: `enter` then does the socket bookkeeping too (cheaper than the
+   * second 'request' listener the default adds).
    */
   attach(server: Server, options?: { requests?: 'listener' | 'manual' }): void;
-  /** For `attach(server, { requests: 'manual' })`: marks the request's socket busy until `res` closes. */
-  trackRequest(req: IncomingMessage, res: ServerResponse): void;
+  /**
+   * `node:http` admission without writing: returns the reason to shed (the caller answers with
+   * {@link Guard.shedResponse}), or `undefined` — then the request is in flight until `res`
+   * closes. One 'close' listener per response, whatever the bookkeeping.
+   */
+  enter(req: IncomingMessage, res: ServerResponse): ShedReason | undefined;
   /** The numbers now. */
   metrics(): GuardMetrics;
   /** Takes a sample now (the timer does it every `sampleIntervalMs`); resolves when read. */
@@ -299,14 +304,19 @@ export function createGuard(options: GuardOptions = {}): Guard {
   );
   const shedResponse = (reason: ShedReason): ShedResponse => shedResponses.get(reason)!;
 
-  function handle(req: IncomingMessage, res: ServerResponse): boolean {
+  function enter(req: IncomingMessage, res: ServerResponse): ShedReason | undefined {
+    const tracked = tracker.markBusy(req);
     const reason = admit(req);
-    if (reason === undefined) {
-      // 'close' fires exactly once per response (sent or aborted): `on`, not `once`, saves the
-      // once-wrapper allocation on every request.
-      res.on('close', release);
-      return false;
-    }
+    // 'close' fires exactly once per response (sent or aborted): `on`, not `once`, saves the
+    // once-wrapper allocation on every request.
+    if (reason === undefined) res.on('close', tracked ? releaseAndTrack : release);
+    else if (tracked) res.on('close', tracker.responseClosed);
+    return reason;
+  }
+
+  function handle(req: IncomingMessage, res: ServerResponse): boolean {
+    const reason = enter(req, res);
+    if (reason === undefined) return false;
     writeShed(res, reason);
     return true;
   }
@@ -317,7 +327,7 @@ export function createGuard(options: GuardOptions = {}): Guard {
     res.end(shed.body);
   }
 
-  // protect()'s one 'close' listener per admitted response: release + socket bookkeeping.
+  // The one 'close' listener of an admitted response on a tracked socket.
   function releaseAndTrack(this: ServerResponse): void {
     release();
     tracker.responseClosed.call(this as unknown as { req: { socket: Socket } });
@@ -330,6 +340,7 @@ export function createGuard(options: GuardOptions = {}): Guard {
     release,
     shedResponse,
     handle,
+    enter,
     wrap(listener) {
       return function guarded(this: unknown, req, res) {
         if (handle(req, res)) return;
@@ -342,14 +353,7 @@ export function createGuard(options: GuardOptions = {}): Guard {
       const only = listeners.length === 1 ? listeners[0]! : undefined;
       // One 'request' listener in the end: tracking, admission and the app in one call.
       server.on('request', function guarded(req: IncomingMessage, res: ServerResponse) {
-        tracker.trackRequest(req, res, false);
-        const reason = admit(req);
-        if (reason !== undefined) {
-          res.on('close', tracker.responseClosed);
-          writeShed(res, reason);
-          return;
-        }
-        res.on('close', releaseAndTrack);
+        if (handle(req, res)) return;
         if (only) only.call(server, req, res);
         else for (const l of listeners) l.call(server, req, res);
       });
@@ -359,9 +363,7 @@ export function createGuard(options: GuardOptions = {}): Guard {
     attach(server, options) {
       tracker.attach(server, options);
     },
-    trackRequest(req, res) {
-      tracker.trackRequest(req, res);
-    },
+
     metrics() {
       return {
         fdsOpen: fdsAvailable ? fdsSampled + fdsDelta : null,

@@ -12,16 +12,17 @@ export interface SocketTracker {
   /**
    * Starts tracking `server`'s connections (call before `listen`; earlier sockets are unknown).
    * With `requests: 'manual'` it adds no 'request' listener: the caller, already in the request
-   * path, calls {@link SocketTracker.trackRequest} (a second 'request' listener makes every
-   * emit take EventEmitter's slower many-listeners path).
+   * path, calls {@link SocketTracker.markBusy} (a second 'request' listener makes every emit take
+   * EventEmitter's slower many-listeners path).
    */
   attach(server: Server, options?: { requests?: 'listener' | 'manual' }): void;
   /**
-   * Marks `req`'s socket busy until `res` closes (for `requests: 'manual'`). With `listen` false
-   * the caller calls {@link SocketTracker.responseClosed} from its own 'close' listener (one
-   * listener per response instead of two: the second makes Node allocate a listener array).
+   * For servers attached with `requests: 'manual'`: marks `req`'s socket busy and returns true;
+   * the caller then calls {@link SocketTracker.responseClosed} when the response closes (from its
+   * own 'close' listener: one listener per response instead of two, as a second one makes Node
+   * allocate a listener array). Returns false for sockets it does not track this way.
    */
-  trackRequest(req: { socket: Socket }, res: { on(event: 'close', cb: () => void): unknown }, listen?: boolean): void;
+  markBusy(req: { socket: Socket }): boolean;
   /** A response's 'close' listener (`this` is the response). */
   readonly responseClosed: (this: { req: { socket: Socket } }) => void;
   /** Stops tracking every attached server (sockets stay open). */
@@ -54,6 +55,8 @@ interface SocketState {
   active: number;
   reaped: boolean;
   connectedAt: number;
+  /** Its server was attached with `requests: 'manual'`. */
+  manual: boolean;
 }
 
 /** Creates a {@link SocketTracker}; `hooks` let the guard keep its fd estimate current. */
@@ -65,8 +68,8 @@ export function createSocketTracker(hooks: SocketTrackerHooks): SocketTracker {
   const fresh = new Set<Socket>();
   const servers: Array<{ server: Server; detach: () => void }> = [];
 
-  const onConnection = (socket: Socket): void => {
-    const state: SocketState = { active: 0, reaped: false, connectedAt: Date.now() };
+  const onConnection = (socket: Socket, manual: boolean): void => {
+    const state: SocketState = { active: 0, reaped: false, connectedAt: Date.now(), manual };
     states.set(socket, state);
     fresh.add(socket);
     socket.once('close', () => {
@@ -88,18 +91,27 @@ export function createSocketTracker(hooks: SocketTrackerHooks): SocketTracker {
     if (state.active === 0 && !socket.destroyed) kept.add(socket);
   }
 
-  const trackRequest = (req: { socket: Socket }, res: { on(event: 'close', cb: () => void): unknown }, listen = true): void => {
-    const socket = req.socket;
-    const state = states.get(socket);
-    if (!state) return;
+  const busy = (state: SocketState, socket: Socket): void => {
     state.active += 1;
     if (state.active === 1) {
       fresh.delete(socket);
       kept.delete(socket);
     }
-    if (listen) res.on('close', onResponseClose);
   };
-  const onRequest = (req: { socket: Socket }, res: { on(event: 'close', cb: () => void): unknown }): void => trackRequest(req, res);
+
+  const onRequest = (req: { socket: Socket }, res: { on(event: 'close', cb: () => void): unknown }): void => {
+    const state = states.get(req.socket);
+    if (!state) return;
+    busy(state, req.socket);
+    res.on('close', onResponseClose);
+  };
+
+  const markBusy = (req: { socket: Socket }): boolean => {
+    const state = states.get(req.socket);
+    if (!state?.manual) return false;
+    busy(state, req.socket);
+    return true;
+  };
 
   // An upgraded socket (WebSocket) belongs to the application now: never idle for us.
   const onUpgrade = (_req: unknown, socket: Socket): void => {
@@ -111,17 +123,19 @@ export function createSocketTracker(hooks: SocketTrackerHooks): SocketTracker {
   };
 
   return {
-    trackRequest,
+    markBusy,
     responseClosed: onResponseClose,
     attach(server, { requests = 'listener' } = {}) {
       if (servers.some((s) => s.server === server)) return;
-      server.on('connection', onConnection);
-      if (requests === 'listener') server.prependListener('request', onRequest);
+      const manual = requests === 'manual';
+      const onServerConnection = (socket: Socket): void => onConnection(socket, manual);
+      server.on('connection', onServerConnection);
+      if (!manual) server.prependListener('request', onRequest);
       server.on('upgrade', onUpgrade);
       servers.push({
         server,
         detach: () => {
-          server.off('connection', onConnection);
+          server.off('connection', onServerConnection);
           server.off('request', onRequest);
           server.off('upgrade', onUpgrade);
         },

@@ -197,7 +197,7 @@ test('no /proc (macOS): fd rules off with one debug line, other rules still work
   assert.match(lines[0]!, /BADGATEWAY \d+: guard: fd rules off: cannot read \/nonexistent\/proc\/fd \(ENOENT/);
 });
 
-test('reaper: closes kept-alive idle sockets oldest first when the fd estimate crosses reapFdRatio', { timeout: 10_000 }, async () => {
+test('reaper: closes kept-alive idle sockets oldest first when the fd estimate crosses reapFdRatio, never a busy one', { timeout: 10_000 }, async () => {
   // A stand-in /proc/self with 75 of 100 fds in use: exact numbers in-process. The real /proc
   // case is in reliability.test.ts.
   const dir = await createTempDir('bg-guard-');
@@ -205,31 +205,40 @@ test('reaper: closes kept-alive idle sockets oldest first when the fd estimate c
   for (let i = 0; i < 76; i++) writeFileSync(dir.file(`fd/${i}`), ''); // 76 entries = 75 + readdir's own
   writeFileSync(dir.file('limits'), 'Limit                     Soft Limit           Hard Limit           Units\nMax open files            100                  100                  files\n');
   const guard = createGuard({ procDir: dir.path, reapFdRatio: 0.8, maxFdRatio: 0.95, sampleIntervalMs: 60_000 });
-  const server = createServer((_req, res) => res.end('ok'));
+  let holding = false;
+  const server = createServer((req, res) => {
+    if (req.url === '/hold') holding = true; // never answered: busy until the client goes
+    else res.end('ok');
+  });
   server.keepAliveTimeout = 0; // the leak
   guard.protect(server);
   const url = await listen(server);
   const port = Number(new URL(url).port);
+  const hold = rawClient(port, 'GET /hold HTTP/1.1\r\nHost: x\r\n\r\n');
   const clients = [];
   try {
     assert.equal(guard.metrics().fdsOpen, 75);
+    while (!holding) await new Promise((r) => setTimeout(r, 2));
     for (let i = 0; i < 8; i++) {
       const c = rawClient(port, KEEPALIVE_GET);
       clients.push(c);
       while (!c.received().endsWith('ok')) await new Promise((r) => setTimeout(r, 2));
     }
-    // Client 5 makes 80 ≥ 0.8 × 100: the 4 idle ones before it go (target 70, only 4 idle);
-    // client 9 would be next: clients 6–8 and 5 are idle at 79, not yet over.
+    // 75 + /hold + clients 1–3 = 79; client 4 makes 80 ≥ 0.8 × 100: the idle ones before it go
+    // (clients 1–3; /hold is older but busy) → 77. Clients 5, 6 → 79; client 7 → 80: clients
+    // 4–6 go → 77; client 8 → 78.
     await new Promise((r) => setTimeout(r, 50));
+    assert.equal(hold.socket.destroyed, false);
     assert.deepEqual(
       clients.map((c) => c.socket.destroyed),
-      [true, true, true, true, false, false, false, false],
+      [true, true, true, true, true, true, false, false],
     );
     const m = guard.metrics();
-    assert.equal(m.reapedTotal, 4);
-    assert.equal(m.fdsOpen, 79);
-    assert.deepEqual(m.sockets, { tracked: 4, idle: 4 });
+    assert.equal(m.reapedTotal, 6);
+    assert.equal(m.fdsOpen, 78);
+    assert.deepEqual(m.sockets, { tracked: 3, idle: 2 });
   } finally {
+    hold.socket.destroy();
     for (const c of clients) c.socket.destroy();
     server.close();
     guard.close();

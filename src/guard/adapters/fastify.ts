@@ -37,10 +37,8 @@ export function fastifyGuard(fastify: FastifyLike, options: FastifyGuardOptions,
   const tracking = server !== undefined && typeof server.on === 'function';
   if (tracking) guard.attach(server, { requests: 'manual' });
   fastify.addHook('onRequest', (request, reply, next) => {
-    if (tracking) guard.trackRequest(request.raw, reply.raw);
-    const reason = guard.admit(request.raw);
+    const reason = guard.enter(request.raw, reply.raw);
     if (reason === undefined) {
-      reply.raw.on('close', guard.release);
       next();
       return;
     }

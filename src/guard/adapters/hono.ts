@@ -29,20 +29,16 @@ interface NodeBindings {
 export function honoGuard(guardOrOptions?: GuardOrOptions): HonoGuardMiddleware {
   const { guard } = toGuard(guardOrOptions);
   const middleware = (async (c, next) => {
-    const bindings = (c.env ?? {}) as NodeBindings;
-    const req: GuardRequest = bindings.incoming ?? {
-      method: c.req.method,
-      url: c.req.url,
-      headers: Object.fromEntries(c.req.raw.headers),
-    };
-    const reason = guard.admit(req);
+    const { incoming, outgoing } = (c.env ?? {}) as NodeBindings;
+    const node = incoming !== undefined && outgoing !== undefined;
+    const req: GuardRequest = incoming ?? { method: c.req.method, url: c.req.url, headers: Object.fromEntries(c.req.raw.headers) };
+    const reason = node ? guard.enter(incoming, outgoing) : guard.admit(req);
     if (reason !== undefined) {
       const shed = guard.shedResponse(reason);
       return new Response(shed.body, { status: shed.status, headers: shed.headers });
     }
-    if (bindings.outgoing) {
-      bindings.outgoing.on('close', guard.release);
-      await next();
+    if (node) {
+      await next(); // in flight until the node response closes (enter)
       return;
     }
     try {

@@ -25,7 +25,9 @@ export interface KoaGuardMiddleware {
 export function koaGuard(guardOrOptions?: GuardOrOptions): KoaGuardMiddleware {
   const { guard } = toGuard(guardOrOptions);
   const middleware = (async (ctx, next) => {
-    const reason = guard.admit(ctx.req);
+    // enter() counts the request in flight until the response closes, however it ends (sent,
+    // aborted, errored), unlike a finally around next(), which would miss a streaming body.
+    const reason = guard.enter(ctx.req, ctx.res);
     if (reason !== undefined) {
       const shed = guard.shedResponse(reason);
       for (const [name, value] of Object.entries(shed.headers)) ctx.set(name, value);
@@ -33,9 +35,6 @@ export function koaGuard(guardOrOptions?: GuardOrOptions): KoaGuardMiddleware {
       ctx.body = shed.body;
       return;
     }
-    // 'close' fires once however the response ends (sent, aborted, errored), unlike a finally
-    // around next(), which would miss a body still streaming.
-    ctx.res.on('close', guard.release);
     await next();
   }) as KoaGuardMiddleware;
   middleware.guard = guard;

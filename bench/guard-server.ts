@@ -10,7 +10,7 @@ import Fastify from 'fastify';
 import underPressure from '@fastify/under-pressure';
 import { createGuard } from '../src/guard/index.js';
 
-export const VARIANTS = ['bare', 'guarded', 'seed-scan', 'fastify', 'fastify-under-pressure', 'fastify-guarded'] as const;
+export const VARIANTS = ['bare', 'guarded', 'seed-scan', 'fastify', 'fastify-empty-hook', 'fastify-under-pressure', 'fastify-guarded'] as const;
 export type Variant = (typeof VARIANTS)[number];
 
 const variant = process.argv[2] as Variant | undefined;
@@ -61,9 +61,12 @@ async function start(): Promise<number> {
       return (server.address() as AddressInfo).port;
     }
     case 'fastify':
+    case 'fastify-empty-hook':
     case 'fastify-under-pressure':
     case 'fastify-guarded': {
       const app = Fastify();
+      // What any onRequest hook costs in Fastify, guard or not: the fair peer for the plugins.
+      if (variant === 'fastify-empty-hook') app.addHook('onRequest', (_req, _reply, done) => done());
       if (variant === 'fastify-under-pressure') {
         await app.register(underPressure, {
           maxEventLoopDelay: 1000,

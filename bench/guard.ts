@@ -19,11 +19,14 @@ const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 2);
 const CONNECTIONS = 50;
 /** USER_HZ: /proc/PID/stat counts CPU time in these (100 on every Linux build that matters). */
 const CLOCK_TICKS_PER_S = 100;
-const ORDER: Variant[] = (['bare', 'guarded', 'seed-scan', 'fastify', 'fastify-under-pressure', 'fastify-guarded'] as const).filter(
+const ORDER: Variant[] = (['bare', 'guarded', 'seed-scan', 'fastify', 'fastify-empty-hook', 'fastify-under-pressure', 'fastify-guarded'] as const).filter(
   (v) => !process.env.BENCH_ONLY || process.env.BENCH_ONLY.split(',').includes(v),
 );
 /** Variants measured back to back (a variant right next to its peer), order flipped every round. */
-const ALL_GROUPS: Variant[][] = [['bare', 'guarded', 'seed-scan'], ['fastify', 'fastify-under-pressure', 'fastify-guarded']];
+const ALL_GROUPS: Variant[][] = [
+  ['bare', 'guarded', 'seed-scan'],
+  ['fastify', 'fastify-empty-hook', 'fastify-under-pressure', 'fastify-guarded'],
+];
 /** BENCH_ONLY=bare,guarded narrows the run to those variants. */
 const ONLY = process.env.BENCH_ONLY?.split(',');
 const GROUPS = ALL_GROUPS.map((g) => g.filter((v) => !ONLY || ONLY.includes(v))).filter((g) => g.length > 0);
@@ -32,7 +35,10 @@ const RATIOS: Array<[Variant, Variant, number | undefined]> = [
   ['guarded', 'bare', 0.97],
   ['seed-scan', 'bare', undefined],
   ['fastify-under-pressure', 'fastify', undefined],
-  ['fastify-guarded', 'fastify', 0.97],
+  ['fastify-guarded', 'fastify', undefined],
+  ['fastify-empty-hook', 'fastify', undefined],
+  ['fastify-under-pressure', 'fastify-empty-hook', undefined],
+  ['fastify-guarded', 'fastify-empty-hook', 0.97],
 ];
 
 const run$ = promisify(execFile);

@@ -83,7 +83,7 @@ export interface Guard {
   metrics(): GuardMetrics;
   /** Takes a sample now (the timer does it every `sampleIntervalMs`); resolves when read. */
   sample(): Promise<void>;
-  /** Stops the sampler and detaches from servers. Idempotent. */
+  /** Stops the sampler and detaches from servers; from then on every request is admitted. Idempotent. */
   close(): void;
 }
 
@@ -384,6 +384,8 @@ export function createGuard(options: GuardOptions = {}): Guard {
     close() {
       if (closed) return;
       closed = true;
+      // A closed guard admits everything: its numbers are no longer sampled.
+      active = [];
       clearInterval(timer);
       histogram.disable();
       tracker.detach();

@@ -156,7 +156,7 @@ test('event-loop rule: a blocked loop is seen in the next timers phase, before q
   }
 });
 
-test('heap rule: sheds when used/limit reaches the ratio', async () => {
+test('heap rule: sheds when used/limit reaches the ratio; a closed guard admits everything', async () => {
   const guard = createGuard({ maxHeapUsedRatio: 1e-9, maxFdRatio: 0 });
   try {
     assert.equal(guard.evaluate(), SHED_REASONS.HEAP_USED);
@@ -164,6 +164,7 @@ test('heap rule: sheds when used/limit reaches the ratio', async () => {
   } finally {
     guard.close();
   }
+  assert.equal(guard.evaluate(), undefined);
 });
 
 test('no /proc (macOS): fd rules off with one debug line, other rules still work', { timeout: 10_000 }, async () => {

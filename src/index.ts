@@ -1,3 +1,4 @@
 /** badgateway's library surface. Each area's public API, re-exported. */
 export * from './errors/index.js';
 export * as proc from './proc/index.js';
+export * as load from './load/index.js';

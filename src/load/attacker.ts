@@ -1,0 +1,355 @@
+import { performance } from 'node:perf_hooks';
+import { Pool, type Dispatcher } from 'undici';
+import { debug } from '../util/index.js';
+import { classifyError, LOAD_ERROR_CODES } from './error-codes.js';
+import type { ResolvedLoadOptions } from './options.js';
+import { createConstantPacer } from './pacer.js';
+import type { LoadResult } from './result.js';
+import { createTargeter } from './targets.js';
+
+/** What the Attacker tells its caller once every request has finished. */
+export interface AttackSummary {
+  /** Requests sent (each produced exactly one result). */
+  sent: number;
+  /** Open loop: requests due within the duration that were never sent because the engine fell behind. */
+  unsent: number;
+  /** True when the run was stopped by its signal. */
+  interrupted: boolean;
+  /** Wall-clock start (ms since the epoch). */
+  startedAtMs: number;
+}
+
+/** Precomputed dispatch options of one target (built once, reused for every request). */
+interface PreparedTarget {
+  pool: Pool;
+  options: Dispatcher.DispatchOptions;
+  bytesOut: number;
+}
+
+// A whole batch of due requests is sent before the loop yields to I/O, but never more than this:
+// responses must keep being read while the pacer catches up.
+const MAX_BATCH = 256;
+// When the engine is this far behind the end of the attack, it stops instead of sending late.
+const LATE_STOP_MS = 250;
+
+class TimeoutError extends Error {
+  readonly code = 'BG_LOAD_TIMEOUT';
+}
+
+/**
+ * One request in flight; also the undici handler (legacy callback API: the cheapest path in
+ * undici 7, no wrapper objects) and, once finished, the result.
+ */
+class InflightRequest implements LoadResult {
+  latencyMs = 0;
+  status = 0;
+  bytesIn = 0;
+  error = '';
+  done = false;
+  timedOut = false;
+  abort: ((err?: Error) => void) | undefined = undefined;
+  readonly dispatchedMs: number;
+
+  constructor(
+    private readonly attack: Attack,
+    readonly seq: number,
+    readonly dueMs: number,
+    public sentMs: number,
+    readonly bytesOut: number,
+  ) {
+    this.dispatchedMs = sentMs;
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    if (this.done) {
+      // Timed out (or cancelled) while it waited in the pool for a connection.
+      abort(new TimeoutError('timed out before it got a connection'));
+      return;
+    }
+    this.abort = abort;
+    // undici calls this just before writing the request: the uncorrected latency starts here.
+    this.sentMs = this.attack.now();
+  }
+
+  onHeaders(status: number): boolean {
+    this.status = status;
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    this.bytesIn += chunk.length;
+    return true;
+  }
+
+  onComplete(): void {
+    this.attack.finish(this, '');
+  }
+
+  onError(err: Error): void {
+    if (this.done) return;
+    this.status = 0;
+    this.attack.finish(this, this.timedOut ? LOAD_ERROR_CODES.TIMEOUT : classifyError(err));
+  }
+
+  onUpgrade(): void {}
+
+  onBodySent(): void {}
+}
+
+/** One run of the Attacker: pacer → targets → pool → results. Use {@link runAttack}. */
+class Attack {
+  readonly t0 = performance.now();
+  readonly startedAtMs = Date.now();
+  private readonly targets: PreparedTarget[];
+  private readonly pools: Pool[] = [];
+  private readonly targeter;
+  private readonly maxInflight: number;
+  private readonly total: number;
+  private readonly open: boolean;
+  private seq = 0;
+  inflight = 0;
+  finished = 0;
+  errors = 0;
+  success = 0;
+  private unsent = 0;
+  private sending = true;
+  private blocked = false;
+  private interrupted = false;
+  private pumpTimer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
+  private readonly timers: NodeJS.Timeout[] = [];
+  // Requests in sending order, for the timeout sweeper (a FIFO: one deadline for all).
+  private queue: InflightRequest[] = [];
+  private head = 0;
+  private resolveDone!: () => void;
+  readonly whenDone = new Promise<void>((resolve) => (this.resolveDone = resolve));
+
+  constructor(
+    private readonly o: ResolvedLoadOptions,
+    private readonly emit: (result: LoadResult) => void,
+  ) {
+    this.open = o.rate > 0;
+    const byOrigin = new Map<string, Pool>();
+    this.targets = o.targets.map((t) => {
+      const url = new URL(t.url);
+      let pool = byOrigin.get(url.origin);
+      if (!pool) {
+        pool = new Pool(url.origin, {
+          connections: o.connections,
+          pipelining: 1,
+          // The sweeper enforces the whole-request deadline; undici's own timers stay off.
+          headersTimeout: 0,
+          bodyTimeout: 0,
+          ...(o.timeoutMs > 0 ? { connectTimeout: o.timeoutMs } : {}),
+          ...(o.unixSocket !== undefined ? { socketPath: o.unixSocket } : {}),
+        });
+        byOrigin.set(url.origin, pool);
+        this.pools.push(pool);
+      }
+      const body = t.body === undefined ? undefined : typeof t.body === 'string' ? Buffer.from(t.body) : Buffer.from(t.body);
+      const options: Dispatcher.DispatchOptions = {
+        path: `${url.pathname}${url.search}`,
+        method: t.method as Dispatcher.HttpMethod,
+        headers: t.headers,
+        ...(body !== undefined ? { body } : {}),
+        // reset: undici sends `connection: close` and closes the socket after the response,
+        // so every request opens a new connection.
+        ...(o.keepAlive ? {} : { reset: true }),
+      };
+      return { pool, options, bytesOut: body?.length ?? 0 };
+    });
+    this.targeter = createTargeter(this.targets.length);
+    this.maxInflight = o.maxInflight === 0 ? Infinity : o.maxInflight;
+    const pacer = createConstantPacer(this.open ? o.rate : 1);
+    const byDuration = this.open ? pacer.countWithin(o.durationMs) : Infinity;
+    this.total = o.maxRequests > 0 ? Math.min(o.maxRequests, byDuration) : byDuration;
+    this.dueMs = pacer.dueMs;
+  }
+
+  private readonly dueMs: (i: number) => number;
+
+  now(): number {
+    return performance.now() - this.t0;
+  }
+
+  start(): void {
+    const o = this.o;
+    if (o.signal?.aborted) {
+      this.sending = false;
+      this.interrupted = true;
+      this.checkDone();
+      return;
+    }
+    o.signal?.addEventListener('abort', this.onAbort, { once: true });
+    if (o.timeoutMs > 0) {
+      const sweepMs = Math.min(100, Math.max(5, o.timeoutMs / 20));
+      this.timers.push(setInterval(() => this.sweep(), sweepMs));
+    }
+    if (o.onProgress) {
+      const onProgress = o.onProgress;
+      const timer = setInterval(() => onProgress(this.progress()), o.progressIntervalMs);
+      timer.unref();
+      this.timers.push(timer);
+    }
+    if (this.open) {
+      this.pump();
+    } else {
+      this.timers.push(setTimeout(() => this.stopSending(), o.durationMs));
+      const concurrency = Math.min(o.connections * this.pools.length, this.maxInflight, this.total);
+      for (let i = 0; i < concurrency && this.sending; i++) this.fire(this.now());
+    }
+  }
+
+  progress() {
+    return {
+      elapsedMs: this.now(),
+      durationMs: this.o.durationMs,
+      sent: this.seq,
+      done: this.finished,
+      inflight: this.inflight,
+      errors: this.errors,
+      success: this.success,
+      rateAsked: this.o.rate,
+    };
+  }
+
+  /** Open loop: send everything that is due, then sleep until the next due time. */
+  private readonly pump = (): void => {
+    this.pumpTimer = undefined;
+    this.immediate = undefined;
+    if (!this.sending) return;
+    let batch = 0;
+    while (this.seq < this.total) {
+      const now = this.now();
+      const due = this.dueMs(this.seq);
+      if (due > now) {
+        this.pumpTimer = setTimeout(this.pump, due - now);
+        return;
+      }
+      if (now > this.o.durationMs + LATE_STOP_MS) {
+        // Hopelessly behind: say so (unsent) rather than stretch the run.
+        this.unsent = this.total - this.seq;
+        break;
+      }
+      if (this.inflight >= this.maxInflight) {
+        this.blocked = true;
+        return;
+      }
+      if (++batch > MAX_BATCH) {
+        this.immediate = setImmediate(this.pump);
+        return;
+      }
+      this.fire(due);
+    }
+    this.stopSending();
+  };
+
+  private fire(dueMs: number): void {
+    const target = this.targets[this.targeter.next()]!;
+    const request = new InflightRequest(this, this.seq++, dueMs, this.now(), target.bytesOut);
+    this.inflight += 1;
+    if (this.o.timeoutMs > 0) this.queue.push(request);
+    try {
+      target.pool.dispatch(target.options, request);
+    } catch (err) {
+      // A synchronous dispatch failure is still a result.
+      this.finish(request, classifyError(err));
+    }
+    if (!this.open && this.seq >= this.total) this.stopSending();
+  }
+
+  finish(request: InflightRequest, error: string): void {
+    if (request.done) return;
+    request.done = true;
+    request.error = error;
+    request.latencyMs = this.now() - request.dueMs;
+    this.inflight -= 1;
+    this.finished += 1;
+    if (error !== '') this.errors += 1;
+    else if (request.status >= 200 && request.status < 400) this.success += 1;
+    this.emit(request);
+    if (this.sending) {
+      if (!this.open) {
+        if (this.seq < this.total) this.fire(this.now());
+      } else if (this.blocked) {
+        this.blocked = false;
+        this.immediate = setImmediate(this.pump);
+      }
+    } else {
+      this.checkDone();
+    }
+  }
+
+  /** Times out requests past the deadline; the queue is in sending order, so it stops at the first young one. */
+  private sweep(): void {
+    const deadline = this.now() - this.o.timeoutMs;
+    const q = this.queue;
+    while (this.head < q.length) {
+      const request = q[this.head]!;
+      if (!request.done) {
+        if (request.dispatchedMs > deadline) break;
+        request.timedOut = true;
+        if (request.abort) request.abort(new TimeoutError('request timed out'));
+        // Still queued in the pool (or the abort was ignored): it ends here all the same.
+        this.finish(request, LOAD_ERROR_CODES.TIMEOUT);
+      }
+      q[this.head++] = undefined as unknown as InflightRequest;
+    }
+    if (this.head > 4096 && this.head * 2 > q.length) {
+      this.queue = q.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  private stopSending(): void {
+    if (!this.sending) return;
+    this.sending = false;
+    clearTimeout(this.pumpTimer);
+    if (this.immediate) clearImmediate(this.immediate);
+    this.checkDone();
+  }
+
+  private readonly onAbort = (): void => {
+    debug('load: interrupted with %d in flight', this.inflight);
+    this.interrupted = true;
+    this.stopSending();
+    if (this.inflight === 0) return;
+    const timer = setTimeout(() => this.cancelAll(), this.o.drainMs);
+    this.timers.push(timer);
+  };
+
+  private cancelAll(): void {
+    for (let i = this.head; i < this.queue.length; i++) {
+      const request = this.queue[i]!;
+      if (request.done) continue;
+      this.finish(request, LOAD_ERROR_CODES.CANCELED);
+      request.abort?.(new TimeoutError('canceled'));
+    }
+    // Without a timeout there is no queue: destroying the pools errors whatever is left.
+    for (const pool of this.pools) void pool.destroy().catch(() => {});
+  }
+
+  private checkDone(): void {
+    if (this.sending || this.inflight > 0) return;
+    for (const timer of this.timers) clearTimeout(timer);
+    this.o.signal?.removeEventListener('abort', this.onAbort);
+    this.resolveDone();
+  }
+
+  async close(): Promise<AttackSummary> {
+    await Promise.all(this.pools.map((pool) => (this.interrupted ? pool.destroy() : pool.close()).catch(() => {})));
+    return { sent: this.seq, unsent: this.unsent, interrupted: this.interrupted, startedAtMs: this.startedAtMs };
+  }
+}
+
+/**
+ * The Attacker: sends requests as the pacer (open loop, `rate` > 0) or free connections (closed
+ * loop, `rate` 0) allow, and emits exactly one result per request sent. Never throws for a failed
+ * request: errors are data in the result.
+ */
+export async function runAttack(options: ResolvedLoadOptions, emit: (result: LoadResult) => void): Promise<AttackSummary> {
+  const attack = new Attack(options, emit);
+  attack.start();
+  await attack.whenDone;
+  return attack.close();
+}

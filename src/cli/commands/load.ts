@@ -1,16 +1,11 @@
 import { readFileSync, statSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { BadgatewayError, ERROR_CODES, badOption, errnoCode } from '../../errors/index.js';
-import {
-  LOAD_DEFAULTS,
-  readTargetsFile,
-  renderLoadJson,
-  renderLoadText,
-  renderProgressLine,
-  runLoad,
-  type LoadOptions,
-  type LoadProgress,
-} from '../../load/index.js';
+// Only the light modules load eagerly: undici and the histograms are imported when a run starts,
+// so every other command (and bad input) starts fast.
+import { LOAD_DEFAULTS, type LoadOptions, type LoadProgress } from '../../load/options.js';
+import { readTargetsFile } from '../../load/targets.js';
+import { renderLoadJson, renderLoadText, renderProgressLine } from '../../load/report-text.js';
 import type { CliContext } from '../context.js';
 import { parseDurationArg, parseIntArg, parseNumberArg } from '../options.js';
 
@@ -82,6 +77,7 @@ Examples:
       const options = buildLoadOptions(url, flags);
       const showProgress = ctx.stderr.isTTY === true && flags.duration > PROGRESS_MIN_MS && !flags.json;
       let drawn = false;
+      const { runLoad } = await import('../../load/run-load.js');
       const metrics = await runLoad({
         ...options,
         signal: ctx.signal,

@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
-import { LOAD_DEFAULTS, createMetrics, readResults, renderLoadJson, renderLoadText } from '../../load/index.js';
+import { LOAD_DEFAULTS } from '../../load/options.js';
+import { renderLoadJson, renderLoadText } from '../../load/report-text.js';
 import type { CliContext } from '../context.js';
 import { parseDurationArg } from '../options.js';
 
@@ -25,6 +26,8 @@ Examples:
 `,
     )
     .action(async (files: string[], flags: { json?: boolean; bucket: number }) => {
+      // Lazy: the histogram library is only needed once there are files to read.
+      const [{ createMetrics }, { readResults }] = await Promise.all([import('../../load/metrics.js'), import('../../load/results-file.js')]);
       const metrics = createMetrics({ bucketMs: flags.bucket });
       const stats = await readResults(files, (r) => metrics.add(r));
       const result = metrics.close();

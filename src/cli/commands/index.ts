@@ -1,9 +1,14 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
+import { registerCauses } from './causes.js';
 import { registerLoad } from './load.js';
 import { registerReport } from './report.js';
 
 /** A subcommand: adds itself to the program. Add one here only when it works. */
 export type RegisterCommand = (program: Command, ctx: CliContext) => void;
 
-export const COMMANDS: readonly RegisterCommand[] = [registerLoad, registerReport];
+export const COMMANDS: readonly RegisterCommand[] = [
+  registerCauses,
+  registerLoad,
+  registerReport,
+];

@@ -1,0 +1,39 @@
+import { InvalidArgumentError, type Command } from 'commander';
+import { CAUSES, CAUSE_IDS, PROXY_LOG_PATTERNS, getCause, renderCauseText, renderCausesMarkdown } from '../../causes/index.js';
+import type { CliContext } from '../context.js';
+
+/** `badgateway causes [id]`: the cause catalogue, as text, JSON or Markdown. */
+export function registerCauses(program: Command, ctx: CliContext): void {
+  program
+    .command('causes')
+    .description('explain the causes of 502/504 that badgateway knows: what the proxy logs, the evidence, the fix')
+    .argument('[id]', `one cause (${CAUSE_IDS.join(', ')})`, (id: string) => {
+      if (!getCause(id)) throw new InvalidArgumentError(`unknown cause; known: ${CAUSE_IDS.join(', ')}.`);
+      return id;
+    })
+    .option('--json', 'the catalogue (causes and log patterns) as JSON')
+    .option('--markdown', 'a Markdown table of all causes')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ badgateway causes                      list every cause
+  $ badgateway causes backlog-overflow-unix
+  $ badgateway causes --json | jq '.patterns[].id'`,
+    )
+    .action((id: string | undefined, opts: { json?: boolean; markdown?: boolean }) => {
+      const causes = id ? CAUSES.filter((c) => c.id === id) : CAUSES;
+      if (opts.json) {
+        const patterns = PROXY_LOG_PATTERNS.map((p) => ({ ...p, regex: p.regex.source }));
+        ctx.stdout.write(`${JSON.stringify({ causes, patterns }, null, 2)}\n`);
+      } else if (opts.markdown) {
+        ctx.stdout.write(renderCausesMarkdown());
+      } else if (id) {
+        ctx.stdout.write(renderCauseText(causes[0]!));
+      } else {
+        const width = Math.max(...causes.map((c) => c.id.length));
+        for (const c of causes) ctx.stdout.write(`${c.id.padEnd(width)}  ${c.statuses.join('/')}  ${c.title}\n`);
+        ctx.stdout.write(`\nbadgateway causes ID explains one.\n`);
+      }
+    });
+}

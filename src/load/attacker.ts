@@ -6,6 +6,7 @@ import type { ResolvedLoadOptions } from './options.js';
 import { createConstantPacer } from './pacer.js';
 import type { LoadResult } from './result.js';
 import { createTargeter } from './targets.js';
+import { RawPool, serializeRequest } from './raw-pool.js';
 
 /** What the Attacker tells its caller once every request has finished. */
 export interface AttackSummary {
@@ -19,11 +20,16 @@ export interface AttackSummary {
   startedAtMs: number;
 }
 
-/** Precomputed dispatch options of one target (built once, reused for every request). */
+/** One target, prepared once: sending a request is one call. */
 interface PreparedTarget {
-  pool: Pool;
-  options: Dispatcher.DispatchOptions;
+  send(handler: InflightRequest): void;
   bytesOut: number;
+}
+
+/** A connection pool of either engine. */
+interface Transport {
+  close(): Promise<void>;
+  destroy(): Promise<void>;
 }
 
 // A whole batch of due requests is sent before the loop yields to I/O, but never more than this:
@@ -101,7 +107,7 @@ class Attack {
   readonly t0 = performance.now();
   readonly startedAtMs = Date.now();
   private readonly targets: PreparedTarget[];
-  private readonly pools: Pool[] = [];
+  private readonly pools: Transport[] = [];
   private readonly targeter;
   private readonly maxInflight: number;
   private readonly total: number;
@@ -129,12 +135,31 @@ class Attack {
     private readonly emit: (result: LoadResult) => void,
   ) {
     this.open = o.rate > 0;
-    const byOrigin = new Map<string, Pool>();
+    const byOrigin = new Map<string, { undici?: Pool; raw?: RawPool }>();
     this.targets = o.targets.map((t) => {
       const url = new URL(t.url);
-      let pool = byOrigin.get(url.origin);
-      if (!pool) {
-        pool = new Pool(url.origin, {
+      const body = t.body === undefined ? undefined : Buffer.from(t.body);
+      const bytesOut = body?.length ?? 0;
+      let pools = byOrigin.get(url.origin);
+      if (!pools) byOrigin.set(url.origin, (pools = {}));
+      // The raw engine speaks plain HTTP/1.1 only; TLS targets always go through undici.
+      if (o.engine === 'raw' && url.protocol === 'http:') {
+        if (!pools.raw) {
+          pools.raw = new RawPool({
+            host: url.hostname.replace(/^\[|\]$/g, ''),
+            port: Number(url.port || 80),
+            ...(o.unixSocket !== undefined ? { socketPath: o.unixSocket } : {}),
+            connections: o.connections,
+            keepAlive: o.keepAlive,
+          });
+          this.pools.push(pools.raw);
+        }
+        const pool = pools.raw;
+        const request = serializeRequest(t.method, `${url.pathname}${url.search}`, url.host, t.headers, body, o.keepAlive);
+        return { send: (handler) => pool.dispatch(request, handler), bytesOut };
+      }
+      if (!pools.undici) {
+        pools.undici = new Pool(url.origin, {
           connections: o.connections,
           pipelining: 1,
           // The sweeper enforces the whole-request deadline; undici's own timers stay off.
@@ -143,10 +168,9 @@ class Attack {
           ...(o.timeoutMs > 0 ? { connectTimeout: o.timeoutMs } : {}),
           ...(o.unixSocket !== undefined ? { socketPath: o.unixSocket } : {}),
         });
-        byOrigin.set(url.origin, pool);
-        this.pools.push(pool);
+        this.pools.push(pools.undici);
       }
-      const body = t.body === undefined ? undefined : typeof t.body === 'string' ? Buffer.from(t.body) : Buffer.from(t.body);
+      const pool = pools.undici;
       const options: Dispatcher.DispatchOptions = {
         path: `${url.pathname}${url.search}`,
         method: t.method as Dispatcher.HttpMethod,
@@ -156,7 +180,7 @@ class Attack {
         // so every request opens a new connection.
         ...(o.keepAlive ? {} : { reset: true }),
       };
-      return { pool, options, bytesOut: body?.length ?? 0 };
+      return { send: (handler) => pool.dispatch(options, handler), bytesOut };
     });
     this.targeter = createTargeter(this.targets.length);
     this.maxInflight = o.maxInflight === 0 ? Infinity : o.maxInflight;
@@ -250,7 +274,7 @@ class Attack {
     this.inflight += 1;
     if (this.o.timeoutMs > 0) this.queue.push(request);
     try {
-      target.pool.dispatch(target.options, request);
+      target.send(request);
     } catch (err) {
       // A synchronous dispatch failure is still a result.
       this.finish(request, classifyError(err));

@@ -52,6 +52,10 @@ export function classifyError(err: unknown): string {
     case 'UND_ERR_RES_EXCEEDED_MAX_SIZE':
     case 'UND_ERR_INFO':
       return LOAD_ERROR_CODES.BAD_RESPONSE;
+    case LOAD_ERROR_CODES.CLOSED:
+    case LOAD_ERROR_CODES.BAD_RESPONSE:
+    case LOAD_ERROR_CODES.CANCELED:
+      return code; // the raw engine's own
     default:
       if (code.startsWith('HPE_')) return LOAD_ERROR_CODES.BAD_RESPONSE;
       return code;

@@ -3,7 +3,7 @@
  * Targets → Pacer → Attacker → results (NDJSON) → Metrics (HDR histograms) → reporters.
  */
 export { runLoad, type LoadRunMetrics } from './run-load.js';
-export { LOAD_DEFAULTS, resolveLoadOptions, type LoadOptions, type LoadProgress, type ResolvedLoadOptions } from './options.js';
+export { LOAD_DEFAULTS, LOAD_ENGINES, resolveLoadOptions, type LoadEngine, type LoadOptions, type LoadProgress, type ResolvedLoadOptions } from './options.js';
 export { parseTargets, readTargetsFile, createTargeter, type Target, type Targeter } from './targets.js';
 export { createConstantPacer, type Pacer } from './pacer.js';
 export { runAttack, type AttackSummary } from './attacker.js';
@@ -12,3 +12,4 @@ export { encodeResult, decodeResult, type LoadResult } from './result.js';
 export { createResultsWriter, readResults, type ResultsWriter, type ReadStats } from './results-file.js';
 export { createMetrics, type Metrics, type LoadMetrics, type LatencySummaryMs, type TimelineBucket } from './metrics.js';
 export { renderLoadText, renderLoadJson, renderProgressLine, formatDurationMs, fellBehind } from './report-text.js';
+export { RawPool, serializeRequest, type RawHandler, type RawRequest, type RawPoolOptions } from './raw-pool.js';

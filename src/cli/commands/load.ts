@@ -3,7 +3,7 @@ import { Option, type Command } from 'commander';
 import { BadgatewayError, ERROR_CODES, badOption, errnoCode } from '../../errors/index.js';
 // Only the light modules load eagerly: undici and the histograms are imported when a run starts,
 // so every other command (and bad input) starts fast.
-import { LOAD_DEFAULTS, type LoadOptions, type LoadProgress } from '../../load/options.js';
+import { LOAD_DEFAULTS, LOAD_ENGINES, type LoadEngine, type LoadOptions, type LoadProgress } from '../../load/options.js';
 import { readTargetsFile } from '../../load/targets.js';
 import { renderLoadJson, renderLoadText, renderProgressLine } from '../../load/report-text.js';
 import type { CliContext } from '../context.js';
@@ -26,6 +26,7 @@ interface LoadFlags {
   bucket: number;
   json?: boolean;
   failOnErrors?: boolean;
+  engine: LoadEngine;
 }
 
 // Progress is drawn only for runs long enough to need it, and only on a terminal.
@@ -55,6 +56,7 @@ export function registerLoad(program: Command, ctx: CliContext): void {
     .option('--output <file>', 'write one NDJSON record per request to this file (for `badgateway report`)')
     .addOption(new Option('--bucket <time>', 'timeline bucket width in the JSON report').default(LOAD_DEFAULTS.bucketMs, '1s').argParser(parseDurationArg()))
     .option('--json', 'print the metrics as JSON instead of text')
+    .addOption(new Option('--engine <name>', 'HTTP client: raw (minimal HTTP/1.1 on node:net, fastest) or undici').choices(LOAD_ENGINES).default(LOAD_DEFAULTS.engine))
     .option('--fail-on-errors', 'exit 1 when any request failed or got a status outside 200–399')
     .addHelpText(
       'after',
@@ -109,6 +111,7 @@ export function buildLoadOptions(url: string | undefined, flags: LoadFlags): Loa
     maxRequests: flags.requests,
     keepAlive: flags.keepalive,
     bucketMs: flags.bucket,
+    engine: flags.engine,
   };
   if (flags.output !== undefined) options.resultsPath = flags.output;
   if (flags.unixSocket !== undefined) {

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { Pool, type Dispatcher } from 'undici';
+import type { Dispatcher, Pool } from 'undici';
 import { debug } from '../util/index.js';
 import { classifyError, LOAD_ERROR_CODES } from './error-codes.js';
 import type { ResolvedLoadOptions } from './options.js';
@@ -133,6 +133,8 @@ class Attack {
   constructor(
     private readonly o: ResolvedLoadOptions,
     private readonly emit: (result: LoadResult) => void,
+    /** undici's Pool class, when some target needs it (imported lazily: the raw engine does not). */
+    PoolClass: typeof Pool | undefined,
   ) {
     this.open = o.rate > 0;
     const byOrigin = new Map<string, { undici?: Pool; raw?: RawPool }>();
@@ -159,7 +161,7 @@ class Attack {
         return { send: (handler) => pool.dispatch(request, handler), bytesOut };
       }
       if (!pools.undici) {
-        pools.undici = new Pool(url.origin, {
+        pools.undici = new PoolClass!(url.origin, {
           connections: o.connections,
           pipelining: 1,
           // The sweeper enforces the whole-request deadline; undici's own timers stay off.
@@ -372,7 +374,9 @@ class Attack {
  * request: errors are data in the result.
  */
 export async function runAttack(options: ResolvedLoadOptions, emit: (result: LoadResult) => void): Promise<AttackSummary> {
-  const attack = new Attack(options, emit);
+  const needsUndici = options.targets.some((t) => options.engine === 'undici' || !t.url.startsWith('http:'));
+  const PoolClass = needsUndici ? (await import('undici')).Pool : undefined;
+  const attack = new Attack(options, emit, PoolClass);
   attack.start();
   await attack.whenDone;
   return attack.close();

@@ -1,0 +1,234 @@
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+import { createTempDir, sleep, waitFor, which, type TempDir } from '../src/util/index.js';
+
+/**
+ * Benchmark of `badgateway load` against the same local target in one run (real nginx `return
+ * 200;` when installed, else a bare node:http server in a child process):
+ * 1. max rate of `--rate 0` vs autocannon and wrk (same connections and duration, interleaved rounds);
+ * 2. achieved/asked at `--rate 5000` for 10 s;
+ * 3. peak RSS of a 1,000,000-request run (`/usr/bin/time -v`) next to a 100,000-request one.
+ * Knobs: BENCH_LOAD_SECONDS (max-rate run length, 5), BENCH_LOAD_ROUNDS (3),
+ * BENCH_LOAD_REQUESTS (1000000).
+ */
+
+const BIN = fileURLToPath(new URL('../src/cli/bin.js', import.meta.url));
+const AUTOCANNON = fileURLToPath(new URL('../../node_modules/autocannon/autocannon.js', import.meta.url));
+const CONNECTIONS = 50;
+
+interface Target {
+  kind: string;
+  url: string;
+  close(): Promise<void>;
+}
+
+interface Exec {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function exec(cmd: string, args: string[], timeoutMs = 600_000): Promise<Exec> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+async function answers(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(url);
+    await res.arrayBuffer();
+    return res.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+async function startNginx(nginx: string, dir: TempDir): Promise<Target> {
+  const port = await freePort();
+  const conf = dir.file('nginx.conf');
+  const p = dir.path;
+  writeFileSync(
+    conf,
+    `worker_processes 1;
+daemon off;
+pid ${p}/nginx.pid;
+error_log ${p}/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${p}/client_body; proxy_temp_path ${p}/proxy; fastcgi_temp_path ${p}/fastcgi;
+  uwsgi_temp_path ${p}/uwsgi; scgi_temp_path ${p}/scgi;
+  server { listen 127.0.0.1:${port}; location / { return 200 "ok"; } }
+}
+`,
+  );
+  const child = spawn(nginx, ['-p', `${p}/`, '-c', conf, '-e', `${p}/error.log`], { stdio: 'ignore' });
+  const url = `http://127.0.0.1:${port}/`;
+  await waitFor('nginx to answer', () => answers(url), { timeoutMs: 10_000 });
+  return {
+    kind: `nginx (${nginx}, 1 worker, return 200)`,
+    url,
+    async close() {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+async function startNode(): Promise<Target> {
+  const child = spawn(
+    process.execPath,
+    ['-e', `const s=require('http').createServer((q,r)=>r.end('ok'));s.listen(0,'127.0.0.1',()=>console.log(s.address().port))`],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const port = await new Promise<string>((resolve) => createInterface({ input: child.stdout! }).once('line', resolve));
+  return {
+    kind: 'bare node:http in a child process',
+    url: `http://127.0.0.1:${port}/`,
+    async close() {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+interface LoadJson {
+  requests: number;
+  rate: { asked: number; achieved: number };
+  latenciesMs: { p50: number; p99: number; max: number };
+  serviceLatenciesMs: { p99: number };
+  sendLagMs: { mean: number; p99: number; max: number };
+  errors: Record<string, number>;
+  unsent: number;
+}
+
+async function ours(args: string[]): Promise<LoadJson> {
+  const r = await exec(process.execPath, [BIN, 'load', ...args, '--json']);
+  if (r.code !== 0) throw new Error(`badgateway load failed (${r.code}): ${r.stderr}`);
+  return JSON.parse(r.stdout) as LoadJson;
+}
+
+async function oursMax(url: string, seconds: number): Promise<number> {
+  const m = await ours([url, '--rate', '0', '--connections', String(CONNECTIONS), '--duration', `${seconds}s`]);
+  return m.rate.achieved;
+}
+
+async function autocannonMax(url: string, seconds: number): Promise<number> {
+  const r = await exec(process.execPath, [AUTOCANNON, '-c', String(CONNECTIONS), '-d', String(seconds), '--json', url]);
+  const m = JSON.parse(r.stdout) as { requests: { total: number }; duration: number };
+  return m.requests.total / m.duration;
+}
+
+async function wrkMax(wrk: string, url: string, seconds: number): Promise<number> {
+  const r = await exec(wrk, ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, url]);
+  const m = /Requests\/sec:\s+([\d.]+)/.exec(r.stdout);
+  if (!m) throw new Error(`wrk output not understood: ${r.stdout}${r.stderr}`);
+  return Number(m[1]);
+}
+
+async function peakRss(url: string, requests: number, dir: TempDir): Promise<{ rssMb: number; requests: number; seconds: number }> {
+  const started = Date.now();
+  const r = await exec('/usr/bin/time', [
+    '-v',
+    process.execPath,
+    BIN,
+    'load',
+    url,
+    '--rate',
+    '0',
+    '--connections',
+    String(CONNECTIONS),
+    '--requests',
+    String(requests),
+    '--duration',
+    '30m',
+    '--output',
+    dir.file(`rss-${requests}.ndjson`),
+    '--json',
+  ]);
+  const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr);
+  if (r.code !== 0 || !rss) throw new Error(`RSS run failed (${r.code}): ${r.stderr.slice(0, 500)}`);
+  const m = JSON.parse(r.stdout) as LoadJson;
+  return { rssMb: Number(rss[1]) / 1024, requests: m.requests, seconds: (Date.now() - started) / 1000 };
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+};
+const f0 = (n: number): string => n.toFixed(0);
+const f2 = (n: number): string => n.toFixed(2);
+
+/** Runs the load benchmark and prints its figures and ratios. */
+export async function run(): Promise<void> {
+  const seconds = Number(process.env['BENCH_LOAD_SECONDS'] ?? 5);
+  const rounds = Number(process.env['BENCH_LOAD_ROUNDS'] ?? 3);
+  const requests = Number(process.env['BENCH_LOAD_REQUESTS'] ?? 1_000_000);
+  const dir = await createTempDir('bench-load');
+  const nginx = await which('nginx');
+  const wrk = await which('wrk');
+  const target = nginx ? await startNginx(nginx, dir) : await startNode();
+  try {
+    console.log(`target: ${target.kind} at ${target.url}`);
+    console.log(`1. max rate, closed loop, ${CONNECTIONS} connections, ${seconds} s, ${rounds} interleaved rounds (req/s)`);
+    const results: Record<string, number[]> = { badgateway: [], autocannon: [], ...(wrk ? { wrk: [] } : {}) };
+    for (let round = 1; round <= rounds; round++) {
+      const row: string[] = [];
+      results['badgateway']!.push(await oursMax(target.url, seconds));
+      await sleep(500);
+      results['autocannon']!.push(await autocannonMax(target.url, seconds));
+      if (wrk) {
+        await sleep(500);
+        results['wrk']!.push(await wrkMax(wrk, target.url, seconds));
+      }
+      for (const [name, xs] of Object.entries(results)) row.push(`${name} ${f0(xs[round - 1]!)}`);
+      const a = results['badgateway']![round - 1]! / results['autocannon']![round - 1]!;
+      console.log(`   round ${round}: ${row.join(', ')}  (badgateway/autocannon ${f2(a)})`);
+    }
+    const ourMedian = median(results['badgateway']!);
+    console.log(`   median: ${Object.entries(results).map(([n, xs]) => `${n} ${f0(median(xs))}`).join(', ')}`);
+    console.log(`   ratio badgateway/autocannon: ${f2(ourMedian / median(results['autocannon']!))} (target ≥ 1.2)`);
+    if (wrk) console.log(`   ratio badgateway/wrk: ${f2(ourMedian / median(results['wrk']!))}`);
+
+    console.log('2. open loop, --rate 5000 for 10 s');
+    const open = await ours([target.url, '--rate', '5000', '--duration', '10s', '--connections', String(CONNECTIONS)]);
+    console.log(
+      `   requests ${open.requests} of 50000, achieved ${f2(open.rate.achieved)} req/s: achieved/asked ${(open.rate.achieved / 5000).toFixed(4)} (target within 1%)` +
+        `; unsent ${open.unsent}; send lag mean ${open.sendLagMs.mean} ms p99 ${open.sendLagMs.p99} ms; latency p50 ${open.latenciesMs.p50} ms p99 ${open.latenciesMs.p99} ms (uncorrected p99 ${open.serviceLatenciesMs.p99} ms); errors ${JSON.stringify(open.errors)}`,
+    );
+
+    console.log(`3. peak RSS (/usr/bin/time -v), --rate 0, results streamed to --output`);
+    const small = await peakRss(target.url, Math.round(requests / 10), dir);
+    console.log(`   ${small.requests} requests: ${f0(small.rssMb)} MB in ${f0(small.seconds)} s`);
+    const big = await peakRss(target.url, requests, dir);
+    console.log(`   ${big.requests} requests: ${f0(big.rssMb)} MB in ${f0(big.seconds)} s (×${f2(big.rssMb / small.rssMb)} the RSS for ×10 the requests)`);
+  } finally {
+    await target.close();
+    await dir.close();
+  }
+}

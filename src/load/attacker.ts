@@ -35,8 +35,10 @@ interface Transport {
 // A whole batch of due requests is sent before the loop yields to I/O, but never more than this:
 // responses must keep being read while the pacer catches up.
 const MAX_BATCH = 256;
-// When the engine is this far behind the end of the attack, it stops instead of sending late.
-const LATE_STOP_MS = 250;
+// Late requests are still sent (the lateness shows in the send lag and the achieved rate), but a
+// generator this far behind the end of the attack (at least 1 s, or a whole duration) gives up
+// and counts the rest as unsent rather than stretch the run without end.
+const LATE_STOP_MIN_MS = 1_000;
 
 class TimeoutError extends Error {
   readonly code = 'BG_LOAD_TIMEOUT';
@@ -153,6 +155,7 @@ class Attack {
             ...(o.unixSocket !== undefined ? { socketPath: o.unixSocket } : {}),
             connections: o.connections,
             keepAlive: o.keepAlive,
+            connectTimeoutMs: o.timeoutMs,
           });
           this.pools.push(pools.raw);
         }
@@ -252,7 +255,7 @@ class Attack {
         this.pumpTimer = setTimeout(this.pump, due - now);
         return;
       }
-      if (now > this.o.durationMs + LATE_STOP_MS) {
+      if (now > this.o.durationMs + Math.max(LATE_STOP_MIN_MS, this.o.durationMs)) {
         // Hopelessly behind: say so (unsent) rather than stretch the run.
         this.unsent = this.total - this.seq;
         break;

@@ -37,6 +37,8 @@ export interface RawPoolOptions {
   connections: number;
   /** Close each connection after its response (the request carries `connection: close`). */
   keepAlive: boolean;
+  /** Give up a connect after this long (`CONNECT_TIMEOUT`; 0 = the kernel's own, minutes). */
+  connectTimeoutMs?: number;
 }
 
 /** Serialises a request: request line, Host, the headers, content-length, body. */
@@ -99,10 +101,19 @@ class RawConnection {
   constructor(
     private readonly pool: RawPool,
     readonly socket: Socket,
+    connectTimeoutMs: number,
   ) {
     socket.setNoDelay(true);
+    // SYNs into a full TCP accept queue are dropped silently: without a deadline the attempt
+    // would hold a pool slot for minutes.
+    if (connectTimeoutMs > 0) {
+      socket.setTimeout(connectTimeoutMs, () => {
+        if (!this.connected) socket.destroy(codedError(LOAD_ERROR_CODES.CONNECT_TIMEOUT, 'connect timed out'));
+      });
+    }
     socket.on('connect', () => {
       this.connected = true;
+      if (connectTimeoutMs > 0) socket.setTimeout(0);
       pool.onConnected(this);
     });
     socket.on('data', (data: Buffer) => this.onData(data));
@@ -353,7 +364,7 @@ export class RawPool {
     while (!this.destroyed && this.connecting < this.waitingCount() && this.all.size < this.o.connections) {
       const socket = this.o.socketPath !== undefined ? connect({ path: this.o.socketPath }) : connect({ host: this.o.host, port: this.o.port });
       this.connecting += 1;
-      this.all.add(new RawConnection(this, socket));
+      this.all.add(new RawConnection(this, socket, this.o.connectTimeoutMs ?? 0));
     }
   }
 
@@ -400,7 +411,7 @@ export class RawPool {
     this.destroyed = true;
     for (let w = this.shift(); w; w = this.shift()) w.handler.onError(codedError(LOAD_ERROR_CODES.CANCELED, 'pool closed'));
     const closing = [...this.all].map((c) => new Promise<void>((resolve) => (c.socket.destroyed ? resolve() : c.socket.once('close', () => resolve()))));
-    for (const c of this.all) c.socket.destroy();
+    for (const c of this.all) c.socket.destroy(codedError(LOAD_ERROR_CODES.CANCELED, 'pool closed'));
     await Promise.all(closing);
   }
 }

@@ -127,7 +127,7 @@ test(`${engine}: requests still in flight at an abort count as CANCELED after dr
 test(`${engine}: closed loop (rate 0) with maxRequests sends exactly that many over N connections`, { timeout: 10_000 }, async () => {
   const server = await startServer((_req, res) => res.end('ok'));
   try {
-    const m = await runLoad({ engine, url: server.url, rate: 0, durationMs: 5000, maxRequests: 500, connections: 4 });
+    const m = await runLoad({ engine, url: server.url, rate: 0, durationMs: 60_000, maxRequests: 500, connections: 4 });
     assert.equal(m.requests, 500);
     assert.deepEqual(m.statusCodes, { '200': 500 });
     assert.equal(m.rate.asked, 0);
@@ -232,15 +232,18 @@ test('a unix socket with a full backlog (2) and a blocked server: EAGAIN counted
 });
 
 test('an aborted signal stops sending and resolves with what was sent', { timeout: 10_000 }, async () => {
-  const server = await startServer((_req, res) => res.end('ok'));
+  const controller = new AbortController();
+  // Abort from the server on its 10th request: no timing assumptions on a busy machine.
+  const server = await startServer((_req, res, n) => {
+    if (n === 9) controller.abort();
+    res.end('ok');
+  });
   try {
-    const controller = new AbortController();
-    setTimeout(() => controller.abort(), 300);
     const started = Date.now();
     const m = await runLoad({ url: server.url, rate: 100, durationMs: 5000, signal: controller.signal });
-    assert.ok(Date.now() - started < 2000);
+    assert.ok(Date.now() - started < 4000);
     assert.equal(m.interrupted, true);
-    assert.ok(m.requests >= 10 && m.requests <= 40, `${m.requests} requests`);
+    assert.ok(m.requests >= 10 && m.requests < 100, `${m.requests} requests`);
     assert.equal(m.statusCodes['200'], m.requests);
     assert.equal(server.requests, m.requests);
   } finally {

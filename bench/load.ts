@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
@@ -18,6 +18,7 @@ import { createTempDir, sleep, waitFor, which, type TempDir } from '../src/util/
 const BIN = fileURLToPath(new URL('../src/cli/bin.js', import.meta.url));
 const AUTOCANNON = fileURLToPath(new URL('../../node_modules/autocannon/autocannon.js', import.meta.url));
 const CONNECTIONS = 50;
+const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
 
 interface Target {
   kind: string;
@@ -45,6 +46,15 @@ function exec(cmd: string, args: string[], timeoutMs = 600_000): Promise<Exec> {
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/** Runs a command under `/usr/bin/time` (when present) and adds its CPU seconds (user + sys). */
+async function timed(cmd: string, args: string[], dir: TempDir): Promise<Exec & { cpuS: number }> {
+  if (!TIME) return { ...(await exec(cmd, args)), cpuS: Number.NaN };
+  const out = dir.file('time.txt');
+  const r = await exec(TIME, ['-o', out, '-f', '%U %S', cmd, ...args]);
+  const [user, sys] = readFileSync(out, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
+  return { ...r, cpuS: user! + sys! };
 }
 
 async function freePort(): Promise<number> {
@@ -132,22 +142,31 @@ async function ours(args: string[]): Promise<LoadJson> {
   return JSON.parse(r.stdout) as LoadJson;
 }
 
-async function oursMax(url: string, seconds: number): Promise<number> {
-  const m = await ours([url, '--rate', '0', '--connections', String(CONNECTIONS), '--duration', `${seconds}s`]);
-  return m.rate.achieved;
+/** One closed-loop run: requests per second of wall time, and CPU µs the tool spent per request. */
+interface MaxRun {
+  rate: number;
+  cpuUsPerRequest: number;
 }
 
-async function autocannonMax(url: string, seconds: number): Promise<number> {
-  const r = await exec(process.execPath, [AUTOCANNON, '-c', String(CONNECTIONS), '-d', String(seconds), '--json', url]);
+async function oursMax(url: string, seconds: number, dir: TempDir): Promise<MaxRun> {
+  const r = await timed(process.execPath, [BIN, 'load', url, '--rate', '0', '--connections', String(CONNECTIONS), '--duration', `${seconds}s`, '--json'], dir);
+  if (r.code !== 0) throw new Error(`badgateway load failed (${r.code}): ${r.stderr}`);
+  const m = JSON.parse(r.stdout) as LoadJson;
+  return { rate: m.rate.achieved, cpuUsPerRequest: (r.cpuS * 1e6) / m.requests };
+}
+
+async function autocannonMax(url: string, seconds: number, dir: TempDir): Promise<MaxRun> {
+  const r = await timed(process.execPath, [AUTOCANNON, '-c', String(CONNECTIONS), '-d', String(seconds), '--json', url], dir);
   const m = JSON.parse(r.stdout) as { requests: { total: number }; duration: number };
-  return m.requests.total / m.duration;
+  return { rate: m.requests.total / m.duration, cpuUsPerRequest: (r.cpuS * 1e6) / m.requests.total };
 }
 
-async function wrkMax(wrk: string, url: string, seconds: number): Promise<number> {
-  const r = await exec(wrk, ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, url]);
-  const m = /Requests\/sec:\s+([\d.]+)/.exec(r.stdout);
-  if (!m) throw new Error(`wrk output not understood: ${r.stdout}${r.stderr}`);
-  return Number(m[1]);
+async function wrkMax(wrk: string, url: string, seconds: number, dir: TempDir): Promise<MaxRun> {
+  const r = await timed(wrk, ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, url], dir);
+  const rate = /Requests\/sec:\s+([\d.]+)/.exec(r.stdout);
+  const total = /(\d+) requests in/.exec(r.stdout);
+  if (!rate || !total) throw new Error(`wrk output not understood: ${r.stdout}${r.stderr}`);
+  return { rate: Number(rate[1]), cpuUsPerRequest: (r.cpuS * 1e6) / Number(total[1]) };
 }
 
 async function peakRss(url: string, requests: number, dir: TempDir): Promise<{ rssMb: number; requests: number; seconds: number }> {
@@ -196,28 +215,32 @@ export async function run(): Promise<void> {
   try {
     console.log(`target: ${target.kind} at ${target.url}`);
     console.log(`1. max rate, closed loop, ${CONNECTIONS} connections, ${seconds} s, ${rounds} interleaved rounds (req/s)`);
-    const results: Record<string, number[]> = { badgateway: [], autocannon: [], ...(wrk ? { wrk: [] } : {}) };
+    const tools: [string, () => Promise<MaxRun>][] = [
+      ['badgateway', () => oursMax(target.url, seconds, dir)],
+      ['autocannon', () => autocannonMax(target.url, seconds, dir)],
+      ...(wrk ? ([['wrk', () => wrkMax(wrk, target.url, seconds, dir)]] as [string, () => Promise<MaxRun>][]) : []),
+    ];
+    const runs: Record<string, MaxRun[]> = Object.fromEntries(tools.map(([name]) => [name, []]));
     for (let round = 1; round <= rounds; round++) {
-      const row: string[] = [];
-      results['badgateway']!.push(await oursMax(target.url, seconds));
-      await sleep(500);
-      results['autocannon']!.push(await autocannonMax(target.url, seconds));
-      if (wrk) {
-        await sleep(500);
-        results['wrk']!.push(await wrkMax(wrk, target.url, seconds));
+      for (const [name, measure] of tools) {
+        runs[name]!.push(await measure());
+        await sleep(300);
       }
-      for (const [name, xs] of Object.entries(results)) row.push(`${name} ${f0(xs[round - 1]!)}`);
-      const a = results['badgateway']![round - 1]! / results['autocannon']![round - 1]!;
-      console.log(`   round ${round}: ${row.join(', ')}  (badgateway/autocannon ${f2(a)})`);
+      const row = tools.map(([name]) => `${name} ${f0(runs[name]![round - 1]!.rate)} (${f0(runs[name]![round - 1]!.cpuUsPerRequest)} µs CPU/req)`);
+      console.log(`   round ${round}: ${row.join(', ')}`);
     }
-    const ourMedian = median(results['badgateway']!);
-    console.log(`   median: ${Object.entries(results).map(([n, xs]) => `${n} ${f0(median(xs))}`).join(', ')}`);
+    const rates = (name: string): number[] => runs[name]!.map((r) => r.rate);
+    const cpu = (name: string): number[] => runs[name]!.map((r) => r.cpuUsPerRequest);
     // Neighbouring runs share the machine's mood: the median of per-round ratios is the steadier figure.
-    const perRound = (peer: string): number => median(results['badgateway']!.map((x, i) => x / results[peer]![i]!));
-    console.log(
-      `   ratio badgateway/autocannon: ${f2(perRound('autocannon'))} (median of rounds; of medians ${f2(ourMedian / median(results['autocannon']!))}) (target ≥ 1.2)`,
-    );
-    if (wrk) console.log(`   ratio badgateway/wrk: ${f2(perRound('wrk'))} (median of rounds; of medians ${f2(ourMedian / median(results['wrk']!))})`);
+    const perRound = (peer: string): number => median(runs['badgateway']!.map((r, i) => r.rate / runs[peer]![i]!.rate));
+    console.log(`   median req/s: ${tools.map(([name]) => `${name} ${f0(median(rates(name)))}`).join(', ')}`);
+    console.log(`   median CPU µs per request: ${tools.map(([name]) => `${name} ${f2(median(cpu(name)))}`).join(', ')}`);
+    for (const peer of tools.slice(1).map(([name]) => name)) {
+      console.log(
+        `   badgateway/${peer}: rate ${f2(perRound(peer))} (median of rounds; of medians ${f2(median(rates('badgateway')) / median(rates(peer)))}),` +
+          ` CPU efficiency ${f2(median(cpu(peer)) / median(cpu('badgateway')))}×${peer === 'autocannon' ? ' (target ≥ 1.2)' : ''}`,
+      );
+    }
 
     console.log('2. open loop, --rate 5000 for 10 s');
     const open = await ours([target.url, '--rate', '5000', '--duration', '10s', '--connections', String(CONNECTIONS)]);

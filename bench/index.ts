@@ -1,19 +1,21 @@
 /**
- * `npm run bench [-- name…]`: runs each benchmark module in turn (or only the named ones). Every
- * module exports `run()` and prints ratios against a peer measured in the same run.
+ * `npm run bench [-- <part> …]`: runs every benchmark module (or the named ones) in turn. Each module
+ * is `bench/<part>.ts` exporting `run()`, which prints its figures as ratios against peers measured
+ * in the same run.
  */
-const BENCHES: Record<string, () => Promise<{ run(): Promise<void> }>> = {
+const BENCHES: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
+  proc: () => import('./proc.js'),
   load: () => import('./load.js'),
 };
 
-const only = process.argv.slice(2);
-const unknown = only.filter((name) => !(name in BENCHES));
+const wanted = process.argv.slice(2);
+const unknown = wanted.filter((name) => !(name in BENCHES));
 if (unknown.length > 0) {
-  process.stderr.write(`unknown benchmark(s): ${unknown.join(', ')}; known: ${Object.keys(BENCHES).join(', ')}\n`);
+  console.error(`bench: unknown benchmark ${unknown.join(', ')} (have: ${Object.keys(BENCHES).join(', ')})`);
   process.exit(2);
 }
-for (const [name, load] of Object.entries(BENCHES)) {
-  if (only.length > 0 && !only.includes(name)) continue;
-  process.stdout.write(`\n## bench: ${name}\n`);
-  await (await load()).run();
+for (const name of wanted.length > 0 ? wanted : Object.keys(BENCHES)) {
+  console.log(`== ${name}`);
+  const load = BENCHES[name];
+  if (load) await (await load()).run();
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
+import { registerApp } from './app.js';
 import { registerCauses } from './causes.js';
 import { registerLoad } from './load.js';
 import { registerReport } from './report.js';
@@ -8,6 +9,7 @@ import { registerReport } from './report.js';
 export type RegisterCommand = (program: Command, ctx: CliContext) => void;
 
 export const COMMANDS: readonly RegisterCommand[] = [
+  registerApp,
   registerCauses,
   registerLoad,
   registerReport,

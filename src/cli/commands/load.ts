@@ -88,7 +88,9 @@ Examples:
               progressIntervalMs: 200,
               onProgress: (p: LoadProgress) => {
                 drawn = true;
-                ctx.stderr.write(`\r${renderProgressLine(p)}\x1b[K`);
+                // A line wider than the terminal would wrap and break the \r redraw.
+                const columns = (ctx.stderr as { columns?: number }).columns ?? 120;
+                ctx.stderr.write(`\r${renderProgressLine(p).slice(0, Math.max(20, columns - 1))}\x1b[K`);
               },
             }
           : {}),

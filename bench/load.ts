@@ -152,6 +152,7 @@ async function oursMax(url: string, seconds: number, dir: TempDir): Promise<MaxR
   const r = await timed(process.execPath, [BIN, 'load', url, '--rate', '0', '--connections', String(CONNECTIONS), '--duration', `${seconds}s`, '--json'], dir);
   if (r.code !== 0) throw new Error(`badgateway load failed (${r.code}): ${r.stderr}`);
   const m = JSON.parse(r.stdout) as LoadJson;
+  if (Object.keys(m.errors).length > 0) console.log(`   (badgateway saw errors: ${JSON.stringify(m.errors)})`);
   return { rate: m.rate.achieved, cpuUsPerRequest: (r.cpuS * 1e6) / m.requests };
 }
 

@@ -1,3 +1,4 @@
+import { channel } from 'node:diagnostics_channel';
 import { performance } from 'node:perf_hooks';
 import type { Dispatcher, Pool } from 'undici';
 import { debug } from '../util/index.js';
@@ -39,6 +40,12 @@ const MAX_BATCH = 256;
 // generator this far behind the end of the attack (at least 1 s, or a whole duration) gives up
 // and counts the rest as unsent rather than stretch the run without end.
 const LATE_STOP_MIN_MS = 1_000;
+
+/**
+ * diagnostics_channel `badgateway:load:result`: every finished request (a {@link LoadResult}) is
+ * published here when someone subscribes; free otherwise.
+ */
+export const RESULT_CHANNEL = channel('badgateway:load:result');
 
 class TimeoutError extends Error {
   readonly code = 'BG_LOAD_TIMEOUT';
@@ -297,6 +304,7 @@ class Attack {
     if (error !== '') this.errors += 1;
     else if (request.status >= 200 && request.status < 400) this.success += 1;
     this.emit(request);
+    if (RESULT_CHANNEL.hasSubscribers) RESULT_CHANNEL.publish(request);
     if (this.sending) {
       if (!this.open) {
         if (this.seq < this.total) this.fire(this.now());
@@ -380,7 +388,10 @@ export async function runAttack(options: ResolvedLoadOptions, emit: (result: Loa
   const needsUndici = options.targets.some((t) => options.engine === 'undici' || !t.url.startsWith('http:'));
   const PoolClass = needsUndici ? (await import('undici')).Pool : undefined;
   const attack = new Attack(options, emit, PoolClass);
+  debug('load: %s engine, %d target(s), rate %d/s for %d ms', options.engine, options.targets.length, options.rate, options.durationMs);
   attack.start();
   await attack.whenDone;
-  return attack.close();
+  const summary = await attack.close();
+  debug('load: sent %d (unsent %d, interrupted %s)', summary.sent, summary.unsent, summary.interrupted);
+  return summary;
 }

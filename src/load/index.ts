@@ -6,7 +6,7 @@ export { runLoad, type LoadRunMetrics } from './run-load.js';
 export { LOAD_DEFAULTS, LOAD_ENGINES, resolveLoadOptions, type LoadEngine, type LoadOptions, type LoadProgress, type ResolvedLoadOptions } from './options.js';
 export { parseTargets, readTargetsFile, createTargeter, type Target, type Targeter } from './targets.js';
 export { createConstantPacer, type Pacer } from './pacer.js';
-export { runAttack, type AttackSummary } from './attacker.js';
+export { runAttack, RESULT_CHANNEL, type AttackSummary } from './attacker.js';
 export { LOAD_ERROR_CODES, classifyError } from './error-codes.js';
 export { encodeResult, decodeResult, type LoadResult } from './result.js';
 export { createResultsWriter, readResults, type ResultsWriter, type ReadStats } from './results-file.js';

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { readFileSync } from 'node:fs';
 import { createTempDir } from '../../src/util/index.js';
 import { decodeResult, runLoad, type LoadResult } from '../../src/load/index.js';
@@ -247,6 +248,22 @@ test('an aborted signal stops sending and resolves with what was sent', { timeou
     assert.equal(m.statusCodes['200'], m.requests);
     assert.equal(server.requests, m.requests);
   } finally {
+    await server.close();
+  }
+});
+
+test('every result is published on the badgateway:load:result diagnostics channel', { timeout: 10_000 }, async () => {
+  const server = await startServer((_req, res) => res.end('ok'));
+  const seen: number[] = [];
+  const onMessage = (message: unknown): void => {
+    seen.push((message as LoadResult).seq);
+  };
+  subscribe('badgateway:load:result', onMessage);
+  try {
+    await runLoad({ url: server.url, rate: 100, durationMs: 100 });
+    assert.deepEqual(seen.sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  } finally {
+    unsubscribe('badgateway:load:result', onMessage);
     await server.close();
   }
 });

@@ -88,16 +88,32 @@ test('load prints a vegeta-style report; report merges two result files into the
   }
 });
 
-test('load: failed requests are data (exit 0); --fail-on-errors makes them exit 1', { timeout: 20_000 }, async () => {
+test('load: failed requests are data (exit 0); --fail-on-errors makes them exit 1; --targets from a file', { timeout: 20_000 }, async () => {
   const port = await closedPort();
-  const [plain, strict] = await Promise.all([
-    runCli(['load', `http://127.0.0.1:${port}/`, '--rate', '50', '--duration', '200ms']),
-    runCli(['load', `http://127.0.0.1:${port}/`, '--rate', '50', '--duration', '200ms', '--fail-on-errors']),
-  ]);
-  assert.equal(plain.code, 0, plain.stderr);
-  assert.match(plain.stdout, /^Error Set:\nECONNREFUSED: 10$/m);
-  assert.match(plain.stdout, /^Success\s+\[ratio\]\s+0\.00%$/m);
-  assert.equal(strict.code, 1);
+  const server = await startServer((req, res) => res.end(`${req.method} ${req.url}`));
+  const dir = await createTempDir('load');
+  try {
+    writeFileSync(dir.file('body.txt'), 'payload');
+    writeFileSync(dir.file('targets.txt'), `GET ${server.url}a\nX-A: 1\n\nPOST ${server.url}b\n@body.txt\n`);
+    const [plain, strict, targets] = await Promise.all([
+      runCli(['load', `http://127.0.0.1:${port}/`, '--rate', '50', '--duration', '200ms']),
+      runCli(['load', `http://127.0.0.1:${port}/`, '--rate', '50', '--duration', '200ms', '--fail-on-errors']),
+      runCli(['load', '--targets', dir.file('targets.txt'), '--rate', '50', '--duration', '200ms', '--json']),
+    ]);
+    assert.equal(plain.code, 0, plain.stderr);
+    assert.match(plain.stdout, /^Error Set:\nECONNREFUSED: 10$/m);
+    assert.match(plain.stdout, /^Success\s+\[ratio\]\s+0\.00%$/m);
+    assert.equal(strict.code, 1);
+    assert.equal(targets.code, 0, targets.stderr);
+    const m = JSON.parse(targets.stdout) as { requests: number; bytesOut: number; bytesIn: number; statusCodes: Record<string, number> };
+    assert.equal(m.requests, 10);
+    assert.deepEqual(m.statusCodes, { '200': 10 });
+    assert.equal(m.bytesOut, 5 * 7);
+    assert.equal(m.bytesIn, 5 * 'GET /a'.length + 5 * 'POST /b'.length);
+  } finally {
+    await dir.close();
+    await server.close();
+  }
 });
 
 test('load: Ctrl-C stops sending and still prints the report; no progress line when stderr is piped', { timeout: 20_000 }, async () => {

@@ -15,6 +15,10 @@ export interface AttackSummary {
   sent: number;
   /** Open loop: requests due within the duration that were never sent because the engine fell behind. */
   unsent: number;
+  /** Most requests in flight at once. */
+  peakInflight: number;
+  /** Connections the run could open at most (connections × origins). */
+  connectionCap: number;
   /** True when the run was stopped by its signal. */
   interrupted: boolean;
   /** Wall-clock start (ms since the epoch). */
@@ -127,6 +131,7 @@ class Attack {
   errors = 0;
   success = 0;
   private unsent = 0;
+  private peakInflight = 0;
   private sending = true;
   private blocked = false;
   private interrupted = false;
@@ -284,6 +289,7 @@ class Attack {
     const target = this.targets[this.targeter.next()]!;
     const request = new InflightRequest(this, this.seq++, dueMs, this.now(), target.bytesOut);
     this.inflight += 1;
+    if (this.inflight > this.peakInflight) this.peakInflight = this.inflight;
     if (this.o.timeoutMs > 0) this.queue.push(request);
     try {
       target.send(request);
@@ -375,7 +381,14 @@ class Attack {
 
   async close(): Promise<AttackSummary> {
     await Promise.all(this.pools.map((pool) => (this.interrupted ? pool.destroy() : pool.close()).catch(() => {})));
-    return { sent: this.seq, unsent: this.unsent, interrupted: this.interrupted, startedAtMs: this.startedAtMs };
+    return {
+      sent: this.seq,
+      unsent: this.unsent,
+      peakInflight: this.peakInflight,
+      connectionCap: this.o.connections * this.pools.length,
+      interrupted: this.interrupted,
+      startedAtMs: this.startedAtMs,
+    };
   }
 }
 

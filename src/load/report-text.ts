@@ -2,7 +2,7 @@ import type { LatencySummaryMs, LoadMetrics } from './metrics.js';
 import type { LoadProgress } from './options.js';
 
 /** `LoadMetrics` plus the live-run extras when known. */
-type ReportInput = LoadMetrics & { unsent?: number; interrupted?: boolean };
+type ReportInput = LoadMetrics & { unsent?: number; interrupted?: boolean; peakInflight?: number; connectionCap?: number };
 
 /** Go-style duration text as vegeta prints it: `1.234s`, `12.5ms`, `90µs`. */
 export function formatDurationMs(ms: number): string {
@@ -51,9 +51,14 @@ export function renderLoadText(m: ReportInput): string {
   const errors = counts(m.errors, ': ');
   if (errors !== '') out += `${errors}\n`;
   if (fellBehind(m)) {
-    out += `Warning: the load generator fell behind: ${fixed2(m.rate.achieved)} req/s achieved of ${fixed2(m.rate.asked)} asked${
-      m.unsent ? `, ${m.unsent} requests not sent` : ''
-    } (send lag up to ${formatDurationMs(m.sendLagMs.max)}).\n`;
+    // Say which limit it was: every connection busy (the server is slow; more connections would
+    // help) or the generator itself (CPU).
+    const capped = m.connectionCap !== undefined && m.peakInflight !== undefined && m.peakInflight > m.connectionCap;
+    out += `Warning: ${capped ? `all ${m.connectionCap} connections were busy, requests queued for one` : 'the load generator fell behind'}: ${fixed2(
+      m.rate.achieved,
+    )} req/s achieved of ${fixed2(m.rate.asked)} asked${m.unsent ? `, ${m.unsent} requests not sent` : ''} (send lag up to ${formatDurationMs(m.sendLagMs.max)})${
+      capped ? '; raise --connections' : ''
+    }.\n`;
   }
   if (m.interrupted) out += 'Interrupted: the report covers the requests sent before the interrupt.\n';
   return out;

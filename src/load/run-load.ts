@@ -7,6 +7,10 @@ import { createResultsWriter } from './results-file.js';
 export interface LoadRunMetrics extends LoadMetrics {
   /** Open loop: requests due within the duration that were never sent (the engine fell behind). */
   unsent: number;
+  /** Most requests in flight at once. */
+  peakInflight: number;
+  /** Most connections the run could open (`connections` × origins): when `peakInflight` reached it, requests queued for a connection. */
+  connectionCap: number;
   /** True when the run was stopped by its signal before the end. */
   interrupted: boolean;
   /** Wall-clock start, ISO 8601. */
@@ -32,6 +36,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadRunMetrics> {
   return {
     ...metrics.close({ rateAsked: o.rate }),
     unsent: summary.unsent,
+    peakInflight: summary.peakInflight,
+    connectionCap: summary.connectionCap,
     interrupted: summary.interrupted,
     startedAt: new Date(summary.startedAtMs).toISOString(),
   };

@@ -85,6 +85,8 @@ test('the text report is vegeta-shaped and says when the generator fell behind',
   assert.match(text, /^Status Codes\s+\[code:count\]\s+200:9$/m);
   assert.match(text, /^Error Set:\nEAGAIN: 1$/m);
   assert.match(text, /^Warning: the load generator fell behind: 100\.00 req\/s achieved of 200\.00 asked, 5 requests not sent/m);
+  const capped = renderLoadText({ ...m.close({ rateAsked: 200 }), unsent: 0, interrupted: false, peakInflight: 11, connectionCap: 10 });
+  assert.match(capped, /^Warning: all 10 connections were busy, requests queued for one: 100\.00 req\/s achieved of 200\.00 asked \(send lag up to 0µs\); raise --connections\.$/m);
 });
 
 test('classifyError maps undici and Node errors to stable codes', () => {

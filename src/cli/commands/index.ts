@@ -4,6 +4,7 @@ import { registerApp } from './app.js';
 import { registerCauses } from './causes.js';
 import { registerLoad } from './load.js';
 import { registerReport } from './report.js';
+import { registerProxy } from './proxy.js';
 
 /** A subcommand: adds itself to the program. Add one here only when it works. */
 export type RegisterCommand = (program: Command, ctx: CliContext) => void;
@@ -13,4 +14,5 @@ export const COMMANDS: readonly RegisterCommand[] = [
   registerCauses,
   registerLoad,
   registerReport,
+  registerProxy,
 ];

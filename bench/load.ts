@@ -24,6 +24,8 @@ interface Target {
   kind: string;
   url: string;
   close(): Promise<void>;
+  /** Last-resort stop from a process 'exit' handler (Ctrl-C, a closed stdout pipe). */
+  killSync(): void;
 }
 
 interface Exec {
@@ -105,6 +107,7 @@ http {
       child.kill('SIGTERM');
       await exited;
     },
+    killSync: () => child.kill('SIGKILL'),
   };
 }
 
@@ -123,6 +126,7 @@ async function startNode(): Promise<Target> {
       child.kill('SIGTERM');
       await exited;
     },
+    killSync: () => child.kill('SIGKILL'),
   };
 }
 
@@ -213,6 +217,16 @@ export async function run(): Promise<void> {
   const nginx = await which('nginx');
   const wrk = await which('wrk');
   const target = nginx ? await startNginx(nginx, dir) : await startNode();
+  // Interrupted or piped into `head`: still stop the target and remove the temp dir.
+  const onExit = (): void => {
+    target.killSync();
+    dir.closeSync();
+  };
+  const onSignal = (): void => process.exit(130);
+  process.once('exit', onExit);
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  process.stdout.on('error', onSignal);
   try {
     console.log(`target: ${target.kind} at ${target.url}`);
     console.log(`1. max rate, closed loop, ${CONNECTIONS} connections, ${seconds} s, ${rounds} interleaved rounds (req/s)`);
@@ -256,6 +270,10 @@ export async function run(): Promise<void> {
     const big = await peakRss(target.url, requests, dir);
     console.log(`   ${big.requests} requests: ${f0(big.rssMb)} MB in ${f0(big.seconds)} s (×${f2(big.rssMb / small.rssMb)} the RSS for ×10 the requests)`);
   } finally {
+    process.off('exit', onExit);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    process.stdout.off('error', onSignal);
     await target.close();
     await dir.close();
   }

@@ -1,11 +1,12 @@
-import { spawnDemoApp, type SpawnDemoAppOptions } from '../app/index.js';
+import { spawnDemoApp } from '../app/index.js';
+import { runLoad } from '../load/index.js';
 import { readFdStats, readListenQueue } from '../proc/index.js';
 import { findNginx, startProxy } from '../proxy/index.js';
 import type { ProxyKind } from './types.js';
 
 /*
  * What the lab uses of the other parts (app, load, proxy, proc), typed by their contracts in
- * DESIGN.md. `loadParts()` binds them to the real modules; tests may pass their own.
+ * DESIGN.md: the narrow surface the lab depends on. `loadParts()` binds them to the real modules.
  */
 
 /** Options the lab gives `startProxy` (a subset of the proxy part's options). */
@@ -120,31 +121,15 @@ export interface LabParts {
   readListenQueue(target: { port: number; host?: string } | { unixSocket: string }): Promise<LabListenQueue | undefined>;
 }
 
-// Bound at run time so the lab builds while the parts land on main one by one; replaced by static
-// imports once all are there.
-async function importArea(name: string): Promise<Record<string, unknown>> {
-  const specifier = `../${name}/index.js`;
-  return (await import(specifier)) as Record<string, unknown>;
-}
-
-function fn<T>(area: Record<string, unknown>, name: string, areaName: string): T {
-  const f = area[name];
-  if (typeof f !== 'function') throw new Error(`src/${areaName} has no ${name}() yet`);
-  return f as T;
-}
-
 let cached: LabParts | undefined;
 
 /** The real parts: src/proxy, src/load, src/app and src/proc. */
 export async function loadParts(): Promise<LabParts> {
-  if (cached) return cached;
-  const load = await importArea('load');
-  cached = {
+  cached ??= {
     startProxy: (options) => startProxy(options),
     findNginx,
-    runLoad: fn(load!, 'runLoad', 'load'),
-    // `guard` is the guard part's flag of the demo app (contract); older apps ignore it.
-    spawnDemoApp: (options) => spawnDemoApp(options as SpawnDemoAppOptions),
+    runLoad: (options) => runLoad(options),
+    spawnDemoApp: (options) => spawnDemoApp(options),
     readFdStats,
     // No owner lookup: it scans every process's fds (about 1 s on a busy machine), and the lab knows the pid.
     readListenQueue: (target) => readListenQueue(target, { owners: false }),

@@ -5,6 +5,7 @@
  */
 const BENCHES: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   proc: () => import('./proc.js'),
+  guard: () => import('./guard.js'),
   proxy: () => import('./proxy.js'),
 };
 

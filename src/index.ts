@@ -3,4 +3,5 @@ export * from './errors/index.js';
 export * as proc from './proc/index.js';
 export * as app from './app/index.js';
 export * as causes from './causes/index.js';
+export * as guard from './guard/index.js';
 export * as proxy from './proxy/index.js';

@@ -150,6 +150,27 @@ const FD_LIMIT = 24;
  */
 const openFds = (pid: number): number => readdirSync(`/proc/${pid}/fd`).filter((fd) => Number(fd) < FD_LIMIT).length;
 
+/**
+ * Opens idle clients until the worker holds exactly `target` fds below FD_LIMIT, and it stays so
+ * for 50 ms. Counted as we go rather than from one snapshot: a connection nginx is still closing
+ * (the start-up probe) would otherwise leave one fd free.
+ */
+async function fillFds(url: string, pid: number, target: number): Promise<Socket[]> {
+  const idle: Socket[] = [];
+  for (let round = 0; round < 3 * FD_LIMIT; round++) {
+    const open = openFds(pid);
+    if (open === target) {
+      await sleep(50);
+      if (openFds(pid) === target) return idle;
+      continue;
+    }
+    if (open > target) throw new Error(`nginx worker holds ${open} fds, more than ${target}`);
+    idle.push(...(await idleClients(url, 1)));
+    await waitFor('the idle client accepted', () => openFds(pid) > open, { timeoutMs: 1000 }).catch(() => undefined);
+  }
+  throw new Error(`could not bring nginx worker to ${target} fds`);
+}
+
 /** A raw TCP upstream: `onConnection` gets each accepted socket; every socket is destroyed on close. */
 async function raw(onConnection: (socket: Socket) => void, port = 0): Promise<Upstream> {
   const sockets = new Set<Socket>();
@@ -282,9 +303,8 @@ export const SIDE_CASES: SideCase[] = [
     setup: () => raw(slowOk(SLOW_MS)),
     config: (u) => ({ main: [`worker_rlimit_nofile ${FD_LIMIT};`], http: group(u), location: PASS_SLOW }),
     async drive({ url, nginx }) {
-      const idle = await idleClients(url, FD_LIMIT - 1 - openFds(nginx.workerPid));
+      const idle = await fillFds(url, nginx.workerPid, FD_LIMIT - 1);
       try {
-        await waitFor('idle clients accepted', () => openFds(nginx.workerPid) === FD_LIMIT - 1, { timeoutMs: 2000 });
         return [await send(url)];
       } finally {
         for (const s of idle) s.destroy();
@@ -299,8 +319,9 @@ export const SIDE_CASES: SideCase[] = [
     setup: () => raw(slowOk(SLOW_MS)),
     config: (u) => ({ main: [`worker_rlimit_nofile ${FD_LIMIT};`], http: group(u), location: PASS_SLOW }),
     async drive({ url, nginx }) {
-      // One more idle client than there are fds: the last one stays in the listen queue.
-      const idle = await idleClients(url, FD_LIMIT - openFds(nginx.workerPid) + 1);
+      const idle = await fillFds(url, nginx.workerPid, FD_LIMIT);
+      // One more idle client than there are fds: it stays in the listen queue.
+      idle.push(...(await idleClients(url, 1)));
       try {
         await waitFor('accept4() to fail', async () => (await nginx.readErrorLog()).includes('accept4() failed'), { timeoutMs: 2000 });
         return [await send(url, { timeoutMs: 300 })];

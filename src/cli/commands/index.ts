@@ -2,6 +2,8 @@ import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { registerApp } from './app.js';
 import { registerCauses } from './causes.js';
+import { registerLoad } from './load.js';
+import { registerReport } from './report.js';
 import { registerProxy } from './proxy.js';
 
 /** A subcommand: adds itself to the program. Add one here only when it works. */
@@ -10,5 +12,7 @@ export type RegisterCommand = (program: Command, ctx: CliContext) => void;
 export const COMMANDS: readonly RegisterCommand[] = [
   registerApp,
   registerCauses,
+  registerLoad,
+  registerReport,
   registerProxy,
 ];

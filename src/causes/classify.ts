@@ -23,7 +23,7 @@ export interface Classification extends ErrorLogLine {
   patternId: string;
   causes: readonly CauseId[];
   /** What the client got (null: response already started, or no response). */
-  status: 502 | 504 | null;
+  status: 502 | 504 | 500 | null;
 }
 
 const LINE = /^(\d{4}\/\d{2}\/\d{2} \d{2}:\d{2}:\d{2}) \[(\w+)\] (\d+)#\d+: (?:\*(\d+) )?(.*)$/;

@@ -1,4 +1,4 @@
-import type { CauseId } from '../causes/index.js';
+import type { CauseId, Classification } from '../causes/index.js';
 
 /** The proxies a scenario runs behind. */
 export type ProxyKind = 'nginx' | 'builtin';
@@ -43,7 +43,8 @@ export interface ClassifiedLine {
   line: string;
   patternId: string;
   causes: readonly CauseId[];
-  status: 502 | 504 | null;
+  /** What the client got for this line, per the catalogue (null: response already started). */
+  status: Classification['status'];
   level: string;
   /** The line is evidence of the scenario's cause. */
   matchesCause: boolean;

@@ -118,16 +118,18 @@ server.serve_forever()
 /**
  * Runs a module or script as `__main__` after starting a thread that watches stdin: the lab keeps a
  * pipe there, so when the lab dies (even by SIGKILL) the pipe closes and the server stops itself
- * (SIGINT, then exit after 2 s) instead of living on as an orphan.
+ * (SIGINT, then exit after 2 s: gevent's hub swallows the SIGINT) instead of living on as an orphan.
+ * gunicorn's workers notice their master is gone and exit too.
  */
-export const LAUNCHER = `import os, runpy, signal, sys, threading, time
+export const LAUNCHER = `import os, runpy, signal, sys, threading
+from time import sleep as real_sleep  # bound before gevent's monkey.patch_all() swaps time.sleep
 
 
 def watch_parent():
     while os.read(0, 512):
         pass
     os.kill(os.getpid(), signal.SIGINT)
-    time.sleep(2)
+    real_sleep(2)
     os._exit(1)
 
 

@@ -23,8 +23,8 @@ export interface Cause {
   readonly side: 'upstream' | 'proxy';
   /** Two or three sentences: what happens, mechanically. */
   readonly summary: string;
-  /** What the client of the proxy sees. */
-  readonly statuses: readonly (502 | 504)[];
+  /** What the client of the proxy sees (500: nginx's own connection to the upstream failed). */
+  readonly statuses: readonly (502 | 504 | 500)[];
   /** Ids of PROXY_LOG_PATTERNS this cause shows up as, most typical first. */
   readonly proxyLog: readonly string[];
   /** What to look for on the machine (doctor's rules look for exactly this). */
@@ -197,9 +197,10 @@ export const CAUSES: readonly Cause[] = [
     side: 'proxy',
     summary:
       'nginx uses two fds per proxied request (client + upstream). At worker_rlimit_nofile or worker_connections it ' +
-      'cannot accept clients or open upstream sockets.',
-    statuses: [502],
-    proxyLog: ['proxy-emfile', 'worker-connections'],
+      'cannot accept clients (they get no response) or open upstream sockets (the client gets 500, not 502: measured ' +
+      'with nginx 1.22.1).',
+    statuses: [500],
+    proxyLog: ['proxy-emfile-upstream', 'proxy-emfile', 'worker-connections-upstream', 'worker-connections'],
     evidence: ['nginx worker fds near their limit', '"Too many open files" or "worker_connections are not enough" in the error log'],
     confirm: ["grep 'Max open files' /proc/$(pgrep -f 'nginx: worker' | head -1)/limits", 'ls /proc/NGINX_WORKER_PID/fd | wc -l'],
     fix: ['raise worker_rlimit_nofile and worker_connections together', 'use upstream keepalive to need fewer upstream sockets'],

@@ -16,8 +16,12 @@ export interface ProxyLogPattern {
   readonly regex: RegExp;
   /** The level nginx 1.22 writes it at. */
   readonly level: LogLevel;
-  /** What the client got: 502, 504, or null when the response had already started / no response. */
-  readonly status: 502 | 504 | null;
+  /**
+   * What the client got: 502, 504, 500 (nginx failing its own side of the upstream connection —
+   * socket() EMFILE, no free worker connection — answers 500, not 502), or null when the response
+   * had already started or the client got no response at all (accept() failed).
+   */
+  readonly status: 502 | 504 | 500 | null;
   /** Causes this symptom can stand for, most likely first. */
   readonly causes: readonly CauseId[];
   /** One line, plain words. */
@@ -159,23 +163,42 @@ export const PROXY_LOG_PATTERNS: readonly ProxyLogPattern[] = [
       '2026/11/26 08:00:00 [error] 1234#1234: *1 upstream prematurely closed connection while reading upstream, client: 127.0.0.1, server: _, request: "GET / HTTP/1.1", upstream: "http://127.0.0.1:8080/", host: "127.0.0.1"',
   },
   {
+    id: 'proxy-emfile-upstream',
+    regex: /socket\(\) failed \(24: Too many open files\) while connecting to upstream/,
+    level: 'alert',
+    status: 500,
+    causes: ['proxy-fd-exhaustion'],
+    meaning: 'nginx has no fd left for the upstream socket (worker_rlimit_nofile): the client gets 500, not 502',
+    example:
+      '2026/11/26 07:51:04 [alert] 13644#13644: *49 socket() failed (24: Too many open files) while connecting to upstream, client: 127.0.0.1, server: , request: "GET /slow HTTP/1.1", upstream: "http://127.0.0.1:18081/slow", host: "127.0.0.1:18080"',
+  },
+  {
     id: 'proxy-emfile',
     regex: /(?:accept4?|socket|open)\(\)(?: "[^"]*")? failed \(24: Too many open files\)/,
     level: 'crit',
-    status: 502,
+    status: null,
     causes: ['proxy-fd-exhaustion'],
-    meaning: 'nginx itself is out of file descriptors (worker_rlimit_nofile / worker_connections)',
-    example: '2026/11/26 08:00:00 [crit] 1234#1234: accept4() failed (24: Too many open files)',
+    meaning: 'nginx itself is out of file descriptors (worker_rlimit_nofile): it cannot accept clients, who get no response',
+    example: '2026/11/26 07:51:03 [crit] 13644#13644: accept4() failed (24: Too many open files)',
+  },
+  {
+    id: 'worker-connections-upstream',
+    regex: /\d+ worker_connections are not enough while connecting to upstream/,
+    level: 'alert',
+    status: 500,
+    causes: ['proxy-fd-exhaustion'],
+    meaning: 'nginx has no free connection slot for the upstream connection (each proxied request uses two): 500',
+    example:
+      '2026/11/26 08:00:00 [alert] 1234#1234: *1 1024 worker_connections are not enough while connecting to upstream, client: 127.0.0.1, server: _, request: "GET / HTTP/1.1", upstream: "http://127.0.0.1:8080/", host: "127.0.0.1"',
   },
   {
     id: 'worker-connections',
     regex: /\d+ worker_connections are not enough/,
     level: 'alert',
-    status: 502,
+    status: null,
     causes: ['proxy-fd-exhaustion'],
-    meaning: "nginx ran out of worker_connections (each proxied request uses two)",
-    example:
-      '2026/11/26 08:00:00 [alert] 1234#1234: *1 1024 worker_connections are not enough while connecting to upstream, client: 127.0.0.1, server: _, request: "GET / HTTP/1.1", upstream: "http://127.0.0.1:8080/", host: "127.0.0.1"',
+    meaning: "nginx ran out of worker_connections while accepting: new clients get no response",
+    example: '2026/11/26 07:50:51 [alert] 13045#13045: 30 worker_connections are not enough',
   },
   {
     id: 'no-live-upstreams',

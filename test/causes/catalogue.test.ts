@@ -100,3 +100,11 @@ test('badgateway causes lists every cause; causes ID explains one; --json is the
   assert.equal(bad.stderr.trim().split('\n').length, 1);
   assert.match(bad.stderr, /nope/);
 });
+
+test("README's causes table is the one renderCausesMarkdown generates", async () => {
+  const { readFileSync } = await import('node:fs');
+  const { renderCausesMarkdown } = await import('../../src/causes/index.js');
+  const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+  const section = /<!-- causes:start -->\n([\s\S]*?)<!-- causes:end -->/.exec(readme)?.[1];
+  assert.equal(section, renderCausesMarkdown());
+});

@@ -30,3 +30,15 @@ test('an unknown option is one line on stderr and exit 2', async () => {
   assert.equal(r.code, 2);
   assert.match(r.stderr, /^badgateway: unknown option '--frobnicate'\n$/);
 });
+
+test('a reader that closes the pipe early (| head) is not a crash', async () => {
+  const { spawn } = await import('node:child_process');
+  const { BIN } = await import('../helpers/cli.js');
+  const child = spawn(process.execPath, [BIN, 'causes', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  child.stdout.destroy(); // gone before the CLI writes a byte
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  assert.equal(stderr, '');
+  assert.equal(code, 0);
+});

@@ -2,3 +2,4 @@
 export * from './errors/index.js';
 export * as proc from './proc/index.js';
 export * as causes from './causes/index.js';
+export * as doctor from './doctor/index.js';

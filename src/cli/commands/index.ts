@@ -1,10 +1,12 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { registerCauses } from './causes.js';
+import { registerDoctor } from './doctor.js';
 
 /** A subcommand: adds itself to the program. Add one here only when it works. */
 export type RegisterCommand = (program: Command, ctx: CliContext) => void;
 
 export const COMMANDS: readonly RegisterCommand[] = [
   registerCauses,
+  registerDoctor,
 ];

@@ -83,7 +83,7 @@ function pairAttempts(addrs: string | undefined, statuses: string | undefined): 
     const upstream = addrs === undefined ? null : (a[i] ?? null);
     const statusText = s[i];
     const status = statusText !== undefined && /^\d{3}$/.test(statusText) ? Number(statusText) : null;
-    if (upstream === '-' && status === null) continue;
+    if ((upstream === null || upstream === '-') && status === null) continue;
     attempts.push({ upstream: upstream === '-' ? null : upstream, status });
   }
   return attempts;

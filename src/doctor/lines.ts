@@ -153,7 +153,7 @@ async function readStream(
   if (gzip) {
     // pipe() does not forward errors: a read error on the source must still end the gunzip stream.
     const input = source === raw ? raw : Readable.from(source, { objectMode: false });
-    const gunzip = createGunzip({ chunkSize: Math.min(options.chunkBytes, 1 << 20) });
+    const gunzip = createGunzip({ chunkSize: Math.max(64, Math.min(options.chunkBytes, 1 << 20)) });
     input.on('error', (err) => gunzip.destroy(err));
     input.pipe(gunzip);
     source = gunzip;

@@ -1,5 +1,6 @@
 /** badgateway's library surface. Each area's public API, re-exported. */
 export * from './errors/index.js';
 export * as proc from './proc/index.js';
+export * as app from './app/index.js';
 export * as causes from './causes/index.js';
 export * as doctor from './doctor/index.js';

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
+import { registerApp } from './app.js';
 import { registerCauses } from './causes.js';
 import { registerDoctor } from './doctor.js';
 
@@ -7,6 +8,7 @@ import { registerDoctor } from './doctor.js';
 export type RegisterCommand = (program: Command, ctx: CliContext) => void;
 
 export const COMMANDS: readonly RegisterCommand[] = [
+  registerApp,
   registerCauses,
   registerDoctor,
 ];

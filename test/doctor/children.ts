@@ -46,22 +46,6 @@ export async function spawnNodeChild<T>(script: string, { fdLimit, args = [] }: 
   };
 }
 
-/** Listens on 127.0.0.1:0, then opens /dev/null until the process holds `targetFds` fds. */
-export const FD_HOG = `
-const fs = require('node:fs');
-const net = require('node:net');
-const target = Number(process.argv[1]);
-const server = net.createServer((c) => c.end());
-server.listen(0, '127.0.0.1', () => {
-  const held = [];
-  // readdir's own directory fd shows up in the listing: hence the - 1.
-  const open = () => fs.readdirSync('/proc/self/fd').length - 1;
-  while (open() < target) held.push(fs.openSync('/dev/null', 'r'));
-  console.log(JSON.stringify({ port: server.address().port, fds: open() }));
-});
-setInterval(() => {}, 1000);
-`;
-
 /** Listens on a unix socket with a tiny backlog, then blocks its event loop so nothing is accepted. */
 export const BLOCKED_UNIX = `
 const net = require('node:net');

@@ -1,13 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
-import { createServer } from 'node:http';
+import { createServer, get as httpGet } from 'node:http';
+import { spawnDemoApp } from '../../src/app/index.js';
 import { writeFile, chmod } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { runCli, startCli } from '../helpers/cli.js';
 import { createTempDir, sleep } from '../../src/util/index.js';
 import type { DoctorReport } from '../../src/doctor/index.js';
-import { BLOCKED_UNIX, FD_HOG, NO_IDLE_TIMEOUT, spawnNodeChild } from './children.js';
+import { BLOCKED_UNIX, NO_IDLE_TIMEOUT, spawnNodeChild } from './children.js';
 
 const FIXTURE = new URL('../../../test/doctor/fixtures/nginx-error.log', import.meta.url).pathname;
 
@@ -19,21 +20,36 @@ function parseReport(stdout: string): DoctorReport {
 
 const causesOf = (r: DoctorReport): string[] => r.findings.map((f) => `${f.cause}:${f.severity}`);
 
-test('a process at ≥ 95% of its fd limit: doctor --pid names fd-exhaustion, critical, with fds by kind', { timeout: 20_000 }, async () => {
-  const app = await spawnNodeChild<{ port: number; fds: number }>(FD_HOG, { fdLimit: 64, args: ['62'] });
+/** GET on the demo app with Connection: close, so the request's own socket is gone afterwards. */
+function getJson<T>(url: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    httpGet(url, { agent: false, headers: { connection: 'close' } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (d: string) => (body += d));
+      res.on('end', () => resolve(JSON.parse(body) as T));
+    }).on('error', reject);
+  });
+}
+
+test('the demo app at ≥ 95% of its fd limit: doctor --pid / --port names fd-exhaustion, critical, with fds by kind', { timeout: 20_000 }, async () => {
+  const app = await spawnDemoApp({ port: 0, fdLimit: 64 });
   try {
+    const { open } = await getJson<{ open: number }>(`${app.url}/fds`);
+    await getJson(`${app.url}/leak?n=${62 - open}`);
+    await sleep(50); // the request's socket closes just after the response
     const r = await runCli(['doctor', '--pid', String(app.pid), '--json', '--interval', '0']);
     assert.equal(r.code, 1, r.stderr);
     const report = parseReport(r.stdout);
     assert.deepEqual(causesOf(report), ['fd-exhaustion:critical']);
     const f = report.findings[0]!;
-    assert.equal(f.target, `pid ${app.pid} (node)`);
-    assert.match(f.summary, /^62 of 64 fds in use \(97%\)/);
-    assert.match(f.evidence.join('\n'), /^fds by kind: device \d+, /m); // /dev/null fds
+    assert.match(f.target, new RegExp(`^pid ${app.pid} \\(`));
+    assert.match(f.summary, /^62 of 64 fds in use \(97%\): accept\(\) fails or is about to fail with EMFILE$/);
+    assert.match(f.evidence.join('\n'), /^fds by kind: /m);
     assert.ok(f.confirm.includes(`ls /proc/${app.pid}/fd | wc -l`), f.confirm.join('; '));
-    assert.deepEqual(report.facts?.targets[0]?.listeners.map((l) => l.name), [`127.0.0.1:${app.info.port}`]);
+    const port = Number(new URL(app.url).port);
+    assert.deepEqual(report.facts?.targets[0]?.listeners.map((l) => l.port), [port]);
     // Same via the port: the owner process is found from the listener.
-    const byPort = parseReport((await runCli(['doctor', '--port', String(app.info.port), '--json', '--interval', '0'])).stdout);
+    const byPort = parseReport((await runCli(['doctor', '--port', String(port), '--json', '--interval', '0'])).stdout);
     assert.deepEqual(causesOf(byPort), ['fd-exhaustion:critical']);
   } finally {
     await app.close();
@@ -205,6 +221,22 @@ test('--watch re-samples and prints deltas until Ctrl-C; --prometheus serves the
     assert.equal(exit.code, 0, cli.stderr);
   } finally {
     await cli.stop('SIGKILL');
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
+
+test('with no target, doctor inspects every listening socket of the machine (ours among them)', { timeout: 20_000 }, async () => {
+  const server = createServer((_req, res) => res.end('ok'));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  try {
+    const r = await runCli(['doctor', '--interval', '0', '--json']);
+    assert.ok(r.code === 0 || r.code === 1, r.stderr);
+    const report = parseReport(r.stdout);
+    const ours = report.facts?.targets.find((t) => t.pid === process.pid);
+    assert.ok(ours, 'this test process is listed');
+    assert.ok(ours.listeners.some((l) => l.name === `127.0.0.1:${port}` && l.queue === 0 && l.backlog === 511));
+  } finally {
     await new Promise((resolve) => server.close(resolve));
   }
 });

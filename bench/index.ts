@@ -5,6 +5,7 @@
  */
 const BENCHES: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   proc: () => import('./proc.js'),
+  doctor: () => import('./doctor.js'),
 };
 
 const wanted = process.argv.slice(2);

@@ -1,4 +1,8 @@
+import { open, stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import type { Readable } from 'node:stream';
+import { Worker } from 'node:worker_threads';
+import { BadgatewayError, ERROR_CODES, type ErrorCode } from '../errors/index.js';
 import { detach, latin1ToUtf8, readLines } from './lines.js';
 import {
   PROXY_LOG_PATTERNS,
@@ -217,39 +221,91 @@ export class ErrorLogAggregator {
         example: latin1ToUtf8(s.example),
         upstreams: s.upstreams.entries().map(utf8Entry),
       }));
-    const causes = new Map<CauseId, { lines: number; primary: number }>();
-    const statuses = { '502': 0, '504': 0, '500': 0, none: 0 };
-    for (const p of patterns) {
-      p.causes.forEach((cause, i) => {
-        const entry = causes.get(cause) ?? { lines: 0, primary: 0 };
-        entry.lines += p.count;
-        if (i === 0) entry.primary += p.count;
-        causes.set(cause, entry);
-      });
-      statuses[p.status === null ? 'none' : (String(p.status) as '502' | '504' | '500')] += p.count;
-    }
-    const timeline = [...this.#timeline.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([bucket, v]) => ({ bucket, ...v }));
+    const timeline = [...this.#timeline.entries()].map(([bucket, v]) => ({ bucket, ...v }));
     if (this.#timelineOverflow.errors > 0) timeline.push({ bucket: '(other)', ...this.#timelineOverflow });
-    return {
-      files: this.#files,
-      lines: {
-        total: this.#total,
-        nginx: this.#nginx,
-        upstreamErrors: this.#upstreamErrors,
-        unknownUpstream: this.#unknown,
-        notNginx: this.#total - this.#nginx,
-        truncated: this.#truncated,
-      },
-      statuses,
-      patterns,
-      causes: [...causes.entries()]
-        .map(([cause, v]) => ({ cause, ...v }))
-        .sort((a, b) => b.primary - a.primary || b.lines - a.lines || a.cause.localeCompare(b.cause)),
-      upstreams: sumUpstreams(patterns, this.#options.maxUpstreams),
-      timeline,
-      bucketS: this.#options.bucketS,
+    const lines = {
+      total: this.#total,
+      nginx: this.#nginx,
+      upstreamErrors: this.#upstreamErrors,
+      unknownUpstream: this.#unknown,
+      notNginx: this.#total - this.#nginx,
+      truncated: this.#truncated,
     };
+    return finishSummary(this.#files, lines, patterns, timeline, this.#options);
   }
+}
+
+/** Derives the per-cause, per-status and per-upstream views from the patterns; sorts. */
+function finishSummary(
+  files: ErrorLogSummary['files'],
+  lines: ErrorLogSummary['lines'],
+  patterns: PatternSummary[],
+  timeline: ErrorLogSummary['timeline'],
+  options: ErrorLogSummaryOptions,
+): ErrorLogSummary {
+  patterns.sort((a, b) => b.count - a.count || a.id.localeCompare(b.id));
+  const causes = new Map<CauseId, { lines: number; primary: number }>();
+  const statuses = { '502': 0, '504': 0, '500': 0, none: 0 };
+  for (const p of patterns) {
+    p.causes.forEach((cause, i) => {
+      const entry = causes.get(cause) ?? { lines: 0, primary: 0 };
+      entry.lines += p.count;
+      if (i === 0) entry.primary += p.count;
+      causes.set(cause, entry);
+    });
+    statuses[p.status === null ? 'none' : (String(p.status) as '502' | '504' | '500')] += p.count;
+  }
+  // '(other)' sorts last: it is the overflow of the bucket cap.
+  timeline.sort((a, b) => (a.bucket === '(other)' ? 1 : b.bucket === '(other)' ? -1 : a.bucket < b.bucket ? -1 : a.bucket > b.bucket ? 1 : 0));
+  return {
+    files,
+    lines,
+    statuses,
+    patterns,
+    causes: [...causes.entries()]
+      .map(([cause, v]) => ({ cause, ...v }))
+      .sort((a, b) => b.primary - a.primary || b.lines - a.lines || a.cause.localeCompare(b.cause)),
+    upstreams: sumUpstreams(patterns, options.maxUpstreams),
+    timeline,
+    bucketS: options.bucketS,
+  };
+}
+
+/**
+ * Merges summaries of parts of one log (rotated files, byte ranges read by parallel workers):
+ * counts add up, first/last seen widen, the example is the first part's. Parts in log order.
+ */
+export function mergeErrorLogSummaries(parts: readonly ErrorLogSummary[], options: Partial<ErrorLogSummaryOptions> = {}): ErrorLogSummary {
+  const o = { ...ERROR_LOG_SUMMARY_DEFAULTS, ...options };
+  const patterns = new Map<string, PatternSummary & { counter: CappedCounter }>();
+  const timeline = new Map<string, { s502: number; s504: number; errors: number }>();
+  const lines = { total: 0, nginx: 0, upstreamErrors: 0, unknownUpstream: 0, notNginx: 0, truncated: 0 };
+  const files: ErrorLogSummary['files'] = [];
+  for (const part of parts) {
+    files.push(...part.files);
+    for (const key of Object.keys(lines) as (keyof typeof lines)[]) lines[key] += part.lines[key];
+    for (const p of part.patterns) {
+      let m = patterns.get(p.id);
+      if (!m) {
+        m = { ...p, count: 0, firstSeen: null, lastSeen: null, upstreams: [], counter: new CappedCounter(o.maxUpstreams) };
+        patterns.set(p.id, m);
+      }
+      m.count += p.count;
+      if (p.firstSeen !== null && (m.firstSeen === null || p.firstSeen < m.firstSeen)) m.firstSeen = p.firstSeen;
+      if (p.lastSeen !== null && (m.lastSeen === null || p.lastSeen > m.lastSeen)) m.lastSeen = p.lastSeen;
+      for (const u of p.upstreams) m.counter.add(u.name, u.count);
+    }
+    for (const b of part.timeline) {
+      const key = timeline.has(b.bucket) || timeline.size < o.maxBuckets ? b.bucket : '(other)';
+      const slot = timeline.get(key) ?? { s502: 0, s504: 0, errors: 0 };
+      slot.s502 += b.s502;
+      slot.s504 += b.s504;
+      slot.errors += b.errors;
+      timeline.set(key, slot);
+    }
+  }
+  const merged = [...patterns.values()].map(({ counter, ...p }) => ({ ...p, upstreams: counter.entries() }));
+  return finishSummary(files, lines, merged, [...timeline.entries()].map(([bucket, v]) => ({ bucket, ...v })), o);
 }
 
 /** All patterns' upstream counts added up (the per-pattern counts are already UTF-8). */
@@ -272,28 +328,126 @@ function looksLikeNginx(line: string): boolean {
 export interface ReadLogOptions {
   /** Lines longer than this (characters) are cut; default 16 KiB (nginx caps its own lines at 2 KiB). */
   maxLineChars: number;
-  /** Read chunk size (default 1 MiB). */
+  /** Read chunk size (default 64 KiB: bigger chunks only cost memory). */
   chunkBytes: number;
+  /**
+   * Worker threads for one big plain file, each classifying a byte range (default: the number of
+   * CPUs, at most 4; 1 = no workers). gzip and stdin are read in one stream.
+   */
+  workers: number;
+  /** Files smaller than this are read without workers (default 64 MiB). */
+  parallelMinBytes: number;
   signal?: AbortSignal;
   stdin?: Readable;
 }
 
-export const READ_LOG_DEFAULTS: ReadLogOptions = { maxLineChars: 16 * 1024, chunkBytes: 1 << 20 };
+export const READ_LOG_DEFAULTS: ReadLogOptions = {
+  maxLineChars: 16 * 1024,
+  chunkBytes: 64 * 1024,
+  workers: Math.min(4, availableParallelism()),
+  parallelMinBytes: 64 * 1024 * 1024,
+};
+
+/** What a worker gets: one byte range of one file. */
+export interface LogWorkerJob {
+  file: string;
+  start: number;
+  end: number;
+  summary: Partial<ErrorLogSummaryOptions>;
+  maxLineChars: number;
+  chunkBytes: number;
+}
 
 /**
  * Streams and classifies nginx-format error logs (nginx's and the built-in proxy's): `-` is stdin,
- * gzip is detected, several files are rotated parts of one log (any order). Throws `BG_UNREADABLE`
- * / `BG_PERMISSION` naming a file that cannot be read.
+ * gzip is detected, several files are rotated parts of one log (any order). A big plain file is
+ * split into byte ranges classified by worker threads and merged. Throws `BG_UNREADABLE` /
+ * `BG_PERMISSION` naming a file that cannot be read.
  */
 export async function summarizeErrorLogs(
   files: readonly string[],
   options: Partial<ErrorLogSummaryOptions & ReadLogOptions> = {},
 ): Promise<ErrorLogSummary> {
   const read = { ...READ_LOG_DEFAULTS, ...options };
-  const aggregator = new ErrorLogAggregator(options);
+  const summaryOptions: Partial<ErrorLogSummaryOptions> = {};
+  for (const key of Object.keys(ERROR_LOG_SUMMARY_DEFAULTS) as (keyof ErrorLogSummaryOptions)[]) {
+    if (options[key] !== undefined) summaryOptions[key] = options[key];
+  }
+  const parts: ErrorLogSummary[] = [];
   for (const file of files) {
+    const size = file === '-' ? 0 : await plainFileSize(file);
+    if (read.workers > 1 && size >= read.parallelMinBytes) {
+      parts.push(await summarizeInWorkers(file, size, read, summaryOptions));
+      continue;
+    }
+    const aggregator = new ErrorLogAggregator(summaryOptions);
     const result = await readLines(file, (line, truncated) => aggregator.add(line, truncated), read);
     aggregator.addFile({ file, lines: result.lines, bytes: result.bytes, gzip: result.gzip, truncatedLines: result.truncated });
+    parts.push(aggregator.summary());
   }
-  return aggregator.summary();
+  return parts.length === 1 ? parts[0]! : mergeErrorLogSummaries(parts, summaryOptions);
+}
+
+/** Size of a plain (not gzip) regular file; 0 for anything else, which is then read in one stream. */
+async function plainFileSize(file: string): Promise<number> {
+  try {
+    const info = await stat(file);
+    if (!info.isFile()) return 0;
+    const handle = await open(file, 'r');
+    try {
+      const head = Buffer.alloc(2);
+      await handle.read(head, 0, 2, 0);
+      return head[0] === 0x1f && head[1] === 0x8b ? 0 : info.size;
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    return 0; // readLines reports the error with the file's name
+  }
+}
+
+async function summarizeInWorkers(
+  file: string,
+  size: number,
+  read: ReadLogOptions,
+  summaryOptions: Partial<ErrorLogSummaryOptions>,
+): Promise<ErrorLogSummary> {
+  const n = read.workers;
+  const jobs: LogWorkerJob[] = Array.from({ length: n }, (_, i) => ({
+    file,
+    start: Math.floor((size * i) / n),
+    end: i === n - 1 ? Number.MAX_SAFE_INTEGER : Math.floor((size * (i + 1)) / n),
+    summary: summaryOptions,
+    maxLineChars: read.maxLineChars,
+    chunkBytes: read.chunkBytes,
+  }));
+  const workers = jobs.map((job) => new Worker(new URL('./log-worker.js', import.meta.url), { workerData: job }));
+  const stop = (): void => {
+    for (const w of workers) void w.terminate();
+  };
+  read.signal?.addEventListener('abort', stop, { once: true });
+  try {
+    const parts = await Promise.all(
+      workers.map(
+        (w) =>
+          new Promise<ErrorLogSummary>((resolve, reject) => {
+            w.once('message', (m: { summary?: ErrorLogSummary; error?: { code: string; message: string } }) => {
+              if (m.summary) resolve(m.summary);
+              else reject(new BadgatewayError((m.error?.code ?? ERROR_CODES.UNREADABLE) as ErrorCode, m.error?.message ?? `cannot read ${file}`));
+            });
+            w.once('error', reject);
+            w.once('exit', (code) => reject(new BadgatewayError(ERROR_CODES.UNREADABLE, `cannot read ${file}: worker exited (${code})`)));
+          }),
+      ),
+    );
+    read.signal?.throwIfAborted();
+    const merged = mergeErrorLogSummaries(parts, summaryOptions);
+    const lines = parts.reduce((sum, p) => sum + (p.files[0]?.lines ?? 0), 0);
+    const truncatedLines = parts.reduce((sum, p) => sum + (p.files[0]?.truncatedLines ?? 0), 0);
+    merged.files = [{ file, lines, bytes: size, gzip: false, truncatedLines }];
+    return merged;
+  } finally {
+    read.signal?.removeEventListener('abort', stop);
+    stop();
+  }
 }

@@ -21,8 +21,11 @@ export function detach(text: string): string {
   return JSON.parse(JSON.stringify(text)) as string;
 }
 
-/** Called once per line, without the `\n` (and without a trailing `\r`). */
-export type LineHandler = (line: string, truncated: boolean) => void;
+/**
+ * Called once per line, without the `\n` (and without a trailing `\r`); `start` is the line's
+ * byte offset in the input (lines are latin1: one char per byte).
+ */
+export type LineHandler = (line: string, truncated: boolean, start: number) => void;
 
 /**
  * Splits decoded text into lines, keeping at most `maxLineChars` of each: a line longer than that
@@ -39,20 +42,28 @@ export class LineSplitter {
   lines = 0;
   /** Lines cut at `maxLineChars`. */
   truncated = 0;
+  /** Offset of the first char of the text being pushed. */
+  #base: number;
+  /** Offset of the line being assembled. */
+  #lineStart: number;
 
-  constructor(onLine: LineHandler, maxLineChars: number) {
+  /** `offset`: the input offset of the first char pushed (for byte ranges). */
+  constructor(onLine: LineHandler, maxLineChars: number, offset = 0) {
     this.#onLine = onLine;
     this.#maxLineChars = maxLineChars;
+    this.#base = offset;
+    this.#lineStart = offset;
   }
 
   push(text: string): void {
     let pos = 0;
     const len = text.length;
     while (pos < len) {
+      if (this.#carry.length === 0 && !this.#skipping) this.#lineStart = this.#base + pos;
       const nl = text.indexOf('\n', pos);
       if (nl === -1) {
         this.#keep(text, pos, len);
-        return;
+        break;
       }
       if (this.#skipping) {
         this.#skipping = false;
@@ -68,6 +79,7 @@ export class LineSplitter {
       }
       pos = nl + 1;
     }
+    this.#base += len;
   }
 
   /** Flushes a last line without a newline. */
@@ -93,7 +105,7 @@ export class LineSplitter {
   #emit(line: string, truncated: boolean): void {
     this.lines += 1;
     if (truncated) this.truncated += 1;
-    this.#onLine(line.endsWith('\r') ? line.slice(0, -1) : line, truncated);
+    this.#onLine(line.endsWith('\r') ? line.slice(0, -1) : line, truncated, this.#lineStart);
   }
 }
 
@@ -105,6 +117,11 @@ export interface ReadLinesOptions {
   signal?: AbortSignal;
   /** Standard input, for the file name `-`. */
   stdin?: Readable;
+  /**
+   * Only the lines that start in `[start, end)` (bytes) of a plain file: how parallel workers split
+   * one big file. The line running across `start` belongs to the previous range.
+   */
+  range?: { start: number; end: number };
 }
 
 export interface ReadLinesResult {
@@ -131,6 +148,36 @@ export async function readLines(file: string, onLine: LineHandler, options: Read
     return readStream(source, splitter, options, undefined, file);
   }
   gzip = await sniffGzip(file);
+  const range = options.range;
+  if (range && !gzip) {
+    // Read from one byte early: if that byte is the newline ending the previous range's last
+    // line, the first (empty) line is dropped like any partial first line would be.
+    const from = Math.max(0, range.start - 1);
+    let first = range.start > 0;
+    let lines = 0;
+    let truncatedLines = 0;
+    const stop = new AbortController();
+    const ranged = new LineSplitter(
+      (line, truncated, start) => {
+        if (first) {
+          first = false;
+          return;
+        }
+        if (start >= range.end) {
+          stop.abort();
+          return;
+        }
+        lines += 1;
+        if (truncated) truncatedLines += 1;
+        onLine(line, truncated, start);
+      },
+      options.maxLineChars,
+      from,
+    );
+    source = createReadStream(file, { highWaterMark: options.chunkBytes, start: from });
+    const result = await readStream(source, ranged, options, false, file, stop.signal);
+    return { ...result, lines, truncated: truncatedLines };
+  }
   source = createReadStream(file, { highWaterMark: options.chunkBytes });
   return readStream(source, splitter, options, gzip, file);
 }
@@ -141,6 +188,7 @@ async function readStream(
   options: ReadLinesOptions,
   gzipKnown: boolean | undefined,
   file: string,
+  stop?: AbortSignal,
 ): Promise<ReadLinesResult> {
   let bytes = 0;
   let gzip = gzipKnown ?? false;
@@ -161,6 +209,7 @@ async function readStream(
   try {
     for await (const chunk of source) {
       options.signal?.throwIfAborted();
+      if (stop?.aborted) break;
       bytes += chunk.length;
       // latin1 maps each byte to one char: the fastest decoding, never splits a character across
       // chunks, and loses nothing (latin1ToUtf8 restores the text of what is shown to people).

@@ -136,3 +136,11 @@ test('fuzz: random bytes, truncated real lines and 5 MB lines: no crash, lines c
   // The huge lines never sit whole in memory; 64 KiB chunks plus the summary stay far below 5 MB each.
   assert.ok(peak < 40 * 1024 * 1024, `heap grew by ${peak} bytes`);
 });
+
+test('worker threads over byte ranges give exactly the sequential summary (ranges cut lines anywhere)', { timeout: 20_000 }, async () => {
+  const sequential = await summarizeErrorLogs([FIXTURE], { workers: 1 });
+  for (const workers of [2, 3, 7]) {
+    const parallel = await summarizeErrorLogs([FIXTURE], { workers, parallelMinBytes: 1, chunkBytes: 1000 });
+    assert.deepEqual(parallel, sequential, `${workers} workers`);
+  }
+});

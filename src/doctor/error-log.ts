@@ -348,6 +348,9 @@ export const READ_LOG_DEFAULTS: ReadLogOptions = {
   parallelMinBytes: 64 * 1024 * 1024,
 };
 
+/** Young-generation cap of a log worker, MB (V8's default of ~16-32 MB per worker adds up). */
+const WORKER_YOUNG_GENERATION_MB = 4;
+
 /** What a worker gets: one byte range of one file. */
 export interface LogWorkerJob {
   file: string;
@@ -421,7 +424,16 @@ async function summarizeInWorkers(
     maxLineChars: read.maxLineChars,
     chunkBytes: read.chunkBytes,
   }));
-  const workers = jobs.map((job) => new Worker(new URL('./log-worker.js', import.meta.url), { workerData: job }));
+  // execArgv: [] — the parent's flags (e.g. --input-type) are not for the worker. A small young
+  // generation keeps each worker's RSS low: the lines are garbage at once anyway.
+  const workers = jobs.map(
+    (job) =>
+      new Worker(new URL('./log-worker.js', import.meta.url), {
+        workerData: job,
+        execArgv: [],
+        resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
+      }),
+  );
   const stop = (): void => {
     for (const w of workers) void w.terminate();
   };

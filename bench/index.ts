@@ -6,6 +6,7 @@
 const BENCHES: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   proc: () => import('./proc.js'),
   doctor: () => import('./doctor.js'),
+  proxy: () => import('./proxy.js'),
 };
 
 const wanted = process.argv.slice(2);

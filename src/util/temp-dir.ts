@@ -19,19 +19,22 @@ export interface TempDir extends AsyncDisposable {
  */
 export async function createTempDir(prefix = 'tmp'): Promise<TempDir> {
   const path = await mkdtemp(join(tmpdir(), `bg-${prefix}-`));
-  let closed = false;
+  let closing: Promise<void> | undefined;
+  let removed = false;
   const dir: TempDir = {
     path,
     file: (name) => join(path, name),
-    async close() {
-      if (closed) return;
-      closed = true;
-      await rm(path, { recursive: true, force: true });
+    close() {
+      closing ??= rm(path, { recursive: true, force: true }).then(() => {
+        removed = true;
+      });
+      return closing;
     },
     closeSync() {
-      if (closed) return;
-      closed = true;
+      // Also when an async close() is under way: the process may be about to exit before it ends.
+      if (removed) return;
       rmSync(path, { recursive: true, force: true });
+      removed = true;
     },
     async [Symbol.asyncDispose]() {
       await dir.close();

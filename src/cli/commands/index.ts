@@ -3,6 +3,7 @@ import type { CliContext } from '../context.js';
 import { registerApp } from './app.js';
 import { registerCauses } from './causes.js';
 import { registerDoctor } from './doctor.js';
+import { registerProxy } from './proxy.js';
 
 /** A subcommand: adds itself to the program. Add one here only when it works. */
 export type RegisterCommand = (program: Command, ctx: CliContext) => void;
@@ -11,4 +12,5 @@ export const COMMANDS: readonly RegisterCommand[] = [
   registerApp,
   registerCauses,
   registerDoctor,
+  registerProxy,
 ];

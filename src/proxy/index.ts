@@ -1,0 +1,23 @@
+/**
+ * Proxies in front of an upstream: a real nginx run on demand ({@link runNginx}) and a built-in
+ * node:http reverse proxy with nginx's 502/504 semantics and log formats ({@link createProxy}),
+ * behind one handle ({@link startProxy}).
+ */
+export { DEFAULTS, parseUpstream, resolveOptions, type ProxyHandle, type ProxyOptions, type ResolvedProxyOptions, type Upstream } from './options.js';
+export { findNginx, runNginx, renderNginxConfig, NGINX_INSTALL_HINT, NGINX_READY_PATH, type NginxHandle, type NginxOptions } from './nginx.js';
+export {
+  ACCESS_LOG_FORMAT,
+  renderAccessLogLine,
+  parseAccessLogLine,
+  renderErrorLogLine,
+  normalizeErrorLogLine,
+  formatErrorLogTime,
+  formatTimeLocal,
+  type AccessLogEntry,
+  type AccessLogVars,
+  type ErrorLogEntry,
+} from './log-format.js';
+export { findFreePort } from './free-port.js';
+export { createProxy, upstreamErrorChannel, type BuiltinProxyHandle } from './builtin.js';
+export { startProxy, type ProxyKind, type StartProxyOptions } from './start.js';
+export { mapUpstreamError, renderErrno, PHASE_CONTEXT, type UpstreamFailure, type UpstreamPhase } from './upstream-errors.js';

@@ -163,6 +163,16 @@ export const PROXY_LOG_PATTERNS: readonly ProxyLogPattern[] = [
       '2026/11/26 08:00:00 [error] 1234#1234: *1 upstream prematurely closed connection while reading upstream, client: 127.0.0.1, server: _, request: "GET / HTTP/1.1", upstream: "http://127.0.0.1:8080/", host: "127.0.0.1"',
   },
   {
+    id: 'body-reset',
+    regex: /(?:readv|recv)\(\) failed \(104: Connection reset by peer\) while reading upstream/,
+    level: 'error',
+    status: null,
+    causes: [],
+    meaning: 'the upstream reset the connection in the middle of the response body (client gets a truncated body)',
+    example:
+      '2026/11/26 08:21:05 [error] 23607#23607: *2 readv() failed (104: Connection reset by peer) while reading upstream, client: 127.0.0.1, server: localhost, request: "GET / HTTP/1.1", upstream: "http://127.0.0.1:40643/", host: "127.0.0.1:44767"',
+  },
+  {
     id: 'proxy-emfile-upstream',
     regex: /socket\(\) failed \(24: Too many open files\) while connecting to upstream/,
     level: 'alert',

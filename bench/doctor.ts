@@ -35,7 +35,7 @@ const NOISE = [
 ];
 
 /** One block of varied lines: real shapes with their time, connection id and upstream port varied. */
-async function makeBlock(): Promise<Buffer> {
+export async function makeBlock(): Promise<Buffer> {
   const shapes = (await readFile(FIXTURE, 'utf8'))
     .split('\n')
     .filter((l) => l.length > 20)

@@ -1,4 +1,4 @@
-import { createReadStream } from 'node:fs';
+import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
 import { Readable } from 'node:stream';
@@ -174,12 +174,56 @@ export async function readLines(file: string, onLine: LineHandler, options: Read
       options.maxLineChars,
       from,
     );
-    source = createReadStream(file, { highWaterMark: options.chunkBytes, start: from });
-    const result = await readStream(source, ranged, options, false, file, stop.signal);
+    const result = await readPlainFile(file, from, ranged, options, stop.signal);
     return { ...result, lines, truncated: truncatedLines };
   }
+  if (!gzip) return readPlainFile(file, 0, splitter, options);
   source = createReadStream(file, { highWaterMark: options.chunkBytes });
   return readStream(source, splitter, options, gzip, file);
+}
+
+/** Chunks read synchronously between two yields to the event loop (Ctrl-C stays responsive). */
+const CHUNKS_PER_YIELD = 64;
+
+/**
+ * Reads a plain file with synchronous reads into one reused buffer: a third of the CPU of a read
+ * stream (no stream machinery, no Buffer per chunk). It yields to the event loop every
+ * CHUNKS_PER_YIELD chunks, so signals and timers still run.
+ */
+async function readPlainFile(file: string, from: number, splitter: LineSplitter, options: ReadLinesOptions, stop?: AbortSignal): Promise<ReadLinesResult> {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (err) {
+    throw readError(file, err, false);
+  }
+  const buffer = Buffer.allocUnsafe(options.chunkBytes);
+  let position = from;
+  let bytes = 0;
+  try {
+    for (let chunks = 1; ; chunks++) {
+      let n: number;
+      try {
+        n = readSync(fd, buffer, 0, buffer.length, position);
+      } catch (err) {
+        throw readError(file, err, false);
+      }
+      if (n === 0) break;
+      position += n;
+      bytes += n;
+      // latin1: see readStream.
+      splitter.push(buffer.toString('latin1', 0, n));
+      if (stop?.aborted) break;
+      if (chunks % CHUNKS_PER_YIELD === 0) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        options.signal?.throwIfAborted();
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+  splitter.end();
+  return { lines: splitter.lines, truncated: splitter.truncated, bytes, gzip: false };
 }
 
 async function readStream(

@@ -119,7 +119,9 @@ export async function collectFacts(options: DoctorOptions, previous?: NetstatSam
   } catch {
     somaxconn = null;
   }
-  const wantCounters = targets.length > 0;
+  // --interval 0 and no previous sample: one sample, no delta (a delta over a few ms would only
+  // show other listeners' overflows by chance).
+  const wantCounters = targets.length > 0 && (previous !== undefined || options.intervalMs > 0);
   if (wantCounters && !previous && options.intervalMs > 0 && before) {
     const waited = Date.now() - before.atMs;
     if (waited < options.intervalMs) await sleep(options.intervalMs - waited, options.signal);
@@ -133,7 +135,8 @@ export async function collectFacts(options: DoctorOptions, previous?: NetstatSam
           listenDrops: { before: before.listenDrops, after: after.listenDrops, delta: after.listenDrops - before.listenDrops },
         }
       : null;
-  return { facts: { collectedAt: new Date().toISOString(), targets, machine: { somaxconn, netstat } }, netstat: after };
+  // The latest reading is what the next sample (watch mode) compares with.
+  return { facts: { collectedAt: new Date().toISOString(), targets, machine: { somaxconn, netstat } }, netstat: after ?? before };
 }
 
 async function readNetstatSample(): Promise<NetstatSample | undefined> {

@@ -17,10 +17,12 @@ export {
 } from './collectors.js';
 export {
   summarizeErrorLogs,
+  mergeErrorLogSummaries,
   ErrorLogAggregator,
   normalizeUpstream,
   ERROR_LOG_SUMMARY_DEFAULTS,
   READ_LOG_DEFAULTS,
+  type LogWorkerJob,
   type ErrorLogSummary,
   type PatternSummary,
   type ErrorLogSummaryOptions,

@@ -40,7 +40,7 @@ function renderMachine(facts: DoctorFacts): string {
   const n = facts.machine.netstat;
   const counters = n
     ? `TcpExt ListenOverflows +${n.listenOverflows.delta}, ListenDrops +${n.listenDrops.delta} in ${(n.intervalMs / 1000).toFixed(1)} s`
-    : 'TcpExt counters unreadable';
+    : 'TcpExt ListenOverflows not compared (one sample: --interval 0, or /proc/net/netstat unreadable)';
   return `  machine: net.core.somaxconn ${facts.machine.somaxconn ?? '?'}; ${counters}`;
 }
 

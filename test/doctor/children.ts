@@ -65,3 +65,15 @@ const server = http.createServer((req, res) => res.end('ok'));
 server.keepAliveTimeout = 0;
 server.listen(0, '127.0.0.1', () => console.log(JSON.stringify({ port: server.address().port })));
 `;
+
+/** Listens on 127.0.0.1:0 with a tiny backlog, then blocks its event loop: SYNs beyond the queue are dropped. */
+export const BLOCKED_TCP = `
+const net = require('node:net');
+const [backlog, blockMs] = process.argv.slice(1);
+const server = net.createServer(() => {});
+server.listen({ port: 0, host: '127.0.0.1', backlog: Number(backlog) }, () => {
+  console.log(JSON.stringify({ port: server.address().port }));
+  const end = Date.now() + Number(blockMs);
+  setTimeout(() => { while (Date.now() < end) {} }, 50);
+});
+`;

@@ -14,7 +14,7 @@ import {
   type ListenSocket,
   type TcpState,
 } from '../proc/index.js';
-import { errnoCode } from '../errors/index.js';
+import { BadgatewayError, ERROR_CODES, errnoCode } from '../errors/index.js';
 import { sleep } from '../util/index.js';
 import { probeKeepAlive, type KeepAliveProbe } from './probe.js';
 import type { DoctorOptions } from './options.js';
@@ -283,11 +283,15 @@ async function collectUnixSocket(path: string, options: DoctorOptions): Promise<
   try {
     await stat(path);
   } catch (err) {
-    if (errnoCode(err) === 'ENOENT') {
+    const code = errnoCode(err);
+    if (code === 'ENOENT') {
       target.missing = 'no-socket-file';
       return target;
     }
-    throw err;
+    if (code === 'EACCES' || code === 'EPERM') {
+      throw new BadgatewayError(ERROR_CODES.PERMISSION, `cannot inspect ${path}: permission denied`, { cause: err });
+    }
+    throw new BadgatewayError(ERROR_CODES.UNREADABLE, `cannot inspect ${path}: ${code ?? String(err)}`, { cause: err });
   }
   target.listeners = (await readListenSockets({ unixSocket: path })).map((s) => toListener(s));
   if (target.listeners.length === 0) {

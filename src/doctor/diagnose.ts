@@ -5,6 +5,7 @@ import { rankFindings, type Finding } from './findings.js';
 import { resolveDoctorOptions, type DoctorOptions } from './options.js';
 import { accessLogHas5xx, evaluateErrorLog, evaluateLiveRules } from './rules.js';
 import type { Readable } from 'node:stream';
+import { debug } from '../util/index.js';
 
 /** Version of the JSON report; bumped only on incompatible changes. */
 export const DOCTOR_SCHEMA = 'badgateway.doctor/v1';
@@ -41,16 +42,22 @@ export function createDoctorSampler(user: Partial<DoctorOptions> = {}, io: { std
     async sample() {
       if (!logs) {
         const read = { maxLineChars: options.maxLineChars, bucketS: options.bucketS, ...(options.signal ? { signal: options.signal } : {}), ...(io.stdin ? { stdin: io.stdin } : {}) };
+        const start = performance.now();
         logs = {
           errorLog: options.errorLogs.length > 0 ? await summarizeErrorLogs(options.errorLogs, read) : null,
           accessLog: options.accessLogs.length > 0 ? await summarizeAccessLogs(options.accessLogs, read) : null,
         };
+        if (logs.errorLog || logs.accessLog) {
+          debug('doctor: read logs in %d ms (%d error-log lines, %d access-log lines)', Math.round(performance.now() - start), logs.errorLog?.lines.total ?? 0, logs.accessLog?.lines.total ?? 0);
+        }
       }
       let facts: DoctorFacts | null = null;
       if (wantsLive) {
+        const start = performance.now();
         const collected = await collectFacts(options, previous);
         facts = collected.facts;
         previous = collected.netstat;
+        debug('doctor: collected %d target(s) in %d ms', facts.targets.length, Math.round(performance.now() - start));
       }
       return buildReport(options, facts, logs.errorLog, logs.accessLog);
     },

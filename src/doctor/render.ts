@@ -6,7 +6,8 @@ const pct = (r: number): string => `${Math.round(r * 100)}%`;
 
 function renderFinding(f: Finding): string[] {
   const out = [`${f.severity.toUpperCase().padEnd(8)}  ${f.cause} — ${f.title}`, `  where:  ${f.target}`, `  seen:   ${f.summary}`, '  evidence:'];
-  for (const e of f.evidence) out.push(`    ${e.startsWith('  ') ? e.trimStart().replace(/^/, '  ') : `- ${e}`}`);
+  // Evidence lines starting with two spaces continue the previous one (an example log line).
+  for (const e of f.evidence) out.push(`    ${e.startsWith('  ') ? `  ${e.trimStart()}` : `- ${e}`}`);
   out.push('  fix:', ...f.fix.map((x) => `    - ${x}`), '  confirm:', ...f.confirm.map((c) => `    $ ${c}`));
   return out;
 }

@@ -4,4 +4,6 @@ export * as proc from './proc/index.js';
 export * as app from './app/index.js';
 export * as causes from './causes/index.js';
 export * as doctor from './doctor/index.js';
+export * as guard from './guard/index.js';
+export * as load from './load/index.js';
 export * as proxy from './proxy/index.js';

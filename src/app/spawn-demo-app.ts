@@ -9,6 +9,8 @@ import { LISTENING_LINE } from './render.js';
 export interface SpawnDemoAppOptions extends DemoAppOptions {
   /** RLIMIT_NOFILE of the app process (soft = hard), via `prlimit`. Default: inherited. */
   fdLimit?: number;
+  /** Protect the app with badgateway/guard (`--guard`); an object sets its fd ratio. Default off. */
+  guard?: boolean | { maxFdRatio?: number };
   /** How long to wait for the ready line, in ms. Default 10000. */
   readyTimeoutMs?: number;
   /** How long `close()` waits after SIGTERM before SIGKILL, in ms. Default 5000. */
@@ -48,6 +50,10 @@ export function renderAppArgs(options: SpawnDemoAppOptions): string[] {
   if (options.sync) args.push('--sync');
   if (options.workMs !== undefined) args.push('--work-ms', String(options.workMs));
   if (options.fdLimit !== undefined) args.push('--fd-limit', String(options.fdLimit));
+  if (options.guard) args.push('--guard');
+  if (typeof options.guard === 'object' && options.guard.maxFdRatio !== undefined) {
+    args.push('--guard-max-fd-ratio', String(options.guard.maxFdRatio));
+  }
   return args;
 }
 

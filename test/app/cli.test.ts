@@ -130,7 +130,9 @@ describe('badgateway app', { concurrency: true }, () => {
     assert.deepEqual(kept, { status: 'HTTP/1.1 200 OK', closedAfterMs: null });
     assert.equal(closed.status, 'HTTP/1.1 200 OK');
     // Node 20 arms the idle timer at keepAliveTimeout + 1000 ms (its internal buffer), not at keepAliveTimeout.
-    assert.ok(closed.closedAfterMs !== null && closed.closedAfterMs >= 1190 && closed.closedAfterMs < 4900, String(closed.closedAfterMs));
+    // The client starts its clock when it has read the response, a little after the server armed the
+    // timer, so the lower bound leaves 200 ms for that (a run under load measured 1176 ms).
+    assert.ok(closed.closedAfterMs !== null && closed.closedAfterMs >= 1000 && closed.closedAfterMs < 4900, String(closed.closedAfterMs));
   });
 
   test('a stale socket file is removed on start; the own socket is removed on SIGTERM', { timeout: 15_000 }, async () => {

@@ -1,8 +1,9 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { applyFdLimit, createDemoApp, DEFAULT_CLI_PORT, DEFAULTS, EXIT_WITH_STDIN_ENV, renderListening, renderSettings } from '../../app/index.js';
 import { readFdLimits } from '../../proc/index.js';
+import { createGuard, GUARD_DEFAULTS } from '../../guard/index.js';
 import type { CliContext } from '../context.js';
-import { parseDurationArg, parseIntArg } from '../options.js';
+import { parseDurationArg, parseIntArg, parseNumberArg } from '../options.js';
 
 const MAX_TIMER_MS = 2_147_483_647;
 
@@ -22,7 +23,12 @@ interface AppCommandOptions {
   sync?: boolean;
   workMs?: number;
   fdLimit?: number;
+  guard?: boolean;
+  guardMaxFdRatio?: number;
 }
+
+/** With --guard, these stay reachable under pressure (to watch and to recover). */
+const GUARD_EXEMPT = new Set(['/fds', '/cleanup']);
 
 const EXAMPLES = `
 Endpoints:
@@ -45,6 +51,9 @@ Examples:
 
   # never time out idle keep-alive sockets (the gevent pywsgi leak)
   $ badgateway app --port 8080 --keep-alive-timeout 0
+
+  # the same leaks behind badgateway/guard: 503 + Retry-After instead of resets
+  $ badgateway app --port 8080 --fd-limit 128 --guard
 `;
 
 /** `badgateway app`: the demo upstream with failure knobs. */
@@ -66,6 +75,17 @@ export function registerApp(program: Command, ctx: CliContext): void {
       new Option('--work-ms <ms>', `time / takes (default: ${DEFAULTS.workMs}, or ${DEFAULTS.syncWorkMs} with --sync)`).argParser(parseMsArg),
     )
     .addOption(new Option('--fd-limit <n>', 'lower RLIMIT_NOFILE of the app to N (soft = hard) with prlimit').argParser(parseIntArg(1, 1 << 30)))
+    .addOption(
+      new Option(
+        '--guard',
+        `protect the app with badgateway/guard: 503 + Retry-After from fd ratio ${GUARD_DEFAULTS.maxFdRatio}, idle keep-alive sockets reaped from ${GUARD_DEFAULTS.reapFdRatio} (/fds and /cleanup exempt)`,
+      ),
+    )
+    .addOption(
+      new Option('--guard-max-fd-ratio <r>', `with --guard: shed from this fd ratio (default ${GUARD_DEFAULTS.maxFdRatio})`).argParser(
+        parseNumberArg(0, 1, { exclusiveMin: true }),
+      ),
+    )
     .addHelpText('after', EXAMPLES)
     .action(async (opts: AppCommandOptions) => {
       // Lower the limit before anything listens: a failure then leaves nothing behind.
@@ -79,8 +99,19 @@ export function registerApp(program: Command, ctx: CliContext): void {
           ...(opts.workMs !== undefined ? { workMs: opts.workMs } : {}),
         }),
       );
+      let guardLine = '';
+      if (opts.guard || opts.guardMaxFdRatio !== undefined) {
+        const guard = createGuard({
+          ...(opts.guardMaxFdRatio !== undefined ? { maxFdRatio: opts.guardMaxFdRatio } : {}),
+          skip: (req) => GUARD_EXEMPT.has((req.url ?? '/').split('?')[0]!),
+        });
+        ctx.own({ close: () => guard.close() });
+        guard.protect(app.server);
+        const { maxFdRatio, reapFdRatio } = guard.options;
+        guardLine = `guard: 503 + Retry-After from fd ratio ${maxFdRatio}, idle keep-alive sockets reaped from ${reapFdRatio}\n`;
+      }
       const limits = await readFdLimits(process.pid);
-      ctx.stdout.write(`${renderListening(app)}\n${renderSettings(app, limits.soft)}\n`);
+      ctx.stdout.write(`${renderListening(app)}\n${renderSettings(app, limits.soft)}\n${guardLine}`);
       // Serve until SIGINT/SIGTERM (or, under spawnDemoApp, until the parent's pipe closes); the
       // CLI then closes the app (connections, socket file) and exits 0.
       if (ctx.signal.aborted) return;

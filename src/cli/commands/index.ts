@@ -3,6 +3,8 @@ import type { CliContext } from '../context.js';
 import { registerApp } from './app.js';
 import { registerCauses } from './causes.js';
 import { registerDoctor } from './doctor.js';
+import { registerLoad } from './load.js';
+import { registerReport } from './report.js';
 import { registerProxy } from './proxy.js';
 
 /** A subcommand: adds itself to the program. Add one here only when it works. */
@@ -12,5 +14,7 @@ export const COMMANDS: readonly RegisterCommand[] = [
   registerApp,
   registerCauses,
   registerDoctor,
+  registerLoad,
+  registerReport,
   registerProxy,
 ];

@@ -1,0 +1,81 @@
+import type { LatencySummaryMs, LoadMetrics } from './metrics.js';
+import type { LoadProgress } from './options.js';
+
+/** `LoadMetrics` plus the live-run extras when known. */
+type ReportInput = LoadMetrics & { unsent?: number; interrupted?: boolean; peakInflight?: number; connectionCap?: number };
+
+/** Go-style duration text as vegeta prints it: `1.234s`, `12.5ms`, `90µs`. */
+export function formatDurationMs(ms: number): string {
+  if (ms >= 1000) return `${trim(ms / 1000)}s`;
+  if (ms >= 1) return `${trim(ms)}ms`;
+  return `${trim(ms * 1000)}µs`;
+}
+
+const trim = (n: number): string => String(Math.round(n * 1000) / 1000);
+const fixed2 = (n: number): string => n.toFixed(2);
+
+function latencies(l: LatencySummaryMs): string {
+  return [l.min, l.mean, l.p50, l.p90, l.p95, l.p99, l.max].map(formatDurationMs).join(', ');
+}
+
+function counts(record: Record<string, number>, sep: string): string {
+  return Object.entries(record)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([k, v]) => `${k}${sep}${v}`)
+    .join(sep === ':' ? '  ' : '\n');
+}
+
+/** True when an open-loop run did not send at the asked rate (more than 1% short, or requests left unsent). */
+export function fellBehind(m: ReportInput): boolean {
+  return m.rate.asked > 0 && ((m.unsent ?? 0) > 0 || m.rate.achieved < m.rate.asked * 0.99);
+}
+
+/**
+ * vegeta's text report, plus the asked/achieved rate, the uncorrected latencies (from the actual
+ * send) and the send lag. Latencies are corrected (from the due time) as in wrk2.
+ */
+export function renderLoadText(m: ReportInput): string {
+  const row = (label: string, fields: string, value: string): string => `${label.padEnd(14)}${`[${fields}]`.padEnd(34)}${value}\n`;
+  let out = '';
+  out += row('Requests', 'total, rate, throughput', `${m.requests}, ${fixed2(m.rate.achieved)}, ${fixed2(m.throughput)}`);
+  out += row('Rate', 'asked, achieved', `${m.rate.asked > 0 ? fixed2(m.rate.asked) : 'max'}, ${fixed2(m.rate.achieved)}`);
+  out += row('Duration', 'total, attack, wait', [m.durationMs, m.attackMs, m.waitMs].map(formatDurationMs).join(', '));
+  out += row('Latencies', 'min, mean, 50, 90, 95, 99, max', latencies(m.latenciesMs));
+  out += row('Uncorrected', 'min, mean, 50, 90, 95, 99, max', latencies(m.serviceLatenciesMs));
+  out += row('Send lag', 'mean, 99, max', [m.sendLagMs.mean, m.sendLagMs.p99, m.sendLagMs.max].map(formatDurationMs).join(', '));
+  out += row('Bytes In', 'total, mean', `${m.bytesIn}, ${fixed2(m.requests > 0 ? m.bytesIn / m.requests : 0)}`);
+  out += row('Bytes Out', 'total, mean', `${m.bytesOut}, ${fixed2(m.requests > 0 ? m.bytesOut / m.requests : 0)}`);
+  out += row('Success', 'ratio', `${(m.successRatio * 100).toFixed(2)}%`);
+  out += row('Status Codes', 'code:count', counts(m.statusCodes, ':'));
+  out += 'Error Set:\n';
+  const errors = counts(m.errors, ': ');
+  if (errors !== '') out += `${errors}\n`;
+  if (fellBehind(m)) {
+    // Say which limit it was: every connection busy (the server is slow; more connections would
+    // help) or the generator itself (CPU).
+    const capped = m.connectionCap !== undefined && m.peakInflight !== undefined && m.peakInflight > m.connectionCap;
+    out += `Warning: ${capped ? `all ${m.connectionCap} connections were busy, requests queued for one` : 'the load generator fell behind'}: ${fixed2(
+      m.rate.achieved,
+    )} req/s achieved of ${fixed2(m.rate.asked)} asked${m.unsent ? `, ${m.unsent} requests not sent` : ''} (send lag up to ${formatDurationMs(m.sendLagMs.max)})${
+      capped ? '; raise --connections' : ''
+    }.\n`;
+  }
+  if (m.interrupted) out += 'Interrupted: the report covers the requests sent before the interrupt.\n';
+  return out;
+}
+
+/** The metrics as pretty JSON (with a trailing newline). */
+export function renderLoadJson(m: ReportInput): string {
+  return `${JSON.stringify(m, null, 2)}\n`;
+}
+
+/** One progress line (no newline) for a terminal: elapsed/duration, bar, sent, rate, errors. */
+export function renderProgressLine(p: LoadProgress, width = 24): string {
+  const fraction = Math.min(1, p.elapsedMs / p.durationMs);
+  const filled = Math.round(fraction * width);
+  const bar = `${'█'.repeat(filled)}${'░'.repeat(width - filled)}`;
+  const rate = p.elapsedMs > 0 ? (p.sent * 1000) / p.elapsedMs : 0;
+  return `${bar} ${(p.elapsedMs / 1000).toFixed(1)}/${(p.durationMs / 1000).toFixed(1)}s  sent ${p.sent}  ${rate.toFixed(0)} req/s${
+    p.rateAsked > 0 ? ` (asked ${p.rateAsked})` : ''
+  }  in flight ${p.inflight}  ok ${p.success}  errors ${p.errors}`;
+}

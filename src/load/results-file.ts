@@ -1,0 +1,112 @@
+import { closeSync, createReadStream, createWriteStream, openSync, readSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { createGunzip } from 'node:zlib';
+import { BadgatewayError, ERROR_CODES, errnoCode } from '../errors/index.js';
+import { decodeResult, encodeResult, type LoadResult } from './result.js';
+
+/** Streams results to an NDJSON file; memory stays flat whatever the request count. */
+export interface ResultsWriter {
+  write(result: LoadResult): void;
+  /** Flushes and closes the file. */
+  close(): Promise<void>;
+}
+
+// Lines are joined into chunks of about this size before they reach the stream: one write per
+// few hundred requests instead of one per request.
+const CHUNK_CHARS = 64 * 1024;
+
+/** Opens `path` for writing at once (so a bad path fails before the run, as `BG_UNREADABLE`). */
+export function createResultsWriter(path: string): ResultsWriter {
+  let fd: number;
+  try {
+    fd = openSync(path, 'w');
+  } catch (err) {
+    throw new BadgatewayError(ERROR_CODES.UNREADABLE, `--output: cannot write ${path} (${errnoCode(err) ?? 'error'})`, { cause: err });
+  }
+  const stream = createWriteStream(path, { fd, highWaterMark: 1024 * 1024 });
+  let failure: unknown;
+  stream.on('error', (err) => (failure = err));
+  let chunk = '';
+  return {
+    write(result) {
+      chunk += encodeResult(result);
+      if (chunk.length >= CHUNK_CHARS) {
+        stream.write(chunk);
+        chunk = '';
+      }
+    },
+    close() {
+      return new Promise((resolve, reject) => {
+        if (chunk.length > 0) stream.write(chunk);
+        chunk = '';
+        stream.end(() => (failure ? reject(failure) : resolve()));
+      });
+    },
+  };
+}
+
+/** What {@link readResults} found besides the results. */
+export interface ReadStats {
+  files: number;
+  records: number;
+  /** Lines that were not result records (blank, truncated, foreign). */
+  skipped: number;
+}
+
+function isGzip(path: string): boolean {
+  const fd = openSync(path, 'r');
+  try {
+    const magic = Buffer.alloc(2);
+    return readSync(fd, magic, 0, 2, 0) === 2 && magic[0] === 0x1f && magic[1] === 0x8b;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Reads the NDJSON result files written by `--output` (gzipped ones too, sniffed by their magic
+ * bytes) and hands every record to `onResult`, file after file. Each file's times are relative
+ * to its own start, so runs from several machines merge as if started together.
+ */
+export async function readResults(paths: readonly string[], onResult: (result: LoadResult) => void): Promise<ReadStats> {
+  const stats: ReadStats = { files: 0, records: 0, skipped: 0 };
+  for (const path of paths) {
+    let gzip: boolean;
+    try {
+      gzip = isGzip(path);
+    } catch (err) {
+      throw new BadgatewayError(ERROR_CODES.UNREADABLE, `cannot read ${path} (${errnoCode(err) ?? 'error'})`, { cause: err });
+    }
+    const raw = createReadStream(path);
+    const input = gzip ? raw.pipe(createGunzip()) : raw;
+    const failed = new Promise<never>((_, reject) => {
+      const fail = (err: unknown): void =>
+        reject(new BadgatewayError(ERROR_CODES.UNREADABLE, `cannot read ${path} (${errnoCode(err) ?? (err as Error).message})`, { cause: err }));
+      raw.on('error', fail);
+      input.on('error', fail);
+    });
+    failed.catch(() => {});
+    const lines = createInterface({ input, crlfDelay: Infinity });
+    const reading = (async () => {
+      let first = true;
+      for await (const line of lines) {
+        if (first && line.trim() !== '') {
+          first = false;
+          if (!line.trimStart().startsWith('{')) {
+            throw new BadgatewayError(ERROR_CODES.BAD_OPTION, `${path}: not a badgateway results file (expected NDJSON from \`badgateway load --output\`)`);
+          }
+        }
+        const result = decodeResult(line);
+        if (result) {
+          stats.records += 1;
+          onResult(result);
+        } else if (line.trim() !== '') {
+          stats.skipped += 1;
+        }
+      }
+    })();
+    await Promise.race([reading, failed]);
+    stats.files += 1;
+  }
+  return stats;
+}

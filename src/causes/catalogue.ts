@@ -200,7 +200,7 @@ export const CAUSES: readonly Cause[] = [
       'cannot accept clients (they get no response) or open upstream sockets (the client gets 500, not 502: measured ' +
       'with nginx 1.22.1).',
     statuses: [500],
-    proxyLog: ['proxy-emfile-upstream', 'proxy-emfile', 'worker-connections-upstream', 'worker-connections'],
+    proxyLog: ['proxy-emfile-upstream', 'proxy-emfile', 'worker-connections-upstream', 'worker-connections', 'worker-connections-reuse'],
     evidence: ['nginx worker fds near their limit', '"Too many open files" or "worker_connections are not enough" in the error log'],
     confirm: ["grep 'Max open files' /proc/$(pgrep -f 'nginx: worker' | head -1)/limits", 'ls /proc/NGINX_WORKER_PID/fd | wc -l'],
     fix: ['raise worker_rlimit_nofile and worker_connections together', 'use upstream keepalive to need fewer upstream sockets'],
@@ -226,7 +226,7 @@ export const CAUSES: readonly Cause[] = [
       'After max_fails failures nginx marks a server unavailable for fail_timeout; with all of them marked it answers ' +
       '502 without trying. The real cause is in the earlier errors.',
     statuses: [502],
-    proxyLog: ['no-live-upstreams'],
+    proxyLog: ['no-live-upstreams', 'upstream-disabled'],
     evidence: ['earlier connect/read errors against the same upstream group'],
     confirm: ['grep -B50 "no live upstreams" error.log'],
     fix: ['fix the earlier upstream errors', 'tune max_fails / fail_timeout, add servers'],

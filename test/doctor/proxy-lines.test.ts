@@ -25,22 +25,27 @@ const EXPECTED: Record<string, [string, number | null]> = {
   'keepalive-race-post-rst': ['recv-reset', 502],
 };
 
-test("every line the proxy part recorded from real nginx classifies as its case's pattern; none is unknown", async () => {
+test('no line recorded from real nginx (proxy and causes recordings) is an unknown upstream error; the proxy cases classify as their pattern', async () => {
   const text = await readFile(LINES, 'utf8');
   let current = '';
   const seen = new Set<string>();
+  let lines = 0;
   for (const line of text.split('\n')) {
     const header = /^# ([\w-]+): client got/.exec(line);
     if (header) current = header[1]!;
     if (line.startsWith('#') || line === '') continue;
-    const expected = EXPECTED[current];
-    assert.ok(expected, `no expectation for case ${current}`);
     const c = classifyProxyLogLine(line);
-    assert.deepEqual([c?.patternId, c?.status], expected, `${current}: ${line}`);
-    seen.add(current);
+    // Some recorded lines are no upstream error ([warn] a client request body is buffered …).
+    if (c) lines += 1;
+    assert.notEqual(c?.patternId, 'unknown-upstream-error', `${current}: ${line}`);
+    const expected = EXPECTED[current];
+    if (expected) {
+      assert.deepEqual([c?.patternId, c?.status], expected, `${current}: ${line}`);
+      seen.add(current);
+    }
   }
   assert.deepEqual([...seen].sort(), Object.keys(EXPECTED).sort());
   const s = await summarizeErrorLogs([LINES]);
   assert.equal(s.lines.unknownUpstream, 0);
-  assert.equal(s.lines.upstreamErrors, Object.keys(EXPECTED).length);
+  assert.equal(s.lines.upstreamErrors, lines);
 });

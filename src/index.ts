@@ -5,6 +5,7 @@ export * as app from './app/index.js';
 export * as causes from './causes/index.js';
 export * as lab from './lab/index.js';
 export * as report from './report/index.js';
+export * as doctor from './doctor/index.js';
 export * as guard from './guard/index.js';
 export * as load from './load/index.js';
 export * as proxy from './proxy/index.js';

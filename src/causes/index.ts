@@ -6,6 +6,11 @@ export { CAUSES, CAUSE_IDS, getCause, isCauseId, type Cause, type CauseId } from
 export { PROXY_LOG_PATTERNS, UNKNOWN_UPSTREAM_PATTERN, type ProxyLogPattern, type LogLevel } from './patterns.js';
 export {
   classifyProxyLogLine,
+  mayBeProxyLogLine,
+  createProxyLogClassifier,
+  type FastClassification,
+  type ProxyLogClassifier,
+  PROXY_LOG_KEYWORDS,
   parseErrorLogLine,
   matchProxyLogPattern,
   stripErrorLogPrefix,

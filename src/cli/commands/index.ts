@@ -3,6 +3,7 @@ import type { CliContext } from '../context.js';
 import { registerApp } from './app.js';
 import { registerCauses } from './causes.js';
 import { registerLab } from './lab.js';
+import { registerDoctor } from './doctor.js';
 import { registerLoad } from './load.js';
 import { registerReport } from './report.js';
 import { registerProxy } from './proxy.js';
@@ -14,6 +15,7 @@ export const COMMANDS: readonly RegisterCommand[] = [
   registerApp,
   registerCauses,
   registerLab,
+  registerDoctor,
   registerLoad,
   registerReport,
   registerProxy,

@@ -1,0 +1,182 @@
+/**
+ * Benchmarks of `badgateway doctor` (DESIGN targets), against peers measured in the same run:
+ *
+ * 1. Classify a generated ~1 GB nginx error log (real line shapes recorded from nginx 1.22.1, plus
+ *    the startup/info noise a real log has): target < 10 s and < 150 MB RSS; DESIGN asks for
+ *    within 3× of `grep -cE` of the five cause patterns. The classifier runs in a child process
+ *    (the library, as the CLI uses it) so its maxRSS is its own. Peers: `grep -cE` (five
+ *    patterns), `grep -c` (one), `wc -l`.
+ * 2. Inspect a process holding 20,000 fds (`runDoctor({ pids })`): target < 1 s; peer
+ *    `ls /proc/PID/fd | wc -l`.
+ *
+ * The log is written to a temp dir and deleted afterwards, also on failure.
+ */
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { open, readFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { runDoctor } from '../src/doctor/index.js';
+import { createTempDir } from '../src/util/index.js';
+
+const LOG_BYTES = 1024 * 1024 * 1024;
+const BLOCK_BYTES = 8 * 1024 * 1024;
+const TARGET_FDS = 20_000;
+const FIXTURE = fileURLToPath(new URL('../../test/doctor/fixtures/nginx-error.log', import.meta.url));
+const DOCTOR = fileURLToPath(new URL('../src/doctor/index.js', import.meta.url));
+const GREP_FIVE = 'Resource temporarily unavailable|Too many open files|Connection timed out|prematurely closed|Connection refused';
+
+/** Noise a production error log has besides upstream errors (not counted as errors). */
+const NOISE = [
+  '[notice] 1200#1200: signal process started',
+  '[info] 1201#1201: *77 client 10.0.0.9 closed keepalive connection',
+  '[warn] 1201#1201: *78 an upstream response is buffered to a temporary file /var/cache/nginx/proxy_temp/1/00/0000000001 while reading upstream, client: 10.0.0.9, server: _, request: "GET /big HTTP/1.1", upstream: "http://10.0.1.5:8080/big", host: "example.org"',
+  '[error] 1201#1201: *79 open() "/usr/share/nginx/html/favicon.ico" failed (2: No such file or directory), client: 10.0.0.9, server: _, request: "GET /favicon.ico HTTP/1.1", host: "example.org"',
+];
+
+/** One block of varied lines: real shapes with their time, connection id and upstream port varied. */
+export async function makeBlock(): Promise<Buffer> {
+  const shapes = (await readFile(FIXTURE, 'utf8'))
+    .split('\n')
+    .filter((l) => l.length > 20)
+    .map((l) => l.slice(20)); // without the time
+  const lines: string[] = [];
+  let size = 0;
+  for (let i = 0; size < BLOCK_BYTES; i++) {
+    const t = i >> 6; // 64 lines per second
+    const time = `2026/11/${String(20 + ((t / 86400) | 0) % 8).padStart(2, '0')} ${String(((t / 3600) | 0) % 24).padStart(2, '0')}:${String(((t / 60) | 0) % 60).padStart(2, '0')}:${String(t % 60).padStart(2, '0')}`;
+    const body = i % 5 === 4 ? NOISE[i % NOISE.length]! : shapes[i % shapes.length]!.replace(/\*\d+ /, `*${i} `).replace(/:1808(\d)/g, `:${18080 + (i % 7)}`);
+    const line = `${time} ${body}\n`;
+    lines.push(line);
+    size += line.length;
+  }
+  return Buffer.from(lines.join(''));
+}
+
+async function writeLog(path: string): Promise<number> {
+  const block = await makeBlock();
+  const handle = await open(path, 'w');
+  let written = 0;
+  try {
+    while (written < LOG_BYTES) {
+      await handle.write(block);
+      written += block.length;
+    }
+  } finally {
+    await handle.close();
+  }
+  return written;
+}
+
+const CHILD = `
+const { summarizeErrorLogs } = await import(process.argv[1]);
+const start = performance.now();
+const cpu0 = process.cpuUsage();
+const s = await summarizeErrorLogs([process.argv[2]]);
+const ms = performance.now() - start;
+const cpu = process.cpuUsage(cpu0);
+console.log(JSON.stringify({ ms, cpuMs: (cpu.user + cpu.system) / 1000, maxRssKb: process.resourceUsage().maxRSS, lines: s.lines }));
+`;
+
+interface Timing {
+  /** Wall clock, ms. */
+  ms: number;
+  /** User + system CPU, ms (all threads): what a loaded machine distorts least. */
+  cpuMs: number;
+}
+
+/** Best of `rounds` runs of a command under /usr/bin/time (wall and CPU). */
+function timeCommand(cmd: string, args: string[], rounds = 2): Timing {
+  let best: Timing = { ms: Infinity, cpuMs: Infinity };
+  for (let i = 0; i < rounds; i++) {
+    const start = performance.now();
+    const r = spawnSync('/usr/bin/time', ['-f', '%U %S', cmd, ...args], { encoding: 'utf8', maxBuffer: 1 << 20 });
+    const ms = performance.now() - start;
+    const [user, sys] = (r.stderr.trim().split('\n').at(-1) ?? '').split(' ').map(Number);
+    const cpuMs = ((user ?? Number.NaN) + (sys ?? Number.NaN)) * 1000;
+    if (ms < best.ms) best = { ms, cpuMs };
+  }
+  return best;
+}
+
+const ratio = (a: Timing, b: Timing): string => `wall ${(a.ms / b.ms).toFixed(2)}×, cpu ${(a.cpuMs / b.cpuMs).toFixed(2)}×`;
+const fmt = (t: Timing): string => `${(t.ms / 1000).toFixed(2)} s (cpu ${(t.cpuMs / 1000).toFixed(2)} s)`;
+
+async function benchLog(): Promise<void> {
+  const dir = await createTempDir('doctor-bench');
+  try {
+    const file = dir.file('error.log');
+    const bytes = await writeLog(file);
+    // Warm the page cache for every contender alike.
+    timeCommand('wc', ['-l', file], 1);
+    const wc = timeCommand('wc', ['-l', file]);
+    const grepOne = timeCommand('grep', ['-c', 'upstream', file]);
+    const grepFive = timeCommand('grep', ['-cE', GREP_FIVE, file]);
+    let r: Timing & { maxRssKb: number; lines: { total: number; upstreamErrors: number } } | undefined;
+    for (let i = 0; i < 2; i++) {
+      const child = spawnSync(process.execPath, ['--input-type=module', '-e', CHILD, DOCTOR, file], { encoding: 'utf8', maxBuffer: 1 << 20 });
+      if (child.status !== 0) throw new Error(`classifier child failed: ${child.stderr}`);
+      const run = JSON.parse(child.stdout) as NonNullable<typeof r>;
+      if (!r || run.ms < r.ms) r = { ...run, maxRssKb: Math.max(run.maxRssKb, r?.maxRssKb ?? 0) };
+    }
+    if (!r) return;
+    const mb = bytes / 1024 / 1024;
+    console.log(`doctor: error log ${mb.toFixed(0)} MiB, ${r.lines.total} lines (${r.lines.upstreamErrors} upstream errors); best of 2, wall and CPU (user+sys, all threads)`);
+    console.log(`  classify (doctor)   ${fmt(r)}  ${(mb / (r.ms / 1000)).toFixed(0)} MiB/s  maxRSS ${(r.maxRssKb / 1024).toFixed(0)} MB  (targets < 10 s, < 150 MB)`);
+    console.log(`  grep -cE (5 causes) ${fmt(grepFive)}  → doctor / grep -cE: ${ratio(r, grepFive)} (DESIGN: ≤ 3×)`);
+    console.log(`  grep -c (1 pattern) ${fmt(grepOne)}  → doctor / grep -c:  ${ratio(r, grepOne)}`);
+    console.log(`  wc -l               ${fmt(wc)}  → doctor / wc -l:    ${ratio(r, wc)}`);
+  } finally {
+    await dir.close();
+  }
+}
+
+// Listens first (a listener for doctor to look at), then opens /dev/null up to 20,000 fds or the
+// hard limit (20,000 here).
+const HOLDER = `
+const fs = require('fs');
+require('net').createServer().listen(0, '127.0.0.1', () => {
+  let open = fs.readdirSync('/proc/self/fd').length - 1;
+  for (; open < ${TARGET_FDS}; open++) { try { fs.openSync('/dev/null', 'r'); } catch { break; } }
+  console.log(open);
+});
+setInterval(() => {}, 1000);
+`;
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+}
+
+async function benchFds(): Promise<void> {
+  const child = spawn(process.execPath, ['-e', HOLDER], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const [line] = (await once(createInterface({ input: child.stdout }), 'line')) as [string];
+    const pid = child.pid as number;
+    const doctorMs: number[] = [];
+    const lsMs: number[] = [];
+    let open = 0;
+    for (let i = 0; i < 5; i++) {
+      const start = performance.now();
+      const report = await runDoctor({ pids: [pid], intervalMs: 0 });
+      doctorMs.push(performance.now() - start);
+      open = report.facts?.targets[0]?.process?.fds.open ?? 0;
+      const lsStart = performance.now();
+      execFileSync('sh', ['-c', `ls /proc/${pid}/fd | wc -l`]);
+      lsMs.push(performance.now() - lsStart);
+    }
+    const d = median(doctorMs);
+    const l = median(lsMs);
+    console.log(`doctor: --pid on a process with ${open} fds (child opened ${line.trim()})`);
+    console.log(`  runDoctor({ pids })  ${d.toFixed(0)} ms (median of 5; target < 1000 ms)`);
+    console.log(`  ls /proc/PID/fd | wc -l  ${l.toFixed(0)} ms  → doctor / ls = ${(d / l).toFixed(2)}×`);
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
+
+/** Runs both benchmarks and prints times, RSS and ratios. */
+export async function run(): Promise<void> {
+  await benchFds();
+  await benchLog();
+}

@@ -1,0 +1,122 @@
+import type { DoctorFacts, TargetFacts } from './collectors.js';
+import type { DoctorReport } from './diagnose.js';
+import type { Finding } from './findings.js';
+
+const pct = (r: number): string => `${Math.round(r * 100)}%`;
+
+function renderFinding(f: Finding): string[] {
+  const out = [`${f.severity.toUpperCase().padEnd(8)}  ${f.cause} — ${f.title}`, `  where:  ${f.target}`, `  seen:   ${f.summary}`, '  evidence:'];
+  // Evidence lines starting with two spaces continue the previous one (an example log line).
+  for (const e of f.evidence) out.push(`    ${e.startsWith('  ') ? `  ${e.trimStart()}` : `- ${e}`}`);
+  out.push('  fix:', ...f.fix.map((x) => `    - ${x}`), '  confirm:', ...f.confirm.map((c) => `    $ ${c}`));
+  return out;
+}
+
+function renderTarget(t: TargetFacts): string[] {
+  const out: string[] = [];
+  const p = t.process;
+  const head = p
+    ? `${t.label}: fds ${p.fds.open}/${p.fds.soft ?? 'unlimited'}${p.fds.soft ? ` (${pct(p.fds.ratio)})` : ''} — ${Object.entries(p.fds.byKind)
+        .filter(([, n]) => n > 0)
+        .map(([k, n]) => `${k} ${n}`)
+        .join(', ')}`
+    : `${t.label}${t.missing ? `: ${t.missing.replace(/-/g, ' ')}` : ''}`;
+  out.push(`  ${head}`);
+  for (const l of t.listeners) {
+    let line = `    ${l.name}  queue ${l.queue ?? '?'}/${l.backlog ?? '?'}`;
+    if (l.connections) {
+      const states = Object.entries(l.connections.states)
+        .map(([s, n]) => `${s} ${n}`)
+        .join(', ');
+      line += `  connections: ${states || 'none'}`;
+      if (l.connections.idle !== null) line += `; idle ≥ ${l.connections.idleMs / 1000} s: ${l.connections.idle}`;
+    }
+    if (l.keepAlive) line += `  keep-alive: ${l.keepAlive.keepAliveTimeoutS === null ? (l.keepAlive.error ?? 'no timeout announced') : `timeout=${l.keepAlive.keepAliveTimeoutS}`}`;
+    out.push(line);
+  }
+  return out;
+}
+
+function renderMachine(facts: DoctorFacts): string {
+  const n = facts.machine.netstat;
+  const counters = n
+    ? `TcpExt ListenOverflows +${n.listenOverflows.delta}, ListenDrops +${n.listenDrops.delta} in ${(n.intervalMs / 1000).toFixed(1)} s`
+    : 'TcpExt ListenOverflows not compared (one sample: --interval 0, or /proc/net/netstat unreadable)';
+  return `  machine: net.core.somaxconn ${facts.machine.somaxconn ?? '?'}; ${counters}`;
+}
+
+/** The human-readable report: findings (cause, evidence, fix, confirm), what was inspected, log tables, verdict. */
+export function renderDoctorText(report: DoctorReport): string {
+  const out: string[] = [];
+  const critical = report.findings.filter((f) => f.severity === 'critical').length;
+  const warning = report.findings.length - critical;
+  out.push(
+    report.findings.length === 0
+      ? 'badgateway doctor: no finding'
+      : `badgateway doctor: ${report.findings.length} finding${report.findings.length === 1 ? '' : 's'} (${critical} critical, ${warning} warning)`,
+    '',
+  );
+  for (const f of report.findings) out.push(...renderFinding(f), '');
+  if (report.facts) {
+    out.push(`Inspected (${report.facts.targets.length} target${report.facts.targets.length === 1 ? '' : 's'}):`);
+    for (const t of report.facts.targets) out.push(...renderTarget(t));
+    out.push(renderMachine(report.facts), '');
+  }
+  const e = report.errorLog;
+  if (e) {
+    out.push(
+      `Error log: ${e.lines.total} lines in ${e.files.length} file${e.files.length === 1 ? '' : 's'}; ${e.lines.upstreamErrors} upstream/proxy errors ` +
+        `(502: ${e.statuses['502']}, 504: ${e.statuses['504']}, 500: ${e.statuses['500']}, no response/truncated: ${e.statuses.none}; unknown: ${e.lines.unknownUpstream})`,
+    );
+    if (e.patterns.length > 0) {
+      const w = Math.max(7, ...e.patterns.map((p) => p.id.length));
+      out.push(`  ${'pattern'.padEnd(w)}  ${'lines'.padStart(8)}  status  first seen → last seen                     causes`);
+      for (const p of e.patterns) {
+        out.push(
+          `  ${p.id.padEnd(w)}  ${String(p.count).padStart(8)}  ${String(p.status ?? '-').padEnd(6)}  ${p.firstSeen ?? '?'} → ${p.lastSeen ?? '?'}  ${p.causes.join(', ') || '-'}`,
+        );
+      }
+      out.push(`  upstreams: ${e.upstreams.slice(0, 8).map((u) => `${u.name} ${u.count}`).join(', ')}${e.upstreams.length > 8 ? ', …' : ''}`);
+    }
+    out.push('');
+  }
+  const a = report.accessLog;
+  if (a) {
+    const formats = Object.entries(a.lines.byFormat)
+      .filter(([, n]) => n > 0)
+      .map(([f, n]) => `${f} ${n}`)
+      .join(', ');
+    out.push(`Access log: ${a.lines.total} lines (${formats || 'no known format'}; unparsed ${a.lines.unparsed}); 502: ${a.s502}, 504: ${a.s504}`);
+    for (const u of a.upstreams.slice(0, 10)) out.push(`  upstream ${u.name}: ${u.attempts} attempts, ${u.s502} × 502, ${u.s504} × 504`);
+    const bad = a.timeline.filter((b) => b.s502 + b.s504 > 0);
+    for (const b of bad.slice(-10)) out.push(`  ${b.bucket}  ${b.requests} requests, ${b.s502} × 502, ${b.s504} × 504`);
+    out.push('');
+  }
+  for (const n of report.notes) out.push(`note: ${n}`);
+  out.push(`verdict: ${report.verdict} (exit ${report.exitCode})`);
+  return `${out.join('\n')}\n`;
+}
+
+/** One line per --watch sample: the live numbers with their change since the previous sample, and the causes found. */
+export function renderWatchLine(report: DoctorReport, previous: DoctorReport | undefined): string {
+  const time = report.generatedAt.slice(11, 19);
+  const prevTargets = new Map((previous?.facts?.targets ?? []).map((t) => [t.label, t]));
+  const delta = (now: number, before: number | undefined): string => (before === undefined || now === before ? '' : ` (${now > before ? '+' : ''}${now - before})`);
+  const parts: string[] = [];
+  for (const t of report.facts?.targets ?? []) {
+    const before = prevTargets.get(t.label);
+    const bits = [t.label];
+    if (t.process) bits.push(`fds ${t.process.fds.open}/${t.process.fds.soft ?? '∞'}${delta(t.process.fds.open, before?.process?.fds.open)}`);
+    for (const l of t.listeners) {
+      const bl = before?.listeners.find((x) => x.name === l.name);
+      bits.push(`${l.name} queue ${l.queue ?? '?'}/${l.backlog ?? '?'}${delta(l.queue ?? 0, bl?.queue ?? undefined)}`);
+      if (l.connections?.idle !== null && l.connections?.idle !== undefined) bits.push(`idle ${l.connections.idle}${delta(l.connections.idle, bl?.connections?.idle ?? undefined)}`);
+    }
+    if (t.missing) bits.push(t.missing);
+    parts.push(bits.join(' '));
+  }
+  const n = report.facts?.machine.netstat;
+  if (n) parts.push(`overflows +${n.listenOverflows.delta} drops +${n.listenDrops.delta}`);
+  const causes = report.findings.map((f) => `${f.cause}(${f.severity})`).join(' ') || 'healthy';
+  return `${time}  ${parts.join(' | ')}  → ${causes}\n`;
+}

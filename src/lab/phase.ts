@@ -34,6 +34,8 @@ export interface PhaseEnv {
   resources: ResourceTracker;
   signal?: AbortSignal;
   onProgress?: (p: PhaseProgress) => void;
+  /** Runs doctor on the upstream and the proxy log after the load; omitted = not run. */
+  doctor?: (target: { pid: number | null; target: { port: number } | { unixSocket: string }; errorLogPath: string }) => Promise<PhaseResult['doctor']>;
 }
 
 /** Samples the upstream's fds and listen queue every `intervalMs` until stopped. */
@@ -130,6 +132,7 @@ export async function runPhase(name: PhaseName, spec: PhaseSpec, env: PhaseEnv):
     samples: [],
     proxyLog: { lines: 0, classified: [], byPattern: {}, causeLines: 0 },
     notes: [],
+    doctor: null,
     childPids: [],
   };
   const closers: (() => Promise<void>)[] = [];
@@ -210,6 +213,8 @@ export async function runPhase(name: PhaseName, spec: PhaseSpec, env: PhaseEnv):
         timeline: metrics.timeline.map((b) => ({ tMs: b.tMs, sent: b.sent, statusCodes: b.statusCodes, errors: b.errors, p50: b.p50, p99: b.p99 })),
       };
       result.gatewayErrors = (metrics.statusCodes['502'] ?? 0) + (metrics.statusCodes['504'] ?? 0);
+      // Before anything stops: the upstream is still in the state the load left it in.
+      if (env.doctor) result.doctor = await env.doctor({ pid: await upstream.samplePid(), target: upstream.target, errorLogPath: proxy.errorLogPath });
     } finally {
       mark('load done');
       result.samples = await sampler.stop();

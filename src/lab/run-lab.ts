@@ -1,6 +1,7 @@
 import { chmod, mkdir } from 'node:fs/promises';
 import { BadgatewayError, ERROR_CODES, badOption } from '../errors/index.js';
 import { createTempDir, debug } from '../util/index.js';
+import { diagnosePhase } from './doctor.js';
 import { loadParts, type LabParts } from './parts.js';
 import { runPhase, type PhaseProgress, type ResourceTracker } from './phase.js';
 import { checkPythonServers, type PythonServer } from './python-apps.js';
@@ -38,6 +39,8 @@ export interface LabOptions {
   own?: (resource: { close(): Promise<void> }) => void;
   /** The parts the lab drives; default the real ones. */
   parts?: LabParts;
+  /** Run `badgateway doctor` on the upstream and the proxy log at the end of each phase's load. Default true. */
+  doctor?: boolean;
 }
 
 /** What `runLab` reports while it runs. */
@@ -177,6 +180,7 @@ export async function runLab(options: LabOptions = {}): Promise<LabReport> {
         resources: tracker,
         ...(options.signal ? { signal: options.signal } : {}),
         onProgress: (p: PhaseProgress) => emit({ type: 'progress', id: scenario.id, ...p }),
+        ...(options.doctor === false ? {} : { doctor: diagnosePhase }),
       };
       emit({ type: 'phase', id: scenario.id, phase: 'fail' });
       const fail = await runPhase('fail', plan.phases.fail, env);

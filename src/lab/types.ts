@@ -85,6 +85,11 @@ export interface PhaseResult {
   };
   /** Facts the scenario measured itself (race hit rate, idle clients opened…). */
   notes: string[];
+  /**
+   * What `badgateway doctor` concluded, run on the upstream and the proxy's error log at the end of
+   * the load (while the cause is still there). Null when it was not run or could not inspect.
+   */
+  doctor: { causes: CauseId[]; findings: { cause: CauseId; severity: string; summary: string }[]; error?: string } | null;
   /** Pids of the child processes this phase started (for cleanup checks). */
   childPids: number[];
   /** Set when the phase could not run to the end. */

@@ -185,6 +185,9 @@ function renderPhase(phase: PhaseResult | undefined, name: string, charts: Chart
   )}/s achieved</td></tr>
 <tr><th>latency ms</th><td>p50 ${escapeHtml(lat.p50.toFixed(1))} · p99 ${escapeHtml(lat.p99.toFixed(1))} · max ${escapeHtml(lat.max.toFixed(1))}</td></tr>
 <tr><th>phase time</th><td>${escapeHtml(renderSeconds(phase.durationMs))}</td></tr>
+<tr><th>doctor named</th><td>${escapeHtml(
+    phase.doctor ? (phase.doctor.error ? `could not inspect: ${phase.doctor.error}` : phase.doctor.causes.join(', ') || 'nothing (healthy)') : 'not run',
+  )}</td></tr>
 </table>
 ${phase.error ? `<p class="bad">error: ${escapeHtml(phase.error)}</p>` : ''}
 ${phase.notes.length > 0 ? `<ul>${phase.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>` : ''}

@@ -7,6 +7,7 @@ export {
   renderClientOutcome,
   renderSeconds,
   firstCauseLine,
+  renderDoctorVerdict,
   shortenTempPaths,
   type LabTextOptions,
 } from './lab-text.js';

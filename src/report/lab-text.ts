@@ -32,6 +32,15 @@ export function firstCauseLine(phase: PhaseResult | undefined): string | undefin
   return line ? shortenTempPaths(stripErrorLogPrefix(line.line)) : undefined;
 }
 
+/** Whether doctor, run during the fail phase, named the scenario's cause: `yes`, or `no (what it named)`. */
+export function renderDoctorVerdict(s: ScenarioResult): string {
+  const doctor = s.phases.fail.doctor;
+  if (!doctor) return 'not run';
+  if (doctor.error) return `error: ${doctor.error}`;
+  if (doctor.causes.includes(s.causeId)) return 'yes';
+  return doctor.causes.length > 0 ? `no (${doctor.causes.join(', ')})` : 'no (nothing)';
+}
+
 function failCell(s: ScenarioResult): string {
   const phase = s.phases.fail;
   if (phase.error) return `error: ${phase.error}`;
@@ -69,6 +78,7 @@ export function renderLabText(report: LabReport, options: LabTextOptions = {}): 
     { header: 'FIX PHASE', cell: fixCell, style: (t, s) => (s.verdict.fix.ok ? t : c.red(t)) },
     { header: 'TIME', cell: (s) => renderSeconds(s.durationMs), align: 'right' },
     { header: 'VERDICT', cell: (s) => (s.verdict.ok ? 'ok' : 'FAILED'), style: (t, s) => (s.verdict.ok ? c.green(t) : c.red(t)) },
+    { header: 'DOCTOR NAMES IT', cell: renderDoctorVerdict },
     { header: 'PROXY ERROR LOG (FAIL PHASE)', cell: (s) => firstCauseLine(s.phases.fail) ?? '(no line of this cause)' },
   ];
   let out = report.scenarios.length > 0 ? renderTable(columns, report.scenarios) : 'no scenario ran\n';

@@ -64,6 +64,10 @@ function assertVerdicts(report: LabReport, proxy: string, expectedRuns: string[]
     assert.equal(fix.proxyLog.causeLines, 0, `${key} fix phase`);
     assert.ok(fix.client.requests > 0);
     assert.ok(fail.samples.length > 0 && fix.samples.length > 0, `${key}: the upstream was sampled`);
+    // doctor ran on the upstream and the proxy log of both phases (what it names is doctor's business).
+    for (const phase of [fail, fix]) {
+      assert.ok(phase.doctor && phase.doctor.error === undefined, `${key} ${phase.name}: doctor ran (${phase.doctor?.error})`);
+    }
   }
   assert.equal(report.ok, true);
 }

@@ -44,6 +44,10 @@ export function samplePhase(name: 'fail' | 'fix', statusCodes: Record<string, nu
       causeLines: lines.length,
     },
     notes: name === 'fail' ? ['burst of 200 req/s against a 100 req/s worker & "quotes"'] : [],
+    doctor:
+      name === 'fail'
+        ? { causes: ['backlog-overflow-unix'], findings: [{ cause: 'backlog-overflow-unix', severity: 'critical', summary: 'accept queue full: 9 queued, backlog 8' }] }
+        : { causes: [], findings: [] },
     childPids: [4242],
   };
 }

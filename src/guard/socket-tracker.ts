@@ -53,6 +53,12 @@ export const FRESH_GRACE_MS = 500;
 interface SocketState {
   /** Requests on this socket whose response has not closed yet (pipelining can make it > 1). */
   active: number;
+  /** No request in progress and not reaped or upgraded: a candidate for the reaper. */
+  idle: boolean;
+  /** Has served a request: idle now means kept-alive, not fresh. */
+  served: boolean;
+  /** When it last became idle, as a count of such events (the reaper closes the lowest first). */
+  idleSeq: number;
   reaped: boolean;
   connectedAt: number;
   /** Its server was attached with `requests: 'manual'`. */
@@ -62,20 +68,18 @@ interface SocketState {
 /** Creates a {@link SocketTracker}; `hooks` let the guard keep its fd estimate current. */
 export function createSocketTracker(hooks: SocketTrackerHooks): SocketTracker {
   const states = new Map<Socket, SocketState>();
-  // Sets iterate in insertion order, and a socket is (re)inserted when it becomes idle, so the
-  // first element is always the one idle the longest (or connected the longest, for fresh ones).
-  const kept = new Set<Socket>();
-  const fresh = new Set<Socket>();
+  // The order of idleness is a counter stamped on the socket's state, not its place in an
+  // ordered Set: deleting and re-adding every socket on every request churned the Set's hash
+  // table (rehash garbage per few dozen requests) for an order only the rare reap needs. The
+  // reaper sorts then, and a counter needs no clock on the request path.
+  let idleSeq = 0;
   const servers: Array<{ server: Server; detach: () => void }> = [];
 
   const onConnection = (socket: Socket, manual: boolean): void => {
-    const state: SocketState = { active: 0, reaped: false, connectedAt: Date.now(), manual };
+    const state: SocketState = { active: 0, idle: true, served: false, idleSeq: ++idleSeq, reaped: false, connectedAt: Date.now(), manual };
     states.set(socket, state);
-    fresh.add(socket);
     socket.once('close', () => {
       states.delete(socket);
-      kept.delete(socket);
-      fresh.delete(socket);
       if (!state.reaped) hooks.onClose();
     });
     hooks.onOpen(socket);
@@ -88,28 +92,29 @@ export function createSocketTracker(hooks: SocketTrackerHooks): SocketTracker {
     const state = states.get(socket);
     if (!state) return;
     state.active -= 1;
-    if (state.active === 0 && !socket.destroyed) kept.add(socket);
+    if (state.active === 0 && !state.reaped && !socket.destroyed) {
+      state.idle = true;
+      state.idleSeq = ++idleSeq;
+    }
   }
 
-  const busy = (state: SocketState, socket: Socket): void => {
+  const busy = (state: SocketState): void => {
     state.active += 1;
-    if (state.active === 1) {
-      fresh.delete(socket);
-      kept.delete(socket);
-    }
+    state.idle = false;
+    state.served = true;
   };
 
   const onRequest = (req: { socket: Socket }, res: { on(event: 'close', cb: () => void): unknown }): void => {
     const state = states.get(req.socket);
     if (!state) return;
-    busy(state, req.socket);
+    busy(state);
     res.on('close', onResponseClose);
   };
 
   const markBusy = (req: { socket: Socket }): boolean => {
     const state = states.get(req.socket);
     if (!state?.manual) return false;
-    busy(state, req.socket);
+    busy(state);
     return true;
   };
 
@@ -118,8 +123,14 @@ export function createSocketTracker(hooks: SocketTrackerHooks): SocketTracker {
     const state = states.get(socket);
     if (!state) return;
     state.active += 1;
-    fresh.delete(socket);
-    kept.delete(socket);
+    state.idle = false;
+  };
+
+  /** Idle sockets matching `pick`, idle the longest first. */
+  const idleSockets = (pick: (state: SocketState, socket: Socket) => boolean): Socket[] => {
+    const found: Array<[Socket, number]> = [];
+    for (const [socket, state] of states) if (state.idle && pick(state, socket)) found.push([socket, state.idleSeq]);
+    return found.sort((a, b) => a[1] - b[1]).map(([socket]) => socket);
   };
 
   return {
@@ -146,25 +157,25 @@ export function createSocketTracker(hooks: SocketTrackerHooks): SocketTracker {
     },
     reapIdle(n, except) {
       let closed = 0;
-      const close = (socket: Socket, set: Set<Socket>): void => {
-        set.delete(socket);
-        const state = states.get(socket);
-        if (!state) return;
+      if (n <= 0) return closed;
+      const close = (socket: Socket): void => {
+        const state = states.get(socket)!;
         state.reaped = true;
+        state.idle = false;
         // destroy() closes the fd synchronously, so an accept() running right after succeeds.
         socket.destroy();
         closed += 1;
       };
-      for (const socket of kept) {
+      for (const socket of idleSockets((state, socket) => state.served && socket !== except)) {
         if (closed >= n) return closed;
-        if (socket !== except) close(socket, kept);
+        close(socket);
       }
+      // Fresh ones in connection order (their idleSeq is stamped at connect), once past the grace.
       const graceEnd = Date.now() - FRESH_GRACE_MS;
-      for (const socket of fresh) {
+      for (const socket of idleSockets((state, socket) => !state.served && socket !== except)) {
         if (closed >= n) return closed;
-        if (socket === except) continue;
-        if ((states.get(socket)?.connectedAt ?? 0) > graceEnd) break; // the rest are younger
-        close(socket, fresh);
+        if (states.get(socket)!.connectedAt > graceEnd) break; // the rest are younger
+        close(socket);
       }
       return closed;
     },
@@ -172,7 +183,9 @@ export function createSocketTracker(hooks: SocketTrackerHooks): SocketTracker {
       return states.size;
     },
     get idle() {
-      return kept.size + fresh.size;
+      let n = 0;
+      for (const state of states.values()) if (state.idle) n += 1;
+      return n;
     },
   };
 }

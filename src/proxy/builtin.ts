@@ -499,6 +499,11 @@ class ProxyExchange implements ExchangeHandler {
     if (this.phase === 'reading-body') {
       // The head is out already: like nginx, cut the client connection so it sees the truncation.
       this.logFailure(failure, false);
+      // nginx has sent the head and the body so far when it closes. node may still hold them:
+      // writeHead only stores the head, and writes are corked until the next tick. Send them first.
+      const socket = this.res.socket;
+      this.res.flushHeaders();
+      socket?.uncork();
       this.res.destroy();
       this.logAccess(this.res.statusCode);
       return;

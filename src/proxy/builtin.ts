@@ -61,7 +61,7 @@ function forwardHeaders(rawHeaders: readonly string[], connectionHeader: string 
 }
 
 /**
- * The built-in reverse proxy (node:http server and client) for when nginx is absent: the same
+ * The built-in reverse proxy (a node:http server, a node:net client) for when nginx is absent: the same
  * options as {@link runNginx} and the same failure semantics, byte for byte in the logs:
  * connect refused/ENOENT/EAGAIN/reset/premature close → 502, connect/read/send timeout → 504,
  * each written to an nginx-format error log with nginx's wording and level; an access log in
@@ -454,7 +454,15 @@ class ProxyExchange implements ExchangeHandler {
     this.record!.status = head.statusCode;
     this.arm(this.ctx.options.readTimeoutMs, 'reading-body');
     const responseHeaders = forwardHeaders(head.rawHeaders, head.connection);
-    this.res.writeHead(head.statusCode, head.statusMessage, responseHeaders as unknown as OutgoingHttpHeaders);
+    try {
+      this.res.writeHead(head.statusCode, head.statusMessage, responseHeaders as unknown as OutgoingHttpHeaders);
+    } catch (err) {
+      // The parser rejects what node would refuse to send; should anything slip through, it is
+      // the upstream's bad header (a 502), never an exception thrown out of a socket event.
+      debug('builtin proxy: cannot forward the response head: %o', err);
+      this.phase = 'reading-header';
+      this.fail({ protocol: 'invalid header' });
+    }
   }
 
   onData(chunk: Buffer): void {

@@ -52,6 +52,8 @@ const MAX_HEAD_BYTES = 16 * 1024;
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: (.*))?$/;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Bytes a header value or reason phrase may not hold (node's ServerResponse would throw on them). */
+const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 const EMPTY = Buffer.alloc(0);
 
 /** Where the response parser is. */
@@ -266,7 +268,7 @@ export class UpstreamConnection {
   private parseHead(text: string): ResponseHead | undefined {
     const lines = text.split('\r\n');
     const status = STATUS_LINE.exec(lines[0]!);
-    if (!status) {
+    if (!status || status[2]!.startsWith('0') || (status[3] !== undefined && INVALID_VALUE.test(status[3]))) {
       this.fail({ protocol: 'no valid HTTP/1.0 header' });
       return undefined;
     }
@@ -285,6 +287,10 @@ export class UpstreamConnection {
         return undefined;
       }
       const value = line.slice(colon + 1).trim();
+      if (INVALID_VALUE.test(value)) {
+        this.fail({ protocol: 'invalid header' });
+        return undefined;
+      }
       rawHeaders.push(name, value);
       // Only three names matter for framing; compare lowercase only at their lengths.
       if (name.length === 10 && name.toLowerCase() === 'connection') connection = connection === undefined ? value : `${connection}, ${value}`;
@@ -314,8 +320,14 @@ export class UpstreamConnection {
         this.state = State.BodyClose;
         this.reusable = false;
       }
-      // Both headers: a smuggling hint; answer this one but never reuse the connection.
-      if (contentLength !== undefined) this.reusable = false;
+      // Both headers: a smuggling hint. Transfer-Encoding wins (RFC 9112 §6.3), so the length is
+      // dropped rather than passed on with a body it does not describe; the connection is not reused.
+      if (contentLength !== undefined) {
+        this.reusable = false;
+        for (let i = rawHeaders.length - 2; i >= 0; i -= 2) {
+          if (rawHeaders[i]!.toLowerCase() === 'content-length') rawHeaders.splice(i, 2);
+        }
+      }
     } else if (contentLength !== undefined) {
       if (!/^\d{1,15}$/.test(contentLength)) {
         this.fail({ protocol: 'invalid header' });

@@ -5,6 +5,7 @@
  */
 const BENCHES: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   proc: () => import('./proc.js'),
+  lab: () => import('./lab.js'),
   doctor: () => import('./doctor.js'),
   guard: () => import('./guard.js'),
   load: () => import('./load.js'),

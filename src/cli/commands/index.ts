@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { registerApp } from './app.js';
 import { registerCauses } from './causes.js';
+import { registerLab } from './lab.js';
 import { registerDoctor } from './doctor.js';
 import { registerLoad } from './load.js';
 import { registerReport } from './report.js';
@@ -13,6 +14,7 @@ export type RegisterCommand = (program: Command, ctx: CliContext) => void;
 export const COMMANDS: readonly RegisterCommand[] = [
   registerApp,
   registerCauses,
+  registerLab,
   registerDoctor,
   registerLoad,
   registerReport,

@@ -1,0 +1,168 @@
+import { accessSync, constants } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { Option, type Command } from 'commander';
+import { getCause } from '../../causes/index.js';
+import { errnoCode, BadgatewayError, ERROR_CODES } from '../../errors/index.js';
+import {
+  PROXY_KINDS,
+  SCENARIOS,
+  UPSTREAM_KINDS,
+  checkPythonServers,
+  getScenario,
+  runLab,
+  type LabEvent,
+  type ProxyKind,
+  type UpstreamKind,
+} from '../../lab/index.js';
+import { createColors, renderLabHtml, renderLabJson, renderLabText, renderSeconds, renderStatusCounts, renderTable, shouldColor } from '../../report/index.js';
+import type { CliContext } from '../context.js';
+
+interface LabCliOptions {
+  proxy: ProxyKind | 'auto';
+  upstream?: UpstreamKind;
+  json?: boolean;
+  html?: string;
+}
+
+/** Live progress on a terminal (stderr): one line per scenario, the running phase redrawn in place. */
+function createProgress(ctx: CliContext): (event: LabEvent) => void {
+  const stream = ctx.stderr;
+  if (!stream.isTTY) return () => undefined;
+  const c = createColors(shouldColor(stream));
+  let live = false;
+  const clear = (): void => {
+    if (live) stream.write('\r\u001b[2K');
+    live = false;
+  };
+  let label = '';
+  return (event) => {
+    switch (event.type) {
+      case 'start':
+        stream.write(`badgateway lab: ${event.runs} scenario run(s) behind ${event.proxy}${event.skipped.length > 0 ? `, ${event.skipped.length} skipped` : ''}\n`);
+        break;
+      case 'scenario':
+        clear();
+        label = `[${event.index + 1}/${event.runs}] ${event.id} (${event.proxy}, ${event.upstream})`;
+        stream.write(`${c.bold(label)}\n  ${c.dim(event.how)}\n`);
+        break;
+      case 'progress': {
+        clear();
+        const counts = Object.entries(event.statusCodes)
+          .map(([k, n]) => `${k === '0' ? 'errors' : k} × ${n}`)
+          .join('  ');
+        stream.write(`  ${event.phase} phase  ${(event.elapsedMs / 1000).toFixed(1)}/${(event.durationMs / 1000).toFixed(1)} s  sent ${event.sent}  ${counts}`);
+        live = true;
+        break;
+      }
+      case 'result': {
+        clear();
+        const r = event.result;
+        const mark = r.verdict.ok ? c.green('✓') : c.red('✗');
+        stream.write(
+          `  ${mark} fail: ${renderStatusCounts(r.phases.fail.client.statusCodes)}; fix: ${r.phases.fix ? renderStatusCounts(r.phases.fix.client.statusCodes) : 'not run'} (${renderSeconds(r.durationMs)})\n`,
+        );
+        for (const note of r.phases.fail.notes) stream.write(`    ${c.dim(`fail phase: ${note}`)}\n`);
+        break;
+      }
+      case 'phase':
+        break;
+    }
+  };
+}
+
+async function listScenarios(ctx: CliContext, json: boolean): Promise<void> {
+  const python = await checkPythonServers();
+  const rows = SCENARIOS.flatMap((s) =>
+    s.upstreams.map((upstream) => ({
+      id: s.id,
+      upstream,
+      statuses: getCause(s.causeId)?.statuses ?? [],
+      seed: s.seeds?.[upstream] ?? null,
+      title: s.title,
+      unavailable: upstream === 'node' ? null : (python[upstream] ?? null),
+    })),
+  );
+  if (json) {
+    ctx.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+    return;
+  }
+  ctx.stdout.write(
+    renderTable(
+      [
+        { header: 'SCENARIO', cell: (r: (typeof rows)[number]) => r.id },
+        { header: 'UPSTREAM', cell: (r) => r.upstream },
+        { header: 'STATUS', cell: (r) => r.statuses.join('/') },
+        { header: 'SEED', cell: (r) => r.seed ?? '' },
+        { header: 'RUNS HERE', cell: (r) => (r.unavailable ? `no: ${r.unavailable}` : 'yes') },
+        { header: 'TITLE', cell: (r) => r.title },
+      ],
+      rows,
+    ),
+  );
+}
+
+/** `badgateway lab [scenario…]`: reproduce each cause behind a real proxy, then show the fix holds. */
+export function registerLab(program: Command, ctx: CliContext): void {
+  program
+    .command('lab')
+    .description('reproduce each cause of 502/504 end to end (fail phase), then show the fix holds (fix phase)')
+    .argument('[scenario...]', `scenarios to run (default: all), or "list": ${SCENARIOS.map((s) => s.id).join(', ')}`)
+    .addOption(new Option('--proxy <kind>', 'proxy in front: nginx, builtin, or auto (nginx if installed)').choices(['auto', ...PROXY_KINDS]).default('auto'))
+    .addOption(new Option('--upstream <kind>', 'app server behind it (default: every one a scenario has that runs here)').choices([...UPSTREAM_KINDS]))
+    .option('--json', 'print the full report as JSON on stdout (no table)')
+    .option('--html <file>', 'also write a self-contained HTML report with charts')
+    .addHelpText(
+      'after',
+      `
+Each scenario runs a fail phase (the cause, provoked on purpose) and a fix phase (the same load
+with the fix applied), behind nginx or the built-in proxy, and prints one verdict per scenario.
+Exit status: 0 every verdict holds, 1 some do not, 2 bad input, 130 interrupted.
+
+Examples:
+  $ badgateway lab                                 every scenario that can run here
+  $ badgateway lab list
+  $ badgateway lab backlog-overflow-unix --upstream gunicorn   seed 002 for real
+  $ badgateway lab keepalive-race --proxy builtin --json > race.json
+  $ badgateway lab --html lab.html`,
+    )
+    .action(async (ids: string[], opts: LabCliOptions) => {
+      if (ids.length === 1 && ids[0] === 'list') return listScenarios(ctx, opts.json === true);
+      for (const id of ids) {
+        if (!getScenario(id)) {
+          throw new BadgatewayError(ERROR_CODES.BAD_OPTION, `unknown scenario ${JSON.stringify(id)}`, {
+            hint: `known: ${SCENARIOS.map((s) => s.id).join(', ')} (badgateway lab list)`,
+          });
+        }
+      }
+      if (opts.html) {
+        // Say so before a minute of lab, not after.
+        try {
+          accessSync(dirname(resolve(opts.html)), constants.W_OK);
+        } catch (err) {
+          throw new BadgatewayError(ERROR_CODES.BAD_OPTION, `--html ${opts.html}: cannot write there (${errnoCode(err) ?? String(err)})`);
+        }
+      }
+      const progress = createProgress(ctx);
+      const report = await runLab({
+        scenarios: ids,
+        proxy: opts.proxy,
+        ...(opts.upstream ? { upstream: opts.upstream } : {}),
+        signal: ctx.signal,
+        onEvent: progress,
+        own: (resource) => ctx.own(resource),
+      });
+      if (opts.html) {
+        try {
+          await writeFile(opts.html, renderLabHtml(report));
+        } catch (err) {
+          throw new BadgatewayError(ERROR_CODES.UNREADABLE, `--html ${opts.html}: cannot write (${errnoCode(err) ?? String(err)})`);
+        }
+      }
+      const out = opts.json ? renderLabJson(report) : renderLabText(report, { color: shouldColor(ctx.stdout) });
+      // The report can be hundreds of KB: wait until a pipe has taken it all, the process exits right after.
+      await new Promise<void>((resolve) => ctx.stdout.write(out, () => resolve()));
+      if (opts.html && !opts.json && ctx.stderr.isTTY) ctx.stderr.write(`HTML report: ${opts.html}\n`);
+      ctx.exitCode = report.interrupted ? 130 : report.ok ? 0 : 1;
+    });
+}

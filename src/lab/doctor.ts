@@ -1,0 +1,30 @@
+import { runDoctor } from '../doctor/index.js';
+import type { PhaseResult } from './types.js';
+
+/**
+ * Runs `badgateway doctor` on a phase's upstream (pid, listener) and the proxy's error log, as an
+ * engineer would during the incident, and keeps what it named. Never throws: a doctor that cannot
+ * inspect is recorded as such.
+ */
+export async function diagnosePhase(input: {
+  pid: number | null;
+  target: { port: number } | { unixSocket: string };
+  errorLogPath: string;
+}): Promise<PhaseResult['doctor']> {
+  try {
+    const report = await runDoctor({
+      pids: input.pid === null ? [] : [input.pid],
+      ports: 'port' in input.target ? [input.target.port] : [],
+      unixSockets: 'unixSocket' in input.target ? [input.target.unixSocket] : [],
+      errorLogs: [input.errorLogPath],
+      scanAll: false,
+      intervalMs: 0,
+      // The lab's phases last seconds, not the hours of an incident: an idle client is idle after 500 ms.
+      idleMs: 500,
+    });
+    const findings = report.findings.map((f) => ({ cause: f.cause, severity: f.severity, summary: f.summary }));
+    return { causes: [...new Set(findings.map((f) => f.cause))], findings };
+  } catch (err) {
+    return { causes: [], findings: [], error: err instanceof Error ? err.message.split('\n')[0]! : String(err) };
+  }
+}

@@ -1,0 +1,109 @@
+import { stripErrorLogPrefix } from '../causes/index.js';
+import type { LabReport, PhaseResult, ScenarioResult } from '../lab/types.js';
+import { createColors, renderTable, type TableColumn } from './table.js';
+
+/** Options of {@link renderLabText}. */
+export interface LabTextOptions {
+  /** ANSI colour (only for a TTY). Default false. */
+  color?: boolean;
+}
+
+/** `87 × 502, 3 × 504` for the given statuses (those with a count), `0 × 502/504` when none. */
+export function renderStatusCounts(statusCodes: Record<string, number>, only: readonly string[] = ['502', '504']): string {
+  const parts = only.filter((s) => (statusCodes[s] ?? 0) > 0).map((s) => `${statusCodes[s]} × ${s}`);
+  return parts.length > 0 ? parts.join(', ') : `0 × ${only.join('/')}`;
+}
+
+/** All status codes and error kinds of a phase, most frequent first: `200 × 180, 502 × 20, ECONNRESET × 1`. */
+export function renderClientOutcome(phase: PhaseResult): string {
+  const entries = [...Object.entries(phase.client.statusCodes), ...Object.entries(phase.client.errors)].filter(([, n]) => n > 0);
+  entries.sort((a, b) => b[1] - a[1]);
+  return entries.length > 0 ? entries.map(([k, n]) => `${n} × ${k}`).join(', ') : 'no requests';
+}
+
+/** Temp dirs in log lines vary per run: `/tmp/bg-lab-Ab12Cd/app.sock` → `…/app.sock`. */
+export function shortenTempPaths(text: string): string {
+  return text.replace(/\/tmp\/bg-[\w-]+?-[A-Za-z0-9]{6}\//g, '…/');
+}
+
+/** The first proxy error line of the phase that is evidence of the scenario's cause, as `[level] message`. */
+export function firstCauseLine(phase: PhaseResult | undefined): string | undefined {
+  const line = phase?.proxyLog.classified.find((l) => l.matchesCause);
+  return line ? shortenTempPaths(stripErrorLogPrefix(line.line)) : undefined;
+}
+
+/** Whether doctor, run during the fail phase, named the scenario's cause: `yes`, or `no (what it named)`. */
+export function renderDoctorVerdict(s: ScenarioResult): string {
+  const doctor = s.phases.fail.doctor;
+  if (!doctor) return 'not run';
+  if (doctor.error) return `error: ${doctor.error}`;
+  if (doctor.causes.includes(s.causeId)) return 'yes';
+  return doctor.causes.length > 0 ? `no (${doctor.causes.join(', ')})` : 'no (nothing)';
+}
+
+function failCell(s: ScenarioResult): string {
+  const phase = s.phases.fail;
+  if (phase.error) return `error: ${phase.error}`;
+  return renderStatusCounts(phase.client.statusCodes);
+}
+
+function fixCell(s: ScenarioResult): string {
+  const phase = s.phases.fix;
+  if (!phase) return 'not run';
+  if (phase.error) return `error: ${phase.error}`;
+  const others = Object.entries(phase.client.statusCodes)
+    .filter(([code, n]) => n > 0 && code !== '502' && code !== '504')
+    .sort((a, b) => b[1] - a[1])
+    .map(([code, n]) => `${n} × ${code}`);
+  return `${renderStatusCounts(phase.client.statusCodes)}${others.length > 0 ? ` (${others.join(', ')})` : ''}`;
+}
+
+/** `3.2 s` */
+export function renderSeconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
+/**
+ * The verdict table of a lab run, plain text with aligned columns: scenario, proxy, upstream, what the
+ * client saw in the fail phase and the classified proxy line, the fix phase's result, time, verdict.
+ * Skipped scenarios follow, each with its reason.
+ */
+export function renderLabText(report: LabReport, options: LabTextOptions = {}): string {
+  const c = createColors(options.color ?? false);
+  const columns: TableColumn<ScenarioResult>[] = [
+    { header: 'SCENARIO', cell: (s) => s.id },
+    { header: 'PROXY', cell: (s) => s.proxy },
+    { header: 'UPSTREAM', cell: (s) => s.upstream },
+    { header: 'FAIL PHASE', cell: failCell, style: (t, s) => (s.verdict.fail.ok ? t : c.red(t)) },
+    { header: 'FIX PHASE', cell: fixCell, style: (t, s) => (s.verdict.fix.ok ? t : c.red(t)) },
+    { header: 'TIME', cell: (s) => renderSeconds(s.durationMs), align: 'right' },
+    { header: 'VERDICT', cell: (s) => (s.verdict.ok ? 'ok' : 'FAILED'), style: (t, s) => (s.verdict.ok ? c.green(t) : c.red(t)) },
+    { header: 'DOCTOR NAMES IT', cell: renderDoctorVerdict },
+    { header: 'PROXY ERROR LOG (FAIL PHASE)', cell: (s) => firstCauseLine(s.phases.fail) ?? '(no line of this cause)' },
+  ];
+  let out = report.scenarios.length > 0 ? renderTable(columns, report.scenarios) : 'no scenario ran\n';
+  const failed = report.scenarios.filter((s) => !s.verdict.ok);
+  for (const s of failed) {
+    if (!s.verdict.fail.ok) out += `${c.red('✗')} ${s.id} (${s.proxy}, ${s.upstream}) fail phase: ${s.verdict.fail.reason}\n`;
+    if (!s.verdict.fix.ok) out += `${c.red('✗')} ${s.id} (${s.proxy}, ${s.upstream}) fix phase: ${s.verdict.fix.reason}\n`;
+  }
+  for (const s of report.skipped.filter((x) => x.kind === 'unavailable')) {
+    out += c.dim(`skipped ${s.id} (${s.upstream}${s.proxy ? `, ${s.proxy}` : ''}): ${s.reason}`) + '\n';
+  }
+  const unsupported = report.skipped.filter((x) => x.kind === 'unsupported');
+  if (unsupported.length > 0) {
+    out += c.dim(`no ${unsupported[0]!.upstream} upstream: ${unsupported.map((s) => s.id).join(', ')}`) + '\n';
+  }
+  const held = report.scenarios.length - failed.length;
+  const unavailable = report.skipped.length - unsupported.length;
+  const summary = `${held} of ${report.scenarios.length} verdicts hold${unavailable > 0 ? `, ${unavailable} skipped (cannot run here)` : ''}${
+    report.interrupted ? ', interrupted' : ''
+  } (${renderSeconds(report.durationMs)})`;
+  out += `${report.ok ? c.green(summary) : c.red(summary)}\n`;
+  return out;
+}
+
+/** The report as JSON (2-space indent, trailing newline): what `badgateway lab --json` prints. */
+export function renderLabJson(report: LabReport): string {
+  return `${JSON.stringify(report, null, 2)}\n`;
+}

@@ -482,13 +482,18 @@ class ProxyExchange implements ExchangeHandler {
     });
   }
 
-  onEnd(): void {
+  onEnd(lastChunk: Buffer | undefined): void {
     if (this.done) return;
     this.done = true;
     this.disarm();
     this.record!.timeMs = performance.now() - this.record!.startMs;
     // The access line is written on the response's `close` (onClientClose).
-    this.res.end();
+    if (lastChunk === undefined) {
+      this.res.end();
+    } else {
+      this.bodyBytesSent += lastChunk.length;
+      this.res.end(lastChunk);
+    }
   }
 
   onError(error: NodeJS.ErrnoException | UpstreamProtocolError): void {

@@ -40,8 +40,12 @@ export interface ExchangeHandler {
   onDrain(): void;
   onHead(head: ResponseHead): void;
   onData(chunk: Buffer): void;
-  /** The response is complete; the connection is already back in the pool or closed. */
-  onEnd(): void;
+  /**
+   * The response is complete; the connection is already back in the pool or closed. `lastChunk`
+   * is the body's final piece when it came in the read that completed it (not given to `onData`):
+   * the proxy then ends the client's response with it in one call instead of a write and an end.
+   */
+  onEnd(lastChunk: Buffer | undefined): void;
   /** The exchange failed; the connection is already destroyed. */
   onError(error: NodeJS.ErrnoException | UpstreamProtocolError): void;
 }
@@ -189,7 +193,7 @@ export class UpstreamConnection {
     else this.abort(); // an idle pooled connection the upstream closed: out of the pool now
   }
 
-  private complete(): void {
+  private complete(lastChunk?: Buffer): void {
     const handler = this.handler!;
     this.handler = undefined;
     this.state = State.Idle;
@@ -198,7 +202,7 @@ export class UpstreamConnection {
       this.socket.destroy();
       this.pool.forget(this);
     }
-    handler.onEnd();
+    handler.onEnd(lastChunk);
   }
 
   private onSocketData(chunk: Buffer): void {
@@ -247,14 +251,14 @@ export class UpstreamConnection {
           this.remaining -= take;
           const body = take === data.length ? data : data.subarray(0, take);
           data = take === data.length ? EMPTY : data.subarray(take);
-          handler.onData(body);
-          if (this.handler !== handler) return;
           if (this.remaining === 0) {
             // Anything after the response on a connection we did not ask for: do not reuse it.
             if (data.length > 0) this.reusable = false;
-            this.complete();
+            this.complete(body);
             return;
           }
+          handler.onData(body);
+          if (this.handler !== handler) return;
           break;
         }
         default:

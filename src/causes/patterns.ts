@@ -149,7 +149,7 @@ export const PROXY_LOG_PATTERNS: readonly ProxyLogPattern[] = [
     regex: /upstream prematurely closed connection while reading response header from upstream/,
     level: 'error',
     status: 502,
-    causes: ['keepalive-race', 'fd-exhaustion'],
+    causes: ['keepalive-race', 'fd-exhaustion', 'keepalive-leak'],
     meaning: 'the upstream closed the connection before sending a response header',
     example:
       '2026/11/26 08:21:05 [error] 23612#23612: *2 upstream prematurely closed connection while reading response header from upstream, client: 127.0.0.1, server: localhost, request: "GET / HTTP/1.1", upstream: "http://127.0.0.1:35275/", host: "127.0.0.1:41657"',
@@ -160,7 +160,7 @@ export const PROXY_LOG_PATTERNS: readonly ProxyLogPattern[] = [
     regex: /recv\(\) failed \(104: Connection reset by peer\) while reading response header from upstream/,
     level: 'error',
     status: 502,
-    causes: ['keepalive-race', 'fd-exhaustion'],
+    causes: ['keepalive-race', 'fd-exhaustion', 'keepalive-leak'],
     meaning: 'the upstream reset the connection before sending a response header',
     example:
       '2026/11/26 08:21:04 [error] 23604#23604: *2 recv() failed (104: Connection reset by peer) while reading response header from upstream, client: 127.0.0.1, server: localhost, request: "GET / HTTP/1.1", upstream: "http://127.0.0.1:44401/", host: "127.0.0.1:44373"',

@@ -10,6 +10,10 @@ for (const stream of [process.stdout, process.stderr]) {
 }
 
 const code = await main(process.argv.slice(2));
-// Let pending writes drain, then leave even if a stray handle (a socket in TIME_WAIT close) lingers.
 process.exitCode = code;
-setImmediate(() => process.exit(code)).unref();
+// A pipe that is full takes the rest of a large report asynchronously: wait until both streams
+// have handed everything to the kernel, then leave even if a stray handle lingers.
+const drained = (stream: NodeJS.WriteStream): Promise<void> =>
+  new Promise((resolve) => (stream.writableLength === 0 ? resolve() : stream.write('', () => resolve())));
+await Promise.all([drained(process.stdout), drained(process.stderr)]);
+process.exit(code);

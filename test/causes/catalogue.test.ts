@@ -17,9 +17,12 @@ test('every cause id is in the catalogue once, and every cause names patterns th
   );
   const patternIds = new Set(PROXY_LOG_PATTERNS.map((p) => p.id));
   assert.equal(patternIds.size, PROXY_LOG_PATTERNS.length, 'pattern ids are unique');
+  const patternById = new Map(PROXY_LOG_PATTERNS.map((p) => [p.id, p]));
   for (const cause of CAUSES) {
     assert.ok(cause.proxyLog.length > 0, `${cause.id} names at least one log pattern`);
     for (const id of cause.proxyLog) assert.ok(patternIds.has(id), `${cause.id} → unknown pattern ${id}`);
+    // And back: a pattern a cause shows up as names that cause (regression: keepalive-leak's resets).
+    for (const id of cause.proxyLog) assert.ok(patternById.get(id)?.causes.includes(cause.id), `${id} should name ${cause.id}`);
     assert.ok(cause.fix.length > 0 && cause.evidence.length > 0 && cause.confirm.length > 0, cause.id);
   }
   for (const p of PROXY_LOG_PATTERNS) {

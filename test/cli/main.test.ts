@@ -42,3 +42,29 @@ test('a reader that closes the pipe early (| head) is not a crash', async () => 
   assert.equal(stderr, '');
   assert.equal(code, 0);
 });
+
+test('output larger than the pipe, read late, arrives whole (regression: the exit cut it short)', { timeout: 30_000 }, async () => {
+  const { execFile } = await import('node:child_process');
+  const { BIN } = await import('../helpers/cli.js');
+  // Python shrinks the pipe to 4 KiB (F_SETPIPE_SZ) and reads only after 1 s, so most of the
+  // 26 KB catalogue is still queued inside Node when the command returns.
+  const script = [
+    'import fcntl, os, subprocess, sys, time',
+    'r, w = os.pipe()',
+    'fcntl.fcntl(w, 1031, 4096)',
+    'p = subprocess.Popen(sys.argv[1:], stdout=w)',
+    'os.close(w)',
+    'time.sleep(1)',
+    'data = b"".join(iter(lambda: os.read(r, 65536), b""))',
+    'sys.stdout.write("%d %d\\n" % (p.wait(), len(data)))',
+    'sys.stdout.flush()',
+  ].join('\n');
+  const { stdout } = await new Promise<{ stdout: string }>((resolve, reject) =>
+    execFile('/usr/bin/python3', ['-c', script, process.execPath, BIN, 'causes', '--json'], (err, out) =>
+      err ? reject(err) : resolve({ stdout: out }),
+    ),
+  );
+  const expected = (await runCli(['causes', '--json'])).stdout.length;
+  assert.ok(expected > 16_384, `the catalogue is ${expected} bytes`);
+  assert.equal(stdout.trim(), `0 ${expected}`);
+});

@@ -18,7 +18,8 @@ export async function diagnosePhase(input: {
       unixSockets: 'unixSocket' in input.target ? [input.target.unixSocket] : [],
       errorLogs: [input.errorLogPath],
       scanAll: false,
-      intervalMs: 0,
+      // Two samples 500 ms apart: unix connections have no idle timers, doctor sees them stay quiet.
+      intervalMs: 500,
       // The lab's phases last seconds, not the hours of an incident: an idle client is idle after 500 ms.
       idleMs: 500,
     });

@@ -150,7 +150,9 @@ export async function collectFacts(
   }
   // --interval 0 and no previous sample: one sample, no delta (a delta over a few ms would only
   // show other listeners' overflows by chance).
-  const wantCounters = targets.length > 0 && (previous !== undefined || options.intervalMs > 0);
+  // TcpExt counters say nothing about unix sockets: read them only when a TCP listener is inspected.
+  const tcpInspected = targets.some((t) => t.kind === 'port' || t.listeners.some((l) => l.kind !== 'unix'));
+  const wantCounters = tcpInspected && (previous !== undefined || options.intervalMs > 0);
   // Unix connections carry no idle timers: doctor looks at them twice, the interval apart (or, when
   // watching, compares with the previous sample) and counts the ones that stayed quiet.
   const unixListeners = targets.flatMap((t) => t.listeners).filter((l) => l.kind === 'unix' && l.path !== undefined && (l.connections?.states.ESTABLISHED ?? 0) > 0);

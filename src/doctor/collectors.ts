@@ -17,7 +17,7 @@ import {
   type TcpState,
 } from '../proc/index.js';
 import { BadgatewayError, ERROR_CODES, errnoCode } from '../errors/index.js';
-import { runSs } from '../proc/ss.js';
+import { runSs } from '../proc/index.js';
 import { sleep } from '../util/index.js';
 import { probeKeepAlive, type KeepAliveProbe } from './probe.js';
 import type { DoctorOptions } from './options.js';

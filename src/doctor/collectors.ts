@@ -8,6 +8,8 @@ import {
   readNetstatCounters,
   readSomaxconn,
   procError,
+  parseSsUnix,
+  resolveSocketReadOptions,
   type ConnectionStats,
   type FdKind,
   type FdStats,
@@ -15,6 +17,7 @@ import {
   type TcpState,
 } from '../proc/index.js';
 import { BadgatewayError, ERROR_CODES, errnoCode } from '../errors/index.js';
+import { runSs } from '../proc/index.js';
 import { sleep } from '../util/index.js';
 import { probeKeepAlive, type KeepAliveProbe } from './probe.js';
 import type { DoctorOptions } from './options.js';
@@ -37,6 +40,28 @@ export interface ConnectionFacts {
   idleMs: number;
   /** Longest idle time of an ESTABLISHED socket, ms. */
   maxIdleMs: number | null;
+  /**
+   * Unix sockets only (the kernel keeps no idle timers for them): accepted connections seen in two
+   * samples `gapMs` apart with nothing queued either way (Recv-Q and Send-Q 0) both times. Absent
+   * with one sample only (`--interval 0` outside watch mode) or without ss.
+   */
+  quiet?: UnixQuietFacts;
+}
+
+/** Accepted unix connections that stayed quiet between two samples (see {@link ConnectionFacts.quiet}). */
+export interface UnixQuietFacts {
+  /** Connected at both samples, Recv-Q 0 and Send-Q 0 at both. */
+  count: number;
+  /** Accepted connections at the second sample. */
+  connected: number;
+  /** Time between the two samples, ms. */
+  gapMs: number;
+}
+
+/** Accepted connections of unix listeners at one moment: path → socket inode → nothing queued. */
+export interface UnixSample {
+  atMs: number;
+  byPath: Map<string, Map<number, boolean>>;
 }
 
 /** One listening socket. */
@@ -104,7 +129,11 @@ export interface NetstatSample {
  * against it and no extra wait happens; otherwise doctor reads them twice, `intervalMs` apart.
  * Throws `BG_NO_SUCH_PID` / `BG_PERMISSION` for a pid it cannot inspect.
  */
-export async function collectFacts(options: DoctorOptions, previous?: NetstatSample): Promise<{ facts: DoctorFacts; netstat: NetstatSample | undefined }> {
+export async function collectFacts(
+  options: DoctorOptions,
+  previous?: NetstatSample,
+  previousUnix?: UnixSample,
+): Promise<{ facts: DoctorFacts; netstat: NetstatSample | undefined; unix: UnixSample | undefined }> {
   const before = previous ?? (await readNetstatSample());
   const targets: TargetFacts[] = [];
   for (const pid of options.pids) targets.push(await collectPid(pid, options));
@@ -121,12 +150,23 @@ export async function collectFacts(options: DoctorOptions, previous?: NetstatSam
   }
   // --interval 0 and no previous sample: one sample, no delta (a delta over a few ms would only
   // show other listeners' overflows by chance).
-  const wantCounters = targets.length > 0 && (previous !== undefined || options.intervalMs > 0);
-  if (wantCounters && !previous && options.intervalMs > 0 && before) {
-    const waited = Date.now() - before.atMs;
+  // TcpExt counters say nothing about unix sockets: read them only when a TCP listener is inspected.
+  const tcpInspected = targets.some((t) => t.kind === 'port' || t.listeners.some((l) => l.kind !== 'unix'));
+  const wantCounters = tcpInspected && (previous !== undefined || options.intervalMs > 0);
+  // Unix connections carry no idle timers: doctor looks at them twice, the interval apart (or, when
+  // watching, compares with the previous sample) and counts the ones that stayed quiet.
+  const unixListeners = targets.flatMap((t) => t.listeners).filter((l) => l.kind === 'unix' && l.path !== undefined && (l.connections?.states.ESTABLISHED ?? 0) > 0);
+  const wantUnix = unixListeners.length > 0 && (previousUnix !== undefined || options.intervalMs > 0);
+  const firstUnix = wantUnix ? (previousUnix ?? (await readUnixSample())) : undefined;
+  if ((wantCounters || wantUnix) && options.intervalMs > 0) {
+    const starts = [!previous && wantCounters ? before?.atMs : undefined, !previousUnix ? firstUnix?.atMs : undefined].filter((t) => t !== undefined);
+    const waited = starts.length > 0 ? Date.now() - Math.max(...starts) : Infinity;
     if (waited < options.intervalMs) await sleep(options.intervalMs - waited, options.signal);
   }
   const after = wantCounters ? await readNetstatSample() : undefined;
+  // Read even with nothing to compare with: the next sample of a watch compares with this one.
+  const unix = unixListeners.length > 0 ? await readUnixSample() : undefined;
+  if (firstUnix && unix) for (const l of unixListeners) setQuiet(l, firstUnix, unix);
   const netstat =
     before && after
       ? {
@@ -136,7 +176,37 @@ export async function collectFacts(options: DoctorOptions, previous?: NetstatSam
         }
       : null;
   // The latest reading is what the next sample (watch mode) compares with.
-  return { facts: { collectedAt: new Date().toISOString(), targets, machine: { somaxconn, netstat } }, netstat: after ?? before };
+  return { facts: { collectedAt: new Date().toISOString(), targets, machine: { somaxconn, netstat } }, netstat: after ?? before, unix };
+}
+
+/** One `ss -xan` read of every accepted unix stream connection; undefined without ss (no queues in /proc/net/unix). */
+async function readUnixSample(): Promise<UnixSample | undefined> {
+  try {
+    const resolved = resolveSocketReadOptions({});
+    if (resolved.source !== 'ss' || !resolved.ssPath) return undefined;
+    const text = await runSs(resolved.ssPath, ['-xanH'], resolved.timeoutMs);
+    const atMs = Date.now();
+    const byPath = new Map<string, Map<number, boolean>>();
+    for (const s of parseSsUnix(text)) {
+      // An accepted connection carries the listener's path; the client's end has none.
+      if (s.type !== 'stream' || s.state !== 'ESTAB' || s.path === null) continue;
+      let sockets = byPath.get(s.path);
+      if (!sockets) byPath.set(s.path, (sockets = new Map()));
+      sockets.set(s.inode, s.recvQ === 0 && s.sendQ === 0);
+    }
+    return { atMs, byPath };
+  } catch {
+    return undefined;
+  }
+}
+
+function setQuiet(listener: ListenerFacts, first: UnixSample, second: UnixSample): void {
+  if (!listener.connections || listener.path === undefined) return;
+  const before = first.byPath.get(listener.path) ?? new Map<number, boolean>();
+  const now = second.byPath.get(listener.path) ?? new Map<number, boolean>();
+  let count = 0;
+  for (const [inode, quiet] of now) if (quiet && before.get(inode) === true) count += 1;
+  listener.connections.quiet = { count, connected: now.size, gapMs: second.atMs - first.atMs };
 }
 
 async function readNetstatSample(): Promise<NetstatSample | undefined> {

@@ -1,5 +1,5 @@
 import { summarizeAccessLogs, type AccessLogSummary } from './access-log.js';
-import { collectFacts, type DoctorFacts, type NetstatSample } from './collectors.js';
+import { collectFacts, type DoctorFacts, type NetstatSample, type UnixSample } from './collectors.js';
 import { summarizeErrorLogs, type ErrorLogSummary } from './error-log.js';
 import { rankFindings, type Finding } from './findings.js';
 import { resolveDoctorOptions, type DoctorOptions } from './options.js';
@@ -36,6 +36,7 @@ export interface DoctorSampler {
 export function createDoctorSampler(user: Partial<DoctorOptions> = {}, io: { stdin?: Readable } = {}): DoctorSampler {
   const options = resolveDoctorOptions(user);
   let previous: NetstatSample | undefined;
+  let previousUnix: UnixSample | undefined;
   let logs: { errorLog: ErrorLogSummary | null; accessLog: AccessLogSummary | null } | undefined;
   const wantsLive = options.pids.length + options.ports.length + options.unixSockets.length > 0 || (options.scanAll && options.errorLogs.length + options.accessLogs.length === 0);
   return {
@@ -54,9 +55,10 @@ export function createDoctorSampler(user: Partial<DoctorOptions> = {}, io: { std
       let facts: DoctorFacts | null = null;
       if (wantsLive) {
         const start = performance.now();
-        const collected = await collectFacts(options, previous);
+        const collected = await collectFacts(options, previous, previousUnix);
         facts = collected.facts;
         previous = collected.netstat;
+        previousUnix = collected.unix;
         debug('doctor: collected %d target(s) in %d ms', facts.targets.length, Math.round(performance.now() - start));
       }
       return buildReport(options, facts, logs.errorLog, logs.accessLog);

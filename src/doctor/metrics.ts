@@ -21,7 +21,7 @@ export function createDoctorMetrics(): DoctorMetrics {
   const fdsLimit = gauge('fds_limit', 'Soft RLIMIT_NOFILE of an inspected process (absent when unlimited)', ['target', 'pid']);
   const queue = gauge('accept_queue', 'Connections waiting in the accept queue of a listener', ['listener']);
   const backlog = gauge('accept_backlog', 'Accept queue limit (backlog capped by somaxconn) of a listener', ['listener']);
-  const idle = gauge('idle_connections', 'ESTABLISHED connections idle at least --idle on a listener', ['listener']);
+  const idle = gauge('idle_connections', 'ESTABLISHED connections idle at least --idle on a listener (unix: quiet at two samples)', ['listener']);
   const somaxconn = gauge('somaxconn', 'net.core.somaxconn');
   const overflows = gauge('tcp_listen_overflows', 'TcpExt ListenOverflows (kernel counter, since boot)');
   const drops = gauge('tcp_listen_drops', 'TcpExt ListenDrops (kernel counter, since boot)');
@@ -44,7 +44,8 @@ export function createDoctorMetrics(): DoctorMetrics {
         for (const l of t.listeners) {
           if (l.queue !== null) queue.set({ listener: l.name }, l.queue);
           if (l.backlog !== null) backlog.set({ listener: l.name }, l.backlog);
-          if (l.connections?.idle !== null && l.connections?.idle !== undefined) idle.set({ listener: l.name }, l.connections.idle);
+          const idleCount = l.connections?.idle ?? l.connections?.quiet?.count;
+          if (idleCount !== undefined) idle.set({ listener: l.name }, idleCount);
         }
       }
       const machine = report.facts?.machine;

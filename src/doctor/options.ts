@@ -14,7 +14,10 @@ export interface DoctorOptions {
   accessLogs: string[];
   /** With no target and no log: inspect every listening socket of the machine. Default true. */
   scanAll: boolean;
-  /** Time between the two samples of the TCP ListenOverflows/ListenDrops counters, ms (0 = one sample). */
+  /**
+   * Time between the two samples of the TCP ListenOverflows/ListenDrops counters and of unix socket
+   * connections (idle = quiet at both), ms (0 = one sample: no counter delta, no unix idle check).
+   */
   intervalMs: number;
   /** fd usage (open / soft limit) from which fd exhaustion is a warning / critical. */
   fdWarningRatio: number;

@@ -30,6 +30,7 @@ function renderTarget(t: TargetFacts): string[] {
         .join(', ');
       line += `  connections: ${states || 'none'}`;
       if (l.connections.idle !== null) line += `; idle ≥ ${l.connections.idleMs / 1000} s: ${l.connections.idle}`;
+      else if (l.connections.quiet) line += `; quiet at two samples ${l.connections.quiet.gapMs} ms apart: ${l.connections.quiet.count}`;
     }
     if (l.keepAlive) line += `  keep-alive: ${l.keepAlive.keepAliveTimeoutS === null ? (l.keepAlive.error ?? 'no timeout announced') : `timeout=${l.keepAlive.keepAliveTimeoutS}`}`;
     out.push(line);
@@ -110,7 +111,8 @@ export function renderWatchLine(report: DoctorReport, previous: DoctorReport | u
     for (const l of t.listeners) {
       const bl = before?.listeners.find((x) => x.name === l.name);
       bits.push(`${l.name} queue ${l.queue ?? '?'}/${l.backlog ?? '?'}${delta(l.queue ?? 0, bl?.queue ?? undefined)}`);
-      if (l.connections?.idle !== null && l.connections?.idle !== undefined) bits.push(`idle ${l.connections.idle}${delta(l.connections.idle, bl?.connections?.idle ?? undefined)}`);
+      const idle = l.connections?.idle ?? l.connections?.quiet?.count;
+      if (idle !== undefined) bits.push(`idle ${idle}${delta(idle, bl?.connections?.idle ?? bl?.connections?.quiet?.count)}`);
     }
     if (t.missing) bits.push(t.missing);
     parts.push(bits.join(' '));

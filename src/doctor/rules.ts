@@ -64,26 +64,37 @@ function queuedEvidence(target: TargetFacts): string[] {
     .map((l) => `${l.name}: ${l.queue} connections wait in the accept queue (backlog ${l.backlog ?? '?'})`);
 }
 
-/** Many ESTABLISHED connections with no traffic for a long time, holding fds. */
+/**
+ * Many connections with no traffic, holding fds. TCP: ESTABLISHED with no data either way for
+ * `idleMs` (tcp_info timers). Unix sockets have no timers: accepted connections that stayed connected
+ * with nothing queued either way across two samples (see ConnectionFacts.quiet).
+ */
 const idleRule: LiveRule = (target, _facts, options) => {
   const out: Finding[] = [];
   const seen = new Set<string>();
   for (const l of target.listeners) {
     const c = l.connections;
-    if (!c || c.idle === null || l.kind === 'unix') continue;
-    const key = `port:${l.port}`;
+    if (!c) continue;
+    const idle = l.kind === 'unix' ? (c.quiet?.count ?? null) : c.idle;
+    if (idle === null) continue;
+    const key = l.kind === 'unix' ? `unix:${l.path}` : `port:${l.port}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    if (c.idle < Math.max(1, options.idleSocketsMin)) continue;
+    if (idle < Math.max(1, options.idleSocketsMin)) continue;
     const p = target.process;
     const fdRatio = p?.fds.soft ? p.fds.ratio : 0;
     // Idle sockets are the leak only when they are a large share of what the process holds.
-    if (p && c.idle < 0.5 * p.fds.byKind.socket) continue;
+    if (p && idle < 0.5 * p.fds.byKind.socket) continue;
     const severity = fdRatio >= options.fdWarningRatio ? 'critical' : 'warning';
-    const evidence = [
-      `port ${l.port}: ${c.idle} ESTABLISHED connections idle ≥ ${seconds(c.idleMs)} (longest ${c.maxIdleMs === null ? '?' : seconds(c.maxIdleMs)}), ${c.states.ESTABLISHED ?? 0} established in all`,
-    ];
-    if (p) evidence.push(`they hold ${c.idle} of the ${p.fds.open} fds of pid ${p.pid} (${p.fds.byKind.socket} sockets), soft limit ${p.fds.soft ?? 'unlimited'}`);
+    const where = l.kind === 'unix' ? l.name : `port ${l.port}`;
+    const evidence =
+      l.kind === 'unix' && c.quiet
+        ? [
+            `${where}: ${idle} accepted connections stayed connected with nothing queued either way (Recv-Q 0, Send-Q 0) at two samples ${seconds(c.quiet.gapMs)} apart, ${c.quiet.connected} connected in all`,
+            'unix sockets keep no idle timers: quiet at both samples is what shows idleness (requests still being processed look the same)',
+          ]
+        : [`${where}: ${idle} ESTABLISHED connections idle ≥ ${seconds(c.idleMs)} (longest ${c.maxIdleMs === null ? '?' : seconds(c.maxIdleMs)}), ${c.states.ESTABLISHED ?? 0} established in all`];
+    if (p) evidence.push(`they hold ${idle} of the ${p.fds.open} fds of pid ${p.pid} (${p.fds.byKind.socket} sockets), soft limit ${p.fds.soft ?? 'unlimited'}`);
     if (l.keepAlive && l.keepAlive.status !== null && l.keepAlive.keepAliveTimeoutS === null) {
       evidence.push(`${l.keepAlive.url} keeps connections alive without announcing an idle timeout (no Keep-Alive: timeout=)`);
     }
@@ -94,7 +105,7 @@ const idleRule: LiveRule = (target, _facts, options) => {
           severity,
           source: 'live',
           target: target.label,
-          summary: `${c.idle} idle keep-alive connections on port ${l.port} hold fds${severity === 'critical' ? ` and fds are at ${pct(fdRatio)} of the limit` : ''}`,
+          summary: `${idle} idle keep-alive connections on ${where} hold fds${severity === 'critical' ? ` and fds are at ${pct(fdRatio)} of the limit` : ''}`,
           evidence,
         },
         confirmValues(target, l),
@@ -240,12 +251,37 @@ function overflowFindings(facts: DoctorFacts): Finding[] {
   ];
 }
 
-/** Runs every live rule on every target, plus the machine-wide counter rule. */
+/**
+ * Runs every live rule on every target, plus the machine-wide counter rule. One finding per cause and
+ * process: `--pid N --unix-socket PATH` of the same process see the same fds, so their findings merge.
+ */
 export function evaluateLiveRules(facts: DoctorFacts, options: DoctorOptions): Finding[] {
-  const findings: Finding[] = [];
-  for (const target of facts.targets) for (const rule of LIVE_RULES) findings.push(...rule(target, facts, options));
-  findings.push(...overflowFindings(facts));
-  return findings;
+  const byKey = new Map<string, Finding>();
+  for (const target of facts.targets) {
+    const who = target.process ? `pid ${target.process.pid}` : target.label;
+    for (const rule of LIVE_RULES) {
+      for (const finding of rule(target, facts, options)) {
+        const key = `${finding.cause}\0${who}`;
+        const known = byKey.get(key);
+        byKey.set(key, known ? mergeFindings(known, finding) : finding);
+      }
+    }
+  }
+  return [...byKey.values(), ...overflowFindings(facts)];
+}
+
+const union = <T>(a: readonly T[], b: readonly T[]): T[] => [...new Set([...a, ...b])];
+
+/** Two findings of one cause on one process: the more severe one's summary, every target and fact once. */
+export function mergeFindings(a: Finding, b: Finding): Finding {
+  const [first, second] = a.severity === 'warning' && b.severity === 'critical' ? [b, a] : [a, b];
+  return {
+    ...first,
+    target: union(first.target.split(', '), second.target.split(', ')).join(', '),
+    evidence: union(first.evidence, second.evidence),
+    confirm: union(first.confirm, second.confirm),
+    alsoConsistentWith: union(first.alsoConsistentWith, second.alsoConsistentWith),
+  };
 }
 
 /**

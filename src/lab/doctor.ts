@@ -18,7 +18,9 @@ export async function diagnosePhase(input: {
       unixSockets: 'unixSocket' in input.target ? [input.target.unixSocket] : [],
       errorLogs: [input.errorLogPath],
       scanAll: false,
-      intervalMs: 0,
+      // Unix connections have no idle timers: doctor looks twice, 500 ms apart, for ones that stay
+      // quiet. TCP has timers; one sample keeps other processes' ListenOverflows out of the column.
+      intervalMs: 'unixSocket' in input.target ? 500 : 0,
       // The lab's phases last seconds, not the hours of an incident: an idle client is idle after 500 ms.
       idleMs: 500,
     });

@@ -29,7 +29,7 @@ export interface UpstreamFailure {
    * retried on another connection, `timeout` ones are not (nginx only adds a try for cached
    * connections that failed with an error).
    */
-  kind: 'error' | 'timeout';
+  kind: 'error' | 'timeout' | 'invalid_header';
 }
 
 /** Linux `strerror()` texts for the errnos an upstream connection meets. */
@@ -75,10 +75,20 @@ const TCP_ASYNC_CONNECT_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDO
 /** What timed out, as the built-in proxy's timers report it. */
 export type UpstreamTimeout = { timeout: UpstreamPhase };
 
-/** Maps a node socket/HTTP error (or one of our timers) in `phase` to nginx's status and wording. */
-export function mapUpstreamError(error: NodeJS.ErrnoException | UpstreamTimeout, phase: UpstreamPhase, upstream: Upstream): UpstreamFailure {
+/**
+ * A response the built-in proxy's parser rejects, in nginx's words (`upstream sent …`). nginx's
+ * `proxy_next_upstream` class for these is `invalid_header`, not in its default `error timeout`.
+ */
+export type UpstreamProtocolError = { protocol: 'no valid HTTP/1.0 header' | 'invalid header' | 'too big header' | 'invalid chunked response' };
+
+/** Maps a node socket/HTTP error (or one of our timers, or a rejected response) in `phase` to nginx's status and wording. */
+export function mapUpstreamError(error: NodeJS.ErrnoException | UpstreamTimeout | UpstreamProtocolError, phase: UpstreamPhase, upstream: Upstream): UpstreamFailure {
   if ('timeout' in error) {
     return { status: 504, level: 'error', kind: 'timeout', message: `upstream timed out (110: Connection timed out) ${PHASE_CONTEXT[error.timeout]}` };
+  }
+  if ('protocol' in error) {
+    const where = phase === 'reading-body' ? PHASE_CONTEXT['reading-body'] : PHASE_CONTEXT['reading-header'];
+    return { status: 502, level: 'error', kind: 'invalid_header', message: `upstream sent ${error.protocol} ${where}` };
   }
   const code = error.code ?? 'EIO';
   const context = PHASE_CONTEXT[phase];

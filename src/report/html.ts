@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { getCause } from '../causes/index.js';
-import type { LabReport, PhaseResult, ScenarioResult } from '../lab/types.js';
+import type { LabReport, PhaseResult, ScenarioResult } from '../lab/index.js';
 import { renderClientOutcome, renderSeconds, renderStatusCounts } from './lab-text.js';
 
 /** Escapes text for HTML element content and attribute values. */

@@ -1,5 +1,5 @@
 import { stripErrorLogPrefix } from '../causes/index.js';
-import type { LabReport, PhaseResult, ScenarioResult } from '../lab/types.js';
+import type { LabReport, PhaseResult, ScenarioResult } from '../lab/index.js';
 import { createColors, renderTable, type TableColumn } from './table.js';
 
 /** Options of {@link renderLabText}. */

@@ -116,3 +116,31 @@ test('an error-log cause confirmed live gets the log lines as evidence; findings
   assert.equal(report.exitCode, 1);
   assert.equal(buildReport(resolveDoctorOptions(), facts([node(1, 64)]), null, null).exitCode, 0);
 });
+
+test('one finding per cause and process: a warning and a critical of the same pid merge into the critical, targets and evidence once', () => {
+  const byPid = node(61, 64);
+  const byPort: TargetFacts = { ...node(61, 64), label: 'port 8080', kind: 'port', port: 8080 };
+  const other: TargetFacts = { ...node(61, 64), label: 'pid 43 (node)', process: { pid: 43, command: 'node', fds: { ...fds(61, 64), pid: 43 } } };
+  const report = buildReport(resolveDoctorOptions(), facts([byPid, byPort, other]), null, null);
+  assert.deepEqual(report.findings.map((f) => `${f.cause}:${f.target}`), ['fd-exhaustion:pid 42 (node), port 8080', 'fd-exhaustion:pid 43 (node)']);
+  assert.equal(report.findings[0]?.evidence.filter((e) => e.startsWith('fds by kind')).length, 1);
+  const warn: TargetFacts = { ...node(52, 64), label: 'port 8080', kind: 'port', port: 8080 };
+  const merged = buildReport(resolveDoctorOptions(), facts([warn, byPid]), null, null).findings;
+  assert.deepEqual(merged.map((f) => `${f.severity}:${f.target}:${f.summary}`), ['critical:pid 42 (node), port 8080:61 of 64 fds in use (95%): accept() fails or is about to fail with EMFILE']);
+  assert.equal(merged[0]?.evidence.length, 4); // both readings: 52 and 61 fds open
+});
+
+test('unix sockets: idle keep-alive only from connections quiet across two samples (no timers), never from a count alone', () => {
+  const unix = (quiet?: { count: number; connected: number; gapMs: number }) => ({
+    kind: 'unix' as const,
+    name: 'unix:/run/app.sock',
+    path: '/run/app.sock',
+    queue: 0,
+    backlog: 128,
+    pid: 42,
+    connections: { states: { ESTABLISHED: 30 }, total: 30, idle: null, idleMs: 10_000, maxIdleMs: null, ...(quiet ? { quiet } : {}) },
+  });
+  assert.deepEqual(causes(facts([node(40, 1024, [unix()], 31)])), []);
+  assert.deepEqual(causes(facts([node(40, 1024, [unix({ count: 30, connected: 30, gapMs: 1000 })], 31)])), ['keepalive-leak:warning']);
+  assert.deepEqual(causes(facts([node(40, 1024, [unix({ count: 5, connected: 30, gapMs: 1000 })], 31)])), []);
+});

@@ -53,7 +53,7 @@ export function registerDoctor(program: Command, ctx: CliContext): void {
     .option('--nginx-error-log <file...>', "classify nginx-format error logs (nginx or badgateway's proxy); - = stdin; .gz and rotated parts")
     .option('--access-log <file...>', 'count 502/504 per upstream and time bucket (combined, combined+upstream_status=…, json)')
     .option('--json', `print the report as JSON (schema badgateway.doctor/v1; NDJSON with --watch)`)
-    .addOption(new Option('--interval <duration>', 'time between the two samples of TcpExt ListenOverflows/ListenDrops (0 = one sample)').default(DOCTOR_DEFAULTS.intervalMs, '1s').argParser(parseDurationArg({ allowZero: true })))
+    .addOption(new Option('--interval <duration>', 'time between the two samples of TcpExt ListenOverflows/ListenDrops and of unix socket connections (0 = one sample)').default(DOCTOR_DEFAULTS.intervalMs, '1s').argParser(parseDurationArg({ allowZero: true })))
     .addOption(new Option('--idle <duration>', 'a connection with no traffic for this long counts as idle').default(DOCTOR_DEFAULTS.idleMs, '10s').argParser(parseDurationArg()))
     .addOption(new Option('--idle-sockets <n>', 'idle connections on one listener that make a keep-alive leak').default(DOCTOR_DEFAULTS.idleSocketsMin).argParser(parseIntArg(1)))
     .addOption(new Option('--proxy-idle-timeout <duration>', "the proxy's idle timeout for pooled upstream connections: probe the upstream's Keep-Alive timeout and compare").argParser(parseDurationArg()))

@@ -84,15 +84,8 @@ export interface ErrorLogSummary {
   bucketS: number;
 }
 
-interface PatternState {
-  id: string;
-  level: LogLevel | null;
-  status: 502 | 504 | 500 | null;
-  causes: readonly CauseId[];
-  count: number;
-  firstSeen: string | null;
-  lastSeen: string | null;
-  example: string;
+/** A PatternSummary while counting: the same fields, upstreams still in their capped counter. */
+interface PatternState extends Omit<PatternSummary, 'upstreams'> {
   upstreams: CappedCounter;
 }
 

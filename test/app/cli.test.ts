@@ -77,7 +77,9 @@ describe('badgateway app', { concurrency: true }, () => {
       const fds = await getJson<{ pid: number; open: number; limit: number; ratio: number; byKind: { device: number } }>(app.url, '/fds', agent);
       assert.equal(fds.json.pid, app.pid);
       assert.equal(fds.json.limit, 64);
-      assert.equal(fds.json.open, 64);
+      // 64 open, less the reserve fd /fds gives back to read /proc: the fd readdir borrows for the listing
+      // is counted only when another fd has taken its number again by the time it is readlink'ed (timing).
+      assert.ok(fds.json.open === 63 || fds.json.open === 64, String(fds.json.open));
       assert.ok(fds.json.ratio >= 0.95);
       // libuv's EMFILE trick: it frees a reserve fd, accepts the pending connection and closes it.
       // The TCP handshake completes (the kernel did it), then the client gets a FIN, no byte.

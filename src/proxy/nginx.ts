@@ -241,7 +241,8 @@ async function startNginx(
 ): Promise<NginxHandle> {
   // Its own process group: the master and its workers can then be killed together (a SIGKILLed
   // master leaves its workers running), and a terminal's Ctrl-C reaches us, who stop it in order.
-  const child = spawn(nginx, ['-p', `${paths.prefix}/`, '-c', paths.conf, '-e', paths.errorLog], {
+  const [command, args] = withParentDeathSignal(nginx, ['-p', `${paths.prefix}/`, '-c', paths.conf, '-e', paths.errorLog]);
+  const child = spawn(command, args, {
     stdio: ['ignore', 'ignore', 'pipe'],
     detached: true,
   });
@@ -313,6 +314,24 @@ async function startNginx(
     [Symbol.asyncDispose]: close,
   };
   return handle;
+}
+
+let setprivPath: string | null | undefined;
+
+/**
+ * `setpriv --pdeathsig SIGTERM -- CMD…` when util-linux's setpriv has that option (2.33+), else CMD:
+ * the kernel then sends the master SIGTERM (fast shutdown, workers included) when the thread that
+ * started it dies, even by SIGKILL, where no exit handler of ours runs. setpriv execs nginx, so the
+ * pid stays the master's. The parent is the starting *thread*: call runNginx from the main thread.
+ */
+function withParentDeathSignal(command: string, args: string[]): [string, string[]] {
+  if (setprivPath === undefined) {
+    const setpriv = which('setpriv');
+    const help = setpriv ? spawnSync(setpriv, ['--help'], { encoding: 'utf8', timeout: 5000 }) : undefined;
+    setprivPath = setpriv && help?.status === 0 && help.stdout.includes('--pdeathsig') ? setpriv : null;
+    if (!setprivPath) debug('nginx: no setpriv --pdeathsig; nginx outlives a SIGKILLed parent');
+  }
+  return setprivPath ? [setprivPath, ['--pdeathsig', 'SIGTERM', '--', command, ...args]] : [command, args];
 }
 
 /** Graceful stop (SIGQUIT lets workers finish), then SIGTERM, then SIGKILL; bounded to ~3 s. */

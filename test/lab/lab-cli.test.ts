@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
@@ -177,6 +177,67 @@ test('Ctrl-C in the middle of a scenario: the report says interrupted, no child 
   assert.ok(pids.length >= 1);
   assert.deepEqual(report.scenarios[0]!.phases.fail.childPids, pids);
   for (const pid of pids) assert.equal(existsSync(`/proc/${pid}`), false, `pid ${pid} is gone`);
+});
+
+/** Live (not zombie) descendants of `root`, from every `/proc/<pid>/stat`. */
+function liveDescendants(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (state === 'Z') continue;
+    const list = children.get(Number(ppid)) ?? [];
+    list.push(Number(name));
+    children.set(Number(ppid), list);
+  }
+  const found: number[] = [];
+  for (let i = 0, queue = [root]; i < queue.length; i++) {
+    for (const child of children.get(queue[i]!) ?? []) {
+      found.push(child);
+      queue.push(child);
+    }
+  }
+  return found;
+}
+
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+test('SIGKILL in the middle of a scenario (no handler of ours runs): no child process or temp dir outlives the lab', { timeout: 60_000 }, async (t) => {
+  // nginx dies by its parent-death signal, the demo app and gunicorn by their stdin watchdogs, the
+  // temp dirs by their reapers. A private TMPDIR makes "nothing left" exact despite parallel tests.
+  await using tmp = await createTempDir('kill');
+  const proxy = which('nginx') ? 'nginx' : 'builtin';
+  if (proxy === 'builtin') t.diagnostic('nginx is not installed: the built-in proxy is used');
+  const child = spawn(process.execPath, [BIN, 'lab', 'backlog-overflow-unix', '--proxy', proxy, '--json'], {
+    env: { ...process.env, NODE_DEBUG: 'badgateway', TMPDIR: tmp.path },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+  await waitFor('the load of the fail phase', () => /fail phase: load starts/.test(stderr), { timeoutMs: 40_000 });
+  const pids = liveDescendants(child.pid!);
+  const dirs = readdirSync(tmp.path);
+  t.diagnostic(`killing the lab with ${pids.length} descendants and temp dirs ${dirs.join(' ')}`);
+  assert.ok(dirs.some((d) => d.startsWith('bg-lab-')), dirs.join(' '));
+  if (proxy === 'nginx') assert.ok(dirs.some((d) => d.startsWith('bg-nginx-')), dirs.join(' '));
+  assert.ok(pids.length >= (proxy === 'nginx' ? 5 : 2), `lab reapers + upstream (+ nginx master and worker): ${pids.join(' ')}`);
+  child.kill('SIGKILL');
+  assert.equal(await exited, 'SIGKILL');
+  await waitFor('every descendant to end and every temp dir to go', () => pids.every((pid) => !alive(pid)) && readdirSync(tmp.path).length === 0, { timeoutMs: 15_000 });
 });
 
 test('badgateway lab: bad input is one line and exit 2', { timeout: 30_000 }, async () => {

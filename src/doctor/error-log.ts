@@ -87,6 +87,22 @@ export interface ErrorLogSummary {
 /** A PatternSummary while counting: the same fields, upstreams still in their capped counter. */
 interface PatternState extends Omit<PatternSummary, 'upstreams'> {
   upstreams: CappedCounter;
+  /** firstSeen and lastSeen as {@link timeKey}s (-1: none yet). */
+  firstKey: number;
+  lastKey: number;
+}
+
+/**
+ * `YYYY/MM/DD HH:MM:SS` → the number YYYYMMDDHHMMSS, which orders as the time does. Comparing
+ * numbers is what keeps first/last seen cheap; a string comparison per line cost a sixth of a scan.
+ */
+function timeKey(time: string): number {
+  let key = 0;
+  for (let i = 0; i < time.length; i++) {
+    const digit = time.charCodeAt(i) - 48;
+    if (digit >= 0 && digit <= 9) key = key * 10 + digit;
+  }
+  return key;
 }
 
 /** The upstream field of a line (`http://127.0.0.1:8080/path?q`) → `127.0.0.1:8080`; `http://unix:/x.sock:/` → `unix:/x.sock`. */
@@ -119,6 +135,10 @@ export class ErrorLogAggregator {
   /** Last time-bucket slot and the minute (`YYYY/MM/DD HH:MM`) it is for: logs are mostly in order. */
   #lastMinute = '';
   #lastSlot: { s502: number; s504: number; errors: number } | undefined;
+  /** Time of the last counted line (a copy), its key and slot: consecutive lines mostly share a second. */
+  #time = '';
+  #timeKey = -1;
+  #timeSlot: { s502: number; s504: number; errors: number } | undefined;
   readonly #files: ErrorLogSummary['files'] = [];
   #total = 0;
   #nginx = 0;
@@ -153,6 +173,8 @@ export class ErrorLogAggregator {
         count: 0,
         firstSeen: null,
         lastSeen: null,
+        firstKey: -1,
+        lastKey: -1,
         example: detach(line.length > this.#options.maxExampleChars ? line.slice(0, this.#options.maxExampleChars) : line),
         upstreams: new CappedCounter(this.#options.maxUpstreams),
       };
@@ -164,14 +186,24 @@ export class ErrorLogAggregator {
   #count(state: PatternState, c: FastClassification): void {
     if (c.patternId === UNKNOWN_UPSTREAM_PATTERN) this.#unknown += 1;
     state.count += 1;
-    // Times in `YYYY/MM/DD HH:MM:SS` compare as strings; rotated files may come in any order.
-    if (c.time !== state.lastSeen) {
-      if (state.lastSeen === null || c.time > state.lastSeen) state.lastSeen = detach(c.time);
-      if (state.firstSeen === null || c.time < state.firstSeen) state.firstSeen = detach(c.time);
+    if (c.time !== this.#time) {
+      this.#time = detach(c.time);
+      this.#timeKey = timeKey(this.#time);
+      this.#timeSlot = this.#slot(this.#time);
+    }
+    // Rotated files may come in any order: first and last by time, not by position.
+    const key = this.#timeKey;
+    if (key > state.lastKey) {
+      state.lastKey = key;
+      state.lastSeen = this.#time;
+    }
+    if (state.firstKey === -1 || key < state.firstKey) {
+      state.firstKey = key;
+      state.firstSeen = this.#time;
     }
     const upstream = c.upstream === null ? '(none)' : normalizeUpstream(c.upstream);
     state.upstreams.add(upstream);
-    const slot = this.#slot(c.time);
+    const slot = this.#timeSlot;
     if (slot) {
       slot.errors += 1;
       if (c.status === 502) slot.s502 += 1;

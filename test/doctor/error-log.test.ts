@@ -144,3 +144,28 @@ test('worker threads over byte ranges give exactly the sequential summary (range
     assert.deepEqual(parallel, sequential, `${workers} workers`);
   }
 });
+
+test('lines out of time order in one file (merged or hand-edited logs): first/last seen and buckets go by time, not position', () => {
+  const line = (time: string, port: number): string =>
+    `${time} [error] 7#7: *1 connect() failed (111: Connection refused) while connecting to upstream, client: 127.0.0.1, server: _, request: "GET / HTTP/1.1", upstream: "http://127.0.0.1:${port}/", host: "x"`;
+  const aggregator = new ErrorLogAggregator();
+  for (const [time, port] of [
+    ['2026/11/26 10:00:30', 1],
+    ['2026/11/26 09:59:59', 2],
+    ['2026/11/26 10:00:30', 1],
+    ['2026/12/01 00:00:00', 1],
+    ['2025/01/31 23:59:59', 2],
+    ['2026/11/26 10:00:31', 1],
+  ] as const) aggregator.add(line(time, port));
+  const s = aggregator.summary();
+  assert.deepEqual(
+    s.patterns.map((p) => [p.id, p.count, p.firstSeen, p.lastSeen, p.upstreams.map((u) => `${u.name}=${u.count}`).join(' ')]),
+    [['connect-refused', 6, '2025/01/31 23:59:59', '2026/12/01 00:00:00', '127.0.0.1:1=4 127.0.0.1:2=2']],
+  );
+  assert.deepEqual(s.timeline, [
+    { bucket: '2025-01-31T23:59:00', s502: 1, s504: 0, errors: 1 },
+    { bucket: '2026-11-26T09:59:00', s502: 1, s504: 0, errors: 1 },
+    { bucket: '2026-11-26T10:00:00', s502: 3, s504: 0, errors: 3 },
+    { bucket: '2026-12-01T00:00:00', s502: 1, s504: 0, errors: 1 },
+  ]);
+});

@@ -114,8 +114,35 @@ const quantile = (xs: number[], q: number): number => {
 };
 const median = (xs: number[]): number => quantile(xs, 0.5);
 
+const GUARD = fileURLToPath(new URL('../src/guard/index.js', import.meta.url));
+/** The sampler's fd count in a process with many fds, against listing /proc/self/fd (what it did before). */
+const SAMPLER_CHILD = `
+const { createGuard } = await import(process.argv[1]);
+const { openSync, readFileSync } = await import('node:fs');
+const { readdir } = await import('node:fs/promises');
+const hard = Number(/Max open files\\s+\\d+\\s+(\\d+)/.exec(readFileSync('/proc/self/limits', 'utf8'))[1]);
+const want = Math.min(20000, hard - 200);
+for (let i = 0; i < want; i++) openSync('/dev/null', 'r');
+const guard = createGuard({ sampleIntervalMs: 60000 });
+const cpuMs = async (f) => { for (let i = 0; i < 5; i++) await f(); const c0 = process.cpuUsage(); for (let i = 0; i < 40; i++) await f(); const c = process.cpuUsage(c0); return (c.user + c.system) / 1000 / 40; };
+const sample = await cpuMs(() => guard.sample());
+const listing = await cpuMs(() => readdir('/proc/self/fd'));
+console.log(JSON.stringify({ fds: guard.metrics().fdsOpen, sample, listing }));
+guard.close();
+`;
+
+async function samplerCost(): Promise<void> {
+  const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', SAMPLER_CHILD, GUARD]);
+  const r = JSON.parse(stdout) as { fds: number; sample: number; listing: number };
+  const perS = (ms: number): string => `${((ms * 4) / 10).toFixed(2)}% of a core at 4 samples/s`;
+  console.log(`guard: the sampler's fd count in a process with ${r.fds} fds, CPU per sample (mean of 40)`);
+  console.log(`  guard.sample()                 ${r.sample.toFixed(3)} ms   (${perS(r.sample)})`);
+  console.log(`  readdir('/proc/self/fd')       ${r.listing.toFixed(3)} ms   (${perS(r.listing)})  → sample / listing = ${(r.sample / r.listing).toFixed(3)}`);
+}
+
 /** Runs the guard benchmark and prints req/s per variant and the ratios to their peers. */
 export async function run(): Promise<void> {
+  await samplerCost();
   const wrk = await which('wrk');
   // BENCH_PIN=1: server on cpu 0, load on cpu 1 (only useful on an otherwise idle machine).
   const pin = process.env.BENCH_PIN === '1' && (await which('taskset')) !== undefined;

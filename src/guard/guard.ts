@@ -1,5 +1,5 @@
-import { readdir, readFile } from 'node:fs/promises';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { channel } from 'node:diagnostics_channel';
@@ -135,6 +135,8 @@ export function createGuard(options: GuardOptions = {}): Guard {
   let fdsSampled = 0;
   let fdsDelta = 0;
   let fdsLimit = 0; // 0 = unknown or unlimited
+  /** The fd dir's st_size is its fd count (procfs, Linux 6.2+); else it is listed. */
+  let fdsBySize = false;
   let limitsReadAt = 0;
   let eventLoopDelayMs = 0;
   let heapUsedBytes = 0;
@@ -218,6 +220,10 @@ export function createGuard(options: GuardOptions = {}): Guard {
   // First sample synchronously, so the guard is right from the first request.
   try {
     fdsSampled = readdirSync(fdDir).length - 1; // minus the fd readdir itself had open
+    // Linux 6.2+ gives a /proc/PID/fd dir's st_size as its count of open fds: one stat, no fd
+    // needed, O(1) instead of a listing of every fd (the listing is sorted and turned into JS
+    // strings: ~10 ms per sample at 20,000 fds). Older kernels say 0, a stand-in dir its bytes.
+    fdsBySize = statSync(fdDir).size === fdsSampled;
     readLimitSync();
   } catch (err) {
     const code = errnoCode(err);
@@ -241,7 +247,7 @@ export function createGuard(options: GuardOptions = {}): Guard {
         fdsLimit = parseSoftNofile(await readFile(limitsFile, 'utf8'));
         limitsReadAt = Date.now();
       }
-      fdsSampled = (await readdir(fdDir)).length - 1;
+      fdsSampled = fdsBySize ? (await stat(fdDir)).size : (await readdir(fdDir)).length - 1;
     } catch (err) {
       const code = errnoCode(err);
       // Reading /proc needs an fd too: EMFILE *is* the answer (every fd in use), and exactly

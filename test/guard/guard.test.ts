@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -72,6 +72,39 @@ test('metrics: fds and limit read from /proc/self at start', () => {
     assert.equal(guard.evaluate(), undefined);
   } finally {
     guard.close();
+  }
+});
+
+test('sample(): the fd count follows opens and closes exactly, from /proc (st_size on Linux 6.2+) and from a listed stand-in dir', { timeout: 10_000 }, async () => {
+  const guard = createGuard({ sampleIntervalMs: 60_000 });
+  const fds: number[] = [];
+  try {
+    await guard.sample();
+    const before = guard.metrics().fdsOpen!;
+    for (let i = 0; i < 300; i++) fds.push(openSync('/dev/null', 'r'));
+    await guard.sample();
+    assert.equal(guard.metrics().fdsOpen, before + 300);
+    assert.equal(guard.metrics().fdsOpen, readdirSync('/proc/self/fd').length - 1);
+    for (const fd of fds.splice(0, 100)) closeSync(fd);
+    await guard.sample();
+    assert.equal(guard.metrics().fdsOpen, before + 200);
+  } finally {
+    for (const fd of fds) closeSync(fd);
+    guard.close();
+  }
+  // A directory that is not procfs: its st_size is bytes, so its entries are counted instead.
+  await using dir = await createTempDir('guard');
+  mkdirSync(dir.file('fd'));
+  for (let i = 0; i < 41; i++) writeFileSync(dir.file(`fd/${i}`), ''); // 41 entries = 40 + readdir's own
+  writeFileSync(dir.file('limits'), 'Max open files            100                  100                  files\n');
+  const standIn = createGuard({ procDir: dir.path, sampleIntervalMs: 60_000 });
+  try {
+    assert.equal(standIn.metrics().fdsOpen, 40);
+    writeFileSync(dir.file('fd/41'), '');
+    await standIn.sample();
+    assert.equal(standIn.metrics().fdsOpen, 41);
+  } finally {
+    standIn.close();
   }
 });
 

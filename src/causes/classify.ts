@@ -154,19 +154,24 @@ export interface ProxyLogClassifier {
 
 /**
  * Creates a {@link ProxyLogClassifier}. It returns exactly what {@link classifyProxyLogLine}
- * returns for the fields it has (a test checks it line by line), but: a keyword prefilter skips
- * lines no pattern can match; the line head is checked by hand, not by regex; and the pattern
- * match is memoised per distinct message (a log repeats a handful of messages millions of times),
- * in a cache of at most `cacheSize` messages.
+ * returns for the fields it has (a test checks it line by line), but: the line head is checked by
+ * one sticky regex without captures; the pattern match is memoised per distinct message (a log
+ * repeats a handful of messages millions of times), in a cache of at most `cacheSize` messages;
+ * and a message not cached yet must first pass a keyword prefilter, which skips lines no pattern
+ * can match and keeps them out of the cache.
  */
 export function createProxyLogClassifier({ cacheSize = 1024 }: { cacheSize?: number } = {}): ProxyLogClassifier {
   // Messages seen, by length. A line's message is found by `===` against the few cached ones of
   // its length: comparing bytes costs a quarter of hashing a fresh slice for a Map key (measured).
   const byLength = new Map<number, { message: string; pattern: ProxyLogPattern | null }[]>();
   let cached = 0;
-  const lookup = (message: string): ProxyLogPattern | null => {
+  /** The cached pattern of `message` (null: none matches), or undefined when not cached. */
+  const cachedPattern = (message: string): ProxyLogPattern | null | undefined => {
     const same = byLength.get(message.length);
     if (same !== undefined) for (const entry of same) if (entry.message === message) return entry.pattern;
+    return undefined;
+  };
+  const matchAndCache = (message: string): ProxyLogPattern | null => {
     const pattern = matchProxyLogPattern(message) ?? null;
     if (cacheSize <= 0) return pattern;
     if (cached >= cacheSize) {
@@ -176,21 +181,27 @@ export function createProxyLogClassifier({ cacheSize = 1024 }: { cacheSize?: num
     // A copy: the message is a slice of a line that may be a slice of a 1 MiB read chunk, which
     // a cached entry would keep alive.
     const entry = { message: JSON.parse(JSON.stringify(message)) as string, pattern };
-    if (same !== undefined && byLength.has(message.length)) same.push(entry);
+    const same = byLength.get(message.length);
+    if (same !== undefined) same.push(entry);
     else byLength.set(message.length, [entry]);
     cached += 1;
     return pattern;
   };
   return {
     classify(line, into) {
-      if (!mayBeProxyLogLine(line)) return undefined;
       const text = line.charCodeAt(line.length - 1) === 13 /* \r */ ? line.slice(0, -1) : line;
       const start = headLength(text);
       if (start === -1) return undefined;
       const levelEnd = text.indexOf(']', 21);
       const at = text.indexOf(', client: ', start);
       const message = at === -1 ? text.slice(start) : text.slice(start, at);
-      const pattern = lookup(message);
+      // A message seen before skips the keyword scan; a new one must pass it before the patterns
+      // run and it is cached (so the cache holds upstream messages, not varied noise).
+      let pattern = cachedPattern(message);
+      if (pattern === undefined) {
+        if (!mayBeProxyLogLine(text)) return undefined;
+        pattern = matchAndCache(message);
+      }
       const upstream = at === -1 ? null : upstreamField(text, at);
       let patternId: string;
       let causes: readonly CauseId[] = NO_CAUSES;

@@ -13,11 +13,11 @@
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { open, readFile } from 'node:fs/promises';
+import { open, readFile, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { runDoctor } from '../src/doctor/index.js';
-import { createTempDir } from '../src/util/index.js';
+import { createTempDir, which } from '../src/util/index.js';
 
 const LOG_BYTES = 1024 * 1024 * 1024;
 const BLOCK_BYTES = 8 * 1024 * 1024;
@@ -175,8 +175,53 @@ async function benchFds(): Promise<void> {
   }
 }
 
-/** Runs both benchmarks and prints times, RSS and ratios. */
+/** Instructions a command executes, counted by callgrind (the `I refs` total it prints). */
+function instructions(cmd: string, args: string[]): number {
+  const r = spawnSync('valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', cmd, ...args], { encoding: 'utf8', maxBuffer: 1 << 22 });
+  const m = /I\s+refs:\s+([\d,]+)/.exec(r.stderr);
+  if (r.status !== 0 || !m) throw new Error(`callgrind failed on ${cmd}: ${r.stderr.slice(-500)}`);
+  return Number(m[1]!.replaceAll(',', ''));
+}
+
+const CALLGRIND_BYTES = 32 * 1024 * 1024;
+
+/**
+ * The classifier against `grep -cE` in instructions (callgrind), which the machine's other load
+ * does not move, unlike seconds: one thread on a 32 MiB log, less a run on a one-line log (Node's
+ * start-up). Needs valgrind; BENCH_CALLGRIND=0 skips it (about a minute).
+ */
+async function benchInstructions(): Promise<void> {
+  if (process.env.BENCH_CALLGRIND === '0') return;
+  if (!which('valgrind')) {
+    console.log('doctor: valgrind is not installed, no instruction counts (apt-get install valgrind)');
+    return;
+  }
+  const dir = await createTempDir('bench');
+  try {
+    const block = await makeBlock();
+    const handle = await open(dir.file('log'), 'w');
+    try {
+      for (let written = 0; written < CALLGRIND_BYTES; written += block.length) await handle.write(block);
+    } finally {
+      await handle.close();
+    }
+    await writeFile(dir.file('one'), block.subarray(0, block.indexOf(10) + 1));
+    const classify = (file: string): number =>
+      instructions(process.execPath, ['--input-type=module', '-e', `const { summarizeErrorLogs } = await import(process.argv[1]); await summarizeErrorLogs([process.argv[2]], { workers: 1 });`, DOCTOR, file]);
+    const doctor = classify(dir.file('log')) - classify(dir.file('one'));
+    const grep = instructions('grep', ['-cE', GREP_FIVE, dir.file('log')]);
+    const mb = CALLGRIND_BYTES / 1024 / 1024;
+    console.log(`doctor: instructions (callgrind) to classify a ${mb} MiB error log, one thread, Node's start-up subtracted`);
+    console.log(`  classify (doctor)   ${(doctor / 1e6).toFixed(0)} M`);
+    console.log(`  grep -cE (5 causes) ${(grep / 1e6).toFixed(0)} M  → doctor / grep -cE = ${(doctor / grep).toFixed(2)}×`);
+  } finally {
+    await dir.close();
+  }
+}
+
+/** Runs the benchmarks and prints times, RSS, instructions and ratios. */
 export async function run(): Promise<void> {
   await benchFds();
   await benchLog();
+  await benchInstructions();
 }

@@ -93,6 +93,8 @@ export function renderNginxConfig(options: ResolvedProxyOptions, listenPort: num
     `    log_format badgateway '${ACCESS_LOG_FORMAT}';`,
     `    access_log ${quote(paths.accessLog)} badgateway;`,
     '    keepalive_timeout 75s;',
+    // No body size limit, like the built-in proxy (nginx's default 1m answers 413 to bigger ones).
+    '    client_max_body_size 0;',
     '',
     '    upstream badgateway_upstream {',
     `        server ${server};`,

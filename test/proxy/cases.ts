@@ -156,6 +156,19 @@ export const CASES: ProxyCase[] = [
     },
   },
   {
+    // 32 MiB the upstream never reads: once the socket buffers are full, no write progresses for
+    // longer than the send timeout. nginx takes the whole body first (to a temp file), the
+    // built-in proxy streams it; both answer 504.
+    id: 'send-timeout',
+    options: FAST,
+    setup: up.neverReads,
+    drive: (url) => sequential(url, 1, { method: 'POST', body: 'x'.repeat(32 * 1024 * 1024) }),
+    expected: {
+      outcomes: ['504'],
+      errorLines: [`[error] upstream timed out (110: Connection timed out) while sending request to upstream${tail(UPSTREAM_TCP, 'POST')}`],
+    },
+  },
+  {
     id: 'reset-before-header',
     options: FAST,
     setup: up.resetBeforeHeader,

@@ -153,6 +153,25 @@ export const closeOnReuse = (how: 'fin' | 'rst'): Promise<TestUpstream> =>
     else socket.resetAndDestroy();
   });
 
+/** Accepts connections and never reads from them: a request body bigger than the socket buffers stalls. */
+export async function neverReads(): Promise<TestUpstream> {
+  const sockets = new Set<Socket>();
+  const server = createNetServer({ pauseOnConnect: true }, (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+  });
+  const port = await listenTcp(server);
+  return {
+    upstream: `http://127.0.0.1:${port}`,
+    replacements: {},
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await closeServer(server);
+    },
+  };
+}
+
 /** A plain node:http upstream with a short keep-alive timeout: it closes idle connections itself. */
 export async function shortKeepAlive(keepAliveTimeoutMs: number): Promise<TestUpstream> {
   const server = createHttpServer((req, res) => {

@@ -85,13 +85,29 @@ export async function unixPrivate(): Promise<TestUpstream> {
   };
 }
 
-/** A raw TCP upstream: `onRequest(socket, n)` gets each complete request head (n = 1, 2 … on that connection). */
-async function rawUpstream(onRequest: (socket: Socket, n: number, head: string) => void): Promise<TestUpstream> {
+/** A TCP upstream on net.Server: `onSocket` gets each connection; close() destroys them all. */
+async function tcpUpstream(onSocket: (socket: Socket) => void, options: { pauseOnConnect?: boolean } = {}): Promise<TestUpstream> {
   const sockets = new Set<Socket>();
-  const server = createNetServer((socket) => {
+  const server = createNetServer(options, (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => {});
+    onSocket(socket);
+  });
+  const port = await listenTcp(server);
+  return {
+    upstream: `http://127.0.0.1:${port}`,
+    replacements: {},
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await closeServer(server);
+    },
+  };
+}
+
+/** A raw TCP upstream: `onRequest(socket, n)` gets each complete request head (n = 1, 2 … on that connection). */
+const rawUpstream = (onRequest: (socket: Socket, n: number, head: string) => void): Promise<TestUpstream> =>
+  tcpUpstream((socket) => {
     let buffered = '';
     let n = 0;
     socket.setEncoding('latin1').on('data', (chunk: string) => {
@@ -108,16 +124,6 @@ async function rawUpstream(onRequest: (socket: Socket, n: number, head: string) 
       }
     });
   });
-  const port = await listenTcp(server);
-  return {
-    upstream: `http://127.0.0.1:${port}`,
-    replacements: {},
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await closeServer(server);
-    },
-  };
-}
 
 const OK = (body = 'ok', keepAlive = true): string =>
   `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\nConnection: ${keepAlive ? 'keep-alive' : 'close'}\r\n\r\n${body}`;
@@ -154,23 +160,7 @@ export const closeOnReuse = (how: 'fin' | 'rst'): Promise<TestUpstream> =>
   });
 
 /** Accepts connections and never reads from them: a request body bigger than the socket buffers stalls. */
-export async function neverReads(): Promise<TestUpstream> {
-  const sockets = new Set<Socket>();
-  const server = createNetServer({ pauseOnConnect: true }, (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => {});
-  });
-  const port = await listenTcp(server);
-  return {
-    upstream: `http://127.0.0.1:${port}`,
-    replacements: {},
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await closeServer(server);
-    },
-  };
-}
+export const neverReads = (): Promise<TestUpstream> => tcpUpstream(() => {}, { pauseOnConnect: true });
 
 /** A plain node:http upstream with a short keep-alive timeout: it closes idle connections itself. */
 export async function shortKeepAlive(keepAliveTimeoutMs: number): Promise<TestUpstream> {

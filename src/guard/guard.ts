@@ -222,7 +222,7 @@ export function createGuard(options: GuardOptions = {}): Guard {
     fdsSampled = readdirSync(fdDir).length - 1; // minus the fd readdir itself had open
     // Linux 6.2+ gives a /proc/PID/fd dir's st_size as its count of open fds: one stat, no fd
     // needed, O(1) instead of a listing of every fd (the listing is sorted and turned into JS
-    // strings: ~10 ms per sample at 20,000 fds). Older kernels say 0, a stand-in dir its bytes.
+    // strings: ~30 ms per sample at 20,000 fds). Older kernels say 0, a stand-in dir its bytes.
     fdsBySize = statSync(fdDir).size === fdsSampled;
     readLimitSync();
   } catch (err) {

@@ -3,10 +3,11 @@
  * line. Cases that need a private network namespace run in a child under `unshare -n` (this file
  * is also that child's entry point: `node run-side-case.js --netns-child CASE_ID`).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { which } from '../../src/util/index.js';
+import { runCommand } from '../helpers/cli.js';
 import { startCustomNginx } from './nginx-custom.js';
 import { SIDE_CASES, type Outcome, type SideCase } from './proxy-side-cases.js';
 
@@ -45,21 +46,10 @@ export function netnsUnavailable(): string | undefined {
 }
 
 /** Runs `c` in a fresh network namespace: only its own loopback, its own sysctls, gone on exit. */
-export function runSideCaseInNetns(c: SideCase, timeoutMs = 10_000): Promise<SideCaseResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(which('unshare')!, ['-n', process.execPath, SELF, '--netns-child', c.id], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('error', reject);
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      if (code !== 0) reject(new Error(`netns child for ${c.id} failed (${code ?? signal}): ${stderr.trim()}`));
-      else resolve(JSON.parse(stdout) as SideCaseResult);
-    });
-  });
+export async function runSideCaseInNetns(c: SideCase, timeoutMs = 10_000): Promise<SideCaseResult> {
+  const r = await runCommand(which('unshare')!, ['-n', process.execPath, SELF, '--netns-child', c.id], { timeoutMs });
+  if (r.code !== 0) throw new Error(`netns child for ${c.id} failed (${r.code ?? r.signal}): ${r.stderr.trim()}`);
+  return JSON.parse(r.stdout) as SideCaseResult;
 }
 
 async function netnsChild(id: string): Promise<void> {

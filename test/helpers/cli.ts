@@ -12,13 +12,18 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `badgateway ...args` to completion (killed after `timeoutMs`). */
-export function runCli(
-  args: readonly string[],
-  { timeoutMs = 30_000, env, input }: { timeoutMs?: number; env?: NodeJS.ProcessEnv; input?: string } = {},
-): Promise<CliResult> {
+export interface RunOptions {
+  timeoutMs?: number;
+  /** Added to this process's environment. */
+  env?: NodeJS.ProcessEnv;
+  /** Written to the child's stdin, which is then closed (empty by default). */
+  input?: string;
+}
+
+/** Runs a command to completion, collecting its output (SIGKILLed after `timeoutMs`). */
+export function runCommand(cmd: string, args: readonly string[], { timeoutMs = 30_000, env, input }: RunOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const child = spawn(cmd, args, {
       env: { ...process.env, ...env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
@@ -32,8 +37,14 @@ export function runCli(
       clearTimeout(timer);
       resolve({ code, signal, stdout, stderr });
     });
+    child.stdin.on('error', () => {}); // a child that exits without reading its input
     child.stdin.end(input ?? '');
   });
+}
+
+/** Runs `badgateway ...args` to completion (killed after `timeoutMs`). */
+export function runCli(args: readonly string[], options: RunOptions = {}): Promise<CliResult> {
+  return runCommand(process.execPath, [BIN, ...args], options);
 }
 
 export interface RunningCli {

@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
-import { createTempDir, sleep, waitFor, which, type TempDir } from '../src/util/index.js';
+import { createTempDir, sleep, which, type TempDir } from '../src/util/index.js';
+import { runCommand, type CliResult } from '../test/helpers/cli.js';
+import { startCustomNginx } from '../test/causes/nginx-custom.js';
 
 /**
  * Benchmark of `badgateway load` against the same local target in one run (real nginx `return
@@ -28,30 +29,10 @@ interface Target {
   killSync(): void;
 }
 
-interface Exec {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+/** A command run to completion (load runs are long: killed only after 10 minutes). */
+const exec = (cmd: string, args: string[]): Promise<CliResult> => runCommand(cmd, args, { timeoutMs: 600_000 });
 
-function exec(cmd: string, args: string[], timeoutMs = 600_000): Promise<Exec> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-/** Runs a command under `/usr/bin/time` (when present) and adds its CPU seconds (user + sys). */
-async function timed(cmd: string, args: string[], dir: TempDir): Promise<Exec & { cpuS: number }> {
+async function timed(cmd: string, args: string[], dir: TempDir): Promise<CliResult & { cpuS: number }> {
   if (!TIME) return { ...(await exec(cmd, args)), cpuS: Number.NaN };
   const out = dir.file('time.txt');
   const r = await exec(TIME, ['-o', out, '-f', '%U %S', cmd, ...args]);
@@ -59,55 +40,15 @@ async function timed(cmd: string, args: string[], dir: TempDir): Promise<Exec & 
   return { ...r, cpuS: user! + sys! };
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-async function answers(url: string): Promise<boolean> {
-  try {
-    const res = await fetch(url);
-    await res.arrayBuffer();
-    return res.status === 200;
-  } catch {
-    return false;
-  }
-}
-
-async function startNginx(nginx: string, dir: TempDir): Promise<Target> {
-  const port = await freePort();
-  const conf = dir.file('nginx.conf');
-  const p = dir.path;
-  writeFileSync(
-    conf,
-    `worker_processes 1;
-daemon off;
-pid ${p}/nginx.pid;
-error_log ${p}/error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${p}/client_body; proxy_temp_path ${p}/proxy; fastcgi_temp_path ${p}/fastcgi;
-  uwsgi_temp_path ${p}/uwsgi; scgi_temp_path ${p}/scgi;
-  server { listen 127.0.0.1:${port}; location / { return 200 "ok"; } }
-}
-`,
-  );
-  const child = spawn(nginx, ['-p', `${p}/`, '-c', conf, '-e', `${p}/error.log`], { stdio: 'ignore' });
-  const url = `http://127.0.0.1:${port}/`;
-  await waitFor('nginx to answer', () => answers(url), { timeoutMs: 10_000 });
+/** nginx answering `return 200` (the issue's target): the test helper for hand-written configs. */
+async function startNginx(nginx: string): Promise<Target> {
+  const server = await startCustomNginx({ events: ['worker_connections 4096;'], location: ['return 200 "ok";'] });
   return {
     kind: `nginx (${nginx}, 1 worker, return 200)`,
-    url,
-    async close() {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await exited;
-    },
-    killSync: () => child.kill('SIGKILL'),
+    url: `${server.url}/`,
+    close: server.close,
+    // startCustomNginx kills nginx's whole process group on exit by itself.
+    killSync: () => {},
   };
 }
 
@@ -216,7 +157,7 @@ export async function run(): Promise<void> {
   const dir = await createTempDir('bench-load');
   const nginx = await which('nginx');
   const wrk = await which('wrk');
-  const target = nginx ? await startNginx(nginx, dir) : await startNode();
+  const target = nginx ? await startNginx(nginx) : await startNode();
   // Interrupted or piped into `head`: still stop the target and remove the temp dir.
   const onExit = (): void => {
     target.killSync();

@@ -118,7 +118,7 @@ Examples:
 async function watch(ctx: CliContext, opts: DoctorCliOptions, options: Partial<DoctorOptions>): Promise<void> {
   const periodMs = typeof opts.watch === 'number' ? opts.watch : DEFAULT_WATCH_MS;
   // Between samples the counters are compared with the previous sample: no extra wait inside one.
-  const sampler = createDoctorSampler({ ...options, intervalMs: 0 });
+  const sampler = createDoctorSampler({ ...options, intervalMs: 0 }, {}, { follow: true });
   const metrics = opts.prometheus !== undefined ? createDoctorMetrics() : undefined;
   let last: DoctorReport | undefined;
   let samples = 0;

@@ -36,7 +36,8 @@ export function alertNameOf(cause: CauseId): string {
 
 // Go-template pieces of the annotations (Prometheus renders them when the alert fires).
 const HOST = '{{ $labels.instance | reReplaceAll ":[0-9]+$" "" }}';
-const WHERE = '{{ if $labels.target }}{{ $labels.target }}{{ else }}the app{{ end }} on {{ $labels.instance }}';
+const TARGET = '{{ if $labels.target }}{{ $labels.target }}{{ else }}the app{{ end }}';
+const WHERE = `${TARGET} on {{ $labels.instance }}`;
 /** doctor's options for the alert's target: `--port 8080`, `--unix-socket /run/app.sock`, `--pid 42`; the guard's own port. */
 const DOCTOR_TARGET =
   '{{ if $labels.target }}{{ $labels.target | reReplaceAll "^port ([0-9]+)$" "--port $1" | reReplaceAll "^unix:(.*)$" "--unix-socket $1" | reReplaceAll "^pid ([0-9]+).*$" "--pid $1" }}' +
@@ -69,7 +70,7 @@ export function createAlertDefinitions(c: MixinConfig): AlertDefinition[] {
       annotations: { summary: text.summary, description: text.description, runbook_url: runbook(text.anchor) },
     },
   });
-  const fdSummary = `${WHERE} has ${valueOf('badgateway_process_open_fds')} of ${valueOf('badgateway_process_max_fds')} file descriptors open (${PERCENT}).`;
+  const fdSummary = `{{ $labels.instance }}: ${TARGET} has ${valueOf('badgateway_process_open_fds')} of ${valueOf('badgateway_process_max_fds')} file descriptors open (${PERCENT}).`;
   const fdDescription = `At the limit accept() fails with EMFILE: Node accepts and closes at once (the proxy logs a reset or a premature close, 502), Python servers stop accepting (504 after the proxy's read timeout). See what holds the fds: on ${HOST} run \`badgateway doctor ${DOCTOR_TARGET}\`.`;
   const idleSummary = `${INT} idle connections on {{ $labels.listener }} (${WHERE})`;
   const fdsHeld = `${valueOf('badgateway_process_open_fds')} of ${valueOf('badgateway_process_max_fds')} fds open`;

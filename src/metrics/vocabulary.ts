@@ -77,3 +77,15 @@ export function metricsOf(source: MetricSource): MetricSpec[] {
  * rest are exported as `other`, so a log can never blow up a Prometheus server's series count.
  */
 export const MAX_LABEL_VALUES = 50;
+
+/** The vocabulary as a Markdown table (README's metrics section; a test keeps them equal). */
+export function renderMetricsMarkdown(): string {
+  const rows = Object.values(METRICS).map((m) => {
+    const from = (['guard', 'doctor'] as const)
+      .filter((s) => m.labels[s] !== undefined)
+      .map((s) => `${s}${m.labels[s]!.length > 0 ? ` {${m.labels[s]!.join(', ')}}` : ''}`)
+      .join(', ');
+    return `| \`${m.name}\` | ${m.type} | ${from} | ${m.help} |`;
+  });
+  return ['| metric | type | exported by {labels} | what it is |', '|---|---|---|---|', ...rows, ''].join('\n');
+}

@@ -91,7 +91,7 @@ export function createAlertDefinitions(c: MixinConfig): AlertDefinition[] {
       alertNameOf('keepalive-leak'),
       'critical',
       '5m',
-      `${series(c, 'idleConnections')} >= ${c.idleConnections}\nand on (job, instance, target) (${n.fdRatio} >= ${c.idleFdRatio})`,
+      `${series(c, 'idleConnections')} >= ${c.idleConnections} and on (job, instance, target) (${n.fdRatio} >= ${c.idleFdRatio})`,
       { summary: `${idleSummary}, with ${fdsHeld}.`, description: idleDescription, anchor: 'keepalive-leak', labels: { cause: 'keepalive-leak', source: 'live' } },
     ),
     define('keepaliveLeakReaping', ['keepalive-leak'], alertNameOf('keepalive-leak'), 'warning', '15m', `sum by (job, instance) (increase(${series(c, 'guardReapedConnectionsTotal')}[${w}])) > 0`, {

@@ -54,14 +54,14 @@ export function createRecordingRules(c: MixinConfig): RuleGroup<RecordingRule>[]
         { record: n.shedRate, expr: `sum by (job, instance, reason) (${shed})` },
         {
           record: n.shedRatio,
-          expr: `sum by (job, instance, reason) (${shed})\n/ on (job, instance) group_left ()\n(sum by (job, instance) (${shed}) + sum by (job, instance) (${admitted}) > 0)`,
+          expr: `sum by (job, instance, reason) (${shed}) / on (job, instance) group_left () (sum by (job, instance) (${shed}) + sum by (job, instance) (${admitted}) > 0)`,
         },
         { record: n.errorLogRate, expr: `sum by (job, instance, upstream, cause, status) (rate(${series(c, 'proxyErrorLogLinesTotal')}[${w}]))` },
         { record: n.responsesRate, expr: `sum by (job, instance, status) (rate(${series(c, 'proxyResponsesTotal')}[${w}]))` },
         {
           record: n.badGatewayRatio,
           // `or 0 * …`: a proxy with no 502/504 at all reads 0, not nothing.
-          expr: `(sum by (job, instance) (${n.responsesRate}{status=~"502|504"}) or 0 * sum by (job, instance) (${n.responsesRate}))\n/ (sum by (job, instance) (${n.responsesRate}) > 0)`,
+          expr: `(sum by (job, instance) (${n.responsesRate}{status=~"502|504"}) or 0 * sum by (job, instance) (${n.responsesRate})) / (sum by (job, instance) (${n.responsesRate}) > 0)`,
         },
       ],
     },

@@ -8,6 +8,7 @@ import { parse } from 'yaml';
 import { CAUSES } from '../../src/causes/index.js';
 import { createDoctorMetrics, createDoctorSampler } from '../../src/doctor/index.js';
 import { createGuard, registerGuardMetrics } from '../../src/guard/index.js';
+import { renderMetricsMarkdown } from '../../src/metrics/index.js';
 import {
   MIXIN_DEFAULTS,
   MIXIN_FILES,
@@ -16,6 +17,7 @@ import {
   createDashboard,
   createRecordingRules,
   dashboardExpressions,
+  renderAlertsMarkdown,
   renderMixinFiles,
   renderRunbooksMarkdown,
   resolveMixinConfig,
@@ -159,6 +161,12 @@ test('dashboard: datasource variable, overview and a row per cause; every expres
   const r = await promtool(['check', 'rules', join(dir.path, 'dashboard.rules.json')]);
   assert.equal(r.code, 0, r.out);
   assert.match(r.out, new RegExp(`SUCCESS: ${expressions.length} rules found`));
+});
+
+test("README's metric vocabulary and alert tables are the generated ones", async () => {
+  const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
+  assert.equal(/<!-- metrics:start -->\n([\s\S]*?)<!-- metrics:end -->/.exec(readme)?.[1], renderMetricsMarkdown());
+  assert.equal(/<!-- alerts:start -->\n([\s\S]*?)<!-- alerts:end -->/.exec(readme)?.[1], renderAlertsMarkdown(resolveMixinConfig()));
 });
 
 test("README's runbooks are the ones renderRunbooksMarkdown generates, one section per cause", async () => {

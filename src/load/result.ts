@@ -54,3 +54,66 @@ export function decodeResult(line: string): LoadResult | undefined {
     error: typeof r['error'] === 'string' ? r['error'] : '',
   };
 }
+
+/** Version of the result files' header record. */
+export const RESULTS_SCHEMA = 'badgateway.load.results/v1';
+
+/**
+ * The first line of a result file: who sent the requests and when their times count from, so
+ * `report` can put files from several machines on one timeline. Older readers skip it (it has no
+ * `seq`); files without it still read.
+ */
+export interface ResultsHeader {
+  type: 'header';
+  schema: typeof RESULTS_SCHEMA;
+  /** `os.hostname()` of the machine that ran the load. */
+  host: string;
+  pid: number;
+  /** The wall-clock instant every `dueMs`/`sentMs` counts from (ISO 8601 and ms since the epoch). */
+  startedAt: string;
+  startedAtMs: number;
+  /** True when the start was agreed beforehand (`--start-at`): files then align on the wall clock. */
+  coordinated: boolean;
+  /** This run's asked rate (req/s; 0 = closed loop) and, with a share, the rate of all the runs. */
+  rate: number;
+  rateTotal: number;
+  /** `i/n` with `--rate-share`, else null. */
+  rateShare: string | null;
+  durationMs: number;
+}
+
+/** The header line (with the newline). */
+export function encodeHeader(h: ResultsHeader): string {
+  return `${JSON.stringify(h)}\n`;
+}
+
+/** Parses a header line; undefined when the line is not one (a result, garbage, another schema). */
+export function decodeHeader(line: string): ResultsHeader | undefined {
+  let o: unknown;
+  try {
+    o = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  if (typeof o !== 'object' || o === null) return undefined;
+  const h = o as Record<string, unknown>;
+  if (h['type'] !== 'header' || h['schema'] !== RESULTS_SCHEMA) return undefined;
+  const num = (k: string): number | undefined => (typeof h[k] === 'number' && Number.isFinite(h[k]) ? (h[k] as number) : undefined);
+  const startedAtMs = num('startedAtMs');
+  // Within what a Date can hold (a hostile value must not throw below).
+  if (startedAtMs === undefined || startedAtMs < 0 || startedAtMs > 8.64e15) return undefined;
+  const rate = num('rate') ?? 0;
+  return {
+    type: 'header',
+    schema: RESULTS_SCHEMA,
+    host: typeof h['host'] === 'string' ? h['host'].slice(0, 255) : '',
+    pid: num('pid') ?? 0,
+    startedAt: new Date(startedAtMs).toISOString(),
+    startedAtMs,
+    coordinated: h['coordinated'] === true,
+    rate,
+    rateTotal: num('rateTotal') ?? rate,
+    rateShare: typeof h['rateShare'] === 'string' ? h['rateShare'].slice(0, 32) : null,
+    durationMs: num('durationMs') ?? 0,
+  };
+}

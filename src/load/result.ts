@@ -28,17 +28,28 @@ export function encodeResult(r: LoadResult): string {
   return `{"seq":${r.seq},"dueMs":${round3(r.dueMs)},"sentMs":${round3(r.sentMs)},"latencyMs":${round3(r.latencyMs)},"status":${r.status},"bytesIn":${r.bytesIn},"bytesOut":${r.bytesOut},"error":${r.error === '' ? '""' : JSON.stringify(r.error)}}\n`;
 }
 
-/** Parses one NDJSON record; undefined when the line is not a result record. */
-export function decodeResult(line: string): LoadResult | undefined {
+/** A JSON object of one line, or undefined. */
+function parseObject(line: string): Record<string, unknown> | undefined {
   let o: unknown;
   try {
     o = JSON.parse(line);
   } catch {
     return undefined;
   }
-  if (typeof o !== 'object' || o === null) return undefined;
-  const r = o as Record<string, unknown>;
-  const num = (k: string): number | undefined => (typeof r[k] === 'number' && Number.isFinite(r[k]) ? (r[k] as number) : undefined);
+  return typeof o === 'object' && o !== null ? (o as Record<string, unknown>) : undefined;
+}
+
+/** A finite number field of `o`, or undefined. */
+const numberIn =
+  (o: Record<string, unknown>) =>
+  (k: string): number | undefined =>
+    typeof o[k] === 'number' && Number.isFinite(o[k]) ? (o[k] as number) : undefined;
+
+/** Parses one NDJSON record; undefined when the line is not a result record. */
+export function decodeResult(line: string): LoadResult | undefined {
+  const r = parseObject(line);
+  if (!r) return undefined;
+  const num = numberIn(r);
   const seq = num('seq');
   const dueMs = num('dueMs');
   const latencyMs = num('latencyMs');
@@ -89,16 +100,9 @@ export function encodeHeader(h: ResultsHeader): string {
 
 /** Parses a header line; undefined when the line is not one (a result, garbage, another schema). */
 export function decodeHeader(line: string): ResultsHeader | undefined {
-  let o: unknown;
-  try {
-    o = JSON.parse(line);
-  } catch {
-    return undefined;
-  }
-  if (typeof o !== 'object' || o === null) return undefined;
-  const h = o as Record<string, unknown>;
-  if (h['type'] !== 'header' || h['schema'] !== RESULTS_SCHEMA) return undefined;
-  const num = (k: string): number | undefined => (typeof h[k] === 'number' && Number.isFinite(h[k]) ? (h[k] as number) : undefined);
+  const h = parseObject(line);
+  if (!h || h['type'] !== 'header' || h['schema'] !== RESULTS_SCHEMA) return undefined;
+  const num = numberIn(h);
   const startedAtMs = num('startedAtMs');
   // Within what a Date can hold (a hostile value must not throw below).
   if (startedAtMs === undefined || startedAtMs < 0 || startedAtMs > 8.64e15) return undefined;

@@ -1,5 +1,5 @@
 import { closeSync, createReadStream, createWriteStream, openSync, readSync } from 'node:fs';
-import { createInterface } from 'node:readline';
+import { createInterface, type Interface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
 import { BadgatewayError, ERROR_CODES, errnoCode } from '../errors/index.js';
 import { decodeHeader, decodeResult, encodeHeader, encodeResult, type LoadResult, type ResultsHeader } from './result.js';
@@ -78,30 +78,16 @@ function isGzip(path: string): boolean {
 
 /**
  * Reads the NDJSON result files written by `--output` (gzipped ones too, sniffed by their magic
- * bytes) and hands every record to `onResult`, file after file. Each file's times are relative
- * to its own start, so runs from several machines merge as if started together.
+ * bytes) and hands every record to `onResult`, file after file, with each file's header in the
+ * stats. Each file's times are relative to its own start; `offsetsMs` moves them onto one timeline
+ * (see mergeResultFiles).
  */
 export async function readResults(paths: readonly string[], onResult: (result: LoadResult) => void, options: ReadResultsOptions = {}): Promise<ReadStats> {
   const stats: ReadStats = { files: 0, records: 0, skipped: 0, headers: [] };
   for (const [index, path] of paths.entries()) {
     const offsetMs = options.offsetsMs?.[index] ?? 0;
     let header: ResultsHeader | undefined;
-    let gzip: boolean;
-    try {
-      gzip = isGzip(path);
-    } catch (err) {
-      throw new BadgatewayError(ERROR_CODES.UNREADABLE, `cannot read ${path} (${errnoCode(err) ?? 'error'})`, { cause: err });
-    }
-    const raw = createReadStream(path);
-    const input = gzip ? raw.pipe(createGunzip()) : raw;
-    const failed = new Promise<never>((_, reject) => {
-      const fail = (err: unknown): void =>
-        reject(new BadgatewayError(ERROR_CODES.UNREADABLE, `cannot read ${path} (${errnoCode(err) ?? (err as Error).message})`, { cause: err }));
-      raw.on('error', fail);
-      input.on('error', fail);
-    });
-    failed.catch(() => {});
-    const lines = createInterface({ input, crlfDelay: Infinity });
+    const { lines, failed } = openLines(path);
     const reading = (async () => {
       let first = true;
       let fileRecords = 0;
@@ -135,22 +121,7 @@ export async function readResults(paths: readonly string[], onResult: (result: L
 
 /** The header of a result file (its first line), without reading the rest; undefined when it has none. */
 export async function readResultsHeader(path: string): Promise<ResultsHeader | undefined> {
-  let gzip: boolean;
-  try {
-    gzip = isGzip(path);
-  } catch (err) {
-    throw new BadgatewayError(ERROR_CODES.UNREADABLE, `cannot read ${path} (${errnoCode(err) ?? 'error'})`, { cause: err });
-  }
-  const raw = createReadStream(path, { highWaterMark: 16 * 1024 });
-  const input = gzip ? raw.pipe(createGunzip()) : raw;
-  const failed = new Promise<never>((_, reject) => {
-    const fail = (err: unknown): void =>
-      reject(new BadgatewayError(ERROR_CODES.UNREADABLE, `cannot read ${path} (${errnoCode(err) ?? (err as Error).message})`, { cause: err }));
-    raw.on('error', fail);
-    input.on('error', fail);
-  });
-  failed.catch(() => {});
-  const lines = createInterface({ input, crlfDelay: Infinity });
+  const { lines, failed, close } = openLines(path, 16 * 1024);
   const first = (async () => {
     for await (const line of lines) {
       if (line.trim() !== '') return decodeHeader(line);
@@ -160,7 +131,37 @@ export async function readResultsHeader(path: string): Promise<ResultsHeader | u
   try {
     return await Promise.race([first, failed]);
   } finally {
-    lines.close();
-    raw.destroy();
+    close();
   }
+}
+
+/**
+ * The lines of a result file, gunzipped when it starts with gzip's magic; `failed` rejects with
+ * `BG_UNREADABLE` naming the file when reading fails (race it against the reading).
+ */
+function openLines(path: string, highWaterMark?: number): { lines: Interface; failed: Promise<never>; close(): void } {
+  let gzip: boolean;
+  try {
+    gzip = isGzip(path);
+  } catch (err) {
+    throw new BadgatewayError(ERROR_CODES.UNREADABLE, `cannot read ${path} (${errnoCode(err) ?? 'error'})`, { cause: err });
+  }
+  const raw = createReadStream(path, highWaterMark === undefined ? {} : { highWaterMark });
+  const input = gzip ? raw.pipe(createGunzip()) : raw;
+  const failed = new Promise<never>((_, reject) => {
+    const fail = (err: unknown): void =>
+      reject(new BadgatewayError(ERROR_CODES.UNREADABLE, `cannot read ${path} (${errnoCode(err) ?? (err as Error).message})`, { cause: err }));
+    raw.on('error', fail);
+    input.on('error', fail);
+  });
+  failed.catch(() => {});
+  const lines = createInterface({ input, crlfDelay: Infinity });
+  return {
+    lines,
+    failed,
+    close() {
+      lines.close();
+      raw.destroy();
+    },
+  };
 }

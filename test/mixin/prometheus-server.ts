@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { stringify } from 'yaml';
 import { findFreePort } from '../../src/proxy/index.js';
 import { createTempDir, sleep, which, type TempDir } from '../../src/util/index.js';
+import { spawnGroupChild } from '../helpers/process-group.js';
 
 /** A real Prometheus server (Debian's `prometheus`) in a temp dir, on a free loopback port. */
 export interface PrometheusServer {
@@ -50,29 +50,15 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Prome
     const args = [`--config.file=${dir.file('prometheus.yml')}`, `--storage.tsdb.path=${dir.file('data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'];
     const setpriv = which('setpriv');
     const [command, argv] = setpriv ? [setpriv, ['--pdeathsig', 'SIGKILL', '--', binary, ...args]] : [binary, args];
-    const child = spawn(command, argv, { stdio: ['ignore', 'ignore', 'pipe'], detached: true, cwd: dir.path });
-    let stderr = '';
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const pid = child.pid ?? 0;
-    const killGroup = (): void => {
-      try {
-        if (pid) process.kill(-pid, 'SIGKILL');
-      } catch {
-        /* already gone */
-      }
-    };
-    process.once('exit', killGroup);
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const server = spawnGroupChild(command, argv, { cwd: dir.path });
     const url = `http://127.0.0.1:${port}`;
     const close = async (): Promise<void> => {
-      killGroup();
-      await Promise.race([exited, sleep(5000)]);
-      process.off('exit', killGroup);
+      await server.kill();
       await dir.close();
     };
     const deadline = Date.now() + 20_000;
     let ready = false;
-    while (Date.now() < deadline && child.exitCode === null && child.signalCode === null) {
+    while (Date.now() < deadline && !server.exited) {
       ready = await fetch(`${url}/-/ready`).then((r) => r.ok, () => false);
       if (ready) break;
       await sleep(100);
@@ -80,10 +66,10 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Prome
     if (ready) {
       return {
         url,
-        pid,
+        pid: server.pid,
         dir,
         get stderr() {
-          return stderr;
+          return server.stderr;
         },
         async api<T>(path: string): Promise<T> {
           const body = (await (await fetch(`${url}${path}`)).json()) as { status: string; data: T; error?: string };
@@ -93,11 +79,9 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Prome
         close,
       };
     }
-    lastError = stderr;
-    killGroup();
-    await Promise.race([exited, sleep(5000)]);
-    process.off('exit', killGroup);
-    if (!/address already in use/i.test(stderr)) break;
+    lastError = server.stderr;
+    await server.kill();
+    if (!/address already in use/i.test(lastError)) break;
   }
   await dir.close();
   throw new Error(`prometheus did not start: ${lastError.trim().split('\n').slice(-3).join(' | ')}`);

@@ -55,6 +55,8 @@ export function dashboardExpressions(dashboard: { panels: Panel[] }): string[] {
 export function createDashboard(c: MixinConfig): Record<string, unknown> {
   const n = recordedNames(c);
   const w = c.rateInterval;
+  // Raw series take the user's selector too (recorded ones were computed from selected series).
+  const raw = c.selector === '' ? SEL : `${SEL}, ${c.selector}`;
   let id = 0;
   let y = 0;
   const place = (specs: PanelSpec[]): Panel[] => {
@@ -85,8 +87,8 @@ export function createDashboard(c: MixinConfig): Record<string, unknown> {
     {
       title: 'Open fds vs limit',
       queries: [
-        { expr: `badgateway_process_open_fds{${SEL}}`, legend: '{{instance}} {{target}} open' },
-        { expr: `badgateway_process_max_fds{${SEL}}`, legend: '{{instance}} {{target}} limit' },
+        { expr: `badgateway_process_open_fds{${raw}}`, legend: '{{instance}} {{target}} open' },
+        { expr: `badgateway_process_max_fds{${raw}}`, legend: '{{instance}} {{target}} limit' },
       ],
       unit: 'short',
     },
@@ -99,7 +101,7 @@ export function createDashboard(c: MixinConfig): Record<string, unknown> {
     },
     { title: '502/504 share of responses (proxy access log)', queries: [{ expr: `${n.badGatewayRatio}{${SEL}}`, legend: '{{instance}}' }], unit: 'percentunit', thresholds: [c.badGatewayWarningRatio, c.badGatewayCriticalRatio] },
     { title: 'Firing badgateway alerts', type: 'table', queries: [{ expr: `ALERTS{alertname=~"Badgateway.*", alertstate="firing", ${SEL}}` }] },
-    { title: "doctor's findings by cause", queries: [{ expr: `sum by (cause, severity) (badgateway_doctor_findings{${SEL}})`, legend: '{{severity}} {{cause}}' }], unit: 'short' },
+    { title: "doctor's findings by cause", queries: [{ expr: `sum by (cause, severity) (badgateway_doctor_findings{${raw}})`, legend: '{{severity}} {{cause}}' }], unit: 'short' },
   ];
   const panels = [...row('Fleet overview', false, overview)];
   const alertsByCause = new Map<CauseId, string[]>();
@@ -113,7 +115,7 @@ export function createDashboard(c: MixinConfig): Record<string, unknown> {
   const fromLog = new Set(logCauses());
   for (const cause of CAUSES) {
     const specs: PanelSpec[] = [{ title: 'What it is, what to do', type: 'text', markdown: causeMarkdown(cause, alertsByCause.get(cause.id) ?? [], c), width: 8 }];
-    specs.push(...livePanels(cause.id, n, w));
+    specs.push(...livePanels(cause.id, n, w, raw));
     if (fromLog.has(cause.id)) {
       specs.push({
         title: `Error-log lines of ${cause.id} by upstream`,
@@ -162,7 +164,7 @@ export function createDashboard(c: MixinConfig): Record<string, unknown> {
 }
 
 /** Panels of a cause's live metrics (doctor's and the guard's), if it has any. */
-function livePanels(cause: CauseId, n: ReturnType<typeof recordedNames>, w: string): PanelSpec[] {
+function livePanels(cause: CauseId, n: ReturnType<typeof recordedNames>, w: string, raw: string): PanelSpec[] {
   switch (cause) {
     case 'fd-exhaustion':
       return [
@@ -174,12 +176,12 @@ function livePanels(cause: CauseId, n: ReturnType<typeof recordedNames>, w: stri
         {
           title: 'Idle connections',
           queries: [
-            { expr: `badgateway_idle_connections{${SEL}}`, legend: '{{instance}} {{listener}} (doctor)' },
-            { expr: `badgateway_guard_connections_idle{${SEL}}`, legend: '{{instance}} between requests (guard)' },
+            { expr: `badgateway_idle_connections{${raw}}`, legend: '{{instance}} {{listener}} (doctor)' },
+            { expr: `badgateway_guard_connections_idle{${raw}}`, legend: '{{instance}} between requests (guard)' },
           ],
           unit: 'short',
         },
-        { title: 'Guard: idle connections reaped', queries: [{ expr: `rate(badgateway_guard_reaped_connections_total{${SEL}}[${w}])`, legend: '{{instance}}' }], unit: 'short' },
+        { title: 'Guard: idle connections reaped', queries: [{ expr: `rate(badgateway_guard_reaped_connections_total{${raw}}[${w}])`, legend: '{{instance}}' }], unit: 'short' },
       ];
     case 'backlog-overflow-unix':
     case 'backlog-overflow-tcp': {
@@ -188,17 +190,17 @@ function livePanels(cause: CauseId, n: ReturnType<typeof recordedNames>, w: stri
         {
           title: `Accept queue and backlog (${kind})`,
           queries: [
-            { expr: `badgateway_accept_queue_length{${SEL}, kind="${kind}"}`, legend: '{{instance}} {{listener}} queue' },
-            { expr: `badgateway_accept_backlog{${SEL}, kind="${kind}"}`, legend: '{{instance}} {{listener}} backlog' },
+            { expr: `badgateway_accept_queue_length{${raw}, kind="${kind}"}`, legend: '{{instance}} {{listener}} queue' },
+            { expr: `badgateway_accept_backlog{${raw}, kind="${kind}"}`, legend: '{{instance}} {{listener}} backlog' },
           ],
           unit: 'short',
         },
       ];
-      if (kind === 'tcp') panels.push({ title: 'SYNs dropped at full queues (ListenOverflows)', queries: [{ expr: `rate(badgateway_tcp_listen_overflows_total{${SEL}}[${w}])`, legend: '{{instance}}' }], unit: 'short' });
+      if (kind === 'tcp') panels.push({ title: 'SYNs dropped at full queues (ListenOverflows)', queries: [{ expr: `rate(badgateway_tcp_listen_overflows_total{${raw}}[${w}])`, legend: '{{instance}}' }], unit: 'short' });
       return panels;
     }
     case 'upstream-down':
-      return [{ title: 'Something listens (1) or not (0)', queries: [{ expr: `badgateway_listener_up{${SEL}}`, legend: '{{instance}} {{target}}' }], unit: 'short', max: 1 }];
+      return [{ title: 'Something listens (1) or not (0)', queries: [{ expr: `badgateway_listener_up{${raw}}`, legend: '{{instance}} {{target}}' }], unit: 'short', max: 1 }];
     default:
       return [];
   }

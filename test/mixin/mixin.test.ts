@@ -153,14 +153,19 @@ test('dashboard: datasource variable, overview and a row per cause; every expres
       assert.ok(exported.has(name) || recorded.has(name), `${name} (in ${expr}) is neither exported by the guard or doctor nor recorded by the rules`);
     }
   }
+  // A selector reaches every raw series of the dashboard.
+  const selected = dashboardExpressions(createDashboard(resolveMixinConfig({ selector: 'env="prod"' })) as { panels: Panel[] });
+  for (const expr of selected) {
+    for (const name of namesIn(expr).filter((x) => x.startsWith('badgateway_'))) assert.match(expr, new RegExp(`${name}\\{[^}]*env="prod"`), expr);
+  }
   if (!PROMTOOL) return t.skip(NO_PROMTOOL);
   // promtool parses expressions through a rule file: one recording rule per panel query.
   await using dir = await createTempDir('bg-mixin-');
-  const rules = expressions.map((expr, i) => ({ record: `dashboard:expr_${i}`, expr: expr.replaceAll('$instance', '.*') }));
+  const rules = [...expressions, ...selected].map((expr, i) => ({ record: `dashboard:expr_${i}`, expr: expr.replaceAll('$instance', '.*') }));
   await writeFile(join(dir.path, 'dashboard.rules.json'), JSON.stringify({ groups: [{ name: 'dashboard', rules }] }));
   const r = await promtool(['check', 'rules', join(dir.path, 'dashboard.rules.json')]);
   assert.equal(r.code, 0, r.out);
-  assert.match(r.out, new RegExp(`SUCCESS: ${expressions.length} rules found`));
+  assert.match(r.out, new RegExp(`SUCCESS: ${expressions.length + selected.length} rules found`));
 });
 
 test("README's metric vocabulary and alert tables are the generated ones", async () => {

@@ -41,7 +41,7 @@ export const METRICS = Object.freeze({
   listenerUp: spec('badgateway_listener_up', 'gauge', '1 when something listens on the inspected port or unix socket, 0 when nothing does (stale or missing socket file, no listener).', { doctor: ['target'] }),
   acceptQueueLength: spec('badgateway_accept_queue_length', 'gauge', 'Connections waiting in the accept queue of a listener (ss Recv-Q).', { doctor: ['target', 'listener', 'kind'] }),
   acceptBacklog: spec('badgateway_accept_backlog', 'gauge', 'Accept queue limit of a listener: listen() backlog capped by somaxconn (ss Send-Q).', { doctor: ['target', 'listener', 'kind'] }),
-  connections: spec('badgateway_connections', 'gauge', 'Accepted connections of a listener by TCP state (unix sockets: CONNECTED as ESTABLISHED).', { doctor: ['target', 'listener', 'state'] }),
+  connections: spec('badgateway_connections', 'gauge', 'Connections of a listener by TCP state (unix sockets: ESTABLISHED = accepted, CLOSE = accepted and left by the peer).', { doctor: ['target', 'listener', 'state'] }),
   idleConnections: spec('badgateway_idle_connections', 'gauge', 'ESTABLISHED connections of a listener with no traffic for doctor --idle (10 s); unix: quiet at two samples.', { doctor: ['target', 'listener'] }),
 
   // The machine.

@@ -95,31 +95,44 @@ test('hop-by-hop response headers are dropped', { timeout: 10_000 }, async () =>
   );
 });
 
-test('bodies stream both ways: the upstream answers chunk by chunk while the request is still being sent', { timeout: 10_000 }, async () => {
+test('a request body is read whole before the upstream is contacted, then sent with its Content-Length', { timeout: 10_000 }, async () => {
+  const seen: { at: number; headers: Record<string, string | string[] | undefined>; body: string }[] = [];
   await withProxy(
     (req, res) => {
-      res.writeHead(200, { 'Content-Type': 'text/plain' });
-      req.setEncoding('utf8').on('data', (chunk: string) => res.write(`got:${chunk};`));
-      req.on('end', () => res.end('end'));
+      let body = '';
+      req.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+      req.on('end', () => {
+        seen.push({ at: Date.now(), headers: req.headers, body });
+        // The answer still streams back chunk by chunk.
+        res.writeHead(200, { 'Content-Type': 'text/plain' });
+        res.write('got:');
+        setTimeout(() => res.end(body), 20);
+      });
     },
     {},
     async (url) => {
+      let lastPartAt = 0;
       const text = await new Promise<string>((resolve, reject) => {
         const req = request(url, { method: 'POST', agent: false, headers: { 'Transfer-Encoding': 'chunked' } }, (res) => {
           let body = '';
-          res.setEncoding('utf8').on('data', (d: string) => {
-            body += d;
-            // Each echo arrives before the next part is sent: nothing is buffered end to end.
-            if (body === 'got:one;') req.write('two');
-            else if (body === 'got:one;got:two;') req.end();
-          });
+          res.setEncoding('utf8').on('data', (d: string) => (body += d));
           res.on('end', () => resolve(body));
         });
         req.on('error', reject);
         req.flushHeaders();
         req.write('one');
+        setTimeout(() => {
+          // Half a body is not a request: the upstream has seen nothing yet.
+          if (seen.length !== 0) reject(new Error('the upstream saw a request before its body was complete'));
+          lastPartAt = Date.now();
+          req.end('two');
+        }, 300);
       });
-      assert.equal(text, 'got:one;got:two;end');
+      assert.equal(text, 'got:onetwo');
+      assert.equal(seen.length, 1);
+      assert.ok(seen[0]!.at >= lastPartAt, 'sent upstream after the last part');
+      assert.equal(seen[0]!.headers['content-length'], '6');
+      assert.equal(seen[0]!.headers['transfer-encoding'], undefined);
     },
   );
 });

@@ -181,7 +181,9 @@ function onClientError(ctx: ProxyContext, err: NodeJS.ErrnoException & ParserErr
     // client_header_timeout: nginx closes without an answer; a connection that sent nothing yet
     // was only waiting for a request.
     const started = socket.bytesRead > 0;
-    logClientLine(ctx, socket, `client timed out (110: Connection timed out) while ${started ? 'reading client request headers' : 'waiting for request'}`, 'info');
+    const message = `client timed out (110: Connection timed out) while ${started ? 'reading client request headers' : 'waiting for request'}`;
+    // Before a request there is no server block chosen yet: nginx names the listen address.
+    logClientLine(ctx, socket, message, 'info', undefined, started ? 'localhost' : `${socket.localAddress ?? '127.0.0.1'}:${socket.localPort ?? 0}`);
     if (started) logRefusedAccess(ctx, socket, 408, undefined);
     socket.destroy();
     return;
@@ -217,7 +219,7 @@ function answerRefused(ctx: ProxyContext, socket: Socket, rejection: RequestReje
   socket.end(response);
 }
 
-function logClientLine(ctx: ProxyContext, socket: Socket, message: string, level: 'info', requestLine?: string): void {
+function logClientLine(ctx: ProxyContext, socket: Socket, message: string, level: 'info', requestLine?: string, server = 'localhost'): void {
   if (!ctx.logs.wants(level)) return;
   ctx.logs.writeError(
     renderErrorLogLine({
@@ -227,7 +229,7 @@ function logClientLine(ctx: ProxyContext, socket: Socket, message: string, level
       connectionId: ctx.connectionIds.get(socket) ?? 0,
       message,
       client: socket.remoteAddress ?? '-',
-      server: 'localhost',
+      server,
       ...(requestLine === undefined ? {} : { request: requestLine }),
     }),
     level,

@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, request, type IncomingHttpHeaders, type RequestListener, type Server } from 'node:http';
 import { existsSync } from 'node:fs';
+import { createServer as createNetServer } from 'node:net';
 import { createHash } from 'node:crypto';
 import { createProxy, parseAccessLogLine, type ProxyOptions } from '../../src/proxy/index.js';
 import { waitFor } from '../../src/util/index.js';
@@ -288,5 +289,45 @@ test('a host name is resolved once at start: unknown is BG_BAD_OPTION, known is 
     assert.match(await proxy.readErrorLog(), /connect\(\) failed \(111: Connection refused\) .* upstream: "http:\/\/(127\.0\.0\.1|\[::1\]):9\/"/);
   } finally {
     await proxy.close();
+  }
+});
+
+test('a slow reader of 200,000 one-byte chunks: one drain listener per exchange, no MaxListenersExceededWarning', { timeout: 20_000 }, async () => {
+  const warnings: string[] = [];
+  const onWarning = (w: Error): void => {
+    warnings.push(`${w.name}: ${w.message}`);
+  };
+  process.on('warning', onWarning);
+  const CHUNKS = 200_000;
+  // Raw, so every byte really is its own chunk on the wire.
+  const upstream = createNetServer((socket) => {
+    socket.once('data', () => {
+      socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n');
+      socket.end(`${'1\r\nx\r\n'.repeat(CHUNKS)}0\r\n\r\n`);
+    });
+  });
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  const address = upstream.address();
+  const proxy = await createProxy({ upstream: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}` });
+  try {
+    const body = await new Promise<number>((resolve, reject) => {
+      request(`${proxy.url}/`, { agent: false }, (res) => {
+        let size = 0;
+        // Not reading for a while fills every buffer on the way; then read all of it.
+        res.pause();
+        setTimeout(() => res.resume(), 500);
+        res.on('data', (d: Buffer) => (size += d.length));
+        res.on('end', () => resolve(size));
+      })
+        .on('error', reject)
+        .end();
+    });
+    assert.equal(body, CHUNKS);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(warnings, []);
+  } finally {
+    process.off('warning', onWarning);
+    await proxy.close();
+    await new Promise((resolve) => upstream.close(resolve));
   }
 });

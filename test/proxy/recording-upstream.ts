@@ -40,6 +40,8 @@ export interface RecordingUpstream {
   /** Connections accepted so far, and those open now. */
   readonly accepted: number;
   readonly open: number;
+  /** The connections open now. */
+  readonly sockets: Socket[];
   /** Replies for requests whose target matches; others get {@link defaultReply}. */
   setReplies(replies: Map<string, RawReply>): void;
   /** Forgets what was seen (connections stay open: pooled ones are the point). */
@@ -170,6 +172,9 @@ export async function startRecordingUpstream(): Promise<RecordingUpstream> {
     },
     get open() {
       return sockets.size;
+    },
+    get sockets() {
+      return [...sockets];
     },
     setReplies(next) {
       replies = next;

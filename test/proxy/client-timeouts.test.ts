@@ -98,3 +98,25 @@ for (const kind of ['nginx', 'builtin'] as const) {
     });
   });
 }
+
+for (const kind of ['nginx', 'builtin'] as const) {
+  test(`client_max_body_size: ${kind} answers 413 and logs it; nothing upstream`, { timeout: 20_000, skip: kind === 'nginx' && !NGINX ? 'nginx is not installed' : false }, async () => {
+    const upstream = await startRecordingUpstream();
+    const proxy = await startProxy({ kind, upstream: upstream.upstream, clientMaxBodyBytes: 10 });
+    try {
+      const { rawExchange } = await import('./raw-client.js');
+      const declared = await rawExchange(proxy.port, [`POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: 20\r\n\r\n${'a'.repeat(20)}`]);
+      assert.deepEqual(declared.responses.map((r) => r.status), [413]);
+      const fits = await rawExchange(proxy.port, [`POST /fits HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n${'a'.repeat(10)}`]);
+      assert.deepEqual(fits.responses.map((r) => r.status), [200]);
+      assert.deepEqual(upstream.seen.map((r) => `${r.method} ${r.target} ${r.body.length}`), ['POST /fits 10']);
+      const errors = await waitFor('the error line', async () => (await proxy.readErrorLog()).split('\n').find((l) => l.includes('client intended to send too large body')), {
+        timeoutMs: 3000,
+      });
+      assert.match(errors, /\[error\] .*client intended to send too large body: 20 bytes, client: 127\.0\.0\.1, server: localhost, request: "POST \/big HTTP\/1\.1"/);
+    } finally {
+      await proxy.close();
+      await upstream.close();
+    }
+  });
+}

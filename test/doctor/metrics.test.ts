@@ -109,3 +109,26 @@ async function checkMetricsWithPromtool(text: string): Promise<void> {
   assert.equal(r.code, 0, `${r.stdout}${r.stderr}`);
   assert.equal(`${r.stdout}${r.stderr}`.trim(), '', 'no lint warning');
 }
+
+test('doctor --prometheus follows the error log it was given: the scrape shows lines appended after it started', { timeout: 30_000 }, async () => {
+  const { startCli } = await import('../helpers/cli.js');
+  await using dir = await createTempDir('bg-metrics-');
+  const log = join(dir.path, 'error.log');
+  const refused = (await recordedLines()).find((l) => l.includes('(111: Connection refused) while connecting to upstream, client'))!;
+  await writeFile(log, `${refused}\n`);
+  const cli = startCli(['doctor', '--nginx-error-log', log, '--watch', '200ms', '--prometheus', '0']);
+  try {
+    const [, url] = await cli.waitForLine(/^metrics on (http:\S+)$/);
+    const count = async (): Promise<number> => sumOf(await (await fetch(url!)).text(), 'badgateway_proxy_error_log_lines_total', 'cause="upstream-down"');
+    assert.equal(await count(), 1);
+    await appendFile(log, `${refused}\n${refused}\n`);
+    let seen = 0;
+    for (let i = 0; i < 50 && seen < 3; i++) {
+      seen = await count();
+      if (seen < 3) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.equal(seen, 3);
+  } finally {
+    assert.equal((await cli.stop('SIGINT')).code, 1, cli.stderr);
+  }
+});

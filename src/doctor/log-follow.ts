@@ -26,7 +26,7 @@ type ReadOptions = Pick<DoctorOptions, 'errorLogs' | 'accessLogs' | 'maxLineChar
  * one, so the counts keep growing like the counters Prometheus expects and a rate over them is
  * the rate of new 502/504 lines. A file that shrank (truncated) or was replaced (rotated, new
  * inode) is read again from its start; a line still being written is left for the next sample.
- * gzip files and stdin do not grow: they are read once.
+ * gzip files, stdin and pipes are read once.
  */
 export function createLogReader(options: ReadOptions, io: { stdin?: Readable } = {}, { follow = false } = {}): LogReader {
   const read = { maxLineChars: options.maxLineChars, bucketS: options.bucketS, ...(options.signal ? { signal: options.signal } : {}), ...(io.stdin ? { stdin: io.stdin } : {}) };
@@ -66,7 +66,7 @@ interface FileState {
   lines: number;
   truncatedLines: number;
   gzip: boolean;
-  /** gzip and stdin are read once. */
+  /** gzip, stdin and pipes are read once. */
   done: boolean;
 }
 
@@ -101,6 +101,12 @@ function createFollowedLog<S extends { files: FileEntry[] }>(
           // Between a rotation's rename and the new file's creation: try again next sample.
           if (state.ino !== -1) continue;
           await readLines(state.file, onLine(state), lineOptions); // throws BG_UNREADABLE naming it
+          continue;
+        }
+        if (!info.isFile()) {
+          // A pipe or a device has no size to follow: read it through once.
+          await readLines(state.file, onLine(state), lineOptions);
+          state.done = true;
           continue;
         }
         if (info.ino !== state.ino || info.size < state.offset) state.offset = 0;

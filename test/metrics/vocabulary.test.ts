@@ -1,22 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import * as promClient from 'prom-client';
-import { createDoctorMetrics } from '../../src/doctor/index.js';
-import { createGuard, registerGuardMetrics } from '../../src/guard/index.js';
 import { METRICS, metricsOf } from '../../src/metrics/index.js';
 import { which } from '../../src/util/index.js';
 import { runCommand } from '../helpers/cli.js';
+import { doctorExposition, guardExposition } from '../helpers/exporters.js';
 
 const declared = (text: string): string[] => [...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => `${m[1]} ${m[2]}`).sort();
 
 test('the guard and doctor export exactly their part of the vocabulary, and the same names for the same facts', async () => {
-  const guard = createGuard();
-  const registry = new promClient.Registry();
-  registerGuardMetrics(guard, promClient, { registry });
-  const guardText = await registry.metrics();
-  guard.close();
-  const doctor = createDoctorMetrics();
-  const doctorText = await doctor.registry.metrics();
+  const guardText = await guardExposition();
+  const doctorText = await doctorExposition();
   assert.deepEqual(declared(guardText), metricsOf('guard').map((m) => `${m.name} ${m.type}`).sort());
   assert.deepEqual(declared(doctorText), metricsOf('doctor').map((m) => `${m.name} ${m.type}`).sort());
   const shared = metricsOf('guard').filter((m) => m.labels.doctor !== undefined).map((m) => m.name);
@@ -36,12 +29,7 @@ test('naming conventions: badgateway_ prefix, counters and only counters end in 
 
 test("promtool check metrics passes on the guard's output", { timeout: 20_000 }, async (t) => {
   if (!which('promtool')) return t.skip('promtool not installed (apt-get install prometheus)');
-  const guard = createGuard();
-  const registry = new promClient.Registry();
-  registerGuardMetrics(guard, promClient, { registry });
-  guard.admit({ headers: {} });
-  const text = await registry.metrics();
-  guard.close();
+  const text = await guardExposition((guard) => guard.admit({ headers: {} }));
   const r = await runCommand('promtool', ['check', 'metrics'], { input: text });
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.equal(`${r.stdout}${r.stderr}`.trim(), '');

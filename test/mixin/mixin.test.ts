@@ -3,11 +3,8 @@ import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import * as promClient from 'prom-client';
 import { parse } from 'yaml';
 import { CAUSES } from '../../src/causes/index.js';
-import { createDoctorMetrics, createDoctorSampler } from '../../src/doctor/index.js';
-import { createGuard, registerGuardMetrics } from '../../src/guard/index.js';
 import { renderMetricsMarkdown } from '../../src/metrics/index.js';
 import {
   MIXIN_DEFAULTS,
@@ -25,6 +22,7 @@ import {
 } from '../../src/mixin/index.js';
 import { createTempDir, which } from '../../src/util/index.js';
 import { runCli, runCommand } from '../helpers/cli.js';
+import { doctorExposition, guardExposition } from '../helpers/exporters.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const MIXIN_DIR = join(ROOT, 'mixin');
@@ -116,14 +114,8 @@ test('every cause of the catalogue has an alert (a new cause with a metric or a 
 
 /** Metric names every exporter declares (# TYPE lines), read from real registries. */
 async function exportedNames(): Promise<Set<string>> {
-  const guard = createGuard();
-  const registry = new promClient.Registry();
-  registerGuardMetrics(guard, promClient, { registry });
-  const guardText = await registry.metrics();
-  guard.close();
-  const doctor = createDoctorMetrics();
-  doctor.update(await createDoctorSampler({ pids: [process.pid], intervalMs: 0 }).sample());
-  const doctorText = await doctor.registry.metrics();
+  const guardText = await guardExposition();
+  const doctorText = await doctorExposition({ pids: [process.pid], intervalMs: 0 });
   return new Set([...`${guardText}\n${doctorText}`.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]!));
 }
 

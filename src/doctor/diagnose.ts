@@ -1,6 +1,7 @@
-import { summarizeAccessLogs, type AccessLogSummary } from './access-log.js';
+import type { AccessLogSummary } from './access-log.js';
 import { collectFacts, type DoctorFacts, type NetstatSample, type UnixSample } from './collectors.js';
-import { summarizeErrorLogs, type ErrorLogSummary } from './error-log.js';
+import type { ErrorLogSummary } from './error-log.js';
+import { createLogReader } from './log-follow.js';
 import { rankFindings, type Finding } from './findings.js';
 import { resolveDoctorOptions, type DoctorOptions } from './options.js';
 import { accessLogHas5xx, evaluateErrorLog, evaluateLiveRules } from './rules.js';
@@ -27,31 +28,31 @@ export interface DoctorReport {
   notes: string[];
 }
 
-/** Re-samples live facts (for --watch / --prometheus); logs are read once, on the first sample. */
+/** Re-samples live facts (for --watch / --prometheus); see {@link createLogReader} for the logs. */
 export interface DoctorSampler {
   sample(): Promise<DoctorReport>;
 }
 
-/** Creates a sampler; each `sample()` is one full diagnosis, with counter deltas since the last one. */
-export function createDoctorSampler(user: Partial<DoctorOptions> = {}, io: { stdin?: Readable } = {}): DoctorSampler {
+/**
+ * Creates a sampler; each `sample()` is one full diagnosis, with counter deltas since the last one.
+ * Logs are read on the first sample; with `follow` (watch mode) each later sample adds the lines
+ * appended since, so the log counts only grow.
+ */
+export function createDoctorSampler(user: Partial<DoctorOptions> = {}, io: { stdin?: Readable } = {}, { follow = false } = {}): DoctorSampler {
   const options = resolveDoctorOptions(user);
   let previous: NetstatSample | undefined;
   let previousUnix: UnixSample | undefined;
-  let logs: { errorLog: ErrorLogSummary | null; accessLog: AccessLogSummary | null } | undefined;
+  const logReader = createLogReader(options, io, { follow });
+  let firstRead = true;
   const wantsLive = options.pids.length + options.ports.length + options.unixSockets.length > 0 || (options.scanAll && options.errorLogs.length + options.accessLogs.length === 0);
   return {
     async sample() {
-      if (!logs) {
-        const read = { maxLineChars: options.maxLineChars, bucketS: options.bucketS, ...(options.signal ? { signal: options.signal } : {}), ...(io.stdin ? { stdin: io.stdin } : {}) };
-        const start = performance.now();
-        logs = {
-          errorLog: options.errorLogs.length > 0 ? await summarizeErrorLogs(options.errorLogs, read) : null,
-          accessLog: options.accessLogs.length > 0 ? await summarizeAccessLogs(options.accessLogs, read) : null,
-        };
-        if (logs.errorLog || logs.accessLog) {
-          debug('doctor: read logs in %d ms (%d error-log lines, %d access-log lines)', Math.round(performance.now() - start), logs.errorLog?.lines.total ?? 0, logs.accessLog?.lines.total ?? 0);
-        }
+      const start = performance.now();
+      const logs = await logReader.read();
+      if (firstRead && (logs.errorLog || logs.accessLog)) {
+        debug('doctor: read logs in %d ms (%d error-log lines, %d access-log lines)', Math.round(performance.now() - start), logs.errorLog?.lines.total ?? 0, logs.accessLog?.lines.total ?? 0);
       }
+      firstRead = false;
       let facts: DoctorFacts | null = null;
       if (wantsLive) {
         const start = performance.now();

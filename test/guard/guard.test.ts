@@ -379,15 +379,19 @@ test('prom-client collector: registry output has every metric with current value
     assert.equal(guard.admit({ headers: {} }), SHED_REASONS.CONCURRENCY);
     assert.equal(guard.admit({ headers: {} }), SHED_REASONS.CONCURRENCY);
     const text = await registry.metrics();
-    for (const name of GUARD_METRIC_NAMES) assert.match(text, new RegExp(`^# TYPE badgateway_guard_${name} `, 'm'));
+    for (const name of GUARD_METRIC_NAMES) assert.match(text, new RegExp(`^# TYPE ${name} (gauge|counter)$`, 'm'));
     const m = guard.metrics();
-    assert.match(text, /^badgateway_guard_shed_total\{reason="concurrency"\} 2$/m);
-    assert.match(text, /^badgateway_guard_shed_total\{reason="fds"\} 0$/m);
-    assert.match(text, /^badgateway_guard_inflight 1$/m);
-    assert.match(text, new RegExp(`^badgateway_guard_fds_limit ${m.fdsLimit}$`, 'm'));
-    assert.match(text, /^badgateway_guard_fds_open \d+$/m);
-    assert.match(text, /^badgateway_guard_reaped_sockets_total 0$/m);
-    assert.match(text, /^# TYPE badgateway_guard_shed_total counter$/m);
+    assert.match(text, /^badgateway_guard_requests_shed_total\{reason="concurrency"\} 2$/m);
+    assert.match(text, /^badgateway_guard_requests_shed_total\{reason="fds"\} 0$/m);
+    assert.match(text, /^badgateway_guard_requests_admitted_total 1$/m);
+    assert.match(text, /^badgateway_guard_inflight_requests 1$/m);
+    // The names doctor uses for the same facts of a process it inspects.
+    assert.match(text, new RegExp(`^badgateway_process_max_fds ${m.fdsLimit}$`, 'm'));
+    assert.match(text, /^badgateway_process_open_fds \d+$/m);
+    assert.match(text, /^badgateway_guard_reaped_connections_total 0$/m);
+    assert.match(text, /^# TYPE badgateway_guard_requests_shed_total counter$/m);
+    assert.match(text, /^# TYPE badgateway_guard_requests_admitted_total counter$/m);
+    assert.match(text, /^# TYPE badgateway_guard_heap_used_ratio gauge$/m);
     guard.release();
   } finally {
     guard.close();

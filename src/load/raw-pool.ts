@@ -1,11 +1,11 @@
 import { connect, type Socket } from 'node:net';
+import { ResponseParser, type ResponseEvents, type ResponseHead, type ResponseParseError } from '../http1/index.js';
 import { LOAD_ERROR_CODES } from './error-codes.js';
 
 /**
- * The `raw` engine's transport: a connection pool speaking just enough HTTP/1.1 for a load
- * generator (one request in flight per connection, bodies by content-length, chunked or until
- * close, 1xx skipped, HEAD/204/304 without body). Requests are pre-serialised bytes written with
- * one `write()`; responses are scanned, not turned into objects. It exists because undici's
+ * The `raw` engine's transport: a connection pool for a load generator (one request in flight per
+ * connection). Requests are pre-serialised bytes written with one `write()`; responses are framed
+ * by the project's one HTTP/1.1 parser (`src/http1/`), not turned into objects. It exists because undici's
  * general-purpose client costs about twice autocannon's per request, and the load generator must
  * outrun the servers it tests. The handler contract is undici's callback API, so the Attacker
  * drives both engines the same way.
@@ -24,8 +24,8 @@ export interface RawHandler {
 /** A request serialised once and written as is. */
 export interface RawRequest {
   bytes: Buffer;
-  /** HEAD: the response has no body whatever its headers say. */
-  head: boolean;
+  /** The method frames the response (a HEAD's has no body whatever its headers say). */
+  method: string;
 }
 
 export interface RawPoolOptions {
@@ -62,39 +62,29 @@ export function serializeRequest(
   if (!keepAlive && !names.has('connection')) head += 'connection: close\r\n';
   head += '\r\n';
   const bytes = body === undefined ? Buffer.from(head, 'latin1') : Buffer.concat([Buffer.from(head, 'latin1'), body]);
-  return { bytes, head: method === 'HEAD' };
+  return { bytes, method };
 }
 
-const enum State {
-  Idle,
-  Head,
-  Length,
-  Chunked,
-  UntilClose,
-}
-
-const enum Chunk {
-  Size,
-  Data,
-  DataEnd,
-  Trailer,
-}
-
+/**
+ * The largest response head accepted. Larger than a proxy's (nginx refuses 4 KiB, node 16 KiB):
+ * a load generator measures the server, it does not protect anything behind it.
+ */
 const MAX_HEAD_BYTES = 64 * 1024;
-const CRLFCRLF = Buffer.from('\r\n\r\n');
 
 function codedError(code: string, message: string): Error {
   return Object.assign(new Error(message), { code });
 }
 
-class RawConnection {
-  private state = State.Idle;
+/**
+ * One connection of the pool: one request in flight, its response read by the shared
+ * {@link ResponseParser} (framing only: `rawHeaders: false`), so the load engine and the proxy
+ * agree on what a valid response is. A response the parser refuses is `BAD_RESPONSE`.
+ */
+class RawConnection implements ResponseEvents {
   private handler: RawHandler | undefined;
-  private head = false;
-  private buf: Buffer | undefined;
-  private remaining = 0;
-  private chunk = Chunk.Size;
-  private closeAfter = false;
+  private readonly parser = new ResponseParser(this, { maxHeadBytes: MAX_HEAD_BYTES, rawHeaders: false });
+  /** The response in flight lets the connection serve another request. */
+  private reusable = false;
   private error: Error | undefined;
   connected = false;
 
@@ -116,7 +106,7 @@ class RawConnection {
       if (connectTimeoutMs > 0) socket.setTimeout(0);
       pool.onConnected(this);
     });
-    socket.on('data', (data: Buffer) => this.onData(data));
+    socket.on('data', (data: Buffer) => this.onSocketData(data));
     socket.on('error', (err) => (this.error = err));
     socket.on('close', () => this.onClose());
   }
@@ -127,6 +117,7 @@ class RawConnection {
     handler.onConnect((err) => {
       if (this.handler === handler) {
         this.handler = undefined;
+        this.parser.stop();
         handler.onError(err ?? codedError(LOAD_ERROR_CODES.CANCELED, 'aborted'));
         this.socket.destroy();
       } else {
@@ -135,180 +126,53 @@ class RawConnection {
     });
     if (aborted) return false;
     this.handler = handler;
-    this.head = request.head;
-    this.state = State.Head;
-    this.closeAfter = !this.pool.keepAlive;
+    this.parser.expect(request.method);
     this.socket.write(request.bytes);
     return true;
   }
 
-  private onData(data: Buffer): void {
-    let buf = this.buf === undefined ? data : Buffer.concat([this.buf, data]);
-    this.buf = undefined;
-    const handler = this.handler;
-    while (buf.length > 0) {
-      if (handler === undefined || this.handler !== handler || this.state === State.Idle) {
-        // The response ended (or failed) with bytes left over: with one request per connection
-        // in flight these belong to nobody, so the connection is out of step.
-        this.socket.destroy();
-        return;
-      }
-      if (this.state === State.Head) {
-        const end = buf.indexOf(CRLFCRLF);
-        if (end < 0) {
-          if (buf.length > MAX_HEAD_BYTES) return this.fail(codedError(LOAD_ERROR_CODES.BAD_RESPONSE, 'response head too large'));
-          this.buf = buf;
-          return;
-        }
-        if (!this.parseHead(buf, end)) return;
-        buf = buf.subarray(end + 4);
-        continue;
-      }
-      if (this.state === State.Length) {
-        const n = Math.min(this.remaining, buf.length);
-        handler.onData(n === buf.length ? buf : buf.subarray(0, n));
-        this.remaining -= n;
-        buf = buf.subarray(n);
-        if (this.remaining === 0) this.complete();
-        continue;
-      }
-      if (this.state === State.UntilClose) {
-        handler.onData(buf);
-        return;
-      }
-      if (this.state === State.Chunked) {
-        buf = this.parseChunked(buf);
-        continue;
-      }
-    }
+  private onSocketData(data: Buffer): void {
+    // Bytes while no response is expected belong to nobody: the connection is out of step.
+    if (this.handler === undefined || this.parser.idle) this.socket.destroy();
+    else this.parser.execute(data);
   }
 
-  /** Parses the status line and the few headers that frame the body. */
-  private parseHead(buf: Buffer, end: number): boolean {
-    const text = buf.toString('latin1', 0, end);
-    if (!text.startsWith('HTTP/1.')) {
-      this.fail(codedError(LOAD_ERROR_CODES.BAD_RESPONSE, 'not an HTTP/1.x response'));
-      return false;
-    }
-    const status = Number(text.slice(9, 12));
-    if (!(status >= 100 && status <= 999)) {
-      this.fail(codedError(LOAD_ERROR_CODES.BAD_RESPONSE, 'bad status line'));
-      return false;
-    }
-    if (status < 200 && status !== 101) return true; // 1xx: the real head follows
-    let length = -1;
-    let chunked = false;
-    let start = text.indexOf('\r\n') + 2;
-    while (start > 1 && start < text.length) {
-      let lineEnd = text.indexOf('\r\n', start);
-      if (lineEnd < 0) lineEnd = text.length;
-      const c = text.charCodeAt(start) | 0x20;
-      if (c === 0x63 /* c */ || c === 0x74 /* t */) {
-        const colon = text.indexOf(':', start);
-        if (colon > 0 && colon < lineEnd) {
-          const name = text.slice(start, colon).trim().toLowerCase();
-          const value = text.slice(colon + 1, lineEnd).trim().toLowerCase();
-          if (name === 'content-length') length = Number(value);
-          else if (name === 'transfer-encoding') chunked = value.endsWith('chunked');
-          else if (name === 'connection' && value.includes('close')) this.closeAfter = true;
-        }
-      }
-      start = lineEnd + 2;
-    }
-    this.handler!.onHeaders(status);
-    if (this.head || status === 204 || status === 304 || (status >= 100 && status < 200)) {
-      this.complete();
-    } else if (chunked) {
-      this.state = State.Chunked;
-      this.chunk = Chunk.Size;
-    } else if (length >= 0) {
-      if (!Number.isSafeInteger(length)) {
-        this.fail(codedError(LOAD_ERROR_CODES.BAD_RESPONSE, 'bad content-length'));
-        return false;
-      }
-      this.remaining = length;
-      this.state = State.Length;
-      if (length === 0) this.complete();
-    } else {
-      this.state = State.UntilClose;
-      this.closeAfter = true;
-    }
-    return true;
+  // ResponseEvents: what the parser read, passed on to the request's handler.
+
+  onHead(head: ResponseHead): void {
+    this.reusable = this.pool.keepAlive && head.keepAlive;
+    this.handler!.onHeaders(head.statusCode);
   }
 
-  /** Consumes chunked framing from `buf`; returns what is left (stashing partial lines). */
-  private parseChunked(buf: Buffer): Buffer {
-    while (buf.length > 0 && this.state === State.Chunked) {
-      if (this.chunk === Chunk.Data) {
-        const n = Math.min(this.remaining, buf.length);
-        this.handler!.onData(buf.subarray(0, n));
-        this.remaining -= n;
-        buf = buf.subarray(n);
-        if (this.remaining === 0) this.chunk = Chunk.DataEnd;
-        continue;
-      }
-      const eol = buf.indexOf('\r\n');
-      if (eol < 0) {
-        if (buf.length > MAX_HEAD_BYTES) this.fail(codedError(LOAD_ERROR_CODES.BAD_RESPONSE, 'chunk line too long'));
-        else this.buf = buf;
-        return Buffer.alloc(0);
-      }
-      const line = buf.toString('latin1', 0, eol);
-      buf = buf.subarray(eol + 2);
-      if (this.chunk === Chunk.DataEnd) {
-        if (line !== '') {
-          this.fail(codedError(LOAD_ERROR_CODES.BAD_RESPONSE, 'bad chunk end'));
-          return Buffer.alloc(0);
-        }
-        this.chunk = Chunk.Size;
-      } else if (this.chunk === Chunk.Size) {
-        const size = Number.parseInt(line, 16);
-        if (!Number.isSafeInteger(size) || size < 0) {
-          this.fail(codedError(LOAD_ERROR_CODES.BAD_RESPONSE, 'bad chunk size'));
-          return Buffer.alloc(0);
-        }
-        if (size === 0) this.chunk = Chunk.Trailer;
-        else {
-          this.remaining = size;
-          this.chunk = Chunk.Data;
-        }
-      } else if (line === '') {
-        this.complete(); // end of trailers
-      }
-    }
-    return buf;
+  onData(chunk: Buffer): void {
+    this.handler!.onData(chunk);
   }
 
-  private complete(): void {
+  onEnd(last: Buffer | undefined, trailing: boolean): void {
     const handler = this.handler!;
     this.handler = undefined;
-    this.state = State.Idle;
+    if (last !== undefined) handler.onData(last);
     // Free the connection first: a closed loop sends its next request from onComplete.
-    if (this.closeAfter) this.socket.destroy();
-    else this.pool.release(this);
+    if (this.reusable && !trailing) this.pool.release(this);
+    else this.socket.destroy();
     handler.onComplete();
   }
 
-  private fail(err: Error): void {
+  onError(error: ResponseParseError): void {
     const handler = this.handler;
     this.handler = undefined;
-    this.state = State.Idle;
     this.socket.destroy();
-    handler?.onError(err);
+    handler?.onError(codedError(LOAD_ERROR_CODES.BAD_RESPONSE, `bad response: ${error.reason}`));
   }
 
   private onClose(): void {
     const handler = this.handler;
-    this.handler = undefined;
-    if (handler) {
-      if (this.state === State.UntilClose && !this.error) {
-        this.state = State.Idle;
-        handler.onComplete();
-      } else {
-        handler.onError(this.error ?? codedError(LOAD_ERROR_CODES.CLOSED, 'the server closed the connection before the response ended'));
-      }
+    // A body framed by the close is complete now (onEnd runs); anything else ends too early.
+    if (handler !== undefined && (this.error !== undefined || !this.parser.finish())) {
+      this.handler = undefined;
+      this.parser.stop();
+      handler.onError(this.error ?? codedError(LOAD_ERROR_CODES.CLOSED, 'the server closed the connection before the response ended'));
     }
-    this.state = State.Idle;
     this.pool.onClosed(this, this.connected ? undefined : this.error);
   }
 }

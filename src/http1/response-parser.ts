@@ -13,8 +13,9 @@
  * allocates no closures.
  */
 
-/** Why a response was refused. */
-export type ResponseErrorReason = 'bad-status-line' | 'bad-header' | 'head-too-big' | 'bad-length' | 'bad-chunk' | 'unexpected-upgrade';
+import { BAD_LENGTH, HeadScanner, NO_LENGTH, readHead, type ResponseErrorReason } from './response-head.js';
+
+export type { ResponseErrorReason } from './response-head.js';
 
 export interface ResponseParseError {
   reason: ResponseErrorReason;
@@ -27,6 +28,7 @@ export type Framing = 'none' | 'length' | 'chunked' | 'close';
 /** A final response head. */
 export interface ResponseHead {
   statusCode: number;
+  /** The reason phrase; `''` when `rawHeaders: false`. */
   statusMessage: string;
   /** Header pairs `[name, value, …]` (latin1, values trimmed); `[]` when `rawHeaders: false`. */
   rawHeaders: string[];
@@ -55,16 +57,14 @@ export interface ResponseEvents {
 export interface ResponseParserOptions {
   /** The largest head accepted, status line to blank line. Default 16384 (node's own limit). */
   maxHeadBytes?: number;
-  /** Collect the header pairs (a proxy forwards them); `false` reads only what frames the body. Default true. */
+  /**
+   * Collect the header pairs and the reason phrase (a proxy forwards them); `false` reads only what
+   * frames the body, still validating every line (a load generator). Default true.
+   */
   rawHeaders?: boolean;
 }
 
-const CRLFCRLF = Buffer.from('\r\n\r\n');
 const EMPTY = Buffer.alloc(0);
-const STATUS_LINE = /^HTTP\/1\.([0-9]) ([1-9]\d\d)(?: (.*))?$/;
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** Bytes a header value or reason phrase may not hold: controls but tab (CR, LF and NUL among them). */
-const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 const CHUNKED_LAST = /(?:^|,)[ \t]*chunked[ \t]*$/i;
 /** More hex digits than this is a size no body has (nginx refuses sizes past off_t too). */
 const MAX_CHUNK_SIZE_DIGITS = 12;
@@ -85,45 +85,15 @@ const enum State {
 
 const fail = (reason: ResponseErrorReason, message: string): ResponseParseError => ({ reason, message });
 
-/**
- * Where a head ends that uses bare LF somewhere: `[headEnd, bodyStart]` of its first blank line
- * (`\n\n` or `\n\r\n`), or undefined. Only called when no CRLFCRLF settled it cheaply.
- */
-function findBareBlankLine(buf: Buffer): [number, number] | undefined {
-  for (let lf = buf.indexOf(10); lf >= 0; lf = buf.indexOf(10, lf + 1)) {
-    if (buf[lf + 1] === 10) return [lf, lf + 2];
-    if (buf[lf + 1] === 13 && buf[lf + 2] === 10) return [lf, lf + 3];
-  }
-  return undefined;
-}
-
-/**
- * The head's text and where its body starts, or undefined when the blank line has not arrived.
- * The usual CRLF head costs one native search; bare LF line ends (nginx accepts them) are looked
- * for in the head's text, or by a scan when no CRLFCRLF is there at all.
- */
-function splitHead(buf: Buffer): { text: string; bodyStart: number } | undefined {
-  const crlf = buf.indexOf(CRLFCRLF);
-  if (crlf < 0) {
-    const bare = findBareBlankLine(buf);
-    return bare && { text: buf.toString('latin1', 0, bare[0]), bodyStart: bare[1] };
-  }
-  const text = buf.toString('latin1', 0, crlf);
-  // A blank line before the CRLFCRLF: `\n\n`, `\n\r\n`, or a bare LF right before it.
-  const lflf = text.indexOf('\n\n');
-  const lfcrlf = text.indexOf('\n\r\n');
-  const first = lflf < 0 ? lfcrlf : lfcrlf < 0 ? lflf : Math.min(lflf, lfcrlf);
-  if (first >= 0) return { text: text.slice(0, first), bodyStart: first + (first === lflf ? 2 : 3) };
-  if (text.endsWith('\n')) return { text: text.slice(0, -1), bodyStart: crlf + 2 };
-  return { text, bodyStart: crlf + 4 };
-}
-
-/** Lines of a head, whatever mix of CRLF and bare LF ends them. */
-function splitLines(text: string): string[] {
-  const lines = text.split('\r\n');
-  for (const line of lines) if (line.includes('\n')) return text.split(/\r?\n/);
-  return lines;
-}
+/** nginx's words for what a head reader refuses (`upstream sent …`). */
+const ERROR_MESSAGES: Record<ResponseErrorReason, string> = {
+  'bad-status-line': 'no valid HTTP/1.0 header',
+  'bad-header': 'invalid header',
+  'head-too-big': 'too big header',
+  'bad-length': 'invalid header',
+  'bad-chunk': 'invalid chunked response',
+  'unexpected-upgrade': 'invalid header',
+};
 
 /** A response parser for one connection: call {@link expect} before each response, then feed it. */
 export class ResponseParser {
@@ -136,6 +106,7 @@ export class ResponseParser {
   private chunkSizeDigits = 0;
   private trailerLineBytes = 0;
   private isHeadRequest = false;
+  private readonly scanner = new HeadScanner();
   /** Bumped by expect/stop: an event handler that stops the parser ends the current execute(). */
   private run = 0;
 
@@ -149,6 +120,7 @@ export class ResponseParser {
   expect(method: string): void {
     this.state = State.Head;
     this.partial = undefined;
+    this.scanner.reset();
     this.isHeadRequest = method === 'HEAD';
     this.run++;
   }
@@ -157,6 +129,7 @@ export class ResponseParser {
   stop(): void {
     this.state = State.Idle;
     this.partial = undefined;
+    this.scanner.reset();
     this.run++;
   }
 
@@ -221,6 +194,7 @@ export class ResponseParser {
   private error(reason: ResponseErrorReason, message: string): Buffer {
     this.state = State.Idle;
     this.partial = undefined;
+    this.scanner.reset();
     this.run++;
     this.events.onError(fail(reason, message));
     return EMPTY;
@@ -228,17 +202,17 @@ export class ResponseParser {
 
   private readHead(data: Buffer): Buffer {
     const buffered: Buffer = this.partial ? Buffer.concat([this.partial, data]) : data;
-    const split = splitHead(buffered);
-    if (split === undefined) {
+    const bodyStart = this.scanner.scan(buffered);
+    if (bodyStart < 0) {
       if (buffered.length > this.maxHeadBytes) return this.error('head-too-big', 'too big header');
       this.partial = buffered;
       return EMPTY;
     }
-    if (split.bodyStart > this.maxHeadBytes) return this.error('head-too-big', 'too big header');
+    if (bodyStart > this.maxHeadBytes) return this.error('head-too-big', 'too big header');
     this.partial = undefined;
-    const head = this.parseHead(split.text);
+    const head = this.parseHead(buffered);
     if (head === undefined) return EMPTY;
-    const rest = buffered.subarray(split.bodyStart);
+    const rest = buffered.subarray(bodyStart);
     if (head.statusCode < 200) {
       // Interim (100 Continue, 103 Early Hints): the final head follows. A 101 switches
       // protocols, which only a request asking to upgrade may get.
@@ -255,74 +229,43 @@ export class ResponseParser {
     return rest;
   }
 
-  /** Parses the head (without its blank line) and sets the framing; undefined after an error. */
-  private parseHead(text: string): ResponseHead | undefined {
-    const lines = splitLines(text);
-    const status = STATUS_LINE.exec(lines[0]!);
-    if (!status || (status[3] !== undefined && INVALID_VALUE.test(status[3]))) {
-      this.error('bad-status-line', 'no valid HTTP/1.0 header');
+  /** Reads the head the scanner found in `buf` and sets the framing; undefined after an error. */
+  private parseHead(buf: Buffer): ResponseHead | undefined {
+    const head = readHead(buf, this.scanner, this.collectHeaders);
+    this.scanner.reset();
+    if (typeof head === 'string') {
+      this.error(head, ERROR_MESSAGES[head]);
       return undefined;
     }
-    const http11 = status[1] !== '0';
-    const statusCode = Number(status[2]);
-    const rawHeaders: string[] = [];
-    let connection: string | undefined;
-    let contentLength: string | undefined;
-    let transferEncoding: string | undefined;
-    for (let i = 1; i < lines.length; i++) {
-      const line = lines[i]!;
-      const colon = line.indexOf(':');
-      const name = colon > 0 ? line.slice(0, colon) : '';
-      const value = line.slice(colon + 1).trim();
-      if (!TOKEN.test(name) || INVALID_VALUE.test(value)) {
-        this.error('bad-header', 'invalid header');
-        return undefined;
-      }
-      // Only three names matter for framing; compare lowercase only at their lengths.
-      if (name.length === 10 && name.toLowerCase() === 'connection') {
-        connection = connection === undefined ? value : `${connection}, ${value}`;
-      } else if (name.length === 14 && name.toLowerCase() === 'content-length') {
-        if (contentLength !== undefined) {
-          if (contentLength !== value) {
-            this.error('bad-length', 'invalid header');
-            return undefined;
-          }
-          continue; // an identical copy: forwarded once
-        }
-        contentLength = value;
-      } else if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') {
-        transferEncoding = transferEncoding === undefined ? value : `${transferEncoding}, ${value}`;
-      }
-      if (this.collectHeaders) rawHeaders.push(name, value);
-    }
+    const { statusCode, rawHeaders, connection, contentLength, transferEncoding } = head;
     const tokens = connection?.toLowerCase() ?? '';
-    let keepAlive = http11 ? !/(?:^|[\s,])close(?:$|[\s,])/.test(tokens) : /(?:^|[\s,])keep-alive(?:$|[\s,])/.test(tokens);
+    let keepAlive = head.minor !== 0 ? !/(?:^|[\s,])close(?:$|[\s,])/.test(tokens) : /(?:^|[\s,])keep-alive(?:$|[\s,])/.test(tokens);
     let framing: Framing;
     let length = -1;
     if (statusCode < 200 || this.isHeadRequest || statusCode === 204 || statusCode === 304) {
       framing = 'none';
     } else if (transferEncoding !== undefined) {
       framing = CHUNKED_LAST.test(transferEncoding) ? 'chunked' : 'close';
-      if (contentLength !== undefined) {
+      if (contentLength !== NO_LENGTH) {
         // RFC 9112 §6.3: Transfer-Encoding wins; the length does not describe this body.
         keepAlive = false;
         for (let i = rawHeaders.length - 2; i >= 0; i -= 2) {
           if (rawHeaders[i]!.length === 14 && rawHeaders[i]!.toLowerCase() === 'content-length') rawHeaders.splice(i, 2);
         }
       }
-    } else if (contentLength !== undefined) {
-      if (!/^\d{1,15}$/.test(contentLength)) {
+    } else if (contentLength !== NO_LENGTH) {
+      if (contentLength === BAD_LENGTH) {
         this.error('bad-length', 'invalid header');
         return undefined;
       }
-      length = Number(contentLength);
+      length = contentLength;
       framing = length === 0 ? 'none' : 'length';
     } else {
       framing = 'close';
     }
     if (framing === 'close') keepAlive = false;
     if (statusCode >= 200) this.setFraming(framing, length);
-    return { statusCode, statusMessage: status[3] ?? '', rawHeaders, connection, keepAlive, framing, contentLength: framing === 'length' ? length : -1 };
+    return { statusCode, statusMessage: head.statusMessage, rawHeaders, connection, keepAlive, framing, contentLength: framing === 'length' ? length : -1 };
   }
 
   private setFraming(framing: Framing, length: number): void {

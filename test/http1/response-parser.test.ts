@@ -70,6 +70,24 @@ const CASES: Case[] = [
   { name: 'obs-fold', input: ok('X-A: 1\r\n folded\r\nContent-Length: 0'), expect: ['error bad-header'] },
   { name: 'CR inside a value', input: ok('X-A: 1\rX-B: 2\r\nContent-Length: 0'), expect: ['error bad-header'] },
   { name: 'NUL inside a value', input: ok('X-A: a\0b\r\nContent-Length: 0'), expect: ['error bad-header'] },
+  { name: 'DEL inside a value', input: ok('X-A: a\x7fb\r\nContent-Length: 0'), expect: ['error bad-header'] },
+  { name: 'a control in the reason phrase', input: 'HTTP/1.1 200 O\x01K\r\nContent-Length: 0\r\n\r\n', expect: ['error bad-status-line'] },
+  { name: 'a bare CR in the reason phrase', input: 'HTTP/1.1 200 O\rK\r\nContent-Length: 0\r\n\r\n', expect: ['error bad-status-line'] },
+  { name: 'a bare CR right before the blank line', input: 'HTTP/1.1 200 OK\r\nX-A: 1\r\r\n\r\n', expect: ['error bad-header'] },
+  { name: 'a bare CR in a header name', input: ok('X\rA: 1\r\nContent-Length: 0'), expect: ['error bad-header'] },
+  { name: 'Content-Length copies that differ only in form (2, 02)', input: ok('Content-Length: 2\r\nContent-Length: 02', 'ok'), expect: ['error bad-length'] },
+  { name: 'a 16-digit Content-Length', input: ok('Content-Length: 1234567890123456', 'ok'), expect: ['error bad-length'] },
+  { name: 'an empty Content-Length', input: ok('Content-Length: ', 'ok'), expect: ['error bad-length'] },
+  {
+    name: 'a bad Content-Length under Transfer-Encoding is dropped with it, not refused',
+    input: ok('Transfer-Encoding: chunked\r\nContent-Length: abc', '2\r\nok\r\n0\r\n\r\n'),
+    expect: ['head 200 chunked close [Transfer-Encoding: chunked]', 'body ok', 'end'],
+  },
+  { name: 'HEAD: a bad Content-Length frames nothing, so nothing is refused', method: 'HEAD', input: ok('Content-Length: -1'), expect: ['head 200 none keep-alive [Content-Length: -1]', 'end'] },
+  { name: 'OWS (spaces, tabs) around a value dropped', input: ok('X-A: \t v 1 \t\r\nContent-Length:2', 'ok'), expect: ['head 200 length keep-alive [X-A: v 1|Content-Length: 2]', 'body ok', 'end'] },
+  { name: 'obs-text in a value kept', input: ok('X-A: caf\xe9\r\nContent-Length: 0'), expect: ['head 200 none keep-alive [X-A: caf\xe9|Content-Length: 0]', 'end'] },
+  { name: 'framing names in any case', input: ok('CONTENT-LENGTH: 2\r\ncOnNeCtIoN: Close', 'ok'), expect: ['head 200 length close [CONTENT-LENGTH: 2|cOnNeCtIoN: Close]', 'body ok', 'end'] },
+  { name: 'a name one letter off a framing name is just a header', input: ok('Content-Lengths: 5\r\nContent-Length: 2', 'ok'), expect: ['head 200 length keep-alive [Content-Lengths: 5|Content-Length: 2]', 'body ok', 'end'] },
   { name: 'chunk size overflow', input: ok('Transfer-Encoding: chunked', 'FFFFFFFFFFFFFFFFFFFF\r\n'), expect: ['head 200 chunked keep-alive [Transfer-Encoding: chunked]', 'error bad-chunk'] },
   { name: 'negative chunk size', input: ok('Transfer-Encoding: chunked', '-5\r\n'), expect: ['head 200 chunked keep-alive [Transfer-Encoding: chunked]', 'error bad-chunk'] },
   { name: 'chunk size 0x-prefixed', input: ok('Transfer-Encoding: chunked', '0x5\r\nhello\r\n'), expect: ['head 200 chunked keep-alive [Transfer-Encoding: chunked]', 'error bad-chunk'] },
@@ -168,4 +186,25 @@ test('response parser: one parser, many responses (keep-alive), and a callback t
   parser.execute(Buffer.from('HTTP/1.1 299 Stop\r\nContent-Length: 2\r\n\r\nok'));
   assert.deepEqual(ends, ['end', 'end', 'end']);
   assert.equal(parser.idle, true);
+});
+
+test('response parser: the reason phrase is read for a proxy, not without raw headers; both modes refuse the same bytes', () => {
+  const heads: ResponseHead[] = [];
+  const errors: string[] = [];
+  const handler: ResponseEvents = { onHead: (h) => heads.push(h), onData: () => {}, onEnd: () => {}, onError: (e) => errors.push(e.reason) };
+  for (const rawHeaders of [true, false]) {
+    const parser = new ResponseParser(handler, { rawHeaders });
+    parser.expect('GET');
+    parser.execute(Buffer.from('HTTP/1.1 404 Not Found\r\nX-A: 1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n'));
+    parser.expect('GET');
+    parser.execute(Buffer.from('HTTP/1.1 200 OK\r\nX-A: a\0b\r\nContent-Length: 0\r\n\r\n'));
+  }
+  assert.deepEqual(
+    heads.map((h) => [h.statusCode, h.statusMessage, h.rawHeaders.length, h.connection, h.keepAlive]),
+    [
+      [404, 'Not Found', 6, 'close', false],
+      [404, '', 0, 'close', false],
+    ],
+  );
+  assert.deepEqual(errors, ['bad-header', 'bad-header']);
 });

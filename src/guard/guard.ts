@@ -1,16 +1,13 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { channel } from 'node:diagnostics_channel';
 import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 import { debug } from '../util/debug.js';
-import { errnoCode } from '../errors/index.js';
-import { parseNofileLimits } from '../proc/index.js';
+import { createFdSampler, type FdSampler } from './fd-sampler.js';
 import { resolveGuardOptions, type GuardHook, type GuardOptions, type GuardRequest, type ResolvedGuardOptions } from './options.js';
-import { createShedResponse, SHED_REASON_LIST, type ShedReason, type ShedResponse } from './reasons.js';
-import { createSocketTracker } from './socket-tracker.js';
+import { createShedResponse, SHED_REASONS, SHED_REASON_LIST, type ShedReason, type ShedResponse } from './reasons.js';
+import { createSocketTracker, type SocketTracker } from './socket-tracker.js';
 
 /** The guard's numbers at one moment: plain data, JSON-serialisable. */
 export interface GuardMetrics {
@@ -87,12 +84,6 @@ export interface Guard {
   close(): void;
 }
 
-const FDS = 0;
-const CONCURRENCY = 1;
-const EVENT_LOOP_DELAY = 2;
-const HEAP_USED = 3;
-/** Limits re-read from `<procDir>/limits` this often: `prlimit` can change them at run time. */
-const LIMITS_REFRESH_MS = 5000;
 /** The reaper closes idle sockets until the fd ratio is this much below `reapFdRatio`. */
 const REAP_HYSTERESIS = 0.1;
 /** monitorEventLoopDelay's timer period; its samples include it, so it is subtracted. */
@@ -102,6 +93,138 @@ const shedChannel = channel('badgateway:guard:shed');
 const reapChannel = channel('badgateway:guard:reap');
 /** `badgateway:guard:hook-error`: `{ hook, error }` for every error a user hook threw. */
 const hookErrorChannel = channel('badgateway:guard:hook-error');
+
+/**
+ * One shedding rule: shed with `reason` once `read()` reaches `limit` (0 = off). The table of
+ * them is the order the guard checks in, and {@link evaluateRules} the one threshold check.
+ */
+interface Rule {
+  reason: ShedReason;
+  limit: number;
+  read(): number;
+}
+
+/** The guard's rules, in the order they are checked: the one place a rule, its limit and its number meet. */
+function createRules(opts: ResolvedGuardOptions, fds: FdSampler, runtime: RuntimeSampler, inflight: () => number): readonly Rule[] {
+  return [
+    { reason: SHED_REASONS.FDS, limit: opts.maxFdRatio, read: fds.ratio },
+    { reason: SHED_REASONS.CONCURRENCY, limit: opts.maxConcurrency, read: inflight },
+    { reason: SHED_REASONS.EVENT_LOOP_DELAY, limit: opts.maxEventLoopDelayMs, read: () => runtime.eventLoopDelayMs },
+    { reason: SHED_REASONS.HEAP_USED, limit: opts.maxHeapUsedRatio, read: () => runtime.heapUsedRatio },
+  ];
+}
+
+/** The first rule at or over its limit; compares numbers only (no clock, no I/O). */
+function evaluateRules(rules: readonly Rule[]): ShedReason | undefined {
+  for (let i = 0; i < rules.length; i++) {
+    const rule = rules[i]!;
+    if (rule.read() >= rule.limit) return rule.reason;
+  }
+  return undefined;
+}
+
+/** Event-loop delay and heap, sampled by the guard's timer (cheap: no I/O). */
+interface RuntimeSampler {
+  eventLoopDelayMs: number;
+  heapUsedBytes: number;
+  heapUsedRatio: number;
+  samples: number;
+  /** Reads both; `lateMs` is how late the timer tick that calls it ran. */
+  sample(lateMs: number): void;
+  close(): void;
+}
+
+function createRuntimeSampler(): RuntimeSampler {
+  const histogram: IntervalHistogram = monitorEventLoopDelay({ resolution: ELD_RESOLUTION_MS });
+  histogram.enable();
+  const sampler: RuntimeSampler = {
+    eventLoopDelayMs: 0,
+    heapUsedBytes: 0,
+    heapUsedRatio: 0,
+    samples: 0,
+    sample(lateMs) {
+      // The delay histogram's max over the window (a blocked loop is a max, not a mean, event), or
+      // how late this very tick is: after a block the histogram's own timer may not have recorded
+      // the delay yet when this tick runs, and the requests queued meanwhile come right after.
+      sampler.eventLoopDelayMs = Math.max(0, histogram.max / 1e6 - ELD_RESOLUTION_MS, lateMs);
+      histogram.reset();
+      const heap = getHeapStatistics();
+      sampler.heapUsedBytes = heap.used_heap_size;
+      sampler.heapUsedRatio = heap.heap_size_limit > 0 ? heap.used_heap_size / heap.heap_size_limit : 0;
+      sampler.samples += 1;
+    },
+    close: () => histogram.disable(),
+  };
+  sampler.sample(0); // right from the first request
+  return sampler;
+}
+
+/** The user's hooks, called so that an error they throw never reaches the host's request path. */
+interface Hooks {
+  /** `skip(req)`; false when it throws. */
+  skipped(req: GuardRequest): boolean;
+  /** `onShed(reason, req)` and the diagnostics channel. */
+  shed(reason: ShedReason, req: GuardRequest): void;
+}
+
+function createHooks(opts: ResolvedGuardOptions): Hooks {
+  const warned = new Set<GuardHook>();
+  function failed(error: unknown, hook: GuardHook): void {
+    debug('guard: %s threw: %o', hook, error);
+    if (hookErrorChannel.hasSubscribers) hookErrorChannel.publish({ hook, error });
+    if (opts.onError) {
+      try {
+        opts.onError(error, hook);
+      } catch (err) {
+        debug('guard: onError threw: %o', err);
+      }
+    } else if (!warned.has(hook)) {
+      warned.add(hook);
+      const what = hook === 'skip' ? 'the request was treated as not skipped' : 'the request was shed as usual';
+      process.emitWarning(`badgateway/guard: ${hook} threw (${error instanceof Error ? error.message : String(error)}); ${what}. Pass onError to handle these.`, {
+        code: 'BG_GUARD_HOOK_ERROR',
+      });
+    }
+  }
+  return {
+    skipped(req) {
+      if (opts.skip === undefined) return false;
+      try {
+        return Boolean(opts.skip(req));
+      } catch (err) {
+        failed(err, 'skip');
+        return false;
+      }
+    },
+    shed(reason, req) {
+      if (opts.onShed) {
+        try {
+          opts.onShed(reason, req);
+        } catch (err) {
+          failed(err, 'onShed');
+        }
+      }
+      if (shedChannel.hasSubscribers) shedChannel.publish({ reason, req });
+    },
+  };
+}
+
+/**
+ * The reaper: at `reapFdRatio` of the fd limit, closes idle keep-alive sockets (oldest first)
+ * until the ratio is {@link REAP_HYSTERESIS} below it. Returns how many it closed.
+ */
+function reapIdle(opts: ResolvedGuardOptions, fds: FdSampler, tracker: SocketTracker, except?: Socket): number {
+  if (opts.reapFdRatio <= 0 || !fds.available || fds.limit <= 0) return 0;
+  const open = fds.open;
+  if (open < opts.reapFdRatio * fds.limit) return 0;
+  const target = Math.floor(Math.max(0, opts.reapFdRatio - REAP_HYSTERESIS) * fds.limit);
+  const n = tracker.reapIdle(open - target, except);
+  if (n === 0) return 0;
+  fds.add(-n);
+  debug('guard: reaped %d idle sockets at %d/%d fds', n, open, fds.limit);
+  if (reapChannel.hasSubscribers) reapChannel.publish({ reaped: n, fdsOpen: open, fdsLimit: fds.limit });
+  return n;
+}
 
 /**
  * Creates a guard. Options are resolved once ({@link GUARD_DEFAULTS}, 0 = off); a background
@@ -116,232 +239,105 @@ const hookErrorChannel = channel('badgateway:guard:hook-error');
  */
 export function createGuard(options: GuardOptions = {}): Guard {
   const opts = resolveGuardOptions(options);
-  const fdDir = `${opts.procDir}/fd`;
-  const limitsFile = `${opts.procDir}/limits`;
-
-  // Every rule is one slot: its current value and its limit. evaluate() is the one threshold
-  // check, written once, for all of them.
-  const values = new Float64Array(4);
-  const limits = new Float64Array([opts.maxFdRatio, opts.maxConcurrency, opts.maxEventLoopDelayMs, opts.maxHeapUsedRatio]);
-  let active: number[] = [];
-
   const shedTotal = Object.fromEntries(SHED_REASON_LIST.map((r) => [r, 0])) as Record<ShedReason, number>;
   let admittedTotal = 0;
   let reapedTotal = 0;
   let inflight = 0;
-  let samples = 0;
-
-  // fds: the last sample plus sockets opened minus closed since (from attached servers), so a
-  // burst of connections moves the estimate at once, between samples.
-  let fdsAvailable = true;
-  let fdsSampled = 0;
-  let fdsDelta = 0;
-  let fdsLimit = 0; // 0 = unknown or unlimited
-  /** The fd dir's st_size is its fd count (procfs, Linux 6.2+); else it is listed. */
-  let fdsBySize = false;
-  let limitsReadAt = 0;
-  let eventLoopDelayMs = 0;
-  let heapUsedBytes = 0;
-  let heapUsedRatio = 0;
-  let nextSampleDueAt = 0;
-  let sampling = false;
   let closed = false;
 
-  const histogram: IntervalHistogram = monitorEventLoopDelay({ resolution: ELD_RESOLUTION_MS });
-  histogram.enable();
-
-  const fdRatio = (): number => (fdsAvailable && fdsLimit > 0 ? (fdsSampled + fdsDelta) / fdsLimit : 0);
-  const updateFdValue = (): void => {
-    values[FDS] = fdRatio();
+  const runtime = createRuntimeSampler();
+  const fds = createFdSampler(opts.procDir, () => (active = activeRules()));
+  const reap = (except?: Socket): void => {
+    reapedTotal += reapIdle(opts, fds, tracker, except);
   };
-
-  const readLimitSync = (): void => {
-    fdsLimit = parseSoftNofile(readFileSync(limitsFile, 'utf8'));
-    limitsReadAt = Date.now();
-  };
-
-  function disableFds(err: unknown): void {
-    if (!fdsAvailable) return;
-    fdsAvailable = false;
-    fdsLimit = 0;
-    fdsSampled = 0;
-    fdsDelta = 0;
-    debug('guard: fd rules off: cannot read %s (%s); other rules keep working', fdDir, (err as Error)?.message ?? err);
-    updateActive();
-  }
-
-  function updateActive(): void {
-    active = [];
-    for (let i = 0; i < limits.length; i++) {
-      if (limits[i]! <= 0) continue;
-      if (i === FDS && !fdsAvailable) continue;
-      active.push(i);
-    }
-  }
-
   const tracker = createSocketTracker({
     onOpen(socket) {
-      fdsDelta += 1;
-      updateFdValue();
-      maybeReap(socket);
+      fds.add(1);
+      reap(socket);
     },
-    onClose() {
-      fdsDelta -= 1;
-      updateFdValue();
-    },
+    onClose: () => fds.add(-1),
   });
 
-  function maybeReap(except?: Socket): void {
-    if (opts.reapFdRatio <= 0 || !fdsAvailable || fdsLimit <= 0) return;
-    const open = fdsSampled + fdsDelta;
-    if (open < opts.reapFdRatio * fdsLimit) return;
-    const target = Math.floor(Math.max(0, opts.reapFdRatio - REAP_HYSTERESIS) * fdsLimit);
-    const n = tracker.reapIdle(open - target, except);
-    if (n === 0) return;
-    reapedTotal += n;
-    fdsDelta -= n;
-    updateFdValue();
-    debug('guard: reaped %d idle sockets at %d/%d fds', n, open, fdsLimit);
-    if (reapChannel.hasSubscribers) reapChannel.publish({ reaped: n, fdsOpen: open, fdsLimit });
-  }
+  const rules = createRules(opts, fds, runtime, () => inflight);
+  const activeRules = (): Rule[] => (closed ? [] : rules.filter((r) => r.limit > 0 && (r.reason !== SHED_REASONS.FDS || fds.available)));
+  let active = activeRules();
 
-  function sampleCheap(lateMs = 0): void {
-    // The delay histogram's max over the window (a blocked loop is a max, not a mean, event), or
-    // how late this very tick is: after a block the histogram's own timer may not have recorded
-    // the delay yet when this tick runs, and the requests queued meanwhile come right after.
-    eventLoopDelayMs = Math.max(0, histogram.max / 1e6 - ELD_RESOLUTION_MS, lateMs);
-    histogram.reset();
-    const heap = getHeapStatistics();
-    heapUsedBytes = heap.used_heap_size;
-    heapUsedRatio = heap.heap_size_limit > 0 ? heap.used_heap_size / heap.heap_size_limit : 0;
-    values[EVENT_LOOP_DELAY] = eventLoopDelayMs;
-    values[HEAP_USED] = heapUsedRatio;
-    samples += 1;
-  }
-
-  // First sample synchronously, so the guard is right from the first request.
-  try {
-    fdsSampled = readdirSync(fdDir).length - 1; // minus the fd readdir itself had open
-    // Linux 6.2+ gives a /proc/PID/fd dir's st_size as its count of open fds: one stat, no fd
-    // needed, O(1) instead of a listing of every fd (the listing is sorted and turned into JS
-    // strings: ~30 ms per sample at 20,000 fds). Older kernels say 0, a stand-in dir its bytes.
-    fdsBySize = statSync(fdDir).size === fdsSampled;
-    readLimitSync();
-  } catch (err) {
-    const code = errnoCode(err);
-    if (code === 'EMFILE' || code === 'ENFILE') fdsSampled = fdsLimit; // limit unknown yet: the timer retries
-    else disableFds(err);
-  }
-  updateActive();
-  updateFdValue();
-  sampleCheap();
-
+  let nextSampleDueAt = performance.now() + opts.sampleIntervalMs;
   async function sample(): Promise<void> {
     if (closed) return;
     const now = performance.now();
-    const lateMs = now - nextSampleDueAt;
+    runtime.sample(now - nextSampleDueAt);
     nextSampleDueAt = now + opts.sampleIntervalMs;
-    sampleCheap(lateMs);
-    if (!fdsAvailable || sampling) return;
-    sampling = true;
-    try {
-      if (Date.now() - limitsReadAt >= LIMITS_REFRESH_MS) {
-        fdsLimit = parseSoftNofile(await readFile(limitsFile, 'utf8'));
-        limitsReadAt = Date.now();
-      }
-      fdsSampled = fdsBySize ? (await stat(fdDir)).size : (await readdir(fdDir)).length - 1;
-    } catch (err) {
-      const code = errnoCode(err);
-      // Reading /proc needs an fd too: EMFILE *is* the answer (every fd in use), and exactly
-      // when the reaper must act. Anything else means /proc is not there for us.
-      if (code !== 'EMFILE' && code !== 'ENFILE') {
-        disableFds(err);
-        return;
-      }
-      if (fdsLimit > 0) fdsSampled = fdsLimit;
-    } finally {
-      sampling = false;
-    }
-    fdsDelta = 0;
-    updateFdValue();
-    maybeReap();
+    if (await fds.sample()) reap();
   }
-
-  nextSampleDueAt = performance.now() + opts.sampleIntervalMs;
   const timer = setInterval(() => void sample(), opts.sampleIntervalMs);
   timer.unref();
 
+  const hooks = createHooks(opts);
   // No clock read here: after a block, the requests that queued meanwhile are read from their
   // sockets in the loop's next poll phase, and the timers phase before it runs the overdue
-  // sampler tick, whose lateness already counts as delay (see sampleCheap).
-  function evaluate(): ShedReason | undefined {
-    for (let k = 0; k < active.length; k++) {
-      const i = active[k]!;
-      if (values[i]! >= limits[i]!) return SHED_REASON_LIST[i];
-    }
-    return undefined;
-  }
-
-  function release(): void {
-    inflight -= 1;
-    values[CONCURRENCY] = inflight;
-  }
-
-  const warnedHooks = new Set<GuardHook>();
-  /** A hook threw: reported, never rethrown into the host's request path. */
-  function hookFailed(error: unknown, hook: GuardHook): void {
-    debug('guard: %s threw: %o', hook, error);
-    if (hookErrorChannel.hasSubscribers) hookErrorChannel.publish({ hook, error });
-    if (opts.onError) {
-      try {
-        opts.onError(error, hook);
-      } catch (err) {
-        debug('guard: onError threw: %o', err);
-      }
-    } else if (!warnedHooks.has(hook)) {
-      warnedHooks.add(hook);
-      const what = hook === 'skip' ? 'the request was treated as not skipped' : 'the request was shed as usual';
-      process.emitWarning(`badgateway/guard: ${hook} threw (${error instanceof Error ? error.message : String(error)}); ${what}. Pass onError to handle these.`, {
-        code: 'BG_GUARD_HOOK_ERROR',
-      });
-    }
-  }
-
-  function skipped(req: GuardRequest): boolean {
-    if (opts.skip === undefined) return false;
-    try {
-      return Boolean(opts.skip(req));
-    } catch (err) {
-      hookFailed(err, 'skip');
-      return false;
-    }
-  }
-
+  // sampler tick, whose lateness already counts as delay (see RuntimeSampler).
+  const evaluate = (): ShedReason | undefined => evaluateRules(active);
   function admit(req: GuardRequest): ShedReason | undefined {
     const reason = evaluate();
-    if (reason !== undefined && !skipped(req)) {
+    if (reason !== undefined && !hooks.skipped(req)) {
       shedTotal[reason] += 1;
-      if (opts.onShed) {
-        try {
-          opts.onShed(reason, req);
-        } catch (err) {
-          hookFailed(err, 'onShed');
-        }
-      }
-      if (shedChannel.hasSubscribers) shedChannel.publish({ reason, req });
+      hooks.shed(reason, req);
       return reason;
     }
     inflight += 1;
     admittedTotal += 1;
-    values[CONCURRENCY] = inflight;
     return undefined;
   }
+  const release = (): void => {
+    inflight -= 1;
+  };
 
-  const shedResponses = new Map<ShedReason, ShedResponse>(
-    SHED_REASON_LIST.map((r) => [r, createShedResponse(r, opts.retryAfterS)]),
-  );
-  const shedResponse = (reason: ShedReason): ShedResponse => shedResponses.get(reason)!;
+  const metrics = (): GuardMetrics => ({
+    ...fdMetrics(fds),
+    inflight,
+    eventLoopDelayMs: runtime.eventLoopDelayMs,
+    heapUsedBytes: runtime.heapUsedBytes,
+    heapUsedRatio: runtime.heapUsedRatio,
+    shedTotal: { ...shedTotal },
+    admittedTotal,
+    reapedTotal,
+    sockets: { tracked: tracker.tracked, idle: tracker.idle },
+    samples: runtime.samples,
+  });
+  function close(): void {
+    if (closed) return;
+    closed = true;
+    // A closed guard admits everything: its numbers are no longer sampled.
+    active = [];
+    clearInterval(timer);
+    runtime.close();
+    tracker.detach();
+  }
+  const core = { options: opts, evaluate, admit, release, shedResponse: createShedResponses(opts.retryAfterS), metrics, sample, close };
+  return { ...core, ...createNodeHttpGlue(core, tracker) };
+}
 
+function fdMetrics(fds: FdSampler): Pick<GuardMetrics, 'fdsOpen' | 'fdsLimit' | 'fdRatio'> {
+  return { fdsOpen: fds.available ? fds.open : null, fdsLimit: fds.available && fds.limit > 0 ? fds.limit : null, fdRatio: fds.ratio() };
+}
+
+/** The 503 per reason, built once. */
+function createShedResponses(retryAfterS: number): (reason: ShedReason) => ShedResponse {
+  const responses = new Map<ShedReason, ShedResponse>(SHED_REASON_LIST.map((r) => [r, createShedResponse(r, retryAfterS)]));
+  return (reason) => responses.get(reason)!;
+}
+
+type GuardCore = Pick<Guard, 'admit' | 'release' | 'shedResponse'>;
+
+/** The `node:http` side of a guard: admission with socket bookkeeping, and the wrappers built on it. */
+function createNodeHttpGlue(core: GuardCore, tracker: SocketTracker): Pick<Guard, 'enter' | 'handle' | 'wrap' | 'protect' | 'attach'> {
+  const { admit, release } = core;
+  // The one 'close' listener of an admitted response on a tracked socket.
+  function releaseAndTrack(this: ServerResponse): void {
+    release();
+    tracker.responseClosed.call(this as unknown as { req: { socket: Socket } });
+  }
   function enter(req: IncomingMessage, res: ServerResponse): ShedReason | undefined {
     const tracked = tracker.markBusy(req);
     const reason = admit(req);
@@ -351,34 +347,17 @@ export function createGuard(options: GuardOptions = {}): Guard {
     else if (tracked) res.on('close', tracker.responseClosed);
     return reason;
   }
-
   function handle(req: IncomingMessage, res: ServerResponse): boolean {
     const reason = enter(req, res);
     if (reason === undefined) return false;
-    writeShed(res, reason);
-    return true;
-  }
-
-  function writeShed(res: ServerResponse, reason: ShedReason): void {
-    const shed = shedResponse(reason);
+    const shed = core.shedResponse(reason);
     res.writeHead(shed.status, shed.headers);
     res.end(shed.body);
+    return true;
   }
-
-  // The one 'close' listener of an admitted response on a tracked socket.
-  function releaseAndTrack(this: ServerResponse): void {
-    release();
-    tracker.responseClosed.call(this as unknown as { req: { socket: Socket } });
-  }
-
-  const guard: Guard = {
-    options: opts,
-    evaluate,
-    admit,
-    release,
-    shedResponse,
-    handle,
+  return {
     enter,
+    handle,
     wrap(listener) {
       return function guarded(this: unknown, req, res) {
         if (handle(req, res)) return;
@@ -401,38 +380,5 @@ export function createGuard(options: GuardOptions = {}): Guard {
     attach(server, options) {
       tracker.attach(server, options);
     },
-
-    metrics() {
-      return {
-        fdsOpen: fdsAvailable ? fdsSampled + fdsDelta : null,
-        fdsLimit: fdsAvailable && fdsLimit > 0 ? fdsLimit : null,
-        fdRatio: fdRatio(),
-        inflight,
-        eventLoopDelayMs,
-        heapUsedBytes,
-        heapUsedRatio,
-        shedTotal: { ...shedTotal },
-        admittedTotal,
-        reapedTotal,
-        sockets: { tracked: tracker.tracked, idle: tracker.idle },
-        samples,
-      };
-    },
-    sample,
-    close() {
-      if (closed) return;
-      closed = true;
-      // A closed guard admits everything: its numbers are no longer sampled.
-      active = [];
-      clearInterval(timer);
-      histogram.disable();
-      tracker.detach();
-    },
   };
-  return guard;
-}
-
-/** Soft limit from a `/proc/<pid>/limits` text; 0 when unlimited (the fd rules then never fire). */
-function parseSoftNofile(text: string): number {
-  return parseNofileLimits(text).soft ?? 0;
 }

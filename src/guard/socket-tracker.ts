@@ -113,9 +113,89 @@ class LazyQueue {
   }
 }
 
+/** The tracker's own bookkeeping: every socket's state and the two orders the reaper takes them in. */
+interface Registry {
+  states: Map<Socket, SocketState>;
+  /** Kept-alive sockets, oldest idle first. */
+  keptAlive: LazyQueue;
+  /** Fresh sockets (no request yet), in connection order. */
+  fresh: LazyQueue;
+  isKeptAliveIdle(socket: Socket, seq: number): boolean;
+  isFreshIdle(socket: Socket, seq: number): boolean;
+}
+
+function createRegistry(): Registry {
+  const states = new Map<Socket, SocketState>();
+  return {
+    states,
+    keptAlive: new LazyQueue(),
+    fresh: new LazyQueue(),
+    isKeptAliveIdle(socket, seq) {
+      const state = states.get(socket);
+      return state !== undefined && state.idle && state.served && state.idleSeq === seq;
+    },
+    isFreshIdle(socket, seq) {
+      const state = states.get(socket);
+      return state !== undefined && state.idle && !state.served && state.idleSeq === seq;
+    },
+  };
+}
+
+/**
+ * Closes up to `n` idle sockets, never `except` (see {@link SocketTracker.reapIdle}). Each step
+ * pops one entry: the cost is the sockets closed plus stale entries skipped, which are paid for
+ * once by the pushes that made them.
+ */
+function reapOldest(registry: Registry, n: number, except: Socket | undefined): number {
+  const { states, keptAlive, fresh } = registry;
+  let closed = 0;
+  const close = (socket: Socket): void => {
+    const state = states.get(socket)!;
+    state.reaped = true;
+    state.idle = false;
+    // destroy() closes the fd synchronously, so an accept() running right after succeeds.
+    socket.destroy();
+    closed += 1;
+  };
+  while (closed < n) {
+    const socket = keptAlive.peek(registry.isKeptAliveIdle);
+    if (socket === undefined) break;
+    keptAlive.shift();
+    if (socket !== except) close(socket);
+  }
+  // Fresh ones in connection order, once past the grace.
+  const graceEnd = Date.now() - FRESH_GRACE_MS;
+  while (closed < n) {
+    const socket = fresh.peek(registry.isFreshIdle);
+    // The rest are younger (`except` is the connection being accepted: the youngest of all).
+    if (socket === undefined || socket === except || states.get(socket)!.connectedAt > graceEnd) break;
+    fresh.shift();
+    close(socket);
+  }
+  return closed;
+}
+
+/** A server's listeners, in one place, so they come off as they went on. */
+function listenTo(
+  server: Server,
+  manual: boolean,
+  on: { connection(socket: Socket, manual: boolean): void; request(req: { socket: Socket }, res: { on(event: 'close', cb: () => void): unknown }): void; upgrade(req: unknown, socket: Socket): void },
+): () => void {
+  const onConnection = (socket: Socket): void => on.connection(socket, manual);
+  server.on('connection', onConnection);
+  if (!manual) server.prependListener('request', on.request);
+  server.on('upgrade', on.upgrade);
+  return () => {
+    server.off('connection', onConnection);
+    server.off('request', on.request);
+    server.off('upgrade', on.upgrade);
+  };
+}
+
 /** Creates a {@link SocketTracker}; `hooks` let the guard keep its fd estimate current. */
 export function createSocketTracker(hooks: SocketTrackerHooks): SocketTracker {
-  const states = new Map<Socket, SocketState>();
+  const registry = createRegistry();
+  const { states, keptAlive, fresh } = registry;
   // The order of idleness is a counter stamped on the socket's state plus a lazy queue, not an
   // ordered Set: deleting and re-adding every socket on every request churned the Set's hash
   // table (rehash garbage per few dozen requests). A counter needs no clock on the request path,
@@ -123,23 +203,11 @@ export function createSocketTracker(hooks: SocketTrackerHooks): SocketTracker {
   // (that cost 250–290 µs per accepted connection at 20,000 sockets above reapFdRatio).
   let idleSeq = 0;
   const servers: Array<{ server: Server; detach: () => void }> = [];
-  /** Kept-alive sockets, oldest idle first. */
-  const keptAlive = new LazyQueue();
-  /** Fresh sockets (no request yet), in connection order. */
-  const fresh = new LazyQueue();
-  const isKeptAliveIdle = (socket: Socket, seq: number): boolean => {
-    const state = states.get(socket);
-    return state !== undefined && state.idle && state.served && state.idleSeq === seq;
-  };
-  const isFreshIdle = (socket: Socket, seq: number): boolean => {
-    const state = states.get(socket);
-    return state !== undefined && state.idle && !state.served && state.idleSeq === seq;
-  };
 
-  const onConnection = (socket: Socket, manual: boolean): void => {
+  const connection = (socket: Socket, manual: boolean): void => {
     const state: SocketState = { active: 0, idle: true, served: false, idleSeq: ++idleSeq, reaped: false, connectedAt: Date.now(), manual };
     states.set(socket, state);
-    fresh.push(socket, state.idleSeq, states.size, isFreshIdle);
+    fresh.push(socket, state.idleSeq, states.size, registry.isFreshIdle);
     socket.once('close', () => {
       states.delete(socket);
       if (!state.reaped) hooks.onClose();
@@ -157,7 +225,7 @@ export function createSocketTracker(hooks: SocketTrackerHooks): SocketTracker {
     if (state.active === 0 && !state.reaped && !socket.destroyed) {
       state.idle = true;
       state.idleSeq = ++idleSeq;
-      keptAlive.push(socket, state.idleSeq, states.size, isKeptAliveIdle);
+      keptAlive.push(socket, state.idleSeq, states.size, registry.isKeptAliveIdle);
     }
   }
 
@@ -167,22 +235,15 @@ export function createSocketTracker(hooks: SocketTrackerHooks): SocketTracker {
     state.served = true;
   };
 
-  const onRequest = (req: { socket: Socket }, res: { on(event: 'close', cb: () => void): unknown }): void => {
+  const request = (req: { socket: Socket }, res: { on(event: 'close', cb: () => void): unknown }): void => {
     const state = states.get(req.socket);
     if (!state) return;
     busy(state);
     res.on('close', onResponseClose);
   };
 
-  const markBusy = (req: { socket: Socket }): boolean => {
-    const state = states.get(req.socket);
-    if (!state?.manual) return false;
-    busy(state);
-    return true;
-  };
-
   // An upgraded socket (WebSocket) belongs to the application now: never idle for us.
-  const onUpgrade = (_req: unknown, socket: Socket): void => {
+  const upgrade = (_req: unknown, socket: Socket): void => {
     const state = states.get(socket);
     if (!state) return;
     state.active += 1;
@@ -190,57 +251,21 @@ export function createSocketTracker(hooks: SocketTrackerHooks): SocketTracker {
   };
 
   return {
-    markBusy,
+    markBusy(req) {
+      const state = states.get(req.socket);
+      if (!state?.manual) return false;
+      busy(state);
+      return true;
+    },
     responseClosed: onResponseClose,
     attach(server, { requests = 'listener' } = {}) {
       if (servers.some((s) => s.server === server)) return;
-      const manual = requests === 'manual';
-      const onServerConnection = (socket: Socket): void => onConnection(socket, manual);
-      server.on('connection', onServerConnection);
-      if (!manual) server.prependListener('request', onRequest);
-      server.on('upgrade', onUpgrade);
-      servers.push({
-        server,
-        detach: () => {
-          server.off('connection', onServerConnection);
-          server.off('request', onRequest);
-          server.off('upgrade', onUpgrade);
-        },
-      });
+      servers.push({ server, detach: listenTo(server, requests === 'manual', { connection, request, upgrade }) });
     },
     detach() {
       for (const s of servers.splice(0)) s.detach();
     },
-    reapIdle(n, except) {
-      let closed = 0;
-      if (n <= 0) return closed;
-      const close = (socket: Socket): void => {
-        const state = states.get(socket)!;
-        state.reaped = true;
-        state.idle = false;
-        // destroy() closes the fd synchronously, so an accept() running right after succeeds.
-        socket.destroy();
-        closed += 1;
-      };
-      // Each step pops one entry: the cost is the sockets closed plus stale entries skipped, which
-      // are paid for once by the pushes that made them.
-      while (closed < n) {
-        const socket = keptAlive.peek(isKeptAliveIdle);
-        if (socket === undefined) break;
-        keptAlive.shift();
-        if (socket !== except) close(socket);
-      }
-      // Fresh ones in connection order, once past the grace.
-      const graceEnd = Date.now() - FRESH_GRACE_MS;
-      while (closed < n) {
-        const socket = fresh.peek(isFreshIdle);
-        // The rest are younger (`except` is the connection being accepted: the youngest of all).
-        if (socket === undefined || socket === except || states.get(socket)!.connectedAt > graceEnd) break;
-        fresh.shift();
-        close(socket);
-      }
-      return closed;
-    },
+    reapIdle: (n, except) => (n <= 0 ? 0 : reapOldest(registry, n, except)),
     get tracked() {
       return states.size;
     },

@@ -3,9 +3,9 @@ import { chmod, lstat, unlink } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { BadgatewayError, ERROR_CODES, errnoCode } from '../errors/index.js';
 import { readFdStats, type FdStats } from '../proc/index.js';
-import { debug } from '../util/index.js';
+import { debug, listen } from '../util/index.js';
 import { createFdLeak, type FdLeak } from './fd-leak.js';
-import { DEFAULTS, MAX_TIMER_MS, resolveOptions, type DemoAppOptions, type MetricsSource, type ResolvedDemoAppOptions } from './options.js';
+import { DEMO_APP_DEFAULTS, MAX_TIMER_MS, resolveDemoAppOptions, type DemoAppOptions, type MetricsSource, type ResolvedDemoAppOptions } from './options.js';
 import { prepareSocketPath, socketPathError } from './socket-file.js';
 
 /** A running demo upstream (in this process). */
@@ -76,32 +76,35 @@ async function sendMetrics(res: ServerResponse, source: MetricsSource): Promise<
   res.end(text);
 }
 
-/**
- * Starts the demo upstream: `/` (ok, after `workMs`), `/fds`, `/leak?n=`, `/cleanup`,
- * `/sleep?ms=`, `/metrics` (with `metrics`), 404 otherwise. Listens on TCP or a unix socket (a stale socket file is removed
- * first; the file gets mode 0666 so nginx workers running as `nobody` can connect). Throws a
- * `BadgatewayError` naming the option when it cannot listen; nothing is left behind then.
- */
-export async function createDemoApp(options: DemoAppOptions = {}): Promise<DemoApp> {
-  const opts = resolveOptions(options);
-  const socketPath = opts.unixSocket;
-  if (socketPath !== undefined) await prepareSocketPath(socketPath);
+/** Request-time delays that `close()` can cancel: a timer, or a blocked thread with `sync`. */
+interface Waiter {
+  wait(ms: number): Promise<void> | void;
+  clear(): void;
+}
 
-  const leak = createFdLeak();
+function createWaiter(sync: boolean): Waiter {
   const timers = new Set<NodeJS.Timeout>();
-
-  const wait = (ms: number): Promise<void> | void => {
-    if (ms <= 0) return;
-    if (opts.sync) return blockFor(ms);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        timers.delete(timer);
-        resolve();
-      }, ms);
-      timers.add(timer);
-    });
+  return {
+    wait(ms) {
+      if (ms <= 0) return;
+      if (sync) return blockFor(ms);
+      return new Promise((resolve) => {
+        const timer = setTimeout(() => {
+          timers.delete(timer);
+          resolve();
+        }, ms);
+        timers.add(timer);
+      });
+    },
+    clear() {
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
+    },
   };
+}
 
+/** The app's routes (see {@link createDemoApp}); errors are the caller's to answer. */
+function createRoutes(opts: ResolvedDemoAppOptions, leak: FdLeak, waiter: Waiter): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   const fdsReport = (): Promise<FdsReport> =>
     leak.withReserve(async () => {
       const stats = await readFdStats(process.pid);
@@ -118,21 +121,21 @@ export async function createDemoApp(options: DemoAppOptions = {}): Promise<DemoA
       },
     );
 
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  return async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://demo');
     switch (url.pathname) {
       case '/':
-        await wait(opts.workMs);
+        await waiter.wait(opts.workMs);
         return send(res, 200, 'ok\n');
       case '/sleep': {
-        const ms = queryInt(url, 'ms', 0, MAX_TIMER_MS, DEFAULTS.sleepMs);
-        await wait(ms);
+        const ms = queryInt(url, 'ms', 0, MAX_TIMER_MS, DEMO_APP_DEFAULTS.sleepMs);
+        await waiter.wait(ms);
         return send(res, 200, { sleptMs: ms });
       }
       case '/fds':
         return send(res, 200, await fdsReport());
       case '/leak': {
-        const n = queryInt(url, 'n', 1, DEFAULTS.maxLeakCount, DEFAULTS.leakCount);
+        const n = queryInt(url, 'n', 1, DEMO_APP_DEFAULTS.maxLeakCount, DEMO_APP_DEFAULTS.leakCount);
         const result = leak.leak(n);
         if (result.error) debug('/leak stopped by %s after %d fds (%d held)', result.error, result.leaked, result.held);
         return send(res, 200, { ...result, ...(await fdSummary()) });
@@ -148,7 +151,43 @@ export async function createDemoApp(options: DemoAppOptions = {}): Promise<DemoA
         return send(res, 404, 'not found\n');
     }
   };
+}
 
+/**
+ * Binds the server (TCP, or the unix socket made reachable for nginx's workers); returns the
+ * socket file's inode, so close() removes only our own file. Errors name the option.
+ */
+async function bind(server: Server, opts: ResolvedDemoAppOptions): Promise<number | undefined> {
+  const socketPath = opts.unixSocket;
+  try {
+    await listen(server, socketPath !== undefined ? { path: socketPath, backlog: opts.backlog } : { port: opts.port, host: opts.host, backlog: opts.backlog });
+  } catch (err) {
+    throw socketPath !== undefined ? socketPathError(socketPath, err) : tcpListenError(opts, err);
+  }
+  if (socketPath === undefined) return undefined;
+  try {
+    await chmod(socketPath, DEMO_APP_DEFAULTS.socketMode);
+    return (await lstat(socketPath)).ino;
+  } catch (err) {
+    server.close();
+    throw socketPathError(socketPath, err);
+  }
+}
+
+/**
+ * Starts the demo upstream: `/` (ok, after `workMs`), `/fds`, `/leak?n=`, `/cleanup`,
+ * `/sleep?ms=`, `/metrics` (with `metrics`), 404 otherwise. Listens on TCP or a unix socket (a stale socket file is removed
+ * first; the file gets mode 0666 so nginx workers running as `nobody` can connect). Throws a
+ * `BadgatewayError` naming the option when it cannot listen; nothing is left behind then.
+ */
+export async function createDemoApp(options: DemoAppOptions = {}): Promise<DemoApp> {
+  const opts = resolveDemoAppOptions(options);
+  const socketPath = opts.unixSocket;
+  if (socketPath !== undefined) await prepareSocketPath(socketPath);
+
+  const leak = createFdLeak();
+  const waiter = createWaiter(opts.sync);
+  const handle = createRoutes(opts, leak, waiter);
   const server = createServer({ connectionsCheckingInterval: opts.connectionsCheckingIntervalMs }, (req, res) => {
     handle(req, res).catch((err: unknown) => {
       if (res.headersSent) return void res.destroy();
@@ -161,30 +200,12 @@ export async function createDemoApp(options: DemoAppOptions = {}): Promise<DemoA
   // check only looks at connections with a request in progress, so idle sockets stay forever.
   server.keepAliveTimeout = opts.keepAliveTimeoutMs;
 
+  let socketIno: number | undefined;
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      const listenOptions = socketPath !== undefined ? { path: socketPath, backlog: opts.backlog } : { port: opts.port, host: opts.host, backlog: opts.backlog };
-      server.listen(listenOptions, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    socketIno = await bind(server, opts);
   } catch (err) {
     leak.close();
-    throw socketPath !== undefined ? socketPathError(socketPath, err) : tcpListenError(opts, err);
-  }
-
-  let socketIno: number | undefined;
-  if (socketPath !== undefined) {
-    try {
-      await chmod(socketPath, DEFAULTS.socketMode);
-      socketIno = (await lstat(socketPath)).ino;
-    } catch (err) {
-      server.close();
-      leak.close();
-      throw socketPathError(socketPath, err);
-    }
+    throw err;
   }
 
   let acceptErrors = 0;
@@ -212,8 +233,7 @@ export async function createDemoApp(options: DemoAppOptions = {}): Promise<DemoA
     },
     close() {
       closed ??= (async () => {
-        for (const timer of timers) clearTimeout(timer);
-        timers.clear();
+        waiter.clear();
         const done = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeAllConnections();
         await done;

@@ -2,10 +2,10 @@
 export { createDemoApp, type DemoApp, type FdsReport } from './create-demo-app.js';
 export { spawnDemoApp, renderAppArgs, CLI_BIN, EXIT_WITH_STDIN_ENV, type SpawnDemoAppOptions, type SpawnedDemoApp } from './spawn-demo-app.js';
 export {
-  DEFAULTS,
+  DEMO_APP_DEFAULTS,
   DEFAULT_CLI_PORT,
   MAX_SOCKET_PATH_BYTES,
-  resolveOptions,
+  resolveDemoAppOptions,
   type DemoAppOptions,
   type MetricsSource,
   type ResolvedDemoAppOptions,

@@ -1,13 +1,13 @@
 import { resolve } from 'node:path';
 import { BadgatewayError, ERROR_CODES, badOption } from '../errors/index.js';
 
-/** Options of the demo upstream; every field is optional, {@link DEFAULTS} fills the rest. */
+/** Options of the demo upstream; every field is optional, {@link DEMO_APP_DEFAULTS} fills the rest. */
 export interface DemoAppOptions {
   /** TCP port; 0 = a free port (the library default). The CLI defaults to {@link DEFAULT_CLI_PORT}. */
   port?: number;
   /** TCP address to bind. Default `127.0.0.1`. */
   host?: string;
-  /** Listen on this unix socket path instead of TCP (created with mode {@link DEFAULTS.socketMode}). */
+  /** Listen on this unix socket path instead of TCP (created with mode {@link DEMO_APP_DEFAULTS.socketMode}). */
   unixSocket?: string;
   /** listen(2) backlog; the kernel caps it at `net.core.somaxconn`. Default 511 (Node's). */
   backlog?: number;
@@ -49,7 +49,7 @@ export interface ResolvedDemoAppOptions {
 }
 
 /** Defaults of the demo upstream, in one place. */
-export const DEFAULTS = {
+export const DEMO_APP_DEFAULTS = {
   port: 0,
   host: '127.0.0.1',
   backlog: 511,
@@ -87,20 +87,20 @@ function checkInt(option: string, value: number, min: number, max: number): numb
 }
 
 /** Fills in defaults and validates; throws `BG_BAD_OPTION` / `BG_BAD_SOCKET_PATH` naming the option. */
-export function resolveOptions(options: DemoAppOptions = {}): ResolvedDemoAppOptions {
-  const sync = options.sync ?? DEFAULTS.sync;
+export function resolveDemoAppOptions(options: DemoAppOptions = {}): ResolvedDemoAppOptions {
+  const sync = options.sync ?? DEMO_APP_DEFAULTS.sync;
   const resolved: ResolvedDemoAppOptions = {
-    port: checkInt('--port', options.port ?? DEFAULTS.port, 0, 65535),
-    host: options.host ?? DEFAULTS.host,
+    port: checkInt('--port', options.port ?? DEMO_APP_DEFAULTS.port, 0, 65535),
+    host: options.host ?? DEMO_APP_DEFAULTS.host,
     // Absolute, so the printed `unix:` address works from any directory (nginx needs it absolute).
     unixSocket: options.unixSocket === undefined || options.unixSocket === '' ? options.unixSocket : resolve(options.unixSocket),
-    backlog: checkInt('--backlog', options.backlog ?? DEFAULTS.backlog, 1, 65535),
-    keepAliveTimeoutMs: checkInt('--keep-alive-timeout', options.keepAliveTimeoutMs ?? DEFAULTS.keepAliveTimeoutMs, 0, MAX_TIMER_MS),
+    backlog: checkInt('--backlog', options.backlog ?? DEMO_APP_DEFAULTS.backlog, 1, 65535),
+    keepAliveTimeoutMs: checkInt('--keep-alive-timeout', options.keepAliveTimeoutMs ?? DEMO_APP_DEFAULTS.keepAliveTimeoutMs, 0, MAX_TIMER_MS),
     sync,
-    workMs: checkInt('--work-ms', options.workMs ?? (sync ? DEFAULTS.syncWorkMs : DEFAULTS.workMs), 0, MAX_TIMER_MS),
+    workMs: checkInt('--work-ms', options.workMs ?? (sync ? DEMO_APP_DEFAULTS.syncWorkMs : DEMO_APP_DEFAULTS.workMs), 0, MAX_TIMER_MS),
     connectionsCheckingIntervalMs: checkInt(
       'connectionsCheckingIntervalMs',
-      options.connectionsCheckingIntervalMs ?? DEFAULTS.connectionsCheckingIntervalMs,
+      options.connectionsCheckingIntervalMs ?? DEMO_APP_DEFAULTS.connectionsCheckingIntervalMs,
       1,
       MAX_TIMER_MS,
     ),

@@ -1,6 +1,6 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { debug } from '../util/debug.js';
+import { debug } from '../util/index.js';
 import { errnoCode } from '../errors/index.js';
 import { parseNofileLimits } from '../proc/index.js';
 

@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import { channel } from 'node:diagnostics_channel';
 import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
-import { debug } from '../util/debug.js';
+import { debug } from '../util/index.js';
 import { createFdSampler, type FdSampler } from './fd-sampler.js';
 import { resolveGuardOptions, type GuardHook, type GuardOptions, type GuardRequest, type ResolvedGuardOptions } from './options.js';
 import { createShedResponse, SHED_REASONS, SHED_REASON_LIST, type ShedReason, type ShedResponse } from './reasons.js';

@@ -1,4 +1,5 @@
 import { badOption } from '../errors/index.js';
+import { stripUndefined } from '../util/index.js';
 import type { ShedReason } from './reasons.js';
 
 /**
@@ -123,8 +124,4 @@ export function resolveGuardOptions(options: GuardOptions = {}): ResolvedGuardOp
     })(),
   };
   return resolved;
-}
-
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -1,5 +1,8 @@
-/** Small shared helpers with no domain knowledge: debug logging, temp dirs, waiting, PATH lookup. */
+/** Small shared helpers with no domain knowledge: debug logging, temp dirs, waiting, PATH lookup, listening, closing. */
 export { debug } from './debug.js';
 export { createTempDir, type TempDir } from './temp-dir.js';
 export { waitFor, sleep } from './wait.js';
 export { which } from './which.js';
+export { listen } from './listen.js';
+export { createCloser, type Closable, type Closer } from './closer.js';
+export { stripUndefined } from './objects.js';

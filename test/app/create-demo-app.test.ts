@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, statSync } from 'node:fs';
 import http from 'node:http';
-import { createDemoApp, DEFAULTS } from '../../src/app/index.js';
+import { createDemoApp, DEMO_APP_DEFAULTS } from '../../src/app/index.js';
 import { isBadgatewayError } from '../../src/errors/index.js';
 import { createTempDir } from '../../src/util/index.js';
 import { get, getJson, idleKeepAlive } from './http.js';
@@ -70,7 +70,7 @@ test('/leak?n= keeps n more fds open, /cleanup closes them', T, async () => {
     assert.equal(cleanup.json['open'], before.json.open);
     const bad = await getJson(app.url, '/leak?n=0', agent);
     assert.equal(bad.status, 400);
-    assert.equal(bad.json['error'], `n: "0" is not valid (expected an integer from 1 to ${DEFAULTS.maxLeakCount})`);
+    assert.equal(bad.json['error'], `n: "0" is not valid (expected an integer from 1 to ${DEMO_APP_DEFAULTS.maxLeakCount})`);
   } finally {
     agent.destroy();
   }
@@ -167,12 +167,12 @@ test('a live unix socket is BG_ADDRESS_IN_USE and stays in place', T, async () =
 });
 
 test('sync mode defaults to 50 ms of work per request, async to 0', () => {
-  // resolveOptions is what createDemoApp uses; checked through the app's options.
+  // resolveDemoAppOptions is what createDemoApp uses; checked through the app's options.
   return (async () => {
     await using asyncApp = await createDemoApp();
     assert.equal(asyncApp.options.workMs, 0);
     await using syncApp = await createDemoApp({ sync: true });
-    assert.equal(syncApp.options.workMs, DEFAULTS.syncWorkMs);
+    assert.equal(syncApp.options.workMs, DEMO_APP_DEFAULTS.syncWorkMs);
     assert.equal(syncApp.options.sync, true);
   })();
 });

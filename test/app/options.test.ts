@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { applyFdLimit, createFdLeak, DEFAULTS, MIN_FD_HEADROOM, renderAppArgs, renderListening, renderSettings, resolveOptions } from '../../src/app/index.js';
+import { applyFdLimit, createFdLeak, DEMO_APP_DEFAULTS, MIN_FD_HEADROOM, renderAppArgs, renderListening, renderSettings, resolveDemoAppOptions } from '../../src/app/index.js';
 import { isBadgatewayError } from '../../src/errors/index.js';
 import { countFds, readFdLimits } from '../../src/proc/index.js';
 
-test('resolveOptions fills the defaults and makes a unix socket path absolute', () => {
-  assert.deepEqual(resolveOptions(), {
+test('resolveDemoAppOptions fills the defaults and makes a unix socket path absolute', () => {
+  assert.deepEqual(resolveDemoAppOptions(), {
     port: 0,
     host: '127.0.0.1',
     unixSocket: undefined,
@@ -17,13 +17,13 @@ test('resolveOptions fills the defaults and makes a unix socket path absolute', 
     connectionsCheckingIntervalMs: 30_000,
     metrics: undefined,
   });
-  assert.equal(resolveOptions({ unixSocket: 'a.sock' }).unixSocket, `${process.cwd()}/a.sock`);
-  assert.equal(resolveOptions({ sync: true }).workMs, DEFAULTS.syncWorkMs);
-  assert.equal(resolveOptions({ sync: true, workMs: 0 }).workMs, 0);
+  assert.equal(resolveDemoAppOptions({ unixSocket: 'a.sock' }).unixSocket, `${process.cwd()}/a.sock`);
+  assert.equal(resolveDemoAppOptions({ sync: true }).workMs, DEMO_APP_DEFAULTS.syncWorkMs);
+  assert.equal(resolveDemoAppOptions({ sync: true, workMs: 0 }).workMs, 0);
 });
 
-test('resolveOptions rejects bad values naming the option and the value', () => {
-  const cases: [Parameters<typeof resolveOptions>[0], string][] = [
+test('resolveDemoAppOptions rejects bad values naming the option and the value', () => {
+  const cases: [Parameters<typeof resolveDemoAppOptions>[0], string][] = [
     [{ port: -1 }, '--port: -1 is not valid (expected an integer from 0 to 65535)'],
     [{ port: 1.5 }, '--port: 1.5 is not valid (expected an integer from 0 to 65535)'],
     [{ backlog: 70000 }, '--backlog: 70000 is not valid (expected an integer from 1 to 65535)'],
@@ -32,14 +32,14 @@ test('resolveOptions rejects bad values naming the option and the value', () => 
     [{ host: ' ' }, '--host: " " is not valid (expected an address such as 127.0.0.1 or ::1)'],
   ];
   for (const [options, message] of cases) {
-    assert.throws(() => resolveOptions(options), (err) => isBadgatewayError(err, 'BG_BAD_OPTION') && err.message === message, message);
+    assert.throws(() => resolveDemoAppOptions(options), (err) => isBadgatewayError(err, 'BG_BAD_OPTION') && err.message === message, message);
   }
   const long = `/tmp/${'x'.repeat(103)}`;
   assert.throws(
-    () => resolveOptions({ unixSocket: long }),
+    () => resolveDemoAppOptions({ unixSocket: long }),
     (err) => isBadgatewayError(err, 'BG_BAD_SOCKET_PATH') && err.message === `--unix-socket ${long}: 108 bytes long, over the 107-byte limit of unix socket paths`,
   );
-  assert.equal(resolveOptions({ unixSocket: long.slice(0, -1) }).unixSocket, long.slice(0, -1));
+  assert.equal(resolveDemoAppOptions({ unixSocket: long.slice(0, -1) }).unixSocket, long.slice(0, -1));
 });
 
 test('renderAppArgs turns options into badgateway app flags (port 0 by default)', () => {
@@ -52,12 +52,12 @@ test('renderAppArgs turns options into badgateway app flags (port 0 by default)'
 
 test('renderListening and renderSettings', () => {
   assert.equal(renderListening({ url: 'unix:/tmp/a.sock' }), 'listening on unix:/tmp/a.sock');
-  const options = resolveOptions({ keepAliveTimeoutMs: 0, sync: true, backlog: 4 });
+  const options = resolveDemoAppOptions({ keepAliveTimeoutMs: 0, sync: true, backlog: 4 });
   assert.equal(
     renderSettings({ pid: 7, options }, 64),
     'pid 7, backlog 4, keep-alive timeout never, sync (each request blocks the event loop), work 50 ms, fd limit 64',
   );
-  assert.equal(renderSettings({ pid: 7, options: resolveOptions() }, null), 'pid 7, backlog 511, keep-alive timeout 5000 ms, async, work 0 ms, fd limit unlimited');
+  assert.equal(renderSettings({ pid: 7, options: resolveDemoAppOptions() }, null), 'pid 7, backlog 511, keep-alive timeout 5000 ms, async, work 0 ms, fd limit unlimited');
 });
 
 test('createFdLeak opens and closes exactly n fds', async () => {

@@ -1,6 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import * as promClient from 'prom-client';
-import { applyFdLimit, createDemoApp, DEFAULT_CLI_PORT, DEFAULTS, EXIT_WITH_STDIN_ENV, renderListening, renderSettings, type MetricsSource } from '../../app/index.js';
+import { applyFdLimit, createDemoApp, DEFAULT_CLI_PORT, DEMO_APP_DEFAULTS, EXIT_WITH_STDIN_ENV, renderListening, renderSettings, type MetricsSource } from '../../app/index.js';
 import { readFdLimits } from '../../proc/index.js';
 import { createGuard, GUARD_DEFAULTS, registerGuardMetrics, type Guard } from '../../guard/index.js';
 import type { CliContext } from '../context.js';
@@ -64,17 +64,17 @@ export function registerApp(program: Command, ctx: CliContext): void {
     .command('app')
     .description('Run the demo upstream: a Node HTTP server with knobs that make a proxy return 502/504.')
     .addOption(new Option('--port <n>', 'TCP port (0 = any free port)').argParser(parseIntArg(0, 65535)).default(DEFAULT_CLI_PORT).conflicts('unixSocket'))
-    .addOption(new Option('--host <address>', 'TCP address to bind').default(DEFAULTS.host).conflicts('unixSocket'))
+    .addOption(new Option('--host <address>', 'TCP address to bind').default(DEMO_APP_DEFAULTS.host).conflicts('unixSocket'))
     .addOption(new Option('--unix-socket <path>', 'listen on a unix socket instead of TCP (mode 0666; a stale file is removed)'))
-    .addOption(new Option('--backlog <n>', 'listen backlog (the kernel caps it at net.core.somaxconn)').argParser(parseIntArg(1, 65535)).default(DEFAULTS.backlog))
+    .addOption(new Option('--backlog <n>', 'listen backlog (the kernel caps it at net.core.somaxconn)').argParser(parseIntArg(1, 65535)).default(DEMO_APP_DEFAULTS.backlog))
     .addOption(
       new Option('--keep-alive-timeout <ms>', 'close idle keep-alive sockets after this long; 0 = never')
         .argParser(parseMsArg)
-        .default(DEFAULTS.keepAliveTimeoutMs),
+        .default(DEMO_APP_DEFAULTS.keepAliveTimeoutMs),
     )
     .addOption(new Option('--sync', 'block the event loop for the whole of each request, like a gunicorn sync worker'))
     .addOption(
-      new Option('--work-ms <ms>', `time / takes (default: ${DEFAULTS.workMs}, or ${DEFAULTS.syncWorkMs} with --sync)`).argParser(parseMsArg),
+      new Option('--work-ms <ms>', `time / takes (default: ${DEMO_APP_DEFAULTS.workMs}, or ${DEMO_APP_DEFAULTS.syncWorkMs} with --sync)`).argParser(parseMsArg),
     )
     .addOption(new Option('--fd-limit <n>', 'lower RLIMIT_NOFILE of the app to N (soft = hard) with prlimit').argParser(parseIntArg(1, 1 << 30)))
     .addOption(

@@ -1,9 +1,8 @@
 import type { Writable } from 'node:stream';
 
-/** Something a command started and must stop: child processes, servers, temp dirs. */
-export interface Closable {
-  close(): Promise<void> | void;
-}
+import type { Closable } from '../util/index.js';
+
+export type { Closable } from '../util/index.js';
 
 /** What a subcommand gets from the CLI layer; the only way it reaches stdout, signals and exit codes. */
 export interface CliContext {

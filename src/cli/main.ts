@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { BadgatewayError, exitCodeFor } from '../errors/index.js';
-import { debug } from '../util/index.js';
+import { BadgatewayError, ERROR_CODES, exitCodeFor } from '../errors/index.js';
+import { createCloser, debug } from '../util/index.js';
 import { COMMANDS } from './commands/index.js';
-import type { CliContext, Closable } from './context.js';
+import type { CliContext } from './context.js';
 
 export interface MainIO {
   stdout?: CliContext['stdout'];
@@ -24,26 +24,13 @@ export async function main(argv: readonly string[], io: MainIO = {}): Promise<nu
   const stdout = io.stdout ?? process.stdout;
   const stderr = io.stderr ?? process.stderr;
   const controller = new AbortController();
-  const resources: Closable[] = [];
-  const closeAll = async (): Promise<void> => {
-    while (resources.length > 0) {
-      const resource = resources.pop();
-      try {
-        await resource?.close();
-      } catch (err) {
-        debug('cleanup failed: %o', err);
-      }
-    }
-  };
+  const resources = createCloser('cli');
 
   const ctx: CliContext = {
     stdout,
     stderr,
     signal: controller.signal,
-    own(resource) {
-      resources.push(resource);
-      return resource;
-    },
+    own: (resource) => resources.add(resource),
     exitCode: 0,
   };
 
@@ -51,12 +38,12 @@ export async function main(argv: readonly string[], io: MainIO = {}): Promise<nu
   const onSignal = (signal: NodeJS.Signals): void => {
     interrupts += 1;
     if (interrupts === 1) {
-      controller.abort(new BadgatewayError('BG_INTERRUPTED', `interrupted by ${signal}`));
+      controller.abort(new BadgatewayError(ERROR_CODES.INTERRUPTED, `interrupted by ${signal}`));
       return;
     }
     // Second signal: the user means it. Close what we own, then leave.
     stderr.write(`badgateway: ${signal} again, stopping now\n`);
-    void closeAll().finally(() => process.exit(130));
+    void resources.close().finally(() => process.exit(130));
   };
   if (io.handleSignals !== false) {
     process.on('SIGINT', onSignal);
@@ -75,7 +62,7 @@ export async function main(argv: readonly string[], io: MainIO = {}): Promise<nu
     stderr.write(formatError(err));
     return exitCodeFor(err);
   } finally {
-    await closeAll();
+    await resources.close();
     if (io.handleSignals !== false) {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);

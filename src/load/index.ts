@@ -4,7 +4,7 @@
  */
 export { runLoad, type LoadRunMetrics } from './run-load.js';
 export { LOAD_DEFAULTS, LOAD_ENGINES, START_AT_LIMITS, checkStartAt, parseStartAt, parseRateShare, resolveLoadOptions, type LoadEngine, type LoadOptions, type LoadProgress, type ResolvedLoadOptions } from './options.js';
-export { parseTargets, readTargetsFile, createTargeter, type Target, type Targeter } from './targets.js';
+export { checkUrl, createTarget, createTargeter, parseTargets, readBodyFile, readTargetsFile, DEFAULT_METHOD, UNIX_SOCKET_URL, type Target, type TargetNaming, type TargetSpec, type Targeter } from './targets.js';
 export { createConstantPacer, createSharePacer, type Pacer, type RateShare } from './pacer.js';
 export { runAttack, RESULT_CHANNEL, type AttackSummary } from './attacker.js';
 export { LOAD_ERROR_CODES, classifyError } from './error-codes.js';

@@ -1,4 +1,5 @@
-import hdr from 'hdr-histogram-js';
+import { createRequire } from 'node:module';
+import type Hdr from 'hdr-histogram-js';
 import type { LoadResult } from './result.js';
 
 /** Latency summary in ms (µs precision). */
@@ -67,27 +68,55 @@ export interface Metrics {
   close(options?: { rateAsked?: number }): LoadMetrics;
 }
 
-type Histogram = ReturnType<typeof hdr.build>;
+type Histogram = ReturnType<typeof Hdr.build>;
+
+// hdr-histogram-js is loaded on the first histogram, not with the module: the load area's index
+// then stays light enough for the CLI to import at start-up (it costs ~50 ms to load).
+const require = createRequire(import.meta.url);
+let hdr: typeof Hdr | undefined;
 
 // µs from 1 to 1 hour, 3 significant digits; timeline buckets use 2 (they are many and small).
 const newHistogram = (digits: 2 | 3): Histogram =>
-  hdr.build({ bitBucketSize: 32, lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: digits, useWebAssembly: false });
+  (hdr ??= require('hdr-histogram-js') as typeof Hdr).build({
+    bitBucketSize: 32,
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 3_600_000_000,
+    numberOfSignificantValueDigits: digits,
+    useWebAssembly: false,
+  });
 
 const toUs = (ms: number): number => Math.min(3_600_000_000, Math.max(1, Math.round(ms * 1000)));
 const toMs = (us: number): number => Math.round(us) / 1000;
+const r3 = (x: number): number => Math.round(x * 1000) / 1000;
 
-function summarise(h: Histogram, sumMs: number, count: number, minMs: number, maxMs: number): LatencySummaryMs {
-  if (count === 0) return { min: 0, mean: 0, p50: 0, p90: 0, p95: 0, p99: 0, max: 0 };
-  return {
+/** One latency series: percentiles from an HDR histogram, exact mean and extremes beside it. */
+class LatencySeries {
+  private readonly histogram = newHistogram(3);
+  private sum = 0;
+  private min = Infinity;
+  max = 0;
+
+  record(ms: number): void {
+    this.histogram.recordValue(toUs(ms));
+    this.sum += ms;
+    if (ms < this.min) this.min = ms;
+    if (ms > this.max) this.max = ms;
+  }
+
+  p99(): number {
+    return toMs(this.histogram.getValueAtPercentile(99));
+  }
+
+  summary(count: number): LatencySummaryMs {
+    if (count === 0) return { min: 0, mean: 0, p50: 0, p90: 0, p95: 0, p99: 0, max: 0 };
+    const h = this.histogram;
     // Exact extremes; the histogram's are rounded to its precision.
-    min: Math.round(minMs * 1000) / 1000,
-    mean: Math.round((sumMs / count) * 1000) / 1000,
-    p50: toMs(h.getValueAtPercentile(50)),
-    p90: toMs(h.getValueAtPercentile(90)),
-    p95: toMs(h.getValueAtPercentile(95)),
-    p99: toMs(h.getValueAtPercentile(99)),
-    max: Math.round(maxMs * 1000) / 1000,
-  };
+    return { min: r3(this.min), mean: r3(this.sum / count), p50: toMs(h.getValueAtPercentile(50)), p90: toMs(h.getValueAtPercentile(90)), p95: toMs(h.getValueAtPercentile(95)), p99: this.p99(), max: r3(this.max) };
+  }
+
+  mean(count: number): number {
+    return count === 0 ? 0 : r3(this.sum / count);
+  }
 }
 
 /** Most timeline buckets kept (a day of 1 s buckets); records sent later count in the totals only. */
@@ -100,97 +129,109 @@ interface Bucket {
   histogram: Histogram;
 }
 
+/** Requests by when they were sent, in buckets of `bucketMs`. */
+class Timeline {
+  private readonly buckets: (Bucket | undefined)[] = [];
+  constructor(private readonly bucketMs: number) {}
+
+  /** Counts `r` in its bucket; undefined past {@link MAX_TIMELINE_BUCKETS}. */
+  add(r: LoadResult): Bucket | undefined {
+    const index = Math.max(0, Math.floor(r.sentMs / this.bucketMs));
+    // A record from a broken or hostile file (sent a century later) would allocate buckets
+    // without end: past the cap it counts in the totals, not in the timeline.
+    if (index >= MAX_TIMELINE_BUCKETS) return undefined;
+    let bucket = this.buckets[index];
+    if (!bucket) {
+      for (let i = this.buckets.length; i < index; i++) this.buckets[i] = undefined;
+      bucket = this.buckets[index] = { sent: 0, statusCodes: {}, errors: {}, histogram: newHistogram(2) };
+    }
+    bucket.sent += 1;
+    bucket.histogram.recordValue(toUs(r.latencyMs));
+    return bucket;
+  }
+
+  render(): TimelineBucket[] {
+    const bucketMs = this.bucketMs;
+    return Array.from(this.buckets, (b, i) =>
+      b
+        ? { tMs: i * bucketMs, sent: b.sent, statusCodes: b.statusCodes, errors: b.errors, p50: toMs(b.histogram.getValueAtPercentile(50)), p99: toMs(b.histogram.getValueAtPercentile(99)) }
+        : { tMs: i * bucketMs, sent: 0, statusCodes: {}, errors: {}, p50: 0, p99: 0 },
+    );
+  }
+}
+
+/** When a run's requests were due, sent and done: its durations and rates. */
+class Span {
+  private firstSent = Infinity;
+  private lastSent = -Infinity;
+  private lastDone = -Infinity;
+  private firstDue = Infinity;
+  private lastDue = -Infinity;
+
+  add(r: LoadResult): void {
+    if (r.sentMs < this.firstSent) this.firstSent = r.sentMs;
+    if (r.sentMs > this.lastSent) this.lastSent = r.sentMs;
+    if (r.dueMs < this.firstDue) this.firstDue = r.dueMs;
+    if (r.dueMs > this.lastDue) this.lastDue = r.dueMs;
+    const doneMs = r.dueMs + r.latencyMs;
+    if (doneMs > this.lastDone) this.lastDone = doneMs;
+  }
+
+  /** Durations of `n` requests, and the asked rate (given, or read from the due times' spacing). */
+  measure(n: number, rateAsked: number | undefined): { attackMs: number; waitMs: number; asked: number } {
+    // The attack starts at the first due time, not at the first send: a slow first connect must
+    // not make the rate look higher than it was.
+    const attackMs = n > 1 ? ((this.lastSent - Math.min(this.firstDue, this.firstSent)) * n) / (n - 1) : 0;
+    const waitMs = n > 0 ? Math.max(0, this.lastDone - this.lastSent) : 0;
+    // Read back from files, the asked rate is what the due times were spaced for.
+    const asked = rateAsked ?? (n > 1 && this.lastDue > this.firstDue ? ((n - 1) * 1000) / (this.lastDue - this.firstDue) : 0);
+    return { attackMs, waitMs, asked };
+  }
+}
+
+const increment = (counts: Record<string, number>, key: string): void => {
+  counts[key] = (counts[key] ?? 0) + 1;
+};
+
 /** Creates an HDR-histogram-backed collector with timeline buckets of `bucketMs`. */
 export function createMetrics({ bucketMs = 1000 }: { bucketMs?: number } = {}): Metrics {
-  const latency = newHistogram(3);
-  const service = newHistogram(3);
-  const lag = newHistogram(3);
+  const latency = new LatencySeries();
+  const service = new LatencySeries();
+  const lag = new LatencySeries();
+  const span = new Span();
+  const timeline = new Timeline(bucketMs);
   let requests = 0;
-  let latencySum = 0;
-  let serviceSum = 0;
-  let lagSum = 0;
-  let latencyMin = Infinity;
-  let latencyMax = 0;
-  let serviceMin = Infinity;
-  let serviceMax = 0;
-  let lagMax = 0;
   let bytesIn = 0;
   let bytesOut = 0;
   let success = 0;
-  let firstSent = Infinity;
-  let lastSent = -Infinity;
-  let lastDone = -Infinity;
-  let firstDue = Infinity;
-  let lastDue = -Infinity;
   const statusCodes: Record<string, number> = {};
   const errors: Record<string, number> = {};
-  const buckets: (Bucket | undefined)[] = [];
 
   return {
     add(r) {
       requests += 1;
       const lagMs = Math.max(0, r.sentMs - r.dueMs);
-      const serviceMs = Math.max(0, r.latencyMs - lagMs);
-      latency.recordValue(toUs(r.latencyMs));
-      service.recordValue(toUs(serviceMs));
-      lag.recordValue(toUs(lagMs));
-      latencySum += r.latencyMs;
-      serviceSum += serviceMs;
-      lagSum += lagMs;
-      if (r.latencyMs < latencyMin) latencyMin = r.latencyMs;
-      if (r.latencyMs > latencyMax) latencyMax = r.latencyMs;
-      if (serviceMs < serviceMin) serviceMin = serviceMs;
-      if (serviceMs > serviceMax) serviceMax = serviceMs;
-      if (lagMs > lagMax) lagMax = lagMs;
+      latency.record(r.latencyMs);
+      service.record(Math.max(0, r.latencyMs - lagMs));
+      lag.record(lagMs);
       bytesIn += r.bytesIn;
       bytesOut += r.bytesOut;
-      if (r.sentMs < firstSent) firstSent = r.sentMs;
-      if (r.sentMs > lastSent) lastSent = r.sentMs;
-      if (r.dueMs < firstDue) firstDue = r.dueMs;
-      if (r.dueMs > lastDue) lastDue = r.dueMs;
-      const doneMs = r.dueMs + r.latencyMs;
-      if (doneMs > lastDone) lastDone = doneMs;
-      const index = Math.max(0, Math.floor(r.sentMs / bucketMs));
-      // A record from a broken or hostile file (sent a century later) would allocate buckets
-      // without end: past the cap it counts in the totals, not in the timeline.
-      let bucket = index < MAX_TIMELINE_BUCKETS ? buckets[index] : undefined;
-      if (!bucket && index < MAX_TIMELINE_BUCKETS) {
-        for (let i = buckets.length; i < index; i++) buckets[i] = undefined;
-        bucket = buckets[index] = { sent: 0, statusCodes: {}, errors: {}, histogram: newHistogram(2) };
-      }
-      if (bucket) {
-        bucket.sent += 1;
-        bucket.histogram.recordValue(toUs(r.latencyMs));
-      }
+      span.add(r);
+      const bucket = timeline.add(r);
       if (r.error !== '') {
-        errors[r.error] = (errors[r.error] ?? 0) + 1;
-        if (bucket) bucket.errors[r.error] = (bucket.errors[r.error] ?? 0) + 1;
+        increment(errors, r.error);
+        if (bucket) increment(bucket.errors, r.error);
       } else {
         const key = String(r.status);
-        statusCodes[key] = (statusCodes[key] ?? 0) + 1;
-        if (bucket) bucket.statusCodes[key] = (bucket.statusCodes[key] ?? 0) + 1;
+        increment(statusCodes, key);
+        if (bucket) increment(bucket.statusCodes, key);
         if (r.status >= 200 && r.status < 400) success += 1;
       }
     },
     close({ rateAsked } = {}) {
       const n = requests;
-      // The attack starts at the first due time, not at the first send: a slow first connect must
-      // not make the rate look higher than it was.
-      const attackMs = n > 1 ? ((lastSent - Math.min(firstDue, firstSent)) * n) / (n - 1) : 0;
-      const waitMs = n > 0 ? Math.max(0, lastDone - lastSent) : 0;
+      const { attackMs, waitMs, asked } = span.measure(n, rateAsked);
       const durationMs = attackMs + waitMs;
-      // Read back from files, the asked rate is what the due times were spaced for.
-      const asked = rateAsked ?? (n > 1 && lastDue > firstDue ? ((n - 1) * 1000) / (lastDue - firstDue) : 0);
-      const r3 = (x: number): number => Math.round(x * 1000) / 1000;
-      const timeline: TimelineBucket[] = [];
-      for (let i = 0; i < buckets.length; i++) {
-        const b = buckets[i];
-        timeline.push(
-          b
-            ? { tMs: i * bucketMs, sent: b.sent, statusCodes: b.statusCodes, errors: b.errors, p50: toMs(b.histogram.getValueAtPercentile(50)), p99: toMs(b.histogram.getValueAtPercentile(99)) }
-            : { tMs: i * bucketMs, sent: 0, statusCodes: {}, errors: {}, p50: 0, p99: 0 },
-        );
-      }
       return {
         requests: n,
         rate: { asked: r3(asked), achieved: attackMs > 0 ? r3((n * 1000) / attackMs) : 0 },
@@ -198,9 +239,9 @@ export function createMetrics({ bucketMs = 1000 }: { bucketMs?: number } = {}): 
         durationMs: r3(durationMs),
         attackMs: r3(attackMs),
         waitMs: r3(waitMs),
-        latenciesMs: summarise(latency, latencySum, n, latencyMin, latencyMax),
-        serviceLatenciesMs: summarise(service, serviceSum, n, serviceMin, serviceMax),
-        sendLagMs: n === 0 ? { mean: 0, p99: 0, max: 0 } : { mean: r3(lagSum / n), p99: toMs(lag.getValueAtPercentile(99)), max: r3(lagMax) },
+        latenciesMs: latency.summary(n),
+        serviceLatenciesMs: service.summary(n),
+        sendLagMs: n === 0 ? { mean: 0, p99: 0, max: 0 } : { mean: lag.mean(n), p99: lag.p99(), max: r3(lag.max) },
         bytesIn,
         bytesOut,
         success,
@@ -208,7 +249,7 @@ export function createMetrics({ bucketMs = 1000 }: { bucketMs?: number } = {}): 
         statusCodes,
         errors,
         bucketMs,
-        timeline,
+        timeline: timeline.render(),
       };
     },
   };

@@ -1,6 +1,6 @@
 import { BadgatewayError, ERROR_CODES, badOption } from '../errors/index.js';
 import type { RateShare } from './pacer.js';
-import type { Target } from './targets.js';
+import { createTarget, DEFAULT_METHOD, type Target } from './targets.js';
 import type { LoadResult } from './result.js';
 
 /** Progress snapshot handed to `onProgress` about every `progressIntervalMs`. */
@@ -92,7 +92,7 @@ export const LOAD_ENGINES: readonly LoadEngine[] = ['raw', 'undici'];
 
 /** Named defaults of {@link LoadOptions}. */
 export const LOAD_DEFAULTS = {
-  method: 'GET',
+  method: DEFAULT_METHOD,
   rate: 50,
   durationMs: 10_000,
   maxRequests: 0,
@@ -168,23 +168,12 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
 
   const engine = options.engine ?? LOAD_DEFAULTS.engine;
   if (!LOAD_ENGINES.includes(engine)) throw badOption('engine', engine, LOAD_ENGINES.join(' or '));
-  let targets: Target[];
-  if (options.targets && options.targets.length > 0) {
-    targets = options.targets.map((t) => ({ ...t, url: checkUrl(t.url, 'targets') }));
-  } else if (options.url !== undefined) {
-    targets = [
-      {
-        method: (options.method ?? LOAD_DEFAULTS.method).toUpperCase(),
-        url: checkUrl(options.url, 'url'),
-        headers: { ...options.headers },
-        ...(options.body !== undefined ? { body: options.body } : {}),
-      },
-    ];
-  } else if (options.unixSocket !== undefined) {
-    targets = [{ method: (options.method ?? LOAD_DEFAULTS.method).toUpperCase(), url: 'http://localhost/', headers: { ...options.headers }, ...(options.body !== undefined ? { body: options.body } : {}) }];
-  } else {
-    throw badOption('url', options.url, 'an http:// URL or a list of targets');
-  }
+  const unixSocket = options.unixSocket !== undefined;
+  // Given targets are checked like a single one: one path from what a user writes to what is sent.
+  const targets: Target[] =
+    options.targets && options.targets.length > 0
+      ? options.targets.map((t) => createTarget(t, { unixSocket }))
+      : [createTarget({ method: options.method, url: options.url, headers: options.headers, body: options.body }, { unixSocket })];
   if (options.unixSocket !== undefined && options.unixSocket.length === 0) throw badOption('unixSocket', '', 'a socket path');
   return {
     targets,
@@ -207,20 +196,6 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
     bucketMs,
     engine,
   };
-}
-
-/** Accepts `http://…` (and `https://…`) URLs; returns the normalised href. */
-export function checkUrl(value: string, option: string): string {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw badOption(option, value, 'an absolute http:// URL');
-  }
-  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '') {
-    throw badOption(option, value, 'an absolute http:// URL');
-  }
-  return url.href;
 }
 
 function checkRateShare(share: RateShare | undefined, rate: number): RateShare | undefined {

@@ -1,7 +1,11 @@
+/**
+ * Targets: one path from what a user writes (flags, library options, a targets file) to the
+ * {@link Target}s the Attacker sends. URLs, methods, headers and body files are checked here and
+ * nowhere else.
+ */
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { BadgatewayError, ERROR_CODES, errnoCode } from '../errors/index.js';
-import { checkUrl } from './options.js';
+import { BadgatewayError, ERROR_CODES, badOption, errnoCode } from '../errors/index.js';
 
 /** One request to send: the Targeter hands these out round-robin. */
 export interface Target {
@@ -11,8 +15,98 @@ export interface Target {
   body?: string | Uint8Array;
 }
 
+/** A target as a user gives it; {@link createTarget} fills in and checks the rest. */
+export interface TargetSpec {
+  /** Default GET; any case (sent uppercase). */
+  method?: string | undefined;
+  /** An absolute http(s) URL; optional over a unix socket (see {@link UNIX_SOCKET_URL}). */
+  url?: string | undefined;
+  /** `{ name: value }`, or `Name: value` lines as curl's `-H` takes them. */
+  headers?: Readonly<Record<string, string>> | readonly string[] | undefined;
+  /** The body, or `{ file }` to read it from a file now. */
+  body?: string | Uint8Array | { file: string } | undefined;
+}
+
+/** The method of a target that names none. */
+export const DEFAULT_METHOD = 'GET';
+
+/**
+ * The URL of a target sent over a unix socket without one: the socket decides where it goes,
+ * the URL only gives the Host header and the path.
+ */
+export const UNIX_SOCKET_URL = 'http://localhost/';
+
+/** How errors name a target's parts: as options in code, or as the flags of `badgateway load`. */
+export type TargetNaming = 'options' | 'flags';
+const NAMES: Record<TargetNaming, Record<'method' | 'url' | 'headers' | 'body', string>> = {
+  options: { method: 'method', url: 'url', headers: 'headers', body: 'body' },
+  flags: { method: '--method', url: 'url', headers: '--header', body: '--body' },
+};
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** A header value may not split the request (CR, LF) or cut it short (NUL). */
+const BAD_HEADER_VALUE = /[\r\n\0]/;
 const METHOD_LINE = /^([A-Z]+)\s+(\S+)\s*$/;
 const HEADER_LINE = /^([^:\s]+)\s*:\s*(.*)$/;
+
+/**
+ * A checked {@link Target} from what a user wrote: the method uppercased, the URL absolute (or
+ * {@link UNIX_SOCKET_URL} with `unixSocket`), headers parsed, a body file read. Throws
+ * `BG_BAD_OPTION` naming the part (as `naming` says), `BG_UNREADABLE` for a body file.
+ */
+export function createTarget(spec: TargetSpec, { unixSocket = false, naming = 'options' }: { unixSocket?: boolean; naming?: TargetNaming } = {}): Target {
+  const names = NAMES[naming];
+  const method = spec.method ?? DEFAULT_METHOD;
+  if (!TOKEN.test(method)) throw badOption(names.method, method, 'an HTTP method like GET or POST');
+  let url: string;
+  if (spec.url !== undefined) url = checkUrl(spec.url, names.url);
+  else if (unixSocket) url = UNIX_SOCKET_URL;
+  else throw badOption(names.url, '', `a target URL like http://127.0.0.1:8080/ (or ${naming === 'flags' ? '--targets FILE' : 'targets'})`);
+  const target: Target = { method: method.toUpperCase(), url, headers: parseHeaders(spec.headers, names.headers) };
+  const body = spec.body;
+  if (body !== undefined) target.body = typeof body === 'string' || body instanceof Uint8Array ? body : readBodyFile(body.file, names.body);
+  return target;
+}
+
+function parseHeaders(headers: TargetSpec['headers'], option: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (headers === undefined) return out;
+  const pairs: [string, string][] = Array.isArray(headers)
+    ? (headers as readonly string[]).map((line) => {
+        const match = HEADER_LINE.exec(line);
+        if (!match) throw badOption(option, line, "'Name: value'");
+        return [match[1]!, match[2]!];
+      })
+    : Object.entries(headers as Readonly<Record<string, string>>);
+  for (const [name, value] of pairs) {
+    if (!TOKEN.test(name) || BAD_HEADER_VALUE.test(String(value))) throw badOption(option, `${name}: ${String(value)}`, 'a header name without spaces or separators, a value without CR, LF or NUL');
+    out[name] = String(value);
+  }
+  return out;
+}
+
+/** Reads a body file now; `BG_UNREADABLE` naming `where` (an option, or a targets file's line). */
+export function readBodyFile(path: string, where: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new BadgatewayError(ERROR_CODES.UNREADABLE, `${where}: cannot read body file ${path} (${errnoCode(err) ?? 'error'})`, { cause: err });
+  }
+}
+
+/** Accepts `http://…` (and `https://…`) URLs; returns the normalised href. */
+export function checkUrl(value: string, option: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw badOption(option, value, 'an absolute http:// URL');
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '') {
+    throw badOption(option, value, 'an absolute http:// URL');
+  }
+  return url.href;
+}
 
 /**
  * Parses a targets file. Two formats, sniffed from the first meaningful line:
@@ -53,12 +147,7 @@ function parseHttpTargets(lines: string[], source: string, baseDir: string): Tar
     }
     if (!current) throw bad(source, n, `expected "METHOD URL", got ${JSON.stringify(line)}`);
     if (line.startsWith('@')) {
-      const path = resolve(baseDir, line.slice(1));
-      try {
-        current.body = readFileSync(path);
-      } catch (err) {
-        throw bad(source, n, `cannot read body file ${path} (${errnoCode(err) ?? 'error'})`);
-      }
+      current.body = readBodyFile(resolve(baseDir, line.slice(1)), `${source}:${n}`);
       return;
     }
     const header = HEADER_LINE.exec(line);

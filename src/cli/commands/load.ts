@@ -1,11 +1,23 @@
 import { readFileSync, statSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { BadgatewayError, ERROR_CODES, badOption, errnoCode } from '../../errors/index.js';
-// Only the light modules load eagerly: undici and the histograms are imported when a run starts,
-// so every other command (and bad input) starts fast.
-import { LOAD_DEFAULTS, LOAD_ENGINES, parseRateShare, parseStartAt, type LoadEngine, type LoadOptions, type LoadProgress } from '../../load/options.js';
-import { readTargetsFile } from '../../load/targets.js';
-import { renderLoadJson, renderLoadText, renderProgressLine } from '../../load/report-text.js';
+// The load area's index is light: undici and the histograms load only when a run starts, so
+// every other command (and bad input) starts fast.
+import {
+  LOAD_DEFAULTS,
+  LOAD_ENGINES,
+  createTarget,
+  parseRateShare,
+  parseStartAt,
+  readTargetsFile,
+  renderLoadJson,
+  renderLoadText,
+  renderProgressLine,
+  runLoad,
+  type LoadEngine,
+  type LoadOptions,
+  type LoadProgress,
+} from '../../load/index.js';
 import type { CliContext } from '../context.js';
 import { parseDurationArg, parseIntArg, parseNumberArg } from '../options.js';
 
@@ -93,7 +105,6 @@ Many machines (one start, each a third of 30,000 req/s), then one report:
       }
       const showProgress = ctx.stderr.isTTY === true && flags.duration > PROGRESS_MIN_MS && !flags.json;
       let drawn = false;
-      const { runLoad } = await import('../../load/run-load.js');
       const metrics = await runLoad({
         ...options,
         signal: ctx.signal,
@@ -149,33 +160,7 @@ export function buildLoadOptions(url: string | undefined, flags: LoadFlags): Loa
     options.targets = readTargetsFile(flags.targets);
     return options;
   }
-  if (url === undefined) {
-    if (flags.unixSocket === undefined) throw badOption('url', '', 'a target URL like http://127.0.0.1:8080/ (or --targets FILE)');
-    url = 'http://localhost/';
-  }
-  options.url = url;
-  if (flags.method !== undefined) {
-    if (!/^[A-Za-z]+$/.test(flags.method)) throw badOption('--method', flags.method, 'an HTTP method like GET or POST');
-    options.method = flags.method.toUpperCase();
-  }
-  const headers: Record<string, string> = {};
-  for (const header of flags.header) {
-    const match = /^([^:\s]+)\s*:\s*(.*)$/.exec(header);
-    if (!match) throw badOption('--header', header, "'Name: value'");
-    headers[match[1]!] = match[2]!;
-  }
-  options.headers = headers;
-  if (flags.body !== undefined) {
-    if (flags.body.startsWith('@')) {
-      const path = flags.body.slice(1);
-      try {
-        options.body = readFileSync(path);
-      } catch (err) {
-        throw new BadgatewayError(ERROR_CODES.UNREADABLE, `--body: cannot read ${path} (${errnoCode(err) ?? 'error'})`);
-      }
-    } else {
-      options.body = flags.body;
-    }
-  }
+  const body = flags.body?.startsWith('@') ? { file: flags.body.slice(1) } : flags.body;
+  options.targets = [createTarget({ method: flags.method, url, headers: flags.header, body }, { unixSocket: flags.unixSocket !== undefined, naming: 'flags' })];
   return options;
 }

@@ -1,6 +1,5 @@
 import { Option, type Command } from 'commander';
-import { LOAD_DEFAULTS } from '../../load/options.js';
-import { renderLoadJson, renderLoadText } from '../../load/report-text.js';
+import { LOAD_DEFAULTS, mergeResultFiles, renderLoadJson, renderLoadText } from '../../load/index.js';
 import type { CliContext } from '../context.js';
 import { parseDurationArg } from '../options.js';
 
@@ -31,7 +30,6 @@ Examples:
     )
     .action(async (files: string[], flags: { json?: boolean; bucket: number }) => {
       // Lazy: the histogram library is only needed once there are files to read.
-      const { mergeResultFiles } = await import('../../load/merge.js');
       const report = await mergeResultFiles(files, { bucketMs: flags.bucket });
       ctx.stdout.write(flags.json ? renderLoadJson(report) : renderLoadText(report));
       if (report.skippedLines > 0 && !flags.json) ctx.stderr.write(`badgateway report: skipped ${report.skippedLines} lines that were not result records\n`);

@@ -2,9 +2,9 @@ import { channel } from 'node:diagnostics_channel';
 import { performance } from 'node:perf_hooks';
 import type { Dispatcher, Pool } from 'undici';
 import { debug, sleep } from '../util/index.js';
-import { classifyError, LOAD_ERROR_CODES } from './error-codes.js';
+import { classifyError, LOAD_ERROR_CODES, type LoadErrorCode } from './error-codes.js';
 import type { ResolvedLoadOptions } from './options.js';
-import { createConstantPacer, createSharePacer } from './pacer.js';
+import { createConstantPacer, createLoopClock, createOpenLoop, createSharePacer, type LoopClock, type OpenLoop } from './pacer.js';
 import type { LoadResult } from './result.js';
 import { createTargeter } from './targets.js';
 import { RawPool, serializeRequest } from './raw-pool.js';
@@ -37,13 +37,6 @@ interface Transport {
   destroy(): Promise<void>;
 }
 
-// A whole batch of due requests is sent before the loop yields to I/O, but never more than this:
-// responses must keep being read while the pacer catches up.
-const MAX_BATCH = 256;
-// Late requests are still sent (the lateness shows in the send lag and the achieved rate), but a
-// generator this far behind the end of the attack (at least 1 s, or a whole duration) gives up
-// and counts the rest as unsent rather than stretch the run without end.
-const LATE_STOP_MIN_MS = 1_000;
 
 /**
  * diagnostics_channel `badgateway:load:result`: every finished request (a {@link LoadResult}) is
@@ -51,9 +44,8 @@ const LATE_STOP_MIN_MS = 1_000;
  */
 export const RESULT_CHANNEL = channel('badgateway:load:result');
 
-class TimeoutError extends Error {
-  readonly code = 'BG_LOAD_TIMEOUT';
-}
+/** What aborts a request the Attacker gave up on; its result already says why (TIMEOUT, CANCELED). */
+const abortError = (code: LoadErrorCode, message: string): Error => Object.assign(new Error(message), { code });
 
 /**
  * One request in flight; also the undici handler (legacy callback API: the cheapest path in
@@ -63,7 +55,7 @@ class InflightRequest implements LoadResult {
   latencyMs = 0;
   status = 0;
   bytesIn = 0;
-  error = '';
+  error: LoadErrorCode | '' = '';
   done = false;
   timedOut = false;
   abort: ((err?: Error) => void) | undefined = undefined;
@@ -82,7 +74,7 @@ class InflightRequest implements LoadResult {
   onConnect(abort: (err?: Error) => void): void {
     if (this.done) {
       // Timed out (or cancelled) while it waited in the pool for a connection.
-      abort(new TimeoutError('timed out before it got a connection'));
+      abort(abortError(LOAD_ERROR_CODES.TIMEOUT, 'timed out before it got a connection'));
       return;
     }
     this.abort = abort;
@@ -115,17 +107,77 @@ class InflightRequest implements LoadResult {
   onBodySent(): void {}
 }
 
+/**
+ * Targets prepared once, each with its origin's pool (one per origin and engine): sending a
+ * request is then one call.
+ */
+function prepareTargets(o: ResolvedLoadOptions, PoolClass: typeof Pool | undefined): { targets: PreparedTarget[]; pools: Transport[] } {
+  const pools: Transport[] = [];
+  const byOrigin = new Map<string, { undici?: Pool; raw?: RawPool }>();
+  const targets = o.targets.map((t): PreparedTarget => {
+    const url = new URL(t.url);
+    const body = t.body === undefined ? undefined : Buffer.from(t.body);
+    const bytesOut = body?.length ?? 0;
+    let origin = byOrigin.get(url.origin);
+    if (!origin) byOrigin.set(url.origin, (origin = {}));
+    // The raw engine speaks plain HTTP/1.1 only; TLS targets always go through undici.
+    if (o.engine === 'raw' && url.protocol === 'http:') {
+      if (!origin.raw) pools.push((origin.raw = createRawPool(o, url)));
+      const pool = origin.raw;
+      const request = serializeRequest(t.method, `${url.pathname}${url.search}`, url.host, t.headers, body, o.keepAlive);
+      return { send: (handler) => pool.dispatch(request, handler), bytesOut };
+    }
+    if (!origin.undici) pools.push((origin.undici = createUndiciPool(o, url, PoolClass!)));
+    const pool = origin.undici;
+    const options: Dispatcher.DispatchOptions = {
+      path: `${url.pathname}${url.search}`,
+      method: t.method as Dispatcher.HttpMethod,
+      headers: t.headers,
+      ...(body !== undefined ? { body } : {}),
+      // reset: undici sends `connection: close` and closes the socket after the response,
+      // so every request opens a new connection.
+      ...(o.keepAlive ? {} : { reset: true }),
+    };
+    return { send: (handler) => pool.dispatch(options, handler), bytesOut };
+  });
+  return { targets, pools };
+}
+
+function createRawPool(o: ResolvedLoadOptions, url: URL): RawPool {
+  return new RawPool({
+    host: url.hostname.replace(/^\[|\]$/g, ''),
+    port: Number(url.port || 80),
+    ...(o.unixSocket !== undefined ? { socketPath: o.unixSocket } : {}),
+    connections: o.connections,
+    keepAlive: o.keepAlive,
+    connectTimeoutMs: o.timeoutMs,
+  });
+}
+
+function createUndiciPool(o: ResolvedLoadOptions, url: URL, PoolClass: typeof Pool): Pool {
+  return new PoolClass(url.origin, {
+    connections: o.connections,
+    pipelining: 1,
+    // The sweeper enforces the whole-request deadline; undici's own timers stay off.
+    headersTimeout: 0,
+    bodyTimeout: 0,
+    ...(o.timeoutMs > 0 ? { connectTimeout: o.timeoutMs } : {}),
+    ...(o.unixSocket !== undefined ? { socketPath: o.unixSocket } : {}),
+  });
+}
+
 /** One run of the Attacker: pacer → targets → pool → results. Use {@link runAttack}. */
 class Attack {
-  /** performance.now() at the wall-clock start: the schedule counts from the agreed instant, however late the timer woke us. */
-  readonly t0: number;
   readonly startedAtMs: number;
+  private readonly clock: LoopClock;
   private readonly targets: PreparedTarget[];
-  private readonly pools: Transport[] = [];
+  private readonly pools: Transport[];
   private readonly targeter;
   private readonly maxInflight: number;
   private readonly total: number;
-  private readonly open: boolean;
+  private readonly seqOf: (i: number) => number;
+  /** Open loop (rate > 0): sends on the pacer's schedule; undefined in a closed loop. */
+  private readonly loop: OpenLoop | undefined;
   private seq = 0;
   inflight = 0;
   finished = 0;
@@ -134,10 +186,7 @@ class Attack {
   private unsent = 0;
   private peakInflight = 0;
   private sending = true;
-  private blocked = false;
   private interrupted = false;
-  private pumpTimer: NodeJS.Timeout | undefined;
-  private immediate: NodeJS.Immediate | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
   // Requests in sending order, for the timeout sweeper (a FIFO: one deadline for all).
   private queue: InflightRequest[] = [];
@@ -155,70 +204,30 @@ class Attack {
   ) {
     const nowMs = Date.now();
     this.startedAtMs = startAtMs ?? nowMs;
-    this.t0 = performance.now() - (nowMs - this.startedAtMs);
-    this.open = o.rate > 0;
-    const byOrigin = new Map<string, { undici?: Pool; raw?: RawPool }>();
-    this.targets = o.targets.map((t) => {
-      const url = new URL(t.url);
-      const body = t.body === undefined ? undefined : Buffer.from(t.body);
-      const bytesOut = body?.length ?? 0;
-      let pools = byOrigin.get(url.origin);
-      if (!pools) byOrigin.set(url.origin, (pools = {}));
-      // The raw engine speaks plain HTTP/1.1 only; TLS targets always go through undici.
-      if (o.engine === 'raw' && url.protocol === 'http:') {
-        if (!pools.raw) {
-          pools.raw = new RawPool({
-            host: url.hostname.replace(/^\[|\]$/g, ''),
-            port: Number(url.port || 80),
-            ...(o.unixSocket !== undefined ? { socketPath: o.unixSocket } : {}),
-            connections: o.connections,
-            keepAlive: o.keepAlive,
-            connectTimeoutMs: o.timeoutMs,
-          });
-          this.pools.push(pools.raw);
-        }
-        const pool = pools.raw;
-        const request = serializeRequest(t.method, `${url.pathname}${url.search}`, url.host, t.headers, body, o.keepAlive);
-        return { send: (handler) => pool.dispatch(request, handler), bytesOut };
-      }
-      if (!pools.undici) {
-        pools.undici = new PoolClass!(url.origin, {
-          connections: o.connections,
-          pipelining: 1,
-          // The sweeper enforces the whole-request deadline; undici's own timers stay off.
-          headersTimeout: 0,
-          bodyTimeout: 0,
-          ...(o.timeoutMs > 0 ? { connectTimeout: o.timeoutMs } : {}),
-          ...(o.unixSocket !== undefined ? { socketPath: o.unixSocket } : {}),
-        });
-        this.pools.push(pools.undici);
-      }
-      const pool = pools.undici;
-      const options: Dispatcher.DispatchOptions = {
-        path: `${url.pathname}${url.search}`,
-        method: t.method as Dispatcher.HttpMethod,
-        headers: t.headers,
-        ...(body !== undefined ? { body } : {}),
-        // reset: undici sends `connection: close` and closes the socket after the response,
-        // so every request opens a new connection.
-        ...(o.keepAlive ? {} : { reset: true }),
-      };
-      return { send: (handler) => pool.dispatch(options, handler), bytesOut };
-    });
+    // The schedule counts from the agreed instant, however late the timer woke us.
+    this.clock = createLoopClock(performance.now() - (nowMs - this.startedAtMs));
+    ({ targets: this.targets, pools: this.pools } = prepareTargets(o, PoolClass));
     this.targeter = createTargeter(this.targets.length);
     this.maxInflight = o.maxInflight === 0 ? Infinity : o.maxInflight;
-    const pacer = this.open && o.rateShare ? createSharePacer(o.rate, o.rateShare) : createConstantPacer(this.open ? o.rate : 1);
-    const byDuration = this.open ? pacer.countWithin(o.durationMs) : Infinity;
+    const open = o.rate > 0;
+    const pacer = open && o.rateShare ? createSharePacer(o.rate, o.rateShare) : createConstantPacer(open ? o.rate : 1);
+    const byDuration = open ? pacer.countWithin(o.durationMs) : Infinity;
     this.total = o.maxRequests > 0 ? Math.min(o.maxRequests, byDuration) : byDuration;
-    this.dueMs = pacer.dueMs;
     this.seqOf = pacer.seqOf;
+    this.loop = open
+      ? createOpenLoop(pacer, { total: this.total, durationMs: o.durationMs, maxInflight: this.maxInflight }, this.clock, {
+          send: (dueMs) => this.fire(dueMs),
+          inflight: () => this.inflight,
+          done: (unsent) => {
+            this.unsent = unsent;
+            this.stopSending();
+          },
+        })
+      : undefined;
   }
 
-  private readonly dueMs: (i: number) => number;
-  private readonly seqOf: (i: number) => number;
-
   now(): number {
-    return performance.now() - this.t0;
+    return this.clock.now();
   }
 
   start(): void {
@@ -240,8 +249,8 @@ class Attack {
       timer.unref();
       this.timers.push(timer);
     }
-    if (this.open) {
-      this.pump();
+    if (this.loop) {
+      this.loop.start();
     } else {
       this.timers.push(setTimeout(() => this.stopSending(), o.durationMs));
       const concurrency = Math.min(o.connections * this.pools.length, this.maxInflight, this.total);
@@ -262,37 +271,6 @@ class Attack {
     };
   }
 
-  /** Open loop: send everything that is due, then sleep until the next due time. */
-  private readonly pump = (): void => {
-    this.pumpTimer = undefined;
-    this.immediate = undefined;
-    if (!this.sending) return;
-    let batch = 0;
-    while (this.seq < this.total) {
-      const now = this.now();
-      const due = this.dueMs(this.seq);
-      if (due > now) {
-        this.pumpTimer = setTimeout(this.pump, due - now);
-        return;
-      }
-      if (now > this.o.durationMs + Math.max(LATE_STOP_MIN_MS, this.o.durationMs)) {
-        // Hopelessly behind: say so (unsent) rather than stretch the run.
-        this.unsent = this.total - this.seq;
-        break;
-      }
-      if (this.inflight >= this.maxInflight) {
-        this.blocked = true;
-        return;
-      }
-      if (++batch > MAX_BATCH) {
-        this.immediate = setImmediate(this.pump);
-        return;
-      }
-      this.fire(due);
-    }
-    this.stopSending();
-  };
-
   private fire(dueMs: number): void {
     const target = this.targets[this.targeter.next()]!;
     const request = new InflightRequest(this, this.seqOf(this.seq++), dueMs, this.now(), target.bytesOut);
@@ -305,10 +283,10 @@ class Attack {
       // A synchronous dispatch failure is still a result.
       this.finish(request, classifyError(err));
     }
-    if (!this.open && this.seq >= this.total) this.stopSending();
+    if (!this.loop && this.seq >= this.total) this.stopSending();
   }
 
-  finish(request: InflightRequest, error: string): void {
+  finish(request: InflightRequest, error: LoadErrorCode | ''): void {
     if (request.done) return;
     request.done = true;
     request.error = error;
@@ -319,16 +297,9 @@ class Attack {
     else if (request.status >= 200 && request.status < 400) this.success += 1;
     this.emit(request);
     if (RESULT_CHANNEL.hasSubscribers) RESULT_CHANNEL.publish(request);
-    if (this.sending) {
-      if (!this.open) {
-        if (this.seq < this.total) this.fire(this.now());
-      } else if (this.blocked) {
-        this.blocked = false;
-        this.immediate = setImmediate(this.pump);
-      }
-    } else {
-      this.checkDone();
-    }
+    if (!this.sending) this.checkDone();
+    else if (this.loop) this.loop.resume();
+    else if (this.seq < this.total) this.fire(this.now());
   }
 
   /** Times out requests past the deadline; the queue is in sending order, so it stops at the first young one. */
@@ -340,7 +311,7 @@ class Attack {
       if (!request.done) {
         if (request.dispatchedMs > deadline) break;
         request.timedOut = true;
-        if (request.abort) request.abort(new TimeoutError('request timed out'));
+        if (request.abort) request.abort(abortError(LOAD_ERROR_CODES.TIMEOUT, 'request timed out'));
         // Still queued in the pool (or the abort was ignored): it ends here all the same.
         this.finish(request, LOAD_ERROR_CODES.TIMEOUT);
       }
@@ -355,8 +326,7 @@ class Attack {
   private stopSending(): void {
     if (!this.sending) return;
     this.sending = false;
-    clearTimeout(this.pumpTimer);
-    if (this.immediate) clearImmediate(this.immediate);
+    this.loop?.stop();
     this.checkDone();
   }
 
@@ -374,7 +344,7 @@ class Attack {
       const request = this.queue[i]!;
       if (request.done) continue;
       this.finish(request, LOAD_ERROR_CODES.CANCELED);
-      request.abort?.(new TimeoutError('canceled'));
+      request.abort?.(abortError(LOAD_ERROR_CODES.CANCELED, 'canceled'));
     }
     // Without a timeout there is no queue: destroying the pools errors whatever is left.
     for (const pool of this.pools) void pool.destroy().catch(() => {});

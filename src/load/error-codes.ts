@@ -20,7 +20,23 @@ export const LOAD_ERROR_CODES = {
   UNKNOWN: 'UNKNOWN',
 } as const;
 
+/**
+ * A failed request's code: one of {@link LOAD_ERROR_CODES}, a system errno name
+ * (`ECONNREFUSED`, …), or Node's / undici's own code for what has no name of ours yet.
+ */
+export type LoadErrorCode = (typeof LOAD_ERROR_CODES)[keyof typeof LOAD_ERROR_CODES] | `E${string}` | `ERR_${string}` | `UND_ERR_${string}`;
+
 const ERRNO = /^E[A-Z0-9]+$/;
+const OURS = new Set<string>(Object.values(LOAD_ERROR_CODES));
+const FOREIGN = /^(?:E[A-Z0-9]+|ERR_[A-Z0-9_]+|UND_ERR_[A-Z0-9_]+)$/;
+
+/**
+ * `code` as a {@link LoadErrorCode}; anything else is `UNKNOWN`. Result files are input too: a
+ * code read from one never carries arbitrary text (or a terminal escape) into a report.
+ */
+export function toLoadErrorCode(code: string): LoadErrorCode {
+  return OURS.has(code) || FOREIGN.test(code) ? (code as LoadErrorCode) : LOAD_ERROR_CODES.UNKNOWN;
+}
 
 /**
  * Maps an error from undici or Node to a stable code. What undici 7 reports on Linux (measured):
@@ -28,7 +44,7 @@ const ERRNO = /^E[A-Z0-9]+$/;
  * complete response → `UND_ERR_SOCKET` "other side closed" (→ `CLOSED`); full unix-socket backlog
  * → `EAGAIN`; missing socket file → `ENOENT`.
  */
-export function classifyError(err: unknown): string {
+export function classifyError(err: unknown): LoadErrorCode {
   let code = errnoCode(err);
   // undici wraps some socket errors; the underlying errno says more than the wrapper.
   const causeCode = errnoCode((err as { cause?: unknown } | null)?.cause);
@@ -52,12 +68,8 @@ export function classifyError(err: unknown): string {
     case 'UND_ERR_RES_EXCEEDED_MAX_SIZE':
     case 'UND_ERR_INFO':
       return LOAD_ERROR_CODES.BAD_RESPONSE;
-    case LOAD_ERROR_CODES.CLOSED:
-    case LOAD_ERROR_CODES.BAD_RESPONSE:
-    case LOAD_ERROR_CODES.CANCELED:
-      return code; // the raw engine's own
     default:
       if (code.startsWith('HPE_')) return LOAD_ERROR_CODES.BAD_RESPONSE;
-      return code;
+      return toLoadErrorCode(code); // the raw engine's own codes among them
   }
 }

@@ -5,9 +5,9 @@
 export { runLoad, type LoadRunMetrics } from './run-load.js';
 export { LOAD_DEFAULTS, LOAD_ENGINES, START_AT_LIMITS, checkStartAt, parseStartAt, parseRateShare, resolveLoadOptions, type LoadEngine, type LoadOptions, type LoadProgress, type ResolvedLoadOptions } from './options.js';
 export { checkUrl, createTarget, createTargeter, parseTargets, readBodyFile, readTargetsFile, DEFAULT_METHOD, UNIX_SOCKET_URL, type Target, type TargetNaming, type TargetSpec, type Targeter } from './targets.js';
-export { createConstantPacer, createSharePacer, type Pacer, type RateShare } from './pacer.js';
+export { createConstantPacer, createSharePacer, createOpenLoop, createLoopClock, LATE_STOP_MIN_MS, MAX_BATCH, type LoopClock, type OpenLoop, type OpenLoopTarget, type Pacer, type RateShare } from './pacer.js';
 export { runAttack, RESULT_CHANNEL, type AttackSummary } from './attacker.js';
-export { LOAD_ERROR_CODES, classifyError } from './error-codes.js';
+export { LOAD_ERROR_CODES, classifyError, toLoadErrorCode, type LoadErrorCode } from './error-codes.js';
 export { encodeResult, decodeResult, encodeHeader, decodeHeader, RESULTS_SCHEMA, type LoadResult, type ResultsHeader } from './result.js';
 export { createResultsWriter, readResults, readResultsHeader, type ResultsWriter, type ReadStats, type ReadResultsOptions } from './results-file.js';
 export { mergeResultFiles, type MergedReport, type MergeSources } from './merge.js';

@@ -1,3 +1,5 @@
+import { toLoadErrorCode, type LoadErrorCode } from './error-codes.js';
+
 /**
  * One finished request: what the Attacker emits, Metrics aggregate and the NDJSON encoder writes.
  * Times are ms (µs precision) from the start of the run.
@@ -18,7 +20,7 @@ export interface LoadResult {
   /** Request body bytes sent. */
   bytesOut: number;
   /** Stable error code (see `LOAD_ERROR_CODES`), `''` when a response arrived. */
-  error: string;
+  error: LoadErrorCode | '';
 }
 
 const round3 = (ms: number): number => Math.round(ms * 1000) / 1000;
@@ -62,7 +64,7 @@ export function decodeResult(line: string): LoadResult | undefined {
     status: num('status') ?? 0,
     bytesIn: num('bytesIn') ?? 0,
     bytesOut: num('bytesOut') ?? 0,
-    error: typeof r['error'] === 'string' ? r['error'] : '',
+    error: typeof r['error'] === 'string' && r['error'] !== '' ? toLoadErrorCode(r['error']) : '',
   };
 }
 

@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { BadgatewayError, ERROR_CODES, badOption, errnoCode } from '../../errors/index.js';
 // The load area's index is light: undici and the histograms load only when a run starts, so

@@ -9,6 +9,7 @@ import { readListenQueue } from '../../src/proc/index.js';
 import { isBadgatewayError } from '../../src/errors/index.js';
 import { createTempDir } from '../../src/util/index.js';
 import { BIN, runCli, startCli } from '../helpers/cli.js';
+import { waitUntilBlocked } from '../helpers/waits.js';
 import { get, getJson, idleKeepAlive, watchRaw } from './http.js';
 
 /**
@@ -105,7 +106,7 @@ describe('badgateway app', { concurrency: true }, () => {
     await using app = await spawnDemoApp({ unixSocket: path, sync: true, backlog: 4 });
     assert.equal(app.url, `unix:${path}`);
     const slow = get(app.url, '/sleep?ms=2500');
-    await new Promise((r) => setTimeout(r, 400)); // the app is now blocked inside /sleep
+    await waitUntilBlocked(app.pid); // the app is now blocked inside /sleep
     const sockets: net.Socket[] = [];
     const outcomes = await Promise.all(
       Array.from({ length: 12 }, () => new Promise<string>((resolve) => {
@@ -160,8 +161,10 @@ describe('badgateway app', { concurrency: true }, () => {
     let idle;
     try {
       await app.waitForLine(/^listening on unix:/);
-      idle = idleKeepAlive(`unix:${path}`, 10_000);
-      await new Promise((r) => setTimeout(r, 200));
+      let answered!: () => void;
+      const isAnswered = new Promise<void>((resolve) => (answered = resolve));
+      idle = idleKeepAlive(`unix:${path}`, 10_000, answered);
+      await isAnswered;
     } finally {
       assert.deepEqual(await app.stop('SIGINT'), { code: 0, signal: null });
     }

@@ -134,8 +134,10 @@ test('the Keep-Alive header advertises the timeout in whole seconds; none with k
 
 test('close() drops idle keep-alive connections instead of waiting for them', T, async () => {
   const app = await createDemoApp({ keepAliveTimeoutMs: 0 });
-  const idle = idleKeepAlive(app.url, 5000);
-  await new Promise((r) => setTimeout(r, 100));
+  let answered!: () => void;
+  const isAnswered = new Promise<void>((resolve) => (answered = resolve));
+  const idle = idleKeepAlive(app.url, 5000, answered);
+  await isAnswered;
   await app.close();
   const result = await idle;
   assert.notEqual(result.closedAfterMs, null);

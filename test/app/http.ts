@@ -76,8 +76,9 @@ export function watchRaw(url: string, waitMs: number): Promise<RawOutcome> {
 /**
  * Sends one keep-alive request on a raw socket, reads the response, then stays idle; resolves
  * with how long after the response the server closed it, or `null` if still open after `waitMs`.
+ * `onAnswered` runs when the response head has arrived: from then on the connection is idle.
  */
-export function idleKeepAlive(url: string, waitMs: number): Promise<{ status: string; closedAfterMs: number | null }> {
+export function idleKeepAlive(url: string, waitMs: number, onAnswered?: () => void): Promise<{ status: string; closedAfterMs: number | null }> {
   return new Promise((resolve, reject) => {
     const s = connectRaw(url);
     let head = '';
@@ -88,6 +89,7 @@ export function idleKeepAlive(url: string, waitMs: number): Promise<{ status: st
       head += d.toString('latin1');
       if (answeredAt === 0 && head.includes('\r\n\r\n')) {
         answeredAt = Date.now();
+        onAnswered?.();
         timer = setTimeout(() => {
           s.removeAllListeners('close');
           s.destroy();

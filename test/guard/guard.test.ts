@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import * as promClient from 'prom-client';
-import { createTempDir } from '../../src/util/index.js';
+import { createTempDir, waitFor } from '../../src/util/index.js';
 import {
   checkServerTimeouts,
   createGuard,
@@ -314,7 +314,8 @@ test('reaper: closes kept-alive idle sockets oldest first when the fd estimate c
     // 75 + /hold + clients 1–3 = 79; client 4 makes 80 ≥ 0.8 × 100: the idle ones before it go
     // (clients 1–3; /hold is older but busy) → 77. Clients 5, 6 → 79; client 7 → 80: clients
     // 4–6 go → 77; client 8 → 78.
-    await new Promise((r) => setTimeout(r, 50));
+    // The reaper closed them at accept time; the clients see it when the close reaches them.
+    await waitFor('six reaped clients to see their close', () => clients.filter((c) => c.socket.destroyed).length >= 6, { intervalMs: 5 });
     assert.equal(hold.socket.destroyed, false);
     assert.deepEqual(
       clients.map((c) => c.socket.destroyed),

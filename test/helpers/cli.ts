@@ -54,6 +54,8 @@ export interface RunningCli {
   readonly stderr: string;
   /** Resolves with the first stdout line matching `pattern` (rejects on exit or timeout). */
   waitForLine(pattern: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
+  /** The same for stderr (e.g. a `NODE_DEBUG=badgateway` line saying what the process is doing). */
+  waitForStderrLine(pattern: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
   /** Sends `signal` and resolves with the exit (SIGKILL after `timeoutMs`). */
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
@@ -67,6 +69,7 @@ export function startCli(args: readonly string[], { env }: { env?: NodeJS.Proces
   let stdout = '';
   let stderr = '';
   const lines: string[] = [];
+  const stderrLines: string[] = [];
   const waiters = new Set<() => void>();
   createInterface({ input: child.stdout! }).on('line', (line) => {
     stdout += `${line}\n`;
@@ -74,6 +77,10 @@ export function startCli(args: readonly string[], { env }: { env?: NodeJS.Proces
     for (const w of waiters) w();
   });
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  createInterface({ input: child.stderr! }).on('line', (line) => {
+    stderrLines.push(line);
+    for (const w of waiters) w();
+  });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.on('exit', (code, signal) => {
       resolve({ code, signal });
@@ -88,30 +95,8 @@ export function startCli(args: readonly string[], { env }: { env?: NodeJS.Proces
     get stderr() {
       return stderr;
     },
-    waitForLine(pattern, timeoutMs = 10_000) {
-      return new Promise((resolve, reject) => {
-        const check = (): void => {
-          for (const line of lines) {
-            const m = pattern.exec(line);
-            if (m) return done(() => resolve(m));
-          }
-          if (child.exitCode !== null || child.signalCode !== null) {
-            done(() => reject(new Error(`exited (${child.exitCode ?? child.signalCode}) before printing ${pattern}: ${stderr}`)));
-          }
-        };
-        const timer = setTimeout(
-          () => done(() => reject(new Error(`no line matching ${pattern} within ${timeoutMs} ms; stdout: ${stdout} stderr: ${stderr}`))),
-          timeoutMs,
-        );
-        const done = (f: () => void): void => {
-          clearTimeout(timer);
-          waiters.delete(check);
-          f();
-        };
-        waiters.add(check);
-        check();
-      });
-    },
+    waitForLine: (pattern, timeoutMs) => waitForLineIn(lines, pattern, timeoutMs),
+    waitForStderrLine: (pattern, timeoutMs) => waitForLineIn(stderrLines, pattern, timeoutMs),
     async stop(signal = 'SIGTERM', timeoutMs = 10_000) {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
@@ -120,4 +105,29 @@ export function startCli(args: readonly string[], { env }: { env?: NodeJS.Proces
       return result;
     },
   };
+
+  function waitForLineIn(lines: string[], pattern: RegExp, timeoutMs = 10_000): Promise<RegExpExecArray> {
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        for (const line of lines) {
+          const m = pattern.exec(line);
+          if (m) return done(() => resolve(m));
+        }
+        if (child.exitCode !== null || child.signalCode !== null) {
+          done(() => reject(new Error(`exited (${child.exitCode ?? child.signalCode}) before printing ${pattern}: ${stderr}`)));
+        }
+      };
+      const timer = setTimeout(
+        () => done(() => reject(new Error(`no line matching ${pattern} within ${timeoutMs} ms; stdout: ${stdout} stderr: ${stderr}`))),
+        timeoutMs,
+      );
+      const done = (f: () => void): void => {
+        clearTimeout(timer);
+        waiters.delete(check);
+        f();
+      };
+      waiters.add(check);
+      check();
+    });
+  }
 }

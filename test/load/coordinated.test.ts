@@ -173,8 +173,10 @@ test('--start-at less than a second ago starts at once on the agreed schedule; C
     assert.ok(late.results[0]!.sentMs - late.results[0]!.dueMs >= 300, `first request ${late.results[0]!.sentMs} ms after its due time`);
 
     const before = server.requests;
-    const waiting = startCli(['load', server.url, '--rate', '100', '--duration', '1s', '--start-at', new Date(Date.now() + 20_000).toISOString()]);
-    await new Promise((resolve) => setTimeout(resolve, 700));
+    const waiting = startCli(['load', server.url, '--rate', '100', '--duration', '1s', '--start-at', new Date(Date.now() + 20_000).toISOString()], {
+      env: { NODE_DEBUG: 'badgateway' },
+    });
+    await waiting.waitForStderrLine(/load: waiting \d+ ms for the start/);
     const stopped = await waiting.stop('SIGINT');
     assert.equal(stopped.code, 130, waiting.stderr);
     assert.match(waiting.stdout, /^Requests\s+\[total, rate, throughput\]\s+0, /m);

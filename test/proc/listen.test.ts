@@ -6,6 +6,7 @@ import { readlinkSync } from 'node:fs';
 import { once } from 'node:events';
 import { createTempDir, waitFor } from '../../src/util/index.js';
 import { readListenQueue, readListenSockets, readNetstatCounters, type ListenSocket } from '../../src/proc/index.js';
+import { waitUntilBlocked } from '../helpers/waits.js';
 import { startNode } from './children.js';
 
 async function listen<T extends net.Server>(server: T, options: net.ListenOptions): Promise<T> {
@@ -87,7 +88,7 @@ test('full accept queues of a blocked child: unix backlog 4 holds 5, TCP backlog
   const clients: net.Socket[] = [];
   try {
     const { port } = JSON.parse(await child.nextLine(/^\{/)) as { port: number };
-    await new Promise((resolve) => setTimeout(resolve, 100)); // let the child enter Atomics.wait
+    await waitUntilBlocked(child.pid);
     const before = await readNetstatCounters();
 
     // Unix: connect() succeeds while the queue holds ≤ backlog, i.e. for backlog + 1 clients; the

@@ -21,7 +21,7 @@ import {
   type ShedReason,
   type TimeoutWarning,
 } from '../../src/guard/index.js';
-import { get, KEEPALIVE_GET, rawClient } from './helpers.js';
+import { get, KEEPALIVE_GET, rawClient, type RawClient } from './helpers.js';
 
 const busyWait = (ms: number): void => {
   const end = Date.now() + ms;
@@ -302,7 +302,7 @@ test('reaper: closes kept-alive idle sockets oldest first when the fd estimate c
   const url = await listen(server);
   const port = Number(new URL(url).port);
   const hold = rawClient(port, 'GET /hold HTTP/1.1\r\nHost: x\r\n\r\n');
-  const clients = [];
+  const clients: RawClient[] = [];
   try {
     assert.equal(guard.metrics().fdsOpen, 75);
     while (!holding) await new Promise((r) => setTimeout(r, 2));

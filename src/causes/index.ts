@@ -18,3 +18,4 @@ export {
   type ErrorLogLine,
 } from './classify.js';
 export { renderCauseText, renderCausesMarkdown } from './render.js';
+export * from './proxy-logs/index.js';

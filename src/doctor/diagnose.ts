@@ -1,6 +1,6 @@
 import { summarizeAccessLogs, type AccessLogSummary } from './access-log.js';
 import { collectFacts, type DoctorFacts, type NetstatSample, type UnixSample } from './collectors.js';
-import { summarizeErrorLogs, type ErrorLogSummary } from './error-log.js';
+import { summarizeProxyLogs, type ErrorLogSummary } from './error-log.js';
 import { rankFindings, type Finding } from './findings.js';
 import { resolveDoctorOptions, type DoctorOptions } from './options.js';
 import { accessLogHas5xx, evaluateErrorLog, evaluateLiveRules } from './rules.js';
@@ -38,14 +38,15 @@ export function createDoctorSampler(user: Partial<DoctorOptions> = {}, io: { std
   let previous: NetstatSample | undefined;
   let previousUnix: UnixSample | undefined;
   let logs: { errorLog: ErrorLogSummary | null; accessLog: AccessLogSummary | null } | undefined;
-  const wantsLive = options.pids.length + options.ports.length + options.unixSockets.length > 0 || (options.scanAll && options.errorLogs.length + options.accessLogs.length === 0);
+  const proxyLogs = [...options.errorLogs.map((file) => ({ file, format: 'nginx' as const })), ...options.proxyLogs];
+  const wantsLive = options.pids.length + options.ports.length + options.unixSockets.length > 0 || (options.scanAll && proxyLogs.length + options.accessLogs.length === 0);
   return {
     async sample() {
       if (!logs) {
         const read = { maxLineChars: options.maxLineChars, bucketS: options.bucketS, ...(options.signal ? { signal: options.signal } : {}), ...(io.stdin ? { stdin: io.stdin } : {}) };
         const start = performance.now();
         logs = {
-          errorLog: options.errorLogs.length > 0 ? await summarizeErrorLogs(options.errorLogs, read) : null,
+          errorLog: proxyLogs.length > 0 ? await summarizeProxyLogs(proxyLogs, read) : null,
           accessLog: options.accessLogs.length > 0 ? await summarizeAccessLogs(options.accessLogs, read) : null,
         };
         if (logs.errorLog || logs.accessLog) {

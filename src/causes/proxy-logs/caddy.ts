@@ -23,7 +23,7 @@ function looksLikeCaddy(line: string): boolean {
 export function goErrorUpstream(message: string): string | null {
   const dial = /dial (tcp|unix) (\S+?):? /.exec(message);
   if (dial) return dial[1] === 'unix' ? `unix:${dial[2]}` : dial[2]!;
-  const io = /(?:read|write|readfrom|writeto) (?:tcp|unix) \S*?->(\S+?):/.exec(message);
+  const io = /(?:read|write|readfrom|writeto) (?:tcp|unix) \S*?->(\S+):(?= )/.exec(message);
   return io ? (io[1] ?? null) : null;
 }
 
@@ -58,6 +58,8 @@ export function createCaddyClassifier(): FormatClassifier {
       const message = typeof o['msg'] === 'string' ? o['msg'] : '';
       if (handler) return fillFromJson(into, getSignal('caddy-body-abort'), o, message, typeof o['upstream'] === 'string' ? o['upstream'] : null);
       const status = typeof o['status'] === 'number' ? o['status'] : 0;
+      // Caddy answers 499 when the client canceled (closed its connection) while waiting.
+      if (status === 499) return LINE.CLIENT_ABORT;
       const kind = matchGoError(message);
       if (kind) return fillFromJson(into, getSignal(`caddy-${kind.kind}`), o, message, null);
       // An error the handler chain returned that is no upstream failure (a 404 from file_server…).

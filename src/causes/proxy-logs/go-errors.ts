@@ -12,8 +12,14 @@ export interface GoErrorKind {
   readonly kind: string;
   /** Matches the error text. */
   readonly regex: RegExp;
-  /** What the Go proxies answer for it (their `statusError`: timeouts 504, the rest 502; no upstream 503). */
+  /**
+   * What Caddy answers for it: its `statusError` makes 504 of a timeout only when the error itself is
+   * a `net.Error` (a response-header timeout), so a dial timeout, which comes wrapped, is 502
+   * (recorded with Caddy 2.6.2).
+   */
   readonly status: 502 | 503 | 504;
+  /** What Traefik answers, when it differs: its `ComputeStatusCode` unwraps (`errors.As`), so every timeout is 504. */
+  readonly traefikStatus?: 502 | 503 | 504;
   readonly causes: readonly CauseId[];
   readonly meaning: string;
 }
@@ -65,7 +71,8 @@ export const GO_ERROR_KINDS: readonly GoErrorKind[] = [
   {
     kind: 'dial-timeout',
     regex: /dial (?:tcp|unix) \S+: (?:i\/o timeout|connect: connection timed out|.*context deadline exceeded)/,
-    status: 504,
+    status: 502,
+    traefikStatus: 504,
     causes: ['backlog-overflow-tcp', 'fd-exhaustion', 'keepalive-leak'],
     meaning: 'the TCP handshake did not complete within the dial timeout: the accept queue is full and SYNs are dropped',
   },
@@ -92,7 +99,9 @@ export const GO_ERROR_KINDS: readonly GoErrorKind[] = [
   },
   {
     kind: 'reset',
-    regex: /(?:read|write|readfrom|writeto): (?:connection reset by peer|broken pipe)/,
+    // `use of closed network connection`: the request (body) written to a pooled connection the
+    // transport had already seen closed, the keep-alive race in the send phase (recorded with Caddy 2.6.2).
+    regex: /(?:read|write|readfrom|writeto): (?:connection reset by peer|broken pipe)|use of closed network connection/,
     status: 502,
     causes: ['keepalive-race', 'fd-exhaustion', 'keepalive-leak'],
     meaning: 'the upstream reset the connection before a response (a reused connection it had closed, or a server out of fds)',

@@ -116,7 +116,7 @@ function goSignals(proxy: 'caddy' | 'traefik'): ProxySignal[] {
       id,
       proxy,
       flag: `${proxy === 'caddy' ? 'msg' : "'caused by:'"} "${text}"`,
-      status: k.status,
+      status: proxy === 'traefik' ? (k.traefikStatus ?? k.status) : k.status,
       causes: k.causes,
       meaning: k.meaning,
       example: recorded ?? (proxy === 'caddy' ? caddyErrorLine(text, k.status) : traefikDebugLine(k.status, text)),

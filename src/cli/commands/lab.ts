@@ -19,7 +19,7 @@ import { createColors, renderLabHtml, renderLabJson, renderLabText, renderSecond
 import type { CliContext } from '../context.js';
 
 interface LabCliOptions {
-  proxy: ProxyKind | 'auto';
+  proxy: ProxyKind | 'auto' | 'all';
   upstream?: UpstreamKind;
   json?: boolean;
   html?: string;
@@ -39,7 +39,7 @@ function createProgress(ctx: CliContext): (event: LabEvent) => void {
   return (event) => {
     switch (event.type) {
       case 'start':
-        stream.write(`badgateway lab: ${event.runs} scenario run(s) behind ${event.proxy}${event.skipped.length > 0 ? `, ${event.skipped.length} skipped` : ''}\n`);
+        stream.write(`badgateway lab: ${event.runs} scenario run(s) behind ${event.proxies.join(', ')}${event.skipped.length > 0 ? `, ${event.skipped.length} skipped` : ''}\n`);
         break;
       case 'scenario':
         clear();
@@ -108,7 +108,11 @@ export function registerLab(program: Command, ctx: CliContext): void {
     .command('lab')
     .description('reproduce each cause of 502/504 end to end (fail phase), then show the fix holds (fix phase)')
     .argument('[scenario...]', `scenarios to run (default: all), or "list": ${SCENARIOS.map((s) => s.id).join(', ')}`)
-    .addOption(new Option('--proxy <kind>', 'proxy in front: nginx, builtin, or auto (nginx if installed)').choices(['auto', ...PROXY_KINDS]).default('auto'))
+    .addOption(
+      new Option('--proxy <kind>', 'proxy in front: nginx, haproxy, caddy, builtin, all (each one installed here), or auto (nginx if installed)')
+        .choices(['auto', 'all', ...PROXY_KINDS])
+        .default('auto'),
+    )
     .addOption(new Option('--upstream <kind>', 'app server behind it (default: every one a scenario has that runs here)').choices([...UPSTREAM_KINDS]))
     .option('--json', 'print the full report as JSON on stdout (no table)')
     .option('--html <file>', 'also write a self-contained HTML report with charts')
@@ -116,7 +120,8 @@ export function registerLab(program: Command, ctx: CliContext): void {
       'after',
       `
 Each scenario runs a fail phase (the cause, provoked on purpose) and a fix phase (the same load
-with the fix applied), behind nginx or the built-in proxy, and prints one verdict per scenario.
+with the fix applied), behind nginx, HAProxy, Caddy or the built-in proxy, and prints one verdict
+per scenario and proxy, each judged by that proxy's own status and log line for the cause.
 Exit status: 0 every verdict holds, 1 some do not, 2 bad input, 130 interrupted.
 
 Examples:
@@ -124,6 +129,8 @@ Examples:
   $ badgateway lab list
   $ badgateway lab backlog-overflow-unix --upstream gunicorn   seed 002 for real
   $ badgateway lab keepalive-race --proxy builtin --json > race.json
+  $ badgateway lab --proxy haproxy --upstream node
+  $ badgateway lab --proxy all --markdown         the cause × proxy matrix of a run
   $ badgateway lab --html lab.html`,
     )
     .action(async (ids: string[], opts: LabCliOptions) => {

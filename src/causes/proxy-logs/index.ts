@@ -10,3 +10,4 @@ export { GO_ERROR_KINDS, matchGoError, type GoErrorKind } from './go-errors.js';
 export { createLogLineClassifier, describeFormats, type LogLineClassifier, type ProxyLogFormatChoice, type SniffedLine } from './sniff.js';
 export { looksLikeNginxErrorLine } from './nginx.js';
 export { fromClfTime, fromIsoTime, fromEpochSeconds } from './time.js';
+export { describeLogLine } from './describe.js';

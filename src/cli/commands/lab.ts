@@ -15,13 +15,25 @@ import {
   type ProxyKind,
   type UpstreamKind,
 } from '../../lab/index.js';
-import { createColors, renderLabHtml, renderLabJson, renderLabText, renderSeconds, renderStatusCounts, renderTable, shouldColor } from '../../report/index.js';
+import {
+  createColors,
+  matrixRunsOf,
+  renderLabHtml,
+  renderLabJson,
+  renderLabMatrix,
+  renderLabText,
+  renderSeconds,
+  renderStatusCounts,
+  renderTable,
+  shouldColor,
+} from '../../report/index.js';
 import type { CliContext } from '../context.js';
 
 interface LabCliOptions {
   proxy: ProxyKind | 'auto' | 'all';
   upstream?: UpstreamKind;
   json?: boolean;
+  markdown?: boolean;
   html?: string;
 }
 
@@ -115,6 +127,7 @@ export function registerLab(program: Command, ctx: CliContext): void {
     )
     .addOption(new Option('--upstream <kind>', 'app server behind it (default: every one a scenario has that runs here)').choices([...UPSTREAM_KINDS]))
     .option('--json', 'print the full report as JSON on stdout (no table)')
+    .option('--markdown', 'print the cause × proxy matrix (status and log line or flag per proxy) as Markdown instead of the table')
     .option('--html <file>', 'also write a self-contained HTML report with charts')
     .addHelpText(
       'after',
@@ -166,7 +179,7 @@ Examples:
           throw new BadgatewayError(ERROR_CODES.UNREADABLE, `--html ${opts.html}: cannot write (${errnoCode(err) ?? String(err)})`);
         }
       }
-      const out = opts.json ? renderLabJson(report) : renderLabText(report, { color: shouldColor(ctx.stdout) });
+      const out = opts.json ? renderLabJson(report) : opts.markdown ? renderLabMatrix(matrixRunsOf(report)) : renderLabText(report, { color: shouldColor(ctx.stdout) });
       // The report can be hundreds of KB: wait until a pipe has taken it all, the process exits right after.
       await new Promise<void>((resolve) => ctx.stdout.write(out, () => resolve()));
       if (opts.html && !opts.json && ctx.stderr.isTTY) ctx.stderr.write(`HTML report: ${opts.html}\n`);

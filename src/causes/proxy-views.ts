@@ -75,7 +75,7 @@ const VIEWS: Partial<Readonly<Record<CauseId, OtherViews>>> = {
   },
   'slow-upstream': {
     haproxy: { statuses: [504], signals: ['haproxy-sH', 'haproxy-sD', 'haproxy-sQ'], fix: '`timeout server` above the slowest legitimate answer (and the app gives up first)' },
-    caddy: { statuses: [504], signals: ['caddy-header-timeout'], fix: '`transport http { response_header_timeout … }` above the slowest legitimate answer' },
+    caddy: { statuses: [504], signals: ['caddy-header-timeout', 'caddy-write-timeout'], fix: '`transport http { response_header_timeout … }` above the slowest legitimate answer' },
     envoy: { statuses: [504], signals: ['envoy-UT', 'envoy-UMSDR', 'envoy-UO'], fix: "the route's `timeout` (15 s by default) above the slowest legitimate answer" },
     traefik: { statuses: [504], signals: ['traefik-504-no-response', 'traefik-header-timeout'], fix: '`serversTransport.forwardingTimeouts.responseHeaderTimeout` above the slowest legitimate answer' },
     alb: { statuses: [504], signals: ['alb-504-timeout'], fix: "the load balancer's idle timeout (60 s by default) above the slowest legitimate answer" },

@@ -77,6 +77,13 @@ export const GO_ERROR_KINDS: readonly GoErrorKind[] = [
     meaning: 'the TCP handshake did not complete within the dial timeout: the accept queue is full and SYNs are dropped',
   },
   {
+    kind: 'write-timeout',
+    regex: /write (?:tcp|unix) \S+: i\/o timeout/,
+    status: 504,
+    causes: ['slow-upstream'],
+    meaning: 'the upstream did not read the request (body) within the write timeout',
+  },
+  {
     kind: 'header-timeout',
     regex: /net\/http: timeout awaiting response headers|context deadline exceeded|i\/o timeout/,
     status: 504,

@@ -90,9 +90,11 @@ export function createHaproxyClassifier(): FormatClassifier {
       const serverStart = ends[0]! + 1;
       const statusStart = ends[2]! + 1;
       const stateStart = ends[6]! + 1;
-      if (ends[3]! - statusStart !== 3 || ends[7]! - stateStart !== 4) return LINE.FOREIGN;
+      // The status is -1 when no response went out (the client's connection was reset).
+      const statusLength = ends[3]! - statusStart;
+      if ((statusLength !== 3 && statusLength !== 2) || ends[7]! - stateStart !== 4) return LINE.FOREIGN;
       const status = Number(line.slice(statusStart, ends[3]));
-      if (!Number.isInteger(status)) return LINE.FOREIGN;
+      if (!Number.isInteger(status) || (statusLength === 2 && status !== -1)) return LINE.FOREIGN;
       const first = line[stateStart]!;
       const second = line[stateStart + 1]!;
       if (first === '-') return status >= 500 ? LINE.APP_ERROR : LINE.OK;

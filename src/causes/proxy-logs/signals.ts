@@ -82,6 +82,7 @@ const GO_ERROR_TEXTS: Readonly<Record<string, string>> = {
   'dial-eaddrnotavail': 'dial tcp 172.18.0.3:8080: connect: cannot assign requested address',
   'proxy-emfile': 'dial tcp 172.18.0.3:8080: socket: too many open files',
   'dial-timeout': 'dial tcp 172.18.0.3:8080: i/o timeout',
+  'write-timeout': 'readfrom tcp 172.18.0.2:41000->172.18.0.3:8080: write tcp 172.18.0.2:41000->172.18.0.3:8080: i/o timeout',
   'header-timeout': 'net/http: timeout awaiting response headers',
   'no-upstreams': 'no upstreams available',
   'too-big-header': 'net/http: server response headers exceeded 1048576 bytes; aborted',

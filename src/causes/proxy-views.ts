@@ -48,7 +48,7 @@ const VIEWS: Partial<Readonly<Record<CauseId, OtherViews>>> = {
     alb: { statuses: [504, 502], signals: ['alb-504-timeout', 'alb-502-target-closed'], fix: "the ALB keeps its idle connections to a target up to its idle timeout: the app still needs its own idle timeout (longer than the ALB's)" },
   },
   'backlog-overflow-unix': {
-    haproxy: { statuses: [503], signals: ['haproxy-SC'], fix: '`maxconn` on the `server` line (the app\'s workers × 1): the burst waits in HAProxy\'s queue, not in the socket\'s backlog' },
+    haproxy: { statuses: [503], signals: ['haproxy-unix-backlog', 'haproxy-SC'], fix: '`maxconn` on the `server` line (the app\'s workers × 1): the burst waits in HAProxy\'s queue, not in the socket\'s backlog' },
     caddy: { statuses: [502], signals: ['caddy-dial-eagain'], fix: '`transport http { max_conns_per_host N }` (N = the app\'s workers): the burst waits in Caddy' },
     envoy: { statuses: [503], signals: ['envoy-UF'], fix: "the cluster's circuit breaker `max_connections` = the app's workers, `max_pending_requests` for the burst" },
     traefik: { statuses: [502], signals: ['traefik-dial-eagain', 'traefik-502-no-response'], fix: 'the `inFlightReq` middleware with `amount` = the app\'s workers' },

@@ -1,6 +1,6 @@
 import { describeLogLine, type CauseId, type ProxyLogFormat } from '../causes/index.js';
 import { causeStatuses, logFormatOf, type LabReport, type ProxyKind } from '../lab/index.js';
-import { shortenTempPaths } from './lab-text.js';
+import { causeLine, shortenTempPaths } from './lab-text.js';
 
 /** One cell of the cause × proxy matrix: what one fail phase showed behind one proxy. */
 export interface MatrixRun {
@@ -25,7 +25,7 @@ export function matrixRunsOf(report: LabReport): MatrixRun[] {
     proxy: s.proxy,
     ok: s.verdict.ok,
     statusCodes: s.phases.fail.client.statusCodes,
-    line: s.phases.fail.proxyLog.classified.find((l) => l.matchesCause)?.line ?? null,
+    line: causeLine(s.phases.fail.proxyLog.classified, s.causeId)?.line ?? null,
   }));
 }
 

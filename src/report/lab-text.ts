@@ -1,5 +1,5 @@
 import { describeLogLine } from '../causes/index.js';
-import { logFormatOf, type LabReport, type PhaseResult, type ProxyKind, type ScenarioResult } from '../lab/index.js';
+import { logFormatOf, type ClassifiedLine, type LabReport, type PhaseResult, type ProxyKind, type ScenarioResult } from '../lab/index.js';
 import { createColors, renderTable, type TableColumn } from './table.js';
 
 /** Options of {@link renderLabText}. */
@@ -30,9 +30,14 @@ export function shortenTempPaths(text: string): string {
  * The first proxy log line of the phase that is evidence of the scenario's cause, in short: nginx
  * `[level] message`, HAProxy `status termination-state backend/server "request"`, Caddy `status msg`.
  */
-export function firstCauseLine(phase: PhaseResult | undefined, proxy: ProxyKind = 'nginx'): string | undefined {
-  const line = phase?.proxyLog.classified.find((l) => l.matchesCause);
+export function firstCauseLine(phase: PhaseResult | undefined, proxy: ProxyKind = 'nginx', causeId?: string): string | undefined {
+  const line = phase ? causeLine(phase.proxyLog.classified, causeId) : undefined;
   return line ? shortenTempPaths(describeLogLine(line.line, logFormatOf(proxy))) : undefined;
+}
+
+/** The first line of the cause, preferring one whose most likely cause it is (HAProxy's backlog alert over its SC-- line). */
+export function causeLine(lines: readonly ClassifiedLine[], causeId: string | undefined): ClassifiedLine | undefined {
+  return lines.find((l) => l.matchesCause && l.causes[0] === causeId) ?? lines.find((l) => l.matchesCause);
 }
 
 /** Whether doctor, run during the fail phase, named the scenario's cause: `yes`, or `no (what it named)`. */
@@ -82,7 +87,7 @@ export function renderLabText(report: LabReport, options: LabTextOptions = {}): 
     { header: 'TIME', cell: (s) => renderSeconds(s.durationMs), align: 'right' },
     { header: 'VERDICT', cell: (s) => (s.verdict.ok ? 'ok' : 'FAILED'), style: (t, s) => (s.verdict.ok ? c.green(t) : c.red(t)) },
     { header: 'DOCTOR NAMES IT', cell: renderDoctorVerdict },
-    { header: 'PROXY LOG (FAIL PHASE)', cell: (s) => firstCauseLine(s.phases.fail, s.proxy) ?? '(no line of this cause)' },
+    { header: 'PROXY LOG (FAIL PHASE)', cell: (s) => firstCauseLine(s.phases.fail, s.proxy, s.causeId) ?? '(no line of this cause)' },
   ];
   let out = report.scenarios.length > 0 ? renderTable(columns, report.scenarios) : 'no scenario ran\n';
   const failed = report.scenarios.filter((s) => !s.verdict.ok);

@@ -32,6 +32,8 @@ const BY_STATE: Readonly<Record<string, string>> = {
 /** HAProxy messages that are not request lines but still HAProxy's. */
 const SERVER_DOWN = /^(?:Backup )?Server \S+ is DOWN/;
 const NO_SERVER = /^(?:backend|proxy) \S+ has no server available!/;
+/** HAProxy's own words for EAGAIN on a unix-socket connect (recorded): the request line says SC--. */
+const UNIX_BACKLOG = /^Connect\(\) failed for backend (\S+): can't connect to destination unix socket, check backlog size on the server\./;
 const OTHER_MESSAGE = /^(?:(?:Backup )?Server \S+ is (?:UP|going DOWN|stopped)|Proxy \S+ (?:started|stopped)|Stopping (?:frontend|backend|proxy) |Health check for |\[(?:NOTICE|WARNING|ALERT)\])/;
 
 /** Where the HAProxy message starts: after `haproxy[PID]: ` of a syslog header, else 0. */
@@ -114,6 +116,8 @@ export function createHaproxyClassifier(): FormatClassifier {
     const time = '';
     if (SERVER_DOWN.test(message)) return fill(into, getSignal('haproxy-server-down'), 0, time, /^(?:Backup )?Server (\S+)/.exec(message)?.[1] ?? null);
     if (NO_SERVER.test(message)) return fill(into, getSignal('haproxy-no-server'), 0, time, /^(?:backend|proxy) (\S+)/.exec(message)?.[1] ?? null);
+    const backlog = UNIX_BACKLOG.exec(message);
+    if (backlog) return fill(into, getSignal('haproxy-unix-backlog'), 0, time, backlog[1] ?? null);
     // A raw line (no syslog header) is HAProxy's only when it is one of its known messages.
     return start > 0 || OTHER_MESSAGE.test(message) ? LINE.OK : LINE.FOREIGN;
   }

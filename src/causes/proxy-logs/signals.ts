@@ -140,6 +140,14 @@ const httplog = (server: string, timers: string, status: number, state: string):
 /** Every non-nginx signal doctor knows. */
 export const PROXY_SIGNALS: readonly ProxySignal[] = [
   haproxy('haproxy-SC', 'SC--', 503, ['upstream-down', 'backlog-overflow-unix', 'socket-permission'], 'the server refused the connection or connect() failed at once (nothing listens, a full unix-socket queue, no permission): HAProxy answers 503, not 502', httplog('upstream/app', '0/0/-1/-1/0', 503, 'SC--')),
+  haproxy(
+    'haproxy-unix-backlog',
+    "Connect() failed … check backlog size on the server",
+    null,
+    ['backlog-overflow-unix'],
+    "HAProxy's own alert for a unix-socket connect() that failed with EAGAIN: the upstream's accept queue is full (the request's line says SC--, 503)",
+    "Connect() failed for backend upstream: can't connect to destination unix socket, check backlog size on the server.",
+  ),
   haproxy('haproxy-sC', 'sC--', 503, ['backlog-overflow-tcp', 'fd-exhaustion', 'keepalive-leak'], '`timeout connect` struck before the connection completed: SYNs dropped at a full accept queue (503)', httplog('upstream/app', '0/0/-1/-1/1001', 503, 'sC--')),
   haproxy('haproxy-SH', 'SH--', 502, UPSTREAM_FAILURE, 'the server closed or reset the connection before its full response headers (a reused connection it had closed, a server out of fds)', httplog('upstream/app', '0/0/0/-1/2', 502, 'SH--')),
   haproxy('haproxy-sH', 'sH--', 504, ['slow-upstream', 'fd-exhaustion', 'keepalive-leak', 'backlog-overflow-tcp'], '`timeout server` struck before the server sent its response headers', httplog('upstream/app', '0/0/0/-1/1001', 504, 'sH--')),

@@ -111,7 +111,8 @@ const traefikDebugLine = (status: number, message: string): string =>
 function goSignals(proxy: 'caddy' | 'traefik'): ProxySignal[] {
   return GO_ERROR_KINDS.map((k) => {
     const id = `${proxy}-${k.kind}`;
-    const text = GO_ERROR_TEXTS[k.kind]!;
+    // Traefik's balancer words it its own way (pkg/server/service/loadbalancer/wrr: errNoAvailableServer).
+    const text = proxy === 'traefik' && k.kind === 'no-upstreams' ? 'no available server' : GO_ERROR_TEXTS[k.kind]!;
     const recorded = RECORDED_EXAMPLES[id];
     return {
       id,

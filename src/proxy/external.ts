@@ -133,5 +133,9 @@ async function spawnAndWait(spec: ExternalProxySpec, port: number, run: { comman
 export function proxyMessage(stderr: string): string {
   const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l !== '');
   const alerts = lines.filter((l) => /ALERT|error|Error|emerg/.test(l) && !/"level":"(?:info|warn)"/.test(l));
-  return (alerts.length > 0 ? alerts : lines.slice(-3)).join('; ').slice(0, 2000);
+  // `[ALERT]    (7249) : config : [haproxy.cfg:20] : …` → `[haproxy.cfg:20] : …`
+  return (alerts.length > 0 ? alerts : lines.slice(-3))
+    .map((l) => l.replace(/^\[ALERT\]\s+\(\d+\) : (?:config : )?/, ''))
+    .join('; ')
+    .slice(0, 2000);
 }

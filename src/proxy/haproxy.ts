@@ -101,7 +101,8 @@ export function renderHaproxyConfig(options: ResolvedProxyOptions, listenPort: n
 
 /** `haproxy -c`: fails fast with HAProxy's own words instead of a child that dies during start. */
 function checkConfig(haproxy: string, conf: string): void {
-  const result = spawnSync(haproxy, ['-c', '-q', '-f', conf], { encoding: 'utf8', timeout: 10_000 });
+  // Not -q: it silences the alerts too, which are the message.
+  const result = spawnSync(haproxy, ['-c', '-f', conf], { encoding: 'utf8', timeout: 10_000 });
   if (result.error) throw new BadgatewayError(ERROR_CODES.PROXY_FAILED, `cannot run ${haproxy}: ${result.error.message}`, { cause: result.error });
   if (result.status !== 0) {
     debug('haproxy -c failed for:\n%s', conf);

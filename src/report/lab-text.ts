@@ -1,5 +1,5 @@
 import { describeLogLine } from '../causes/index.js';
-import { logFormatOf, type ClassifiedLine, type LabReport, type PhaseResult, type ProxyKind, type ScenarioResult } from '../lab/index.js';
+import { causeStatuses, logFormatOf, type ClassifiedLine, type LabReport, type PhaseResult, type ProxyKind, type ScenarioResult } from '../lab/index.js';
 import { createColors, renderTable, type TableColumn } from './table.js';
 
 /** Options of {@link renderLabText}. */
@@ -49,10 +49,12 @@ export function renderDoctorVerdict(s: ScenarioResult): string {
   return doctor.causes.length > 0 ? `no (${doctor.causes.join(', ')})` : 'no (nothing)';
 }
 
+/** The fail phase's 502s and 504s, and whatever else this proxy answers for the cause (HAProxy's 503). */
 function failCell(s: ScenarioResult): string {
   const phase = s.phases.fail;
   if (phase.error) return `error: ${phase.error}`;
-  return renderStatusCounts(phase.client.statusCodes);
+  const statuses = [...new Set([502, 504, ...causeStatuses(s.causeId, s.proxy)])].sort().map(String);
+  return renderStatusCounts(phase.client.statusCodes, statuses);
 }
 
 function fixCell(s: ScenarioResult): string {

@@ -44,7 +44,7 @@ test('badgateway causes keepalive-race shows each proxy: what it returns, what g
   const section = r.stdout.slice(r.stdout.indexOf('Per proxy'));
   assert.match(section, /^ {2}nginx {4}502 {2}upstream prematurely closed connection while reading response header from upstream$/m);
   assert.match(section, /^ {2}haproxy {2}502 {2}SH--$/m);
-  assert.match(section, /^ {2}caddy {4}502 {2}msg "EOF"$/m);
+  assert.match(section, /^ {2}caddy {4}502 {2}msg "EOF, http: server closed idle connection"$/m);
   assert.match(section, /^ {2}envoy {4}503 {2}UC$/m);
   assert.match(section, /^ {2}alb {6}502 {2}elb_status_code 502, target_status_code -, target_processing_time -1$/m);
   // The classic: Node's 5 s keep-alive behind the ALB's 60 s idle timeout.

@@ -1,5 +1,5 @@
 import type { FastClassification } from '../classify.js';
-import { getSignal, UNKNOWN_SIGNAL } from './signals.js';
+import { fillFailure } from './fill.js';
 import { fromIsoTime } from './time.js';
 import { LINE, type FormatClassifier, type LineKind } from './types.js';
 
@@ -55,15 +55,9 @@ function quoted(line: string): string[] {
   }
 }
 
-function fill(into: FastClassification, id: string | undefined, status: number, time: string, target: string): LineKind {
-  const signal = id === undefined ? UNKNOWN_SIGNAL : getSignal(id);
-  into.patternId = signal.id;
-  into.causes = signal.causes;
-  into.status = status >= 500 && status <= 504 ? (status as 500 | 502 | 503 | 504) : signal.status;
-  into.level = 'error';
-  into.time = time;
-  into.upstream = target === '-' ? null : target;
-  return LINE.FAILURE;
+/** A failure; the ALB writes `-` for a target it never reached. */
+function fillTarget(into: FastClassification, id: string | undefined, status: number, time: string, target: string): LineKind {
+  return fillFailure(into, id, status, time, target === '-' ? null : target);
 }
 
 /** Creates the ALB classifier. */
@@ -86,14 +80,14 @@ export function createAlbClassifier(): FormatClassifier {
       if (elbStatus === 460) return LINE.CLIENT_ABORT;
       if (elbStatus < 500) return LINE.OK;
       // The target answered: a 5xx passed on is the app's own.
-      if (targetStatus !== '-') return targetStatus.startsWith('5') ? LINE.APP_ERROR : fill(into, elbStatus === 502 ? 'alb-502-bad-response' : undefined, elbStatus, time, target);
+      if (targetStatus !== '-') return targetStatus.startsWith('5') ? LINE.APP_ERROR : fillTarget(into, elbStatus === 502 ? 'alb-502-bad-response' : undefined, elbStatus, time, target);
       const errorReason = q[7] ?? '-';
-      if (errorReason !== '-' && errorReason !== '') return fill(into, undefined, elbStatus, time, target);
-      if (elbStatus === 503 && target === '-') return fill(into, 'alb-503-no-target', elbStatus, time, target);
-      if (elbStatus === 502 && targetTime === '-1') return fill(into, 'alb-502-target-closed', elbStatus, time, target);
-      if (elbStatus === 502) return fill(into, 'alb-502-bad-response', elbStatus, time, target);
-      if (elbStatus === 504) return fill(into, 'alb-504-timeout', elbStatus, time, target);
-      return fill(into, undefined, elbStatus, time, target);
+      if (errorReason !== '-' && errorReason !== '') return fillTarget(into, undefined, elbStatus, time, target);
+      if (elbStatus === 503 && target === '-') return fillTarget(into, 'alb-503-no-target', elbStatus, time, target);
+      if (elbStatus === 502 && targetTime === '-1') return fillTarget(into, 'alb-502-target-closed', elbStatus, time, target);
+      if (elbStatus === 502) return fillTarget(into, 'alb-502-bad-response', elbStatus, time, target);
+      if (elbStatus === 504) return fillTarget(into, 'alb-504-timeout', elbStatus, time, target);
+      return fillTarget(into, undefined, elbStatus, time, target);
     },
   };
 }

@@ -1,8 +1,8 @@
 import type { FastClassification } from '../classify.js';
 import { matchGoError } from './go-errors.js';
-import { getSignal, UNKNOWN_SIGNAL } from './signals.js';
+import { fillFailure } from './fill.js';
 import { fromEpochSeconds } from './time.js';
-import { LINE, type FormatClassifier, type LineKind, type ProxySignal } from './types.js';
+import { LINE, type FormatClassifier, type LineKind } from './types.js';
 
 /*
  * Caddy 2's JSON log (https://caddyserver.com/docs/logging): one object per line,
@@ -27,15 +27,9 @@ export function goErrorUpstream(message: string): string | null {
   return io ? (io[1] ?? null) : null;
 }
 
-function fillFromJson(into: FastClassification, signal: Pick<ProxySignal, 'id' | 'causes' | 'status'>, o: Record<string, unknown>, message: string, upstream: string | null): LineKind {
+function fillFromJson(into: FastClassification, signal: string | undefined, o: Record<string, unknown>, message: string, upstream: string | null): LineKind {
   const status = typeof o['status'] === 'number' ? o['status'] : 0;
-  into.patternId = signal.id;
-  into.causes = signal.causes;
-  into.status = status >= 500 && status <= 504 ? (status as 500 | 502 | 503 | 504) : signal.status;
-  into.level = 'error';
-  into.time = typeof o['ts'] === 'number' ? fromEpochSeconds(o['ts']) : '';
-  into.upstream = upstream ?? goErrorUpstream(message);
-  return LINE.FAILURE;
+  return fillFailure(into, signal, status, typeof o['ts'] === 'number' ? fromEpochSeconds(o['ts']) : '', upstream ?? goErrorUpstream(message));
 }
 
 /** Creates the Caddy classifier. */
@@ -56,15 +50,15 @@ export function createCaddyClassifier(): FormatClassifier {
         return LINE.FOREIGN;
       }
       const message = typeof o['msg'] === 'string' ? o['msg'] : '';
-      if (handler) return fillFromJson(into, getSignal('caddy-body-abort'), o, message, typeof o['upstream'] === 'string' ? o['upstream'] : null);
+      if (handler) return fillFromJson(into, 'caddy-body-abort', o, message, typeof o['upstream'] === 'string' ? o['upstream'] : null);
       const status = typeof o['status'] === 'number' ? o['status'] : 0;
       // Caddy answers 499 when the client canceled (closed its connection) while waiting.
       if (status === 499) return LINE.CLIENT_ABORT;
       const kind = matchGoError(message);
-      if (kind) return fillFromJson(into, getSignal(`caddy-${kind.kind}`), o, message, null);
+      if (kind) return fillFromJson(into, `caddy-${kind.kind}`, o, message, null);
       // An error the handler chain returned that is no upstream failure (a 404 from file_server…).
       if (status > 0 && status < 500) return LINE.OK;
-      return fillFromJson(into, UNKNOWN_SIGNAL, o, message, null);
+      return fillFromJson(into, undefined, o, message, null);
     },
   };
 }

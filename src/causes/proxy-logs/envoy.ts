@@ -1,5 +1,5 @@
 import type { FastClassification } from '../classify.js';
-import { getSignal, UNKNOWN_SIGNAL } from './signals.js';
+import { fillFailure } from './fill.js';
 import { fromIsoTime } from './time.js';
 import { LINE, type FormatClassifier, type LineKind } from './types.js';
 
@@ -83,14 +83,7 @@ function parseJson(line: string): EnvoyFields | undefined {
 }
 
 function fill(into: FastClassification, id: string | undefined, f: EnvoyFields): LineKind {
-  const signal = id === undefined ? UNKNOWN_SIGNAL : getSignal(id);
-  into.patternId = signal.id;
-  into.causes = signal.causes;
-  into.status = f.status >= 500 && f.status <= 504 ? (f.status as 500 | 502 | 503 | 504) : signal.status;
-  into.level = 'error';
-  into.time = f.time;
-  into.upstream = f.upstream === '-' ? null : f.upstream.replace(/^tcp:\/\//, '');
-  return LINE.FAILURE;
+  return fillFailure(into, id, f.status, f.time, f.upstream === '-' ? null : f.upstream.replace(/^tcp:\/\//, ''));
 }
 
 /** Creates the Envoy classifier. */

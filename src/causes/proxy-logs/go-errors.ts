@@ -10,6 +10,8 @@ import type { CauseId } from '../catalogue.js';
 export interface GoErrorKind {
   /** Suffix of the signal id: `dial-eagain`, `header-timeout`… */
   readonly kind: string;
+  /** The words of the error that give it away, for people: `connect: resource temporarily unavailable`. */
+  readonly flag: string;
   /** Matches the error text. */
   readonly regex: RegExp;
   /**
@@ -28,6 +30,7 @@ export interface GoErrorKind {
 export const GO_ERROR_KINDS: readonly GoErrorKind[] = [
   {
     kind: 'dial-eagain',
+    flag: 'dial unix …: connect: resource temporarily unavailable',
     regex: /dial unix \S+: connect: resource temporarily unavailable/,
     status: 502,
     causes: ['backlog-overflow-unix'],
@@ -35,6 +38,7 @@ export const GO_ERROR_KINDS: readonly GoErrorKind[] = [
   },
   {
     kind: 'dial-refused',
+    flag: 'dial …: connect: connection refused',
     regex: /dial (?:tcp|unix) \S+: connect: connection refused/,
     status: 502,
     causes: ['upstream-down'],
@@ -42,6 +46,7 @@ export const GO_ERROR_KINDS: readonly GoErrorKind[] = [
   },
   {
     kind: 'dial-enoent',
+    flag: 'dial unix …: connect: no such file or directory',
     regex: /dial unix \S+: connect: no such file or directory/,
     status: 502,
     causes: ['upstream-down'],
@@ -49,6 +54,7 @@ export const GO_ERROR_KINDS: readonly GoErrorKind[] = [
   },
   {
     kind: 'dial-eacces',
+    flag: 'dial unix …: connect: permission denied',
     regex: /dial unix \S+: connect: permission denied/,
     status: 502,
     causes: ['socket-permission'],
@@ -56,6 +62,7 @@ export const GO_ERROR_KINDS: readonly GoErrorKind[] = [
   },
   {
     kind: 'dial-eaddrnotavail',
+    flag: 'dial tcp …: connect: cannot assign requested address',
     regex: /dial tcp \S+: connect: cannot assign requested address/,
     status: 502,
     causes: ['ephemeral-ports'],
@@ -63,6 +70,7 @@ export const GO_ERROR_KINDS: readonly GoErrorKind[] = [
   },
   {
     kind: 'proxy-emfile',
+    flag: 'socket: too many open files',
     regex: /(?:socket|accept\S*|dial \S+ \S+: socket): too many open files/,
     status: 502,
     causes: ['proxy-fd-exhaustion'],
@@ -70,6 +78,7 @@ export const GO_ERROR_KINDS: readonly GoErrorKind[] = [
   },
   {
     kind: 'dial-timeout',
+    flag: 'dial tcp …: i/o timeout',
     regex: /dial (?:tcp|unix) \S+: (?:i\/o timeout|connect: connection timed out|.*context deadline exceeded)/,
     status: 502,
     traefikStatus: 504,
@@ -78,6 +87,7 @@ export const GO_ERROR_KINDS: readonly GoErrorKind[] = [
   },
   {
     kind: 'write-timeout',
+    flag: 'write tcp …: i/o timeout',
     regex: /write (?:tcp|unix) \S+: i\/o timeout/,
     status: 504,
     causes: ['slow-upstream'],
@@ -85,6 +95,7 @@ export const GO_ERROR_KINDS: readonly GoErrorKind[] = [
   },
   {
     kind: 'header-timeout',
+    flag: 'net/http: timeout awaiting response headers',
     regex: /net\/http: timeout awaiting response headers|context deadline exceeded|i\/o timeout/,
     status: 504,
     causes: ['slow-upstream', 'fd-exhaustion', 'keepalive-leak', 'backlog-overflow-tcp'],
@@ -92,6 +103,7 @@ export const GO_ERROR_KINDS: readonly GoErrorKind[] = [
   },
   {
     kind: 'no-upstreams',
+    flag: 'no upstreams available (Traefik: no available server)',
     regex: /no upstreams available|no available server/,
     status: 503,
     causes: ['no-live-upstreams'],
@@ -99,6 +111,7 @@ export const GO_ERROR_KINDS: readonly GoErrorKind[] = [
   },
   {
     kind: 'too-big-header',
+    flag: 'server response headers exceeded … bytes',
     regex: /server response headers exceeded \d+ bytes|header too long|too many headers/,
     status: 502,
     causes: ['too-big-header'],
@@ -106,6 +119,7 @@ export const GO_ERROR_KINDS: readonly GoErrorKind[] = [
   },
   {
     kind: 'reset',
+    flag: 'read: connection reset by peer, broken pipe, use of closed network connection',
     // `use of closed network connection`: the request (body) written to a pooled connection the
     // transport had already seen closed, the keep-alive race in the send phase (recorded with Caddy 2.6.2).
     regex: /(?:read|write|readfrom|writeto): (?:connection reset by peer|broken pipe)|use of closed network connection/,
@@ -115,6 +129,7 @@ export const GO_ERROR_KINDS: readonly GoErrorKind[] = [
   },
   {
     kind: 'eof',
+    flag: 'EOF, http: server closed idle connection',
     regex: /^(?:unexpected )?EOF$|: (?:unexpected )?EOF$|http: server closed idle connection|server closed connection/,
     status: 502,
     causes: ['keepalive-race', 'fd-exhaustion', 'keepalive-leak'],

@@ -1,7 +1,7 @@
 import type { FastClassification } from '../classify.js';
-import { getSignal, UNKNOWN_SIGNAL } from './signals.js';
+import { fillFailure as fill } from './fill.js';
 import { fromClfTime } from './time.js';
-import { LINE, type FormatClassifier, type LineKind, type ProxySignal } from './types.js';
+import { LINE, type FormatClassifier, type LineKind } from './types.js';
 
 /*
  * HAProxy's `option httplog` line (https://docs.haproxy.org/2.6/configuration.html#8.2.3):
@@ -48,16 +48,6 @@ function payloadStart(line: string): number {
   if (at === -1 || at > 120) return 0;
   const bracket = line.lastIndexOf('[', at);
   return bracket >= 7 && line.startsWith('haproxy', bracket - 7) ? at + 3 : -1;
-}
-
-function fill(into: FastClassification, signal: Pick<ProxySignal, 'id' | 'causes' | 'status'>, status: number, time: string, upstream: string | null): LineKind {
-  into.patternId = signal.id;
-  into.causes = signal.causes;
-  into.status = status >= 500 && status <= 504 ? (status as 500 | 502 | 503 | 504) : signal.status;
-  into.level = 'error';
-  into.time = time;
-  into.upstream = upstream;
-  return LINE.FAILURE;
 }
 
 /** The 3-digit status at `at` (or -1 written as `-1`), NaN for anything else; no allocation. */
@@ -110,22 +100,22 @@ export function createHaproxyClassifier(): FormatClassifier {
       if (first === 67 /* C */ || first === 99 /* c */) return LINE.CLIENT_ABORT;
       const state = line.slice(stateStart, stateStart + 2);
       const upstream = line.slice(frontendEnd + 1, serverEnd);
-      if (state === 'SC' && upstream.endsWith('/<NOSRV>')) return fill(into, getSignal('haproxy-no-server'), status, lastTime, upstream);
+      if (state === 'SC' && upstream.endsWith('/<NOSRV>')) return fill(into, 'haproxy-no-server', status, lastTime, upstream);
       const id = BY_STATE[state];
-      if (id !== undefined) return fill(into, getSignal(id), status, lastTime, upstream);
+      if (id !== undefined) return fill(into, id, status, lastTime, upstream);
       // Local answers (LR: redirects, stats, `http-request return`), denials (PR) and tarpits are the proxy's own business.
       if (state[0] === 'L' || state[1] === 'R' || state[1] === 'T') return LINE.OK;
-      return fill(into, UNKNOWN_SIGNAL, status, lastTime, upstream);
+      return fill(into, undefined, status, lastTime, upstream);
     },
   };
 
   function otherMessage(line: string, start: number, into: FastClassification): LineKind {
     const message = line.slice(start);
     const time = '';
-    if (SERVER_DOWN.test(message)) return fill(into, getSignal('haproxy-server-down'), 0, time, /^(?:Backup )?Server (\S+)/.exec(message)?.[1] ?? null);
-    if (NO_SERVER.test(message)) return fill(into, getSignal('haproxy-no-server'), 0, time, /^(?:backend|proxy) (\S+)/.exec(message)?.[1] ?? null);
+    if (SERVER_DOWN.test(message)) return fill(into, 'haproxy-server-down', 0, time, /^(?:Backup )?Server (\S+)/.exec(message)?.[1] ?? null);
+    if (NO_SERVER.test(message)) return fill(into, 'haproxy-no-server', 0, time, /^(?:backend|proxy) (\S+)/.exec(message)?.[1] ?? null);
     const backlog = UNIX_BACKLOG.exec(message);
-    if (backlog) return fill(into, getSignal('haproxy-unix-backlog'), 0, time, backlog[1] ?? null);
+    if (backlog) return fill(into, 'haproxy-unix-backlog', 0, time, backlog[1] ?? null);
     // A raw line (no syslog header) is HAProxy's only when it is one of its known messages.
     return start > 0 || OTHER_MESSAGE.test(message) ? LINE.OK : LINE.FOREIGN;
   }

@@ -117,7 +117,7 @@ function goSignals(proxy: 'caddy' | 'traefik'): ProxySignal[] {
     return {
       id,
       proxy,
-      flag: `${proxy === 'caddy' ? 'msg' : "'caused by:'"} "${text}"`,
+      flag: `${proxy === 'caddy' ? 'msg' : 'caused by:'} "${k.flag}"`,
       status: proxy === 'traefik' ? (k.traefikStatus ?? k.status) : k.status,
       causes: k.causes,
       meaning: k.meaning,

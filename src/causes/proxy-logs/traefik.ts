@@ -1,7 +1,7 @@
 import type { FastClassification } from '../classify.js';
 import { goErrorUpstream } from './caddy.js';
 import { matchGoError } from './go-errors.js';
-import { getSignal, UNKNOWN_SIGNAL } from './signals.js';
+import { fillFailure as fill } from './fill.js';
 import { fromIsoTime } from './time.js';
 import { LINE, type FormatClassifier, type LineKind } from './types.js';
 
@@ -28,17 +28,6 @@ function parseObject(line: string): Record<string, unknown> | undefined {
   } catch {
     return undefined;
   }
-}
-
-function fill(into: FastClassification, id: string | undefined, status: number, time: string, upstream: string | null): LineKind {
-  const signal = id === undefined ? UNKNOWN_SIGNAL : getSignal(id);
-  into.patternId = signal.id;
-  into.causes = signal.causes;
-  into.status = status >= 500 && status <= 504 ? (status as 500 | 502 | 503 | 504) : signal.status;
-  into.level = 'error';
-  into.time = time;
-  into.upstream = upstream;
-  return LINE.FAILURE;
 }
 
 function accessLine(o: Record<string, unknown>, into: FastClassification): LineKind {

@@ -21,18 +21,32 @@ type External = 'haproxy' | 'caddy';
 const FIND: Record<External, () => string | undefined> = { haproxy: findHaproxy, caddy: findCaddy };
 const record = process.env['BG_RECORD_PROXY_LOGS'] === '1';
 
-/** Per case: what the client got, and the signals of the proxy's failure lines (sorted). */
-const EXPECTED: Record<External, Record<string, { outcomes: string[]; signals: string[] }>> = {
+/** What a case showed: what the client got, and the signals of the proxy's failure lines (sorted). */
+interface Seen {
+  outcomes: string[];
+  signals: string[];
+}
+
+/** Per case: what the client gets; a list where the real proxy does either, depending on timing. */
+const EXPECTED: Record<External, Record<string, Seen | Seen[]>> = {
   haproxy: {
     'upstream-down-tcp': { outcomes: ['503', '503', '503'], signals: ['haproxy-SC', 'haproxy-SC', 'haproxy-SC'] },
     'upstream-down-unix-missing': { outcomes: ['503'], signals: ['haproxy-SC'] },
     'upstream-down-unix-stale': { outcomes: ['503'], signals: ['haproxy-SC'] },
-    'backlog-full-unix': { outcomes: ['200', '200', '503', '503', '503', '503'], signals: ['haproxy-SC', 'haproxy-SC', 'haproxy-SC', 'haproxy-SC'] },
+    // Each refused connect: its SC-- line and HAProxy's own alert about the socket's backlog.
+    'backlog-full-unix': {
+      outcomes: ['200', '200', '503', '503', '503', '503'],
+      signals: ['haproxy-SC', 'haproxy-SC', 'haproxy-SC', 'haproxy-SC', 'haproxy-unix-backlog', 'haproxy-unix-backlog', 'haproxy-unix-backlog', 'haproxy-unix-backlog'],
+    },
     'backlog-full-tcp': { outcomes: ['503'], signals: ['haproxy-sC'] },
     'slow-upstream': { outcomes: ['504'], signals: ['haproxy-sH'] },
     // HAProxy streams the body; when the upstream stops reading, `timeout server` strikes in the
-    // data phase and the client's connection is reset: no status at all (logged as -1).
-    'send-timeout': { outcomes: ['ECONNRESET'], signals: ['haproxy-sD'] },
+    // data phase and the client's connection is reset: no status at all (logged as -1). On a busy
+    // machine it may strike while HAProxy waits for the response headers instead: 504 sH--.
+    'send-timeout': [
+      { outcomes: ['ECONNRESET'], signals: ['haproxy-sD'] },
+      { outcomes: ['504'], signals: ['haproxy-sH'] },
+    ],
     'reset-before-header': { outcomes: ['502'], signals: ['haproxy-SH'] },
     'reset-mid-body': { outcomes: ['200 truncated'], signals: ['haproxy-SD'] },
     'close-before-header': { outcomes: ['502'], signals: ['haproxy-SH'] },
@@ -98,7 +112,10 @@ for (const kind of ['haproxy', 'caddy'] as const) {
       const skip = !binary ? `${kind} is not installed` : c.options.user !== undefined ? `${kind} runs as this process here (root): no worker user to lack the permission` : !expected ? 'no expectation' : false;
       test(c.id, { skip, timeout: 15_000 }, async () => {
         const seen = await runCase(kind, c);
-        assert.deepEqual({ outcomes: seen.outcomes, signals: signalsOf(kind, seen.lines) }, expected, `${kind} log:\n${seen.lines.join('\n')}`);
+        const got: Seen = { outcomes: seen.outcomes, signals: signalsOf(kind, seen.lines) };
+        const allowed = Array.isArray(expected) ? expected : [expected!];
+        const match = allowed.find((e) => JSON.stringify(e) === JSON.stringify(got));
+        assert.deepEqual(got, match ?? allowed[0], `${kind} log:\n${seen.lines.join('\n')}`);
         if (record) recorded[kind].push(`# case: ${c.id}: client got ${seen.outcomes.join(', ')}`, ...seen.lines);
       });
     }

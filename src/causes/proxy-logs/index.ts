@@ -7,7 +7,7 @@ export { PROXY_LOG_FORMATS, FORMAT_NAMES, LINE, type ProxyLogFormat, type LineKi
 export { PROXY_SIGNALS, TRAP_EXAMPLES, SIGNAL_DOCS, getSignal, findSignal, UNKNOWN_SIGNAL } from './signals.js';
 export { RECORDED_EXAMPLES } from './recorded.js';
 export { GO_ERROR_KINDS, matchGoError, type GoErrorKind } from './go-errors.js';
-export { createLogLineClassifier, describeFormats, type LogLineClassifier, type ProxyLogFormatChoice, type SniffedLine } from './sniff.js';
+export { createLogLineClassifier, createFormatClassifier, describeFormats, type LogLineClassifier, type ProxyLogFormatChoice, type SniffedLine } from './sniff.js';
 export { looksLikeNginxErrorLine } from './nginx.js';
 export { fromClfTime, fromIsoTime, fromEpochSeconds } from './time.js';
 export { describeLogLine } from './describe.js';

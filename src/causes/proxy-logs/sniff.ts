@@ -16,6 +16,13 @@ const FACTORIES: Readonly<Record<ProxyLogFormat, () => FormatClassifier>> = {
   alb: createAlbClassifier,
 };
 
+/** The classifier of one format. */
+export function createFormatClassifier(format: ProxyLogFormat): FormatClassifier {
+  const factory = FACTORIES[format];
+  if (!factory) throw new BadgatewayError(ERROR_CODES.BAD_OPTION, `unknown log format ${JSON.stringify(format)} (known: ${PROXY_LOG_FORMATS.join(', ')}, auto)`);
+  return factory();
+}
+
 /** A format, or `auto`: each line in the first format it is a line of. */
 export type ProxyLogFormatChoice = ProxyLogFormat | 'auto';
 
@@ -38,11 +45,7 @@ export interface LogLineClassifier {
  */
 export function createLogLineClassifier(choice: ProxyLogFormatChoice): LogLineClassifier {
   const formats = choice === 'auto' ? [...PROXY_LOG_FORMATS] : [choice];
-  const classifiers = formats.map((f) => {
-    const factory = FACTORIES[f];
-    if (!factory) throw new BadgatewayError(ERROR_CODES.BAD_OPTION, `unknown log format ${JSON.stringify(f)} (known: ${PROXY_LOG_FORMATS.join(', ')}, auto)`);
-    return factory();
-  });
+  const classifiers = formats.map(createFormatClassifier);
   let last = 0;
   const out: SniffedLine = { kind: LINE.FOREIGN, format: null };
   return {

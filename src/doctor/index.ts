@@ -42,6 +42,6 @@ export {
 } from './access-log.js';
 export { LineSplitter, readLines, latin1ToUtf8, type ReadLinesOptions, type LineHandler } from './lines.js';
 export { probeKeepAlive, parseKeepAliveTimeout, type KeepAliveProbe } from './probe.js';
-export { renderDoctorText, renderWatchLine } from './render.js';
+export { escapeForTerminal, renderDoctorText, renderWatchLine } from './render.js';
 export { createDoctorMetrics, startMetricsServer, type DoctorMetrics, type MetricsServer } from './metrics.js';
 export type { CountEntry } from './counter.js';

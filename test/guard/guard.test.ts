@@ -37,9 +37,10 @@ async function listen(server: Server): Promise<string> {
 }
 
 test('resolveGuardOptions: defaults in one object, bad values named', () => {
-  const { onShed, skip, ...rest } = resolveGuardOptions();
+  const { onShed, skip, onError, ...rest } = resolveGuardOptions();
   assert.equal(onShed, undefined);
   assert.equal(skip, undefined);
+  assert.equal(onError, undefined);
   assert.deepEqual(rest, {
     maxFdRatio: 0.9,
     maxConcurrency: 0,
@@ -138,6 +139,58 @@ test('fd rule: protect() sheds with 503 before the app runs, onShed gets reason 
     assert.equal(guard.metrics().shedTotal.fds, 1);
     assert.equal(guard.metrics().admittedTotal, 1);
   } finally {
+    server.close();
+    guard.close();
+  }
+});
+
+test('a skip that throws never crashes the host: the request is shed as usual, onError gets the error once', { timeout: 10_000 }, async () => {
+  const errors: Array<[string, string]> = [];
+  const guard = createGuard({
+    maxFdRatio: 1e-9, // shedding everything
+    // The README's kind of skip: decodeURIComponent throws a URIError on `/%zz`.
+    skip: (req) => decodeURIComponent(req.url ?? '') === '/health',
+    onShed: () => {
+      throw new Error('onShed broke');
+    },
+    onError: (error, hook) => errors.push([hook, (error as Error).name]),
+  });
+  const server = createServer((_req, res) => res.end('app'));
+  guard.protect(server);
+  const url = await listen(server);
+  try {
+    const bad = await get(`${url}/%zz`);
+    assert.equal(bad.status, 503, 'not skipped: shed');
+    assert.deepEqual(errors, [
+      ['skip', 'URIError'],
+      ['onShed', 'Error'],
+    ]);
+    assert.equal((await get(`${url}/health`)).status, 200, 'the skip still works for good requests');
+    assert.equal(guard.metrics().shedTotal.fds, 1);
+  } finally {
+    server.close();
+    guard.close();
+  }
+});
+
+test('without onError, a throwing skip is one process warning, not one per request', { timeout: 10_000 }, async () => {
+  const warnings: string[] = [];
+  const onWarning = (w: Error & { code?: string }): void => {
+    if (w.code === 'BG_GUARD_HOOK_ERROR') warnings.push(w.message);
+  };
+  process.on('warning', onWarning);
+  const guard = createGuard({ maxConcurrency: 1, skip: () => JSON.parse('{') as boolean });
+  const server = createServer((_req, res) => setTimeout(() => res.end('app'), 100));
+  guard.protect(server);
+  const url = await listen(server);
+  try {
+    const results = await Promise.all([get(`${url}/a`), get(`${url}/b`), get(`${url}/c`)]);
+    assert.deepEqual(results.map((r) => r.status).sort(), [200, 503, 503]);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!, /^badgateway\/guard: skip threw \(.*JSON.*\); the request was treated as not skipped/);
+  } finally {
+    process.off('warning', onWarning);
     server.close();
     guard.close();
   }

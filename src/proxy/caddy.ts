@@ -70,8 +70,11 @@ export function renderCaddyConfig(options: ResolvedProxyOptions, listenPort: num
           badgateway: {
             listen: [`127.0.0.1:${listenPort}`],
             automatic_https: { disable: true },
-            // nginx's keepalive_timeout 75s towards clients.
+            // nginx's keepalive_timeout 75s towards clients; client_header_timeout. (Go's read and
+            // write timeouts bound a whole request or response, not the wait between two reads or
+            // writes as nginx's client_body_timeout and send_timeout do: they stay unset.)
             idle_timeout: '75s',
+            read_header_timeout: ms(options.clientHeaderTimeoutMs),
             logs: {},
             routes: [
               {
@@ -81,6 +84,8 @@ export function renderCaddyConfig(options: ResolvedProxyOptions, listenPort: num
               },
               {
                 handle: [
+                  // client_max_body_size: a larger body gets 413.
+                  ...(options.clientMaxBodyBytes > 0 ? [{ handler: 'request_body', max_size: options.clientMaxBodyBytes }] : []),
                   {
                     handler: 'reverse_proxy',
                     upstreams: [{ dial }],

@@ -77,16 +77,20 @@ export function renderHaproxyConfig(options: ResolvedProxyOptions, listenPort: n
     `    ${HAPROXY_LOG_FORMAT}`,
     `    timeout connect ${options.connectTimeoutMs}ms`,
     `    timeout server ${options.readTimeoutMs}ms`,
-    // The client side like nginx's defaults: keepalive_timeout 75s, client_body_timeout 60s.
-    '    timeout client 60s',
+    // The client side: `client_body_timeout` (HAProxy has one client inactivity timeout for both
+    // directions, so `send_timeout` has none of its own), `client_header_timeout`, nginx's
+    // keepalive_timeout 75s.
+    `    timeout client ${options.clientBodyTimeoutMs}ms`,
     '    timeout http-keep-alive 75s',
-    '    timeout http-request 60s',
+    `    timeout http-request ${options.clientHeaderTimeoutMs}ms`,
     ...(options.nextUpstream ? ['    retries 1', '    retry-on empty-response'] : ['    retries 0']),
     '',
     'frontend badgateway',
     `    bind 127.0.0.1:${listenPort}`,
     `    http-request set-log-level silent if { path ${NGINX_READY_PATH} }`,
     `    http-request return status 204 if { path ${NGINX_READY_PATH} }`,
+    // client_max_body_size, for bodies that say their length (a chunked one is not counted ahead).
+    ...(options.clientMaxBodyBytes > 0 ? [`    http-request deny deny_status 413 if { req.hdr_val(content-length) gt ${options.clientMaxBodyBytes} }`] : []),
     '    default_backend upstream',
     '',
     'backend upstream',

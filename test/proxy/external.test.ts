@@ -40,6 +40,13 @@ test('HAProxy config: each option maps to its setting (timeouts, keep-alive pool
   assert.match(pooled, /^ {4}log stdout format raw local0 info$/m);
   assert.match(pooled, /^ {4}retries 1\n {4}retry-on empty-response$/m);
   assert.match(pooled, /^ {4}noreuseport$/m);
+  assert.match(pooled, /^ {4}timeout client 60000ms$/m);
+  assert.match(pooled, /^ {4}timeout http-request 60000ms$/m);
+  assert.doesNotMatch(pooled, /deny_status 413/);
+  const limited = renderHaproxyConfig(resolveOptions({ upstream: '127.0.0.1:3000', clientMaxBodyBytes: 1024, clientHeaderTimeoutMs: 5000, clientBodyTimeoutMs: 7000 }), 8080, { log: 'stdout', idleTimeoutMs: 60_000 });
+  assert.match(limited, /^ {4}http-request deny deny_status 413 if \{ req\.hdr_val\(content-length\) gt 1024 \}$/m);
+  assert.match(limited, /^ {4}timeout http-request 5000ms$/m);
+  assert.match(limited, /^ {4}timeout client 7000ms$/m);
   const fresh = renderHaproxyConfig(resolveOptions({ upstream: 'http://[::1]:3000', keepalive: 0, nextUpstream: false }), 8080, { log: { socket: '/tmp/x/log.sock' }, idleTimeoutMs: 60_000 });
   assert.match(fresh, /^ {4}server app \[::1\]:3000$/m);
   assert.match(fresh, /^ {4}http-reuse never\n {4}option http-server-close$/m);
@@ -65,6 +72,9 @@ test('Caddy config: the reverse proxy transport gets the timeouts and the keep-a
   assert.deepEqual(pooled.apps.http.servers.badgateway.listen, ['127.0.0.1:8080']);
   const fresh = JSON.parse(renderCaddyConfig(resolveOptions({ upstream: '127.0.0.1:3000', keepalive: 0 }), 8080, paths, 60_000));
   assert.deepEqual(fresh.apps.http.servers.badgateway.routes[1].handle[0].transport.keep_alive, { enabled: false });
+  assert.equal(fresh.apps.http.servers.badgateway.read_header_timeout, '60000ms');
+  const limited = JSON.parse(renderCaddyConfig(resolveOptions({ upstream: '127.0.0.1:3000', clientMaxBodyBytes: 1024 }), 8080, paths, 60_000));
+  assert.deepEqual(limited.apps.http.servers.badgateway.routes[1].handle[0], { handler: 'request_body', max_size: 1024 });
 });
 
 async function withUpstream<T>(run: (url: string) => Promise<T>): Promise<T> {

@@ -54,6 +54,8 @@ export function createCaddyClassifier(): FormatClassifier {
       const status = typeof o['status'] === 'number' ? o['status'] : 0;
       // Caddy answers 499 when the client canceled (closed its connection) while waiting.
       if (status === 499) return LINE.CLIENT_ABORT;
+      // The client's body was over `request_body max_size`: Caddy 2.6 answers 502 for it, no upstream's doing.
+      if (message.includes('request body too large')) return fillFromJson(into, 'caddy-body-too-large', o, message, null);
       const kind = matchGoError(message);
       if (kind) return fillFromJson(into, `caddy-${kind.kind}`, o, message, null);
       // An error the handler chain returned that is no upstream failure (a 404 from file_server…).

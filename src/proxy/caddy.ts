@@ -1,6 +1,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { BadgatewayError, ERROR_CODES, badOption } from '../errors/index.js';
-import { createTempDir, which } from '../util/index.js';
+import { createTempDir } from '../util/index.js';
+import { findProgram } from './process.js';
 import { startExternalProxy, type ExternalProxyOptions } from './external.js';
 import { NGINX_READY_PATH } from './nginx.js';
 import { resolveOptions, type ProxyHandle, type ProxyOptions, type ResolvedProxyOptions } from './options.js';
@@ -23,9 +24,7 @@ export interface CaddyHandle extends ProxyHandle {
 
 /** `$BADGATEWAY_CADDY` when set (empty: pretend it is absent), else PATH. */
 export function findCaddy(): string | undefined {
-  const override = process.env['BADGATEWAY_CADDY'];
-  if (override !== undefined) return override === '' ? undefined : which(override);
-  return which('caddy');
+  return findProgram('BADGATEWAY_CADDY', 'caddy');
 }
 
 /** Paths of one Caddy instance, all inside its temp dir. */

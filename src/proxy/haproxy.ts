@@ -2,10 +2,11 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { BadgatewayError, ERROR_CODES, badOption } from '../errors/index.js';
-import { createTempDir, debug, which } from '../util/index.js';
+import { createTempDir, debug } from '../util/index.js';
 import { proxyMessage, startExternalProxy, type ExternalProxyOptions } from './external.js';
 import { NGINX_READY_PATH } from './nginx.js';
 import { openDatagramLog, type DatagramLog } from './datagram-log.js';
+import { findProgram } from './process.js';
 import { resolveOptions, type ProxyHandle, type ProxyOptions, type ResolvedProxyOptions } from './options.js';
 
 /** How to install HAProxy when it is missing. */
@@ -32,9 +33,7 @@ export interface HaproxyHandle extends ProxyHandle {
 
 /** `$BADGATEWAY_HAPROXY` when set (empty: pretend it is absent), else PATH and the sbin dirs. */
 export function findHaproxy(): string | undefined {
-  const override = process.env['BADGATEWAY_HAPROXY'];
-  if (override !== undefined) return override === '' ? undefined : which(override);
-  return which('haproxy');
+  return findProgram('BADGATEWAY_HAPROXY', 'haproxy');
 }
 
 /** HAProxy's log line as badgateway configures it: `option httplog`, the default HTTP format. */

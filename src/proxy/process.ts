@@ -8,6 +8,16 @@ import { debug, sleep, which } from '../util/index.js';
  * signals, the whole process group killed at the end, and a readiness probe over HTTP.
  */
 
+/**
+ * A proxy program's path, or `undefined`: `$<variable>` when set (a path, or empty for "pretend it
+ * is absent", so tests can see what a machine without it does), else PATH and the sbin dirs.
+ */
+export function findProgram(variable: string, name: string): string | undefined {
+  const override = process.env[variable];
+  if (override !== undefined) return override === '' ? undefined : which(override);
+  return which(name);
+}
+
 let setprivPath: string | null | undefined;
 
 /**

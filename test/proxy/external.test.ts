@@ -172,7 +172,7 @@ test('haproxy: a config HAProxy rejects is BG_PROXY_FAILED with its own words, a
   });
 });
 
-test('haproxy --haproxy-log socket: HAProxy logs syslog datagrams to a unix socket badgateway reads into the log file', { skip: skipUnless('haproxy'), timeout: 20_000 }, async () => {
+test('haproxy logTarget socket (proxy --haproxy-log-to socket): HAProxy logs syslog datagrams to a unix socket badgateway reads into the log file', { skip: skipUnless('haproxy'), timeout: 20_000 }, async () => {
   let proxy: ProxyHandle | undefined;
   try {
     proxy = await startProxy({ kind: 'haproxy', upstream: 'http://127.0.0.1:9', logTarget: 'socket' });
@@ -192,11 +192,16 @@ test('haproxy --haproxy-log socket: HAProxy logs syslog datagrams to a unix sock
 for (const kind of ['haproxy', 'caddy'] as const) {
   test(`badgateway proxy --${kind} prints where it listens and its logs, proxies, and cleans up on SIGINT`, { skip: skipUnless(kind), timeout: 20_000 }, async () => {
     await withUpstream(async (url) => {
-      const cli = startCli(['proxy', '--upstream', url, `--${kind}`, '--read-timeout', '5s', '--idle-timeout', '10s']);
+      // HAProxy through the datagram socket here (the library test above covers its stdout).
+      const cli = startCli(['proxy', '--upstream', url, `--${kind}`, '--read-timeout', '5s', '--idle-timeout', '10s', ...(kind === 'haproxy' ? ['--haproxy-log-to', 'socket'] : [])]);
       try {
         const m = await cli.waitForLine(new RegExp(`^proxying (http://127\\.0\\.0\\.1:\\d+) -> (\\S+) \\(${kind}\\)$`));
         const log = (await cli.waitForLine(kind === 'haproxy' ? /^ {2}log: {8}(\/\S+\/haproxy\.log)$/ : /^ {2}error log: {2}(\/\S+\/caddy\.log)$/))[1]!;
         assert.equal((await fetch(`${m[1]}/y`)).status, 200);
+        if (kind === 'haproxy') {
+          const line = await waitFor('the request line', () => readFileSync(log, 'utf8').split('\n').find((l) => l.includes('"GET /y HTTP/1.1"')));
+          assert.match(line, /^<134>\w{3} [ \d]\d \d\d:\d\d:\d\d \S+ haproxy\[\d+\]: 127\.0\.0\.1:\d+ \[.* 200 /);
+        }
         const exit = await cli.stop('SIGINT');
         assert.deepEqual(exit, { code: 0, signal: null });
         assert.equal(existsSync(dirname(log)), false, 'temp dir removed');

@@ -10,7 +10,7 @@ interface ProxyCommandOptions {
   haproxy?: boolean;
   caddy?: boolean;
   builtin?: boolean;
-  haproxyLog: 'stdout' | 'socket';
+  haproxyLogTo: 'stdout' | 'socket';
   idleTimeout: number;
   port: number;
   keepalive: number;
@@ -29,7 +29,7 @@ Examples:
   $ badgateway proxy --upstream http://127.0.0.1:3000
   $ badgateway proxy --upstream unix:/run/app.sock --nginx --port 8080 --read-timeout 5s
   $ badgateway proxy --upstream 127.0.0.1:3000 --builtin --keepalive 0
-  $ badgateway proxy --upstream unix:/run/app.sock --haproxy --haproxy-log socket
+  $ badgateway proxy --upstream unix:/run/app.sock --haproxy --haproxy-log-to socket
   $ badgateway proxy --upstream 127.0.0.1:3000 --caddy --read-timeout 30s
 
 Without --nginx/--haproxy/--caddy/--builtin it runs nginx when installed, else the built-in proxy.
@@ -74,7 +74,7 @@ export function registerProxy(program: Command, ctx: CliContext): void {
     .option('--client-max-body-size <bytes>', 'client_max_body_size: larger request bodies get 413 (0 = no limit)', parseIntArg(0), DEFAULTS.clientMaxBodyBytes)
     .option('--no-next-upstream', 'never retry, not even an idempotent request on a failed reused connection')
     .addOption(durationOption('--idle-timeout <duration>', 'HAProxy/Caddy: how long an idle pooled upstream connection is kept (nginx: upstream keepalive_timeout 60s)', 60_000))
-    .addOption(new Option('--haproxy-log <target>', 'HAProxy: log to its stdout or to a unix datagram socket badgateway reads (syslog format)').choices(['stdout', 'socket']).default('stdout'))
+    .addOption(new Option('--haproxy-log-to <target>', 'HAProxy: log to its stdout or to a unix datagram socket badgateway reads (syslog format)').choices(['stdout', 'socket']).default('stdout'))
     .addHelpText('after', EXAMPLES)
     .action(async (opts: ProxyCommandOptions) => {
       const kind: ProxyKind = opts.nginx ? 'nginx' : opts.haproxy ? 'haproxy' : opts.caddy ? 'caddy' : opts.builtin ? 'builtin' : 'auto';
@@ -93,7 +93,7 @@ export function registerProxy(program: Command, ctx: CliContext): void {
           clientMaxBodyBytes: opts.clientMaxBodySize,
           nextUpstream: opts.nextUpstream,
           idleTimeoutMs: opts.idleTimeout,
-          logTarget: opts.haproxyLog,
+          logTarget: opts.haproxyLogTo,
         }),
       );
       ctx.stdout.write(

@@ -6,6 +6,9 @@
  *    within 3× of `grep -cE` of the five cause patterns. The classifier runs in a child process
  *    (the library, as the CLI uses it) so its maxRSS is its own. Peers: `grep -cE` (five
  *    patterns), `grep -c` (one), `wc -l`.
+ *    The same for a 1 GiB HAProxy log (`option httplog` lines recorded from HAProxy 2.6, the
+ *    failures among as many ordinary 200s), against `grep -cE` of the termination states that
+ *    stand for causes.
  * 2. Inspect a process holding 20,000 fds (`runDoctor({ pids })`): target < 1 s; peer
  *    `ls /proc/PID/fd | wc -l`.
  *
@@ -25,6 +28,9 @@ const TARGET_FDS = 20_000;
 const FIXTURE = fileURLToPath(new URL('../../test/doctor/fixtures/nginx-error.log', import.meta.url));
 const DOCTOR = fileURLToPath(new URL('../src/doctor/index.js', import.meta.url));
 const GREP_FIVE = 'Resource temporarily unavailable|Too many open files|Connection timed out|prematurely closed|Connection refused';
+const HAPROXY_FIXTURE = fileURLToPath(new URL('../../test/doctor/fixtures/haproxy.log', import.meta.url));
+/** The termination states of HAProxy that stand for a cause (its grep equivalent of GREP_FIVE). */
+const GREP_HAPROXY = ' (S[CHD]|s[CHDQ]|PH|[PR]C)-- ';
 
 /** Noise a production error log has besides upstream errors (not counted as errors). */
 const NOISE = [
@@ -53,8 +59,30 @@ export async function makeBlock(): Promise<Buffer> {
   return Buffer.from(lines.join(''));
 }
 
-async function writeLog(path: string): Promise<number> {
-  const block = await makeBlock();
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/**
+ * One block of HAProxy httplog lines: the recorded ones (SC--, sC--, SH--, sH--, SD--, sD--, 200s)
+ * with time, client port and status varied, every other line an ordinary 200 as most of a real log is.
+ */
+export async function makeHaproxyBlock(): Promise<Buffer> {
+  const recorded = (await readFile(HAPROXY_FIXTURE, 'utf8')).split('\n').filter((l) => / \[\d\d\/\w{3}\/\d{4}:/.test(l));
+  const ok = recorded.find((l) => / 200 \d+ - - ---- /.test(l))!;
+  const lines: string[] = [];
+  let size = 0;
+  for (let i = 0; size < BLOCK_BYTES; i++) {
+    const t = i >> 6;
+    const day = String(20 + (((t / 86400) | 0) % 8)).padStart(2, '0');
+    const time = `${day}/${MONTHS[10]}/2026:${String(((t / 3600) | 0) % 24).padStart(2, '0')}:${String(((t / 60) | 0) % 60).padStart(2, '0')}:${String(t % 60).padStart(2, '0')}.${String(i % 1000).padStart(3, '0')}`;
+    const shape = i % 2 === 0 ? ok : recorded[i % recorded.length]!;
+    const line = `${shape.replace(/^127\.0\.0\.1:\d+ \[[^\]]+\]/, `10.0.${i % 256}.${(i >> 8) % 256}:${1024 + (i % 60000)} [${time}]`)}\n`;
+    lines.push(line);
+    size += line.length;
+  }
+  return Buffer.from(lines.join(''));
+}
+
+async function writeLog(path: string, block: Buffer): Promise<number> {
   const handle = await open(path, 'w');
   let written = 0;
   try {
@@ -69,10 +97,10 @@ async function writeLog(path: string): Promise<number> {
 }
 
 const CHILD = `
-const { summarizeErrorLogs } = await import(process.argv[1]);
+const { summarizeProxyLogs } = await import(process.argv[1]);
 const start = performance.now();
 const cpu0 = process.cpuUsage();
-const s = await summarizeErrorLogs([process.argv[2]]);
+const s = await summarizeProxyLogs([{ file: process.argv[2], format: process.argv[3] }]);
 const ms = performance.now() - start;
 const cpu = process.cpuUsage(cpu0);
 console.log(JSON.stringify({ ms, cpuMs: (cpu.user + cpu.system) / 1000, maxRssKb: process.resourceUsage().maxRSS, lines: s.lines }));
@@ -102,28 +130,28 @@ function timeCommand(cmd: string, args: string[], rounds = 2): Timing {
 const ratio = (a: Timing, b: Timing): string => `wall ${(a.ms / b.ms).toFixed(2)}×, cpu ${(a.cpuMs / b.cpuMs).toFixed(2)}×`;
 const fmt = (t: Timing): string => `${(t.ms / 1000).toFixed(2)} s (cpu ${(t.cpuMs / 1000).toFixed(2)} s)`;
 
-async function benchLog(): Promise<void> {
+async function benchLog(format: 'nginx' | 'haproxy'): Promise<void> {
   const dir = await createTempDir('doctor-bench');
   try {
-    const file = dir.file('error.log');
-    const bytes = await writeLog(file);
+    const file = dir.file(format === 'nginx' ? 'error.log' : 'haproxy.log');
+    const bytes = await writeLog(file, format === 'nginx' ? await makeBlock() : await makeHaproxyBlock());
     // Warm the page cache for every contender alike.
     timeCommand('wc', ['-l', file], 1);
     const wc = timeCommand('wc', ['-l', file]);
     const grepOne = timeCommand('grep', ['-c', 'upstream', file]);
-    const grepFive = timeCommand('grep', ['-cE', GREP_FIVE, file]);
+    const grepFive = timeCommand('grep', ['-cE', format === 'nginx' ? GREP_FIVE : GREP_HAPROXY, file]);
     let r: Timing & { maxRssKb: number; lines: { total: number; upstreamErrors: number } } | undefined;
     for (let i = 0; i < 2; i++) {
-      const child = spawnSync(process.execPath, ['--input-type=module', '-e', CHILD, DOCTOR, file], { encoding: 'utf8', maxBuffer: 1 << 20 });
+      const child = spawnSync(process.execPath, ['--input-type=module', '-e', CHILD, DOCTOR, file, format], { encoding: 'utf8', maxBuffer: 1 << 20 });
       if (child.status !== 0) throw new Error(`classifier child failed: ${child.stderr}`);
       const run = JSON.parse(child.stdout) as NonNullable<typeof r>;
       if (!r || run.ms < r.ms) r = { ...run, maxRssKb: Math.max(run.maxRssKb, r?.maxRssKb ?? 0) };
     }
     if (!r) return;
     const mb = bytes / 1024 / 1024;
-    console.log(`doctor: error log ${mb.toFixed(0)} MiB, ${r.lines.total} lines (${r.lines.upstreamErrors} upstream errors); best of 2, wall and CPU (user+sys, all threads)`);
+    console.log(`doctor: ${format === 'nginx' ? 'nginx error log' : 'HAProxy log'} ${mb.toFixed(0)} MiB, ${r.lines.total} lines (${r.lines.upstreamErrors} upstream errors); best of 2, wall and CPU (user+sys, all threads)`);
     console.log(`  classify (doctor)   ${fmt(r)}  ${(mb / (r.ms / 1000)).toFixed(0)} MiB/s  maxRSS ${(r.maxRssKb / 1024).toFixed(0)} MB  (targets < 10 s, < 150 MB)`);
-    console.log(`  grep -cE (5 causes) ${fmt(grepFive)}  → doctor / grep -cE: ${ratio(r, grepFive)} (DESIGN: ≤ 3×)`);
+    console.log(`  grep -cE (${format === 'nginx' ? '5 causes' : 'states'}) ${fmt(grepFive)}  → doctor / grep -cE: ${ratio(r, grepFive)} (DESIGN: ≤ 3×)`);
     console.log(`  grep -c (1 pattern) ${fmt(grepOne)}  → doctor / grep -c:  ${ratio(r, grepOne)}`);
     console.log(`  wc -l               ${fmt(wc)}  → doctor / wc -l:    ${ratio(r, wc)}`);
   } finally {
@@ -222,6 +250,7 @@ async function benchInstructions(): Promise<void> {
 /** Runs the benchmarks and prints times, RSS, instructions and ratios. */
 export async function run(): Promise<void> {
   await benchFds();
-  await benchLog();
+  await benchLog('nginx');
+  await benchLog('haproxy');
   await benchInstructions();
 }

@@ -44,7 +44,9 @@ export function createDoctorSampler(user: Partial<DoctorOptions> = {}, io: { std
   let previousUnix: UnixSample | undefined;
   const logReader = createLogReader(options, io, { follow });
   let firstRead = true;
-  const wantsLive = options.pids.length + options.ports.length + options.unixSockets.length > 0 || (options.scanAll && options.errorLogs.length + options.accessLogs.length === 0);
+  const wantsLive =
+    options.pids.length + options.ports.length + options.unixSockets.length > 0 ||
+    (options.scanAll && options.errorLogs.length + options.proxyLogs.length + options.accessLogs.length === 0);
   return {
     async sample() {
       const start = performance.now();

@@ -17,12 +17,15 @@ export {
 } from './collectors.js';
 export {
   summarizeErrorLogs,
+  summarizeProxyLogs,
   mergeErrorLogSummaries,
   ErrorLogAggregator,
   normalizeUpstream,
   ERROR_LOG_SUMMARY_DEFAULTS,
   READ_LOG_DEFAULTS,
   type LogWorkerJob,
+  type LogFileEntry,
+  type ProxyLogInput,
   type ErrorLogSummary,
   type PatternSummary,
   type ErrorLogSummaryOptions,

@@ -1,4 +1,5 @@
 import { badOption } from '../errors/index.js';
+import type { ProxyLogInput } from './error-log.js';
 
 /** Everything `badgateway doctor` can be asked to look at, and its thresholds. */
 export interface DoctorOptions {
@@ -12,6 +13,8 @@ export interface DoctorOptions {
   errorLogs: string[];
   /** Access logs (see access-log.ts for the formats). */
   accessLogs: string[];
+  /** Logs of other proxies (HAProxy, Caddy, Envoy, Traefik, ALB), each with its format or `auto`. */
+  proxyLogs: ProxyLogInput[];
   /** With no target and no log: inspect every listening socket of the machine. Default true. */
   scanAll: boolean;
   /**
@@ -53,6 +56,7 @@ export const DOCTOR_DEFAULTS: Readonly<DoctorOptions> = Object.freeze({
   unixSockets: [],
   errorLogs: [],
   accessLogs: [],
+  proxyLogs: [],
   scanAll: true,
   intervalMs: 1000,
   fdWarningRatio: 0.8,

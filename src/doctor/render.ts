@@ -84,10 +84,19 @@ export function renderDoctorText(report: DoctorReport): string {
   }
   const e = report.errorLog;
   if (e) {
+    const formats = Object.entries(e.formats);
+    const onlyNginx = formats.every(([f]) => f === 'nginx');
+    const kinds = onlyNginx ? '' : ` (${[...formats.map(([f, n]) => `${f} ${n}`), ...(e.lines.notProxy > 0 ? [`not a proxy line ${e.lines.notProxy}`] : [])].join(', ')})`;
+    const s503 = e.statuses['503'] > 0 ? `, 503: ${e.statuses['503']}` : '';
     out.push(
-      `Error log: ${e.lines.total} lines in ${e.files.length} file${e.files.length === 1 ? '' : 's'}; ${e.lines.upstreamErrors} upstream/proxy errors ` +
-        `(502: ${e.statuses['502']}, 504: ${e.statuses['504']}, 500: ${e.statuses['500']}, no response/truncated: ${e.statuses.none}; unknown: ${e.lines.unknownUpstream})`,
+      `${onlyNginx ? 'Error log' : 'Proxy log'}: ${e.lines.total} lines in ${e.files.length} file${e.files.length === 1 ? '' : 's'}${kinds}; ${e.lines.upstreamErrors} upstream/proxy errors ` +
+        `(502: ${e.statuses['502']}${s503}, 504: ${e.statuses['504']}, 500: ${e.statuses['500']}, no response/truncated: ${e.statuses.none}; unknown: ${e.lines.unknownUpstream})`,
     );
+    const { clientAbort, appError, healthCheck } = e.ignored;
+    if (clientAbort + appError + healthCheck > 0) {
+      out.push(`  not a proxy cause: ${clientAbort} client abort${clientAbort === 1 ? '' : 's'}, ${appError} 5xx sent by the app itself, ${healthCheck} health-check request${healthCheck === 1 ? '' : 's'}`);
+    }
+    for (const f of e.files.filter((x) => x.error !== undefined)) out.push(`  ${f.file}: ${f.error}`);
     if (e.patterns.length > 0) {
       const w = Math.max(7, ...e.patterns.map((p) => p.id.length));
       out.push(`  ${'pattern'.padEnd(w)}  ${'lines'.padStart(8)}  status  first seen → last seen                     causes`);

@@ -301,19 +301,21 @@ export function evaluateErrorLog(summary: ErrorLogSummary, options: DoctorOption
     const lines = patterns.reduce((n, p) => n + p.count, 0);
     const also = [...new Set(patterns.flatMap((p) => p.causes.slice(1)))].filter((c) => c !== cause);
     const evidence = patterns.flatMap((p) => [
-      `${p.count} × [${p.level ?? '?'}] ${p.id}${p.status === null ? '' : ` (${p.status})`} from ${p.firstSeen ?? '?'} to ${p.lastSeen ?? '?'}; upstreams: ${p.upstreams
+      `${p.count} × [${p.level ?? p.format ?? '?'}] ${p.id}${p.status === null ? '' : ` (${p.status})`}${p.firstSeen === null ? '' : ` from ${p.firstSeen} to ${p.lastSeen ?? '?'}`}; upstreams: ${p.upstreams
         .slice(0, 3)
         .map((u) => `${u.name} ${u.count}`)
         .join(', ')}${p.upstreams.length > 3 ? ', …' : ''}`,
       `  e.g. ${p.example}`,
     ]);
     const statusText = [...new Set(patterns.map((p) => p.status).filter((s) => s !== null))].join('/');
+    // nginx's error log, or the log of another proxy (HAProxy, Caddy, Envoy, Traefik, ALB).
+    const log = patterns.every((p) => (p.format ?? 'nginx') === 'nginx') ? 'error-log' : 'proxy-log';
     findings.push(
       createFinding(cause, {
         severity: lines >= options.logCriticalLines ? 'critical' : 'warning',
         source: 'error-log',
-        target: 'error log',
-        summary: `${lines} error-log line${lines === 1 ? '' : 's'}${statusText ? ` (${statusText})` : ''} ${getCause(cause)?.side === 'proxy' ? 'from the proxy itself' : 'point here'}${also.length > 0 ? `; the same symptom can also be ${also.join(', ')}` : ''}`,
+        target: log === 'error-log' ? 'error log' : 'proxy log',
+        summary: `${lines} ${log} line${lines === 1 ? '' : 's'}${statusText ? ` (${statusText})` : ''} ${getCause(cause)?.side === 'proxy' ? 'from the proxy itself' : 'point here'}${also.length > 0 ? `; the same symptom can also be ${also.join(', ')}` : ''}`,
         evidence,
         alsoConsistentWith: also,
       }),

@@ -1,3 +1,4 @@
+import type { ProxyLogFormat } from '../causes/index.js';
 import { runDoctor } from '../doctor/index.js';
 import type { PhaseResult } from './types.js';
 
@@ -10,13 +11,17 @@ export async function diagnosePhase(input: {
   pid: number | null;
   target: { port: number } | { unixSocket: string };
   errorLogPath: string;
+  /** The format of the proxy's log (nginx's error log unless said otherwise). */
+  logFormat?: ProxyLogFormat;
 }): Promise<PhaseResult['doctor']> {
   try {
     const report = await runDoctor({
       pids: input.pid === null ? [] : [input.pid],
       ports: 'port' in input.target ? [input.target.port] : [],
       unixSockets: 'unixSocket' in input.target ? [input.target.unixSocket] : [],
-      errorLogs: [input.errorLogPath],
+      ...(input.logFormat === undefined || input.logFormat === 'nginx'
+        ? { errorLogs: [input.errorLogPath] }
+        : { proxyLogs: [{ file: input.errorLogPath, format: input.logFormat }] }),
       scanAll: false,
       // Unix connections have no idle timers: doctor looks twice, 500 ms apart, for ones that stay
       // quiet. TCP has timers; one sample keeps other processes' ListenOverflows out of the column.

@@ -29,6 +29,11 @@ export interface PhaseLoadSpec {
   /** Requests per second. */
   rate: number;
   durationMs: number;
+  /**
+   * Clients keep their connection to the proxy between requests (default true); false = a new
+   * client connection per request.
+   */
+  clientKeepAlive?: boolean;
 }
 
 /** The upstream of a running phase, as hooks see it. */

@@ -263,11 +263,14 @@ export const keepaliveRace: Scenario = {
   upstreams: ['node'],
   plan(upstream): ScenarioPlan {
     if (upstream !== 'node') return unsupported(this.id, upstream);
-    const load = { path: '/', method: 'POST' as const, body: 'x', rate: 50, durationMs: 1500 };
+    // A new client connection per request: HAProxy answers a failed reused upstream connection with
+    // 502 only for a client connection's first request; on a later one it closes the client's
+    // connection without a response (and without a log line), so that the client may retry.
+    const load = { path: '/', method: 'POST' as const, body: 'x', rate: 50, durationMs: 1500, clientKeepAlive: false };
     const proxy = { keepalive: 16, connectTimeoutMs: 1000, readTimeoutMs: 1000 };
     return {
       how:
-        `the proxy keeps idle upstream connections (keepalive 16) and POSTs at ${load.rate}/s; the upstream (the lab's race server) has a ` +
+        `the proxy keeps idle upstream connections (keepalive 16) and POSTs at ${load.rate}/s, each from a new client connection; the upstream (the lab's race server) has a ` +
         `${RACE_TIMEOUT_MS} ms keep-alive timeout that it checks when a request arrives, closing the expired connection right then: ` +
         'the close and the reuse cross every time, which loopback timing alone almost never does',
       fix: `upstream keep-alive timeout ${RACE_FIX_TIMEOUT_MS / 1000} s, longer than the proxy's idle timeout for pooled connections (nginx: 60 s)`,

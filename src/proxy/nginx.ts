@@ -1,12 +1,12 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
-import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { BadgatewayError, ERROR_CODES, badOption } from '../errors/index.js';
-import { createTempDir, debug, sleep, which } from '../util/index.js';
+import { createTempDir, debug, which } from '../util/index.js';
 import { onProcessExit } from './cleanup.js';
 import { findFreePort } from './free-port.js';
+import { killGroup, stopChild, waitUntilAnswering, withParentDeathSignal } from './process.js';
 import { ACCESS_LOG_FORMAT } from './log-format.js';
 import { resolveOptions, type ProxyHandle, type ProxyOptions, type ResolvedProxyOptions } from './options.js';
 
@@ -262,16 +262,9 @@ async function startNginx(
   // A failed spawn emits 'error' (and maybe no 'exit').
   const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
   const pid = child.pid ?? 0;
-  const killGroup = (signal: NodeJS.Signals): void => {
-    try {
-      process.kill(-pid, signal);
-    } catch {
-      /* already gone */
-    }
-  };
   const unregister = onProcessExit(() => {
     // No time to wait here: kill the whole group at once.
-    if (pid) killGroup('SIGKILL');
+    killGroup(pid);
     removeDirSync();
   });
 
@@ -279,16 +272,16 @@ async function startNginx(
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>
     (closing ??= (async () => {
-      await stopChild(child, exited);
+      await stopChild(child, exited, NGINX_STOP_STEPS);
       // Workers orphaned by a master that died hard (or was SIGKILLed above) go with their group.
-      if (pid) killGroup('SIGKILL');
+      killGroup(pid);
       unregister();
       await removeDir();
     })());
 
   try {
     await Promise.race([
-      waitUntilAnswering(port, startTimeoutMs, () => child.exitCode !== null || child.signalCode !== null),
+      waitUntilAnswering({ port, path: NGINX_READY_PATH, timeoutMs: startTimeoutMs, died: () => child.exitCode !== null || child.signalCode !== null, name: 'nginx' }),
       spawnError.then((err) => {
         throw new BadgatewayError(ERROR_CODES.NGINX_FAILED, `cannot start ${nginx}: ${err.message}`, { cause: err });
       }),
@@ -322,55 +315,9 @@ async function startNginx(
   return handle;
 }
 
-let setprivPath: string | null | undefined;
-
-/**
- * `setpriv --pdeathsig SIGTERM -- CMD…` when util-linux's setpriv has that option (2.33+), else CMD:
- * the kernel then sends the master SIGTERM (fast shutdown, workers included) when the thread that
- * started it dies, even by SIGKILL, where no exit handler of ours runs. setpriv execs nginx, so the
- * pid stays the master's. The parent is the starting *thread*: call runNginx from the main thread.
- */
-function withParentDeathSignal(command: string, args: string[]): [string, string[]] {
-  if (setprivPath === undefined) {
-    const setpriv = which('setpriv');
-    const help = setpriv ? spawnSync(setpriv, ['--help'], { encoding: 'utf8', timeout: 5000 }) : undefined;
-    setprivPath = setpriv && help?.status === 0 && help.stdout.includes('--pdeathsig') ? setpriv : null;
-    if (!setprivPath) debug('nginx: no setpriv --pdeathsig; nginx outlives a SIGKILLed parent');
-  }
-  return setprivPath ? [setprivPath, ['--pdeathsig', 'SIGTERM', '--', command, ...args]] : [command, args];
-}
-
 /** Graceful stop (SIGQUIT lets workers finish), then SIGTERM, then SIGKILL; bounded to ~3 s. */
-async function stopChild(child: ChildProcess, exited: Promise<void>): Promise<void> {
-  const alive = (): boolean => child.exitCode === null && child.signalCode === null;
-  for (const [signal, waitMs] of [
-    ['SIGQUIT', 1000],
-    ['SIGTERM', 1000],
-    ['SIGKILL', 1000],
-  ] as const) {
-    if (!alive()) return;
-    child.kill(signal);
-    await Promise.race([exited, sleep(waitMs)]);
-  }
-}
-
-/** Resolves once nginx itself answers {@link NGINX_READY_PATH} with 204 (i.e. a worker runs). */
-async function waitUntilAnswering(port: number, timeoutMs: number, died: () => boolean): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (died()) throw new Error('nginx exited during start');
-    const status = await new Promise<number | undefined>((resolve) => {
-      const req = request({ host: '127.0.0.1', port, path: NGINX_READY_PATH, agent: false, timeout: 1000 }, (res) => {
-        res.resume();
-        resolve(res.statusCode);
-      });
-      req.on('error', () => resolve(undefined));
-      req.on('timeout', () => req.destroy());
-      req.end();
-    });
-    if (status === 204) return;
-    if (Date.now() >= deadline) throw new Error(`nginx did not answer on 127.0.0.1:${port} within ${timeoutMs} ms`);
-    await sleep(20);
-  }
-}
-
+const NGINX_STOP_STEPS = [
+  ['SIGQUIT', 1000],
+  ['SIGTERM', 1000],
+  ['SIGKILL', 1000],
+] as const;

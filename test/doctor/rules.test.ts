@@ -89,12 +89,15 @@ test('idle keep-alive sockets: a leak when many and most of the sockets; critica
 test('an error-log cause confirmed live gets the log lines as evidence; findings are ranked critical, live first', () => {
   const errorLog = {
     files: [],
-    lines: { total: 3, nginx: 3, upstreamErrors: 3, unknownUpstream: 0, notNginx: 0, truncated: 0 },
-    statuses: { '502': 0, '504': 3, '500': 0, none: 0 },
+    lines: { total: 3, nginx: 3, upstreamErrors: 3, unknownUpstream: 0, notNginx: 0, truncated: 0, proxy: 3, notProxy: 0 },
+    formats: { nginx: 3 },
+    ignored: { clientAbort: 0, appError: 0, healthCheck: 0 },
+    statuses: { '502': 0, '503': 0, '504': 3, '500': 0, none: 0 },
     patterns: [
       {
         id: 'read-timeout',
         level: 'error' as const,
+        format: 'nginx' as const,
         status: 504 as const,
         causes: ['slow-upstream', 'fd-exhaustion', 'keepalive-leak', 'backlog-overflow-tcp'] as const,
         count: 3,

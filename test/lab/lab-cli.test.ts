@@ -244,9 +244,9 @@ test('badgateway lab: bad input is one line and exit 2', { timeout: 30_000 }, as
   const unknown = await runCli(['lab', 'nope']);
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /^badgateway: unknown scenario "nope"\n  hint: known: fd-exhaustion, /);
-  const proxy = await runCli(['lab', '--proxy', 'haproxy']);
+  const proxy = await runCli(['lab', '--proxy', 'traefik']);
   assert.equal(proxy.code, 2);
-  assert.equal(proxy.stderr, "badgateway lab: option '--proxy <kind>' argument 'haproxy' is invalid. Allowed choices are auto, nginx, builtin.\n");
+  assert.equal(proxy.stderr, "badgateway lab: option '--proxy <kind>' argument 'traefik' is invalid. Allowed choices are auto, all, nginx, haproxy, caddy, builtin.\n");
   const upstream = await runCli(['lab', 'keepalive-race', '--upstream', 'gevent']);
   assert.equal(upstream.code, 2);
   assert.match(upstream.stderr, /^badgateway: --upstream: "gevent" is not valid \(expected an upstream the chosen scenarios have \(keepalive-race runs with node upstreams only\)\)\n$/);  const html = await runCli(['lab', 'slow-upstream', '--html', '/nonexistent-dir/lab.html']);

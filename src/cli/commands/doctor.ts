@@ -10,6 +10,7 @@ import {
   type DoctorOptions,
   type DoctorReport,
 } from '../../doctor/index.js';
+import type { ProxyLogFormatChoice } from '../../causes/index.js';
 import { sleep } from '../../util/index.js';
 import type { CliContext } from '../context.js';
 import { parseDurationArg, parseIntArg, parseNumberArg } from '../options.js';
@@ -19,6 +20,12 @@ interface DoctorCliOptions {
   port?: number[];
   unixSocket?: string[];
   nginxErrorLog?: string[];
+  haproxyLog?: string[];
+  caddyLog?: string[];
+  envoyLog?: string[];
+  traefikLog?: string[];
+  albLog?: string[];
+  proxyLog?: string[];
   accessLog?: string[];
   json?: boolean;
   interval: number;
@@ -39,6 +46,19 @@ const collect =
   <T>(parse: (v: string) => T) =>
   (value: string, previous: T[] | undefined): T[] => [...(previous ?? []), parse(value)];
 
+/** The --haproxy-log … --proxy-log files, each with its format (`auto` for --proxy-log). */
+function proxyLogInputs(opts: DoctorCliOptions): { file: string; format: ProxyLogFormatChoice }[] {
+  const byFormat: [string[] | undefined, ProxyLogFormatChoice][] = [
+    [opts.haproxyLog, 'haproxy'],
+    [opts.caddyLog, 'caddy'],
+    [opts.envoyLog, 'envoy'],
+    [opts.traefikLog, 'traefik'],
+    [opts.albLog, 'alb'],
+    [opts.proxyLog, 'auto'],
+  ];
+  return byFormat.flatMap(([files, format]) => (files ?? []).map((file) => ({ file, format })));
+}
+
 /** Default --watch period when given without a value, and --prometheus' sampling period. */
 const DEFAULT_WATCH_MS = 5000;
 
@@ -51,6 +71,12 @@ export function registerDoctor(program: Command, ctx: CliContext): void {
     .option('--port <port>', 'inspect the TCP listener on this port (repeatable)', collect(parseIntArg(1, 65535)))
     .option('--unix-socket <path>', 'inspect the listener on this unix socket (repeatable)', collect(String))
     .option('--nginx-error-log <file...>', "classify nginx-format error logs (nginx or badgateway's proxy); - = stdin; .gz and rotated parts")
+    .option('--haproxy-log <file...>', "classify HAProxy logs (option httplog, raw or syslog): the termination state's letters")
+    .option('--caddy-log <file...>', "classify Caddy's JSON log (http.log.error: dial/timeout errors)")
+    .option('--envoy-log <file...>', 'classify Envoy access logs (default, Istio or JSON format): the response flags')
+    .option('--traefik-log <file...>', "classify Traefik's JSON access log (OriginStatus, DownstreamStatus) and its debug lines")
+    .option('--alb-log <file...>', 'classify AWS ALB access logs (elb_status_code, target_status_code, target_processing_time)')
+    .option('--proxy-log <file...>', 'classify proxy logs of any of these formats, sniffed line by line (a file may mix them)')
     .option('--access-log <file...>', 'count 502/504 per upstream and time bucket (combined, combined+upstream_status=…, json)')
     .option('--json', `print the report as JSON (schema badgateway.doctor/v1; NDJSON with --watch)`)
     .addOption(new Option('--interval <duration>', 'time between the two samples of TcpExt ListenOverflows/ListenDrops and of unix socket connections (0 = one sample)').default(DOCTOR_DEFAULTS.intervalMs, '1s').argParser(parseDurationArg({ allowZero: true })))
@@ -77,6 +103,9 @@ Examples:
   $ badgateway doctor --port 8080 --proxy-idle-timeout 60s
   $ badgateway doctor --nginx-error-log /var/log/nginx/error.log /var/log/nginx/error.log.1 /var/log/nginx/error.log.2.gz
   $ zcat error.log.*.gz | badgateway doctor --nginx-error-log - --json | jq '.findings[].cause'
+  $ badgateway doctor --haproxy-log /var/log/haproxy.log /var/log/haproxy.log.1.gz
+  $ badgateway doctor --alb-log 123456789012_elasticloadbalancing_*.log.gz
+  $ badgateway doctor --proxy-log mixed.log                    nginx, HAProxy, Caddy, Envoy, Traefik, ALB lines
   $ badgateway doctor --access-log /var/log/nginx/access.log --bucket 5m
   $ badgateway doctor --port 8080 --watch 2
   $ badgateway doctor --port 8080 --prometheus 9464`,
@@ -87,6 +116,7 @@ Examples:
         ports: opts.port ?? [],
         unixSockets: opts.unixSocket ?? [],
         errorLogs: opts.nginxErrorLog ?? [],
+        proxyLogs: proxyLogInputs(opts),
         accessLogs: opts.accessLog ?? [],
         intervalMs: opts.interval,
         idleMs: opts.idle,
@@ -101,13 +131,16 @@ Examples:
       if (opts.fdWarning > opts.fdCritical) {
         throw new BadgatewayError(ERROR_CODES.BAD_OPTION, `--fd-warning ${opts.fdWarning} is above --fd-critical ${opts.fdCritical}`);
       }
-      const stdinUses = [...(options.errorLogs ?? []), ...(options.accessLogs ?? [])].filter((f) => f === '-').length;
+      const stdinUses = [...(options.errorLogs ?? []), ...(options.proxyLogs ?? []).map((p) => p.file), ...(options.accessLogs ?? [])].filter((f) => f === '-').length;
       if (stdinUses > 1) throw new BadgatewayError(ERROR_CODES.BAD_OPTION, 'standard input (-) can be read only once');
       const repeating = opts.watch !== undefined || opts.prometheus !== undefined;
       if (!repeating) {
         const report = await createDoctorSampler(options).sample();
         ctx.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : renderDoctorText(report));
         ctx.exitCode = report.exitCode;
+        // A log that broke off (a truncated gzip): what was read is printed above, the run is no success.
+        const broken = report.errorLog?.files.find((f) => f.error !== undefined);
+        if (broken) throw new BadgatewayError(ERROR_CODES.UNREADABLE, `${broken.file}: ${broken.error} (the report above counts what was read)`);
         return;
       }
       await watch(ctx, opts, options);

@@ -6,6 +6,7 @@ import {
   readFdLimits,
   readListenSockets,
   readNetstatCounters,
+  readSocketStates,
   readSomaxconn,
   procError,
   parseSsUnix,
@@ -19,6 +20,7 @@ import {
 import { BadgatewayError, ERROR_CODES, errnoCode } from '../errors/index.js';
 import { runSs } from '../proc/index.js';
 import { sleep } from '../util/index.js';
+import { FdTargetCounter, quietInodes, summarizeHolders, type FdHolders } from './holders.js';
 import { probeKeepAlive, type KeepAliveProbe } from './probe.js';
 import type { DoctorOptions } from './options.js';
 
@@ -28,6 +30,26 @@ export interface ProcessFacts {
   /** `/proc/PID/comm` (`node`, `gunicorn`, `nginx` …); null when unreadable. */
   command: string | null;
   fds: FdStats;
+  /**
+   * What holds the fds (sockets by state, file targets counted). Read for the processes the user
+   * named, and in a machine scan for those at or above the fd warning ratio.
+   */
+  holders?: FdHolders;
+}
+
+/** What a second look at a process needs: its socket inodes and targets, and the first look's quiet sockets. */
+interface HolderSample {
+  process: ProcessFacts;
+  socketInodes: Set<number>;
+  targets: FdTargetCounter;
+  quiet: Set<number>;
+  atMs: number;
+}
+
+/** State shared by the collectors of one sample. */
+interface CollectContext {
+  /** Processes whose holders were read, by pid (read once even when several targets share one). */
+  holders: Map<number, HolderSample>;
 }
 
 /** Connections on a listener, summarised (the per-socket list stays out of the report). */
@@ -136,11 +158,12 @@ export async function collectFacts(
 ): Promise<{ facts: DoctorFacts; netstat: NetstatSample | undefined; unix: UnixSample | undefined }> {
   const before = previous ?? (await readNetstatSample());
   const targets: TargetFacts[] = [];
-  for (const pid of options.pids) targets.push(await collectPid(pid, options));
-  for (const port of options.ports) targets.push(await collectPort(port, options));
-  for (const path of options.unixSockets) targets.push(await collectUnixSocket(path, options));
+  const ctx: CollectContext = { holders: new Map() };
+  for (const pid of options.pids) targets.push(await collectPid(pid, options, ctx));
+  for (const port of options.ports) targets.push(await collectPort(port, options, ctx));
+  for (const path of options.unixSockets) targets.push(await collectUnixSocket(path, options, ctx));
   if (targets.length === 0 && options.scanAll && options.errorLogs.length === 0 && options.accessLogs.length === 0) {
-    targets.push(...(await collectAll(options)));
+    targets.push(...(await collectAll(options, ctx)));
   }
   let somaxconn: number | null = null;
   try {
@@ -158,12 +181,17 @@ export async function collectFacts(
   const unixListeners = targets.flatMap((t) => t.listeners).filter((l) => l.kind === 'unix' && l.path !== undefined && (l.connections?.states.ESTABLISHED ?? 0) > 0);
   const wantUnix = unixListeners.length > 0 && (previousUnix !== undefined || options.intervalMs > 0);
   const firstUnix = wantUnix ? (previousUnix ?? (await readUnixSample())) : undefined;
-  if ((wantCounters || wantUnix) && options.intervalMs > 0) {
-    const starts = [!previous && wantCounters ? before?.atMs : undefined, !previousUnix ? firstUnix?.atMs : undefined].filter((t) => t !== undefined);
+  // A process near its fd limit gets a second look too: a socket quiet at both samples is idle,
+  // not a request caught between its read and its answer.
+  const wantHolders = options.intervalMs > 0 && [...ctx.holders.values()].some((h) => h.process.fds.ratio >= options.fdWarningRatio);
+  if ((wantCounters || wantUnix || wantHolders) && options.intervalMs > 0) {
+    const holderStarts = wantHolders ? [...ctx.holders.values()].map((h) => h.atMs) : [];
+    const starts = [!previous && wantCounters ? before?.atMs : undefined, !previousUnix ? firstUnix?.atMs : undefined, ...holderStarts].filter((t) => t !== undefined);
     const waited = starts.length > 0 ? Date.now() - Math.max(...starts) : Infinity;
     if (waited < options.intervalMs) await sleep(options.intervalMs - waited, options.signal);
   }
   const after = wantCounters ? await readNetstatSample() : undefined;
+  if (wantHolders) await rereadHolders(ctx);
   // Read even with nothing to compare with: the next sample of a watch compares with this one.
   const unix = unixListeners.length > 0 ? await readUnixSample() : undefined;
   if (firstUnix && unix) for (const l of unixListeners) setQuiet(l, firstUnix, unix);
@@ -226,8 +254,11 @@ async function readCommand(pid: number): Promise<string | null> {
   }
 }
 
-async function collectProcess(pid: number): Promise<ProcessFacts> {
-  return (await readProcessFds(pid)).process;
+/** The process's fds; what holds them too when `withHolders` (or when it is near its limit). */
+async function collectProcess(pid: number, ctx: CollectContext, options: DoctorOptions, withHolders = true): Promise<ProcessFacts> {
+  const read = await readProcessFds(pid);
+  if (withHolders || read.process.fds.ratio >= options.fdWarningRatio) await readHolders(read, ctx);
+  return read.process;
 }
 
 /**
@@ -237,7 +268,7 @@ async function collectProcess(pid: number): Promise<ProcessFacts> {
  * Synchronous readlinks on purpose: ~10 µs each against ~20 µs through the thread pool, so 20,000
  * fds take ~0.2 s; fds closing meanwhile are skipped.
  */
-async function readProcessFds(pid: number): Promise<{ process: ProcessFacts; socketInodes: Set<number> }> {
+async function readProcessFds(pid: number): Promise<{ process: ProcessFacts; socketInodes: Set<number>; targets: FdTargetCounter }> {
   const dir = `/proc/${pid}/fd`;
   let names: string[];
   try {
@@ -248,6 +279,7 @@ async function readProcessFds(pid: number): Promise<{ process: ProcessFacts; soc
   const limits = await readFdLimits(pid);
   const byKind: Record<FdKind, number> = { socket: 0, pipe: 0, file: 0, anon_inode: 0, device: 0, other: 0 };
   const socketInodes = new Set<number>();
+  const targets = new FdTargetCounter();
   let open = 0;
   for (const name of names) {
     let target: string;
@@ -260,9 +292,34 @@ async function readProcessFds(pid: number): Promise<{ process: ProcessFacts; soc
     byKind[kind] += 1;
     open += 1;
     if (kind === 'socket') socketInodes.add(Number(target.slice(8, -1)));
+    else targets.add(kind, target);
   }
   const fds: FdStats = { pid, open, ...limits, ratio: limits.soft ? open / limits.soft : 0, byKind };
-  return { process: { pid, command: await readCommand(pid), fds }, socketInodes };
+  return { process: { pid, command: await readCommand(pid), fds }, socketInodes, targets };
+}
+
+/** Reads what holds the fds of a process once per sample (several targets may name it). */
+async function readHolders(read: { process: ProcessFacts; socketInodes: Set<number>; targets: FdTargetCounter }, ctx: CollectContext): Promise<void> {
+  const known = ctx.holders.get(read.process.pid);
+  if (known) {
+    if (known.process.holders) read.process.holders = known.process.holders;
+    return;
+  }
+  const states = await readSocketStates(read.process.pid, read.socketInodes);
+  read.process.holders = summarizeHolders(read.socketInodes, states, read.targets);
+  ctx.holders.set(read.process.pid, { ...read, quiet: quietInodes(states), atMs: Date.now() });
+}
+
+/** Second look after the interval: quiet now means quiet at both samples. */
+async function rereadHolders(ctx: CollectContext): Promise<void> {
+  for (const sample of ctx.holders.values()) {
+    try {
+      const states = await readSocketStates(sample.process.pid, sample.socketInodes);
+      sample.process.holders = summarizeHolders(sample.socketInodes, states, sample.targets, { quiet: sample.quiet, gapMs: Date.now() - sample.atMs });
+    } catch {
+      // Gone meanwhile: the first look stands.
+    }
+  }
 }
 
 function toListener(s: ListenSocket, pid?: number): ListenerFacts {
@@ -315,31 +372,33 @@ function summarizeConnections(stats: ConnectionStats, idleMs: number): Connectio
   return { states, total: stats.total, idle: stats.idle.count, idleMs, maxIdleMs: stats.idle.maxMs };
 }
 
-async function collectPid(pid: number, options: DoctorOptions): Promise<TargetFacts> {
-  const { process, socketInodes } = await readProcessFds(pid);
+async function collectPid(pid: number, options: DoctorOptions, ctx: CollectContext): Promise<TargetFacts> {
+  const read = await readProcessFds(pid);
+  const { process, socketInodes } = read;
+  await readHolders(read, ctx);
   const listeners = (await readListenSockets({}, { owners: false })).filter((s) => socketInodes.has(s.inode)).map((s) => toListener(s, pid));
   await enrichListeners(listeners, options);
   return { label: `pid ${pid}${process.command ? ` (${process.command})` : ''}`, kind: 'pid', pid, process, listeners };
 }
 
-async function ownerProcess(listeners: readonly ListenerFacts[]): Promise<ProcessFacts | undefined> {
+async function ownerProcess(listeners: readonly ListenerFacts[], options: DoctorOptions, ctx: CollectContext): Promise<ProcessFacts | undefined> {
   const pid = listeners.find((l) => l.pid !== undefined)?.pid;
   if (pid === undefined) return undefined;
   try {
-    return await collectProcess(pid);
+    return await collectProcess(pid, ctx, options);
   } catch {
     return undefined; // gone meanwhile, or another user's: the socket facts still stand
   }
 }
 
-async function collectPort(port: number, options: DoctorOptions): Promise<TargetFacts> {
+async function collectPort(port: number, options: DoctorOptions, ctx: CollectContext): Promise<TargetFacts> {
   const listeners = (await readListenSockets({ port })).map((s) => toListener(s));
   const target: TargetFacts = { label: `port ${port}`, kind: 'port', port, listeners };
   if (listeners.length === 0) {
     target.missing = 'no-listener';
     return target;
   }
-  const process = await ownerProcess(listeners);
+  const process = await ownerProcess(listeners, options, ctx);
   if (process) {
     target.process = process;
     target.pid = process.pid;
@@ -348,7 +407,7 @@ async function collectPort(port: number, options: DoctorOptions): Promise<Target
   return target;
 }
 
-async function collectUnixSocket(path: string, options: DoctorOptions): Promise<TargetFacts> {
+async function collectUnixSocket(path: string, options: DoctorOptions, ctx: CollectContext): Promise<TargetFacts> {
   const target: TargetFacts = { label: `unix:${path}`, kind: 'unix-socket', unixSocket: path, listeners: [] };
   try {
     await stat(path);
@@ -368,7 +427,7 @@ async function collectUnixSocket(path: string, options: DoctorOptions): Promise<
     target.missing = 'stale-socket-file';
     return target;
   }
-  const process = await ownerProcess(target.listeners);
+  const process = await ownerProcess(target.listeners, options, ctx);
   if (process) {
     target.process = process;
     target.pid = process.pid;
@@ -378,7 +437,7 @@ async function collectUnixSocket(path: string, options: DoctorOptions): Promise<
 }
 
 /** Every listening socket of the machine, grouped by owning process. */
-async function collectAll(options: DoctorOptions): Promise<TargetFacts[]> {
+async function collectAll(options: DoctorOptions, ctx: CollectContext): Promise<TargetFacts[]> {
   const sockets = await readListenSockets();
   const byPid = new Map<number, ListenerFacts[]>();
   const orphans: ListenerFacts[] = [];
@@ -392,7 +451,7 @@ async function collectAll(options: DoctorOptions): Promise<TargetFacts[]> {
   for (const [pid, listeners] of [...byPid.entries()].sort(([a], [b]) => a - b)) {
     let process: ProcessFacts | undefined;
     try {
-      process = await collectProcess(pid);
+      process = await collectProcess(pid, ctx, options, false);
     } catch {
       process = undefined;
     }

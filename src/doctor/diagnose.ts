@@ -17,7 +17,12 @@ export interface DoctorReport {
   verdict: 'healthy' | 'findings';
   exitCode: 0 | 1;
   generatedAt: string;
-  /** Ranked: critical first, live before logs. */
+  /**
+   * The first finding in one sentence: the cause an engineer should act on first (a cause ranks
+   * above the findings it brings about). Null when healthy.
+   */
+  rootCause: RootCause | null;
+  /** Ranked: critical first, live before logs, every effect right after its cause. */
   findings: Finding[];
   /** Live facts (null when only logs were read). */
   facts: DoctorFacts | null;
@@ -25,6 +30,29 @@ export interface DoctorReport {
   accessLog: AccessLogSummary | null;
   /** Things worth knowing that are no finding (unclassified upstream errors, 5xx without a cause). */
   notes: string[];
+}
+
+/** The report's first line, as data. */
+export interface RootCause {
+  cause: Finding['cause'];
+  title: string;
+  severity: Finding['severity'];
+  source: Finding['source'];
+  /** Where: the first finding's target. */
+  target: string;
+  /** One sentence with the numbers (the finding's summary). */
+  sentence: string;
+  /** Other causes the facts could not rule out. */
+  alternatives: Finding['cause'][];
+  /** Findings it brings about. */
+  effects: Finding['cause'][];
+}
+
+/** The first finding as the root cause; null without findings. */
+export function rootCauseOf(findings: readonly Finding[]): RootCause | null {
+  const f = findings[0];
+  if (!f) return null;
+  return { cause: f.cause, title: f.title, severity: f.severity, source: f.source, target: f.target, sentence: f.summary, alternatives: f.alsoConsistentWith, effects: f.causes };
 }
 
 /** Re-samples live facts (for --watch / --prometheus); logs are read once, on the first sample. */
@@ -101,6 +129,7 @@ export function buildReport(
     verdict: unhealthy ? 'findings' : 'healthy',
     exitCode: unhealthy ? 1 : 0,
     generatedAt: new Date().toISOString(),
+    rootCause: rootCauseOf(findings),
     findings,
     facts,
     errorLog,

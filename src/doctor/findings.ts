@@ -26,6 +26,10 @@ export interface Finding {
   confirm: string[];
   /** Other causes the same symptom can stand for (log findings). */
   alsoConsistentWith: CauseId[];
+  /** Findings this one brings about (keepalive-leak → fd-exhaustion): its effects, listed after it. */
+  causes: CauseId[];
+  /** Findings that bring this one about: it is their symptom, not the root cause. */
+  causedBy: CauseId[];
 }
 
 /** What to fill into the catalogue's confirm commands. */
@@ -38,7 +42,16 @@ export interface ConfirmValues {
 /** Builds a finding; the title, fix and confirm texts come from the cause catalogue, never from here. */
 export function createFinding(
   cause: CauseId,
-  fields: { severity: Severity; source: FindingSource; target: string; summary: string; evidence: string[]; alsoConsistentWith?: CauseId[] },
+  fields: {
+    severity: Severity;
+    source: FindingSource;
+    target: string;
+    summary: string;
+    evidence: string[];
+    alsoConsistentWith?: CauseId[];
+    causes?: CauseId[];
+    causedBy?: CauseId[];
+  },
   values: ConfirmValues = {},
 ): Finding {
   const entry = getCause(cause);
@@ -54,6 +67,8 @@ export function createFinding(
     fix: entry.fix,
     confirm: entry.confirm.map((command) => fillConfirm(command, values)),
     alsoConsistentWith: fields.alsoConsistentWith ?? [],
+    causes: fields.causes ?? [],
+    causedBy: fields.causedBy ?? [],
   };
 }
 
@@ -69,15 +84,31 @@ export function fillConfirm(command: string, values: ConfirmValues): string {
 const SEVERITY_RANK: Record<Severity, number> = { critical: 0, warning: 1 };
 const SOURCE_RANK: Record<FindingSource, number> = { live: 0, 'error-log': 1, 'access-log': 2 };
 
-/** Most severe first, live evidence before logs, then by cause id (stable output). */
+/**
+ * Most severe first, live evidence before logs, then by cause id (stable output); then every effect
+ * moves to just after its cause (keepalive-leak, then the fd-exhaustion it brings about), so the
+ * first finding is a root cause whenever one was found.
+ */
 export function rankFindings(findings: readonly Finding[]): Finding[] {
-  return [...findings].sort(
+  const sorted = [...findings].sort(
     (a, b) =>
       SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity] ||
       SOURCE_RANK[a.source] - SOURCE_RANK[b.source] ||
       a.cause.localeCompare(b.cause) ||
       a.target.localeCompare(b.target),
   );
+  const key = new Map<Finding, number>(sorted.map((f, i) => [f, i]));
+  for (const [i, f] of sorted.entries()) {
+    const cause = sorted.find((g) => g !== f && f.causedBy.includes(g.cause) && sameWhere(f, g));
+    if (cause) key.set(f, (key.get(cause) ?? 0) + 0.5 + i / (sorted.length + 1) / 2);
+  }
+  return sorted.sort((a, b) => (key.get(a) ?? 0) - (key.get(b) ?? 0));
+}
+
+/** Two findings about the same thing (one target of one shares a part with the other's). */
+function sameWhere(a: Finding, b: Finding): boolean {
+  const parts = new Set(a.target.split(', '));
+  return b.target.split(', ').some((t) => parts.has(t));
 }
 
 /**

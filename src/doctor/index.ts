@@ -2,7 +2,7 @@
  * `badgateway doctor`: collectors (src/proc, logs) → findings (cause ids of src/causes, evidence,
  * fix) → verdict. Library surface; the CLI in src/cli/commands/doctor.ts only parses and prints.
  */
-export { runDoctor, createDoctorSampler, buildReport, DOCTOR_SCHEMA, type DoctorReport, type DoctorSampler } from './diagnose.js';
+export { runDoctor, createDoctorSampler, buildReport, rootCauseOf, DOCTOR_SCHEMA, type DoctorReport, type DoctorSampler, type RootCause } from './diagnose.js';
 export { DOCTOR_DEFAULTS, resolveDoctorOptions, type DoctorOptions } from './options.js';
 export { createFinding, fillConfirm, rankFindings, severityOf, type Finding, type Severity, type FindingSource, type ConfirmValues } from './findings.js';
 export { evaluateLiveRules, evaluateErrorLog } from './rules.js';
@@ -39,6 +39,6 @@ export {
 } from './access-log.js';
 export { LineSplitter, readLines, latin1ToUtf8, type ReadLinesOptions, type LineHandler } from './lines.js';
 export { probeKeepAlive, parseKeepAliveTimeout, type KeepAliveProbe } from './probe.js';
-export { renderDoctorText, renderWatchLine } from './render.js';
+export { renderDoctorText, renderWatchLine, renderMostLikely } from './render.js';
 export { createDoctorMetrics, startMetricsServer, type DoctorMetrics, type MetricsServer } from './metrics.js';
 export type { CountEntry } from './counter.js';

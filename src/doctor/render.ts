@@ -46,9 +46,20 @@ function renderMachine(facts: DoctorFacts): string {
   return `  machine: net.core.somaxconn ${facts.machine.somaxconn ?? '?'}; ${counters}`;
 }
 
+/** `Most likely: CAUSE (where): sentence` — the first line of the text report. */
+export function renderMostLikely(report: Pick<DoctorReport, 'rootCause'>): string {
+  const root = report.rootCause;
+  if (!root) return 'Most likely: nothing wrong found';
+  // A log finding's sentence already names the other readings of its lines.
+  const also = root.alternatives.length > 0 && root.source === 'live' ? ` (the facts cannot rule out ${root.alternatives.join(', ')})` : '';
+  return `Most likely: ${root.cause} (${root.target}): ${root.sentence}${also}`;
+}
+
 /** The human-readable report: findings (cause, evidence, fix, confirm), what was inspected, log tables, verdict. */
 export function renderDoctorText(report: DoctorReport): string {
   const out: string[] = [];
+  const root = report.rootCause;
+  if (root) out.push(renderMostLikely(report));
   const critical = report.findings.filter((f) => f.severity === 'critical').length;
   const warning = report.findings.length - critical;
   out.push(

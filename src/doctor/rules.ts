@@ -2,67 +2,10 @@ import { getCause, type CauseId } from '../causes/index.js';
 import type { AccessLogSummary } from './access-log.js';
 import type { DoctorFacts, ListenerFacts, TargetFacts } from './collectors.js';
 import type { ErrorLogSummary } from './error-log.js';
-import { createFinding, severityOf, type ConfirmValues, type Finding } from './findings.js';
+import { createFinding, severityOf, type Finding } from './findings.js';
+import { closeWaitRule, fdChainRule } from './chains.js';
+import { confirmValues, fdEvidence, pct, seconds, type LiveRule } from './rule-kit.js';
 import type { DoctorOptions } from './options.js';
-
-/** A rule: facts in, findings out. Pure; thresholds come from the options. */
-export type LiveRule = (target: TargetFacts, facts: DoctorFacts, options: DoctorOptions) => Finding[];
-
-const pct = (ratio: number): string => `${Math.round(ratio * 100)}%`;
-const seconds = (ms: number): string => (ms >= 1000 ? `${+(ms / 1000).toFixed(1)} s` : `${ms} ms`);
-
-function confirmValues(target: TargetFacts, listener?: ListenerFacts): ConfirmValues {
-  const values: ConfirmValues = {};
-  const pid = listener?.pid ?? target.pid;
-  if (pid !== undefined) values.pid = pid;
-  const port = listener?.port ?? target.port;
-  if (port !== undefined) values.port = port;
-  const socket = listener?.path ?? target.unixSocket;
-  if (socket !== undefined) values.socket = socket;
-  return values;
-}
-
-function fdEvidence(target: TargetFacts): string[] {
-  const p = target.process;
-  if (!p) return [];
-  const { fds } = p;
-  const kinds = Object.entries(fds.byKind)
-    .filter(([, n]) => n > 0)
-    .sort((a, b) => b[1] - a[1])
-    .map(([k, n]) => `${k} ${n}`)
-    .join(', ');
-  return [
-    `pid ${p.pid}${p.command ? ` (${p.command})` : ''}: ${fds.open} fds open of soft limit ${fds.soft ?? 'unlimited'}${fds.soft ? ` (${pct(fds.ratio)})` : ''}, hard limit ${fds.hard ?? 'unlimited'}`,
-    `fds by kind: ${kinds || 'none'}`,
-  ];
-}
-
-/** Open fds near the soft RLIMIT_NOFILE: accept() is about to fail (or fails) with EMFILE. */
-const fdRule: LiveRule = (target, _facts, options) => {
-  const p = target.process;
-  if (!p || !p.fds.soft) return [];
-  const severity = severityOf(p.fds.ratio, { warning: options.fdWarningRatio, critical: options.fdCriticalRatio });
-  if (!severity) return [];
-  return [
-    createFinding(
-      'fd-exhaustion',
-      {
-        severity,
-        source: 'live',
-        target: target.label,
-        summary: `${p.fds.open} of ${p.fds.soft} fds in use (${pct(p.fds.ratio)}): ${severity === 'critical' ? 'accept() fails or is about to fail with EMFILE' : 'close to EMFILE'}`,
-        evidence: [...fdEvidence(target), ...queuedEvidence(target)],
-      },
-      confirmValues(target),
-    ),
-  ];
-};
-
-function queuedEvidence(target: TargetFacts): string[] {
-  return target.listeners
-    .filter((l) => (l.queue ?? 0) > 0)
-    .map((l) => `${l.name}: ${l.queue} connections wait in the accept queue (backlog ${l.backlog ?? '?'})`);
-}
 
 /**
  * Many connections with no traffic, holding fds. TCP: ESTABLISHED with no data either way for
@@ -230,7 +173,9 @@ const downRule: LiveRule = (target) => {
   return [createFinding('upstream-down', { severity: 'critical', source: 'live', target: target.label, summary: what, evidence: [what] }, confirmValues(target))];
 };
 
-const LIVE_RULES: readonly LiveRule[] = [downRule, fdRule, idleRule, queueRule, keepAliveRaceRule];
+// The chain rule runs before the idle rule: when both name keepalive-leak for one process, the
+// merged finding keeps the chain's summary (the first of two equally severe findings).
+const LIVE_RULES: readonly LiveRule[] = [downRule, fdChainRule, closeWaitRule, idleRule, queueRule, keepAliveRaceRule];
 
 /** TCP listen overflows between the two samples: SYNs dropped at a full accept queue somewhere. */
 function overflowFindings(facts: DoctorFacts): Finding[] {
@@ -281,6 +226,8 @@ export function mergeFindings(a: Finding, b: Finding): Finding {
     evidence: union(first.evidence, second.evidence),
     confirm: union(first.confirm, second.confirm),
     alsoConsistentWith: union(first.alsoConsistentWith, second.alsoConsistentWith),
+    causes: union(first.causes, second.causes),
+    causedBy: union(first.causedBy, second.causedBy),
   };
 }
 

@@ -1,5 +1,6 @@
 import { readdirSync, readlinkSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
+import { resolve as resolvePath } from 'node:path';
 import {
   classifyFdTarget,
   readConnections,
@@ -21,6 +22,8 @@ import { BadgatewayError, ERROR_CODES, errnoCode } from '../errors/index.js';
 import { runSs } from '../proc/index.js';
 import { sleep } from '../util/index.js';
 import { FdTargetCounter, quietInodes, summarizeHolders, type FdHolders } from './holders.js';
+import { NO_PROXY_CONTEXT, type ProxyContext } from './proxy-context.js';
+import { checkSocketAccess, readAccountDb, type SocketAccess, type WorkerIdentity } from './socket-access.js';
 import { probeKeepAlive, type KeepAliveProbe } from './probe.js';
 import type { DoctorOptions } from './options.js';
 
@@ -50,6 +53,9 @@ interface HolderSample {
 interface CollectContext {
   /** Processes whose holders were read, by pid (read once even when several targets share one). */
   holders: Map<number, HolderSample>;
+  /** The proxy's pools by address (`unix:/path`, `port:N`). */
+  pools: Map<string, ProxyPoolFacts>;
+  proxy: ProxyContext;
 }
 
 /** Connections on a listener, summarised (the per-socket list stays out of the report). */
@@ -100,6 +106,26 @@ export interface ListenerFacts {
   pid?: number;
   connections?: ConnectionFacts;
   keepAlive?: KeepAliveProbe;
+  /** The proxy's keep-alive pool for this address, from its config (the probe is compared with it). */
+  proxyPool?: ProxyPoolFacts;
+  /** Whether the proxy's workers may connect() to this unix socket (one entry per worker identity). */
+  proxyAccess?: ProxyAccessFacts[];
+}
+
+/** A keep-alive pool of the proxy towards a listener (nginx: keepalive N in the upstream block). */
+export interface ProxyPoolFacts {
+  /** The upstream group (or proxy_pass address). */
+  upstream: string;
+  keepalive: number;
+  keepaliveTimeoutMs: number;
+  /** Which config said so. */
+  source: string;
+}
+
+/** A socket permission check for one proxy worker identity. */
+export interface ProxyAccessFacts {
+  identity: WorkerIdentity;
+  access: SocketAccess;
 }
 
 /** One thing the user pointed doctor at (or one process of a machine scan). */
@@ -114,6 +140,10 @@ export interface TargetFacts {
   listeners: ListenerFacts[];
   /** Why nothing was found listening, when nothing was. */
   missing?: 'no-listener' | 'no-socket-file' | 'stale-socket-file';
+  /** Permission checks of a unix socket target that has no listener (a stale file may still deny). */
+  proxyAccess?: ProxyAccessFacts[];
+  /** Set when the target came from the proxy config: the upstream that names it. */
+  fromConfig?: string;
 }
 
 /** Machine-wide facts. */
@@ -155,16 +185,21 @@ export async function collectFacts(
   options: DoctorOptions,
   previous?: NetstatSample,
   previousUnix?: UnixSample,
+  proxy: ProxyContext = NO_PROXY_CONTEXT,
 ): Promise<{ facts: DoctorFacts; netstat: NetstatSample | undefined; unix: UnixSample | undefined }> {
   const before = previous ?? (await readNetstatSample());
   const targets: TargetFacts[] = [];
-  const ctx: CollectContext = { holders: new Map() };
+  const ctx: CollectContext = { holders: new Map(), pools: poolsOf(proxy), proxy };
   for (const pid of options.pids) targets.push(await collectPid(pid, options, ctx));
   for (const port of options.ports) targets.push(await collectPort(port, options, ctx));
   for (const path of options.unixSockets) targets.push(await collectUnixSocket(path, options, ctx));
-  if (targets.length === 0 && options.scanAll && options.errorLogs.length === 0 && options.accessLogs.length === 0) {
+  const named = targets.length > 0;
+  // No target: the upstreams the proxy config names are what to inspect.
+  if (!named) for (const t of configTargets(proxy)) targets.push(t.kind === 'port' ? await collectPort(t.port, options, ctx, t.upstream) : await collectUnixSocket(t.path, options, ctx, t.upstream));
+  if (!named && proxy.configs.length === 0 && options.scanAll && options.errorLogs.length === 0 && options.accessLogs.length === 0) {
     targets.push(...(await collectAll(options, ctx)));
   }
+  checkProxyAccess(targets, proxy);
   let somaxconn: number | null = null;
   try {
     somaxconn = await readSomaxconn();
@@ -205,6 +240,81 @@ export async function collectFacts(
       : null;
   // The latest reading is what the next sample (watch mode) compares with.
   return { facts: { collectedAt: new Date().toISOString(), targets, machine: { somaxconn, netstat } }, netstat: after ?? before, unix };
+}
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '0.0.0.0', '::', '[::1]']);
+
+/** A pool key: `unix:/path` or `port:N`. */
+const addressKey = (l: { kind: string; path?: string; port?: number }): string => (l.kind === 'unix' ? `unix:${l.path}` : `port:${l.port}`);
+
+/** Every keep-alive pool the proxy configs keep, by the address of its servers (local ones only). */
+function poolsOf(proxy: ProxyContext): Map<string, ProxyPoolFacts> {
+  const pools = new Map<string, ProxyPoolFacts>();
+  for (const config of proxy.configs) {
+    for (const u of config.upstreams) {
+      if (u.keepalive <= 0 || !u.poolEffective) continue;
+      for (const s of u.servers) {
+        const key = s.unixPath !== undefined ? `unix:${s.unixPath}` : s.port !== undefined && LOOPBACK.has(s.host ?? '') ? `port:${s.port}` : undefined;
+        if (key) pools.set(key, { upstream: u.name, keepalive: u.keepalive, keepaliveTimeoutMs: u.keepaliveTimeoutMs, source: config.source });
+      }
+    }
+  }
+  return pools;
+}
+
+/** The local upstream servers the proxy configs name (each once); remote ones are noted, not inspected. */
+function configTargets(proxy: ProxyContext): ({ kind: 'port'; port: number; upstream: string } | { kind: 'unix'; path: string; upstream: string })[] {
+  const out: ({ kind: 'port'; port: number; upstream: string } | { kind: 'unix'; path: string; upstream: string })[] = [];
+  const seen = new Set<string>();
+  for (const config of proxy.configs) {
+    for (const u of config.upstreams) {
+      for (const s of u.servers) {
+        if (s.unixPath !== undefined) {
+          if (!seen.has(`unix:${s.unixPath}`)) out.push({ kind: 'unix', path: s.unixPath, upstream: u.name });
+          seen.add(`unix:${s.unixPath}`);
+        } else if (s.port !== undefined && LOOPBACK.has(s.host ?? '')) {
+          if (!seen.has(`port:${s.port}`)) out.push({ kind: 'port', port: s.port, upstream: u.name });
+          seen.add(`port:${s.port}`);
+        } else if (!seen.has(s.address)) {
+          seen.add(s.address);
+          proxy.unseen.push(`upstream ${u.name} server ${s.address} is not on this machine: not inspected`);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** Who may connect to each unix socket inspected: the proxy users that reach it (see ProxyAccessFacts). */
+function checkProxyAccess(targets: TargetFacts[], proxy: ProxyContext): void {
+  const identitiesFor = (path: string): WorkerIdentity[] => {
+    if (proxy.proxyUser) return [proxy.proxyUser];
+    return proxy.configs
+      .filter((c) => c.workerIdentity && c.upstreams.some((u) => u.servers.some((s) => s.unixPath !== undefined && samePathLoose(s.unixPath, path))))
+      .map((c) => c.workerIdentity!)
+      .filter((w, i, all) => all.findIndex((x) => x.uid === w.uid && x.gid === w.gid) === i);
+  };
+  if (proxy.proxyUser === null && proxy.configs.length === 0) return;
+  const db = readAccountDb();
+  const check = (path: string): ProxyAccessFacts[] => {
+    const out: ProxyAccessFacts[] = [];
+    for (const identity of identitiesFor(path)) {
+      try {
+        out.push({ identity, access: checkSocketAccess(path, identity, db) });
+      } catch {
+        // No file: upstream-down says so.
+      }
+    }
+    return out;
+  };
+  for (const t of targets) {
+    for (const l of t.listeners) if (l.kind === 'unix' && l.path !== undefined) l.proxyAccess = check(l.path);
+    if (t.kind === 'unix-socket' && t.unixSocket !== undefined && t.listeners.length === 0 && t.missing === 'stale-socket-file') t.proxyAccess = check(t.unixSocket);
+  }
+}
+
+function samePathLoose(a: string, b: string): boolean {
+  return a === b || resolvePath(a) === resolvePath(b);
 }
 
 /** One `ss -xan` read of every accepted unix stream connection; undefined without ss (no queues in /proc/net/unix). */
@@ -334,7 +444,7 @@ function toListener(s: ListenSocket, pid?: number): ListenerFacts {
 }
 
 /** Connections and (when a proxy idle timeout is known) a keep-alive probe for each listener. */
-async function enrichListeners(listeners: ListenerFacts[], options: DoctorOptions): Promise<void> {
+async function enrichListeners(listeners: ListenerFacts[], options: DoctorOptions, ctx: CollectContext): Promise<void> {
   // A port listened on twice (0.0.0.0 and ::) has one set of connections: read it once.
   const seen = new Map<string, ConnectionFacts | undefined>();
   for (const listener of listeners) {
@@ -351,7 +461,9 @@ async function enrichListeners(listeners: ListenerFacts[], options: DoctorOption
     }
     const facts = seen.get(key);
     if (facts) listener.connections = facts;
-    if (options.proxyIdleTimeoutMs > 0) {
+    const pool = ctx.pools.get(addressKey(listener));
+    if (pool) listener.proxyPool = pool;
+    if (options.proxyIdleTimeoutMs > 0 || pool) {
       listener.keepAlive = await probeKeepAlive(
         listener.kind === 'unix' ? { unixSocket: listener.path ?? '' } : { host: probeHost(listener), port: listener.port ?? 0 },
         { timeoutMs: options.probeTimeoutMs, ...(options.signal ? { signal: options.signal } : {}) },
@@ -377,7 +489,7 @@ async function collectPid(pid: number, options: DoctorOptions, ctx: CollectConte
   const { process, socketInodes } = read;
   await readHolders(read, ctx);
   const listeners = (await readListenSockets({}, { owners: false })).filter((s) => socketInodes.has(s.inode)).map((s) => toListener(s, pid));
-  await enrichListeners(listeners, options);
+  await enrichListeners(listeners, options, ctx);
   return { label: `pid ${pid}${process.command ? ` (${process.command})` : ''}`, kind: 'pid', pid, process, listeners };
 }
 
@@ -391,9 +503,9 @@ async function ownerProcess(listeners: readonly ListenerFacts[], options: Doctor
   }
 }
 
-async function collectPort(port: number, options: DoctorOptions, ctx: CollectContext): Promise<TargetFacts> {
+async function collectPort(port: number, options: DoctorOptions, ctx: CollectContext, fromConfig?: string): Promise<TargetFacts> {
   const listeners = (await readListenSockets({ port })).map((s) => toListener(s));
-  const target: TargetFacts = { label: `port ${port}`, kind: 'port', port, listeners };
+  const target: TargetFacts = { label: `port ${port}`, kind: 'port', port, listeners, ...(fromConfig ? { fromConfig } : {}) };
   if (listeners.length === 0) {
     target.missing = 'no-listener';
     return target;
@@ -403,12 +515,12 @@ async function collectPort(port: number, options: DoctorOptions, ctx: CollectCon
     target.process = process;
     target.pid = process.pid;
   }
-  await enrichListeners(listeners, options);
+  await enrichListeners(listeners, options, ctx);
   return target;
 }
 
-async function collectUnixSocket(path: string, options: DoctorOptions, ctx: CollectContext): Promise<TargetFacts> {
-  const target: TargetFacts = { label: `unix:${path}`, kind: 'unix-socket', unixSocket: path, listeners: [] };
+async function collectUnixSocket(path: string, options: DoctorOptions, ctx: CollectContext, fromConfig?: string): Promise<TargetFacts> {
+  const target: TargetFacts = { label: `unix:${path}`, kind: 'unix-socket', unixSocket: path, listeners: [], ...(fromConfig ? { fromConfig } : {}) };
   try {
     await stat(path);
   } catch (err) {
@@ -432,7 +544,7 @@ async function collectUnixSocket(path: string, options: DoctorOptions, ctx: Coll
     target.process = process;
     target.pid = process.pid;
   }
-  await enrichListeners(target.listeners, options);
+  await enrichListeners(target.listeners, options, ctx);
   return target;
 }
 
@@ -455,7 +567,7 @@ async function collectAll(options: DoctorOptions, ctx: CollectContext): Promise<
     } catch {
       process = undefined;
     }
-    if (budget > 0) await enrichListeners(listeners.slice(0, budget), options);
+    if (budget > 0) await enrichListeners(listeners.slice(0, budget), options, ctx);
     budget -= listeners.length;
     const target: TargetFacts = { label: `pid ${pid}${process?.command ? ` (${process.command})` : ''}`, kind: 'pid', pid, listeners };
     if (process) target.process = process;

@@ -3,7 +3,10 @@ import { collectFacts, type DoctorFacts, type NetstatSample, type UnixSample } f
 import { summarizeErrorLogs, type ErrorLogSummary } from './error-log.js';
 import { rankFindings, type Finding } from './findings.js';
 import { resolveDoctorOptions, type DoctorOptions } from './options.js';
-import { accessLogHas5xx, evaluateErrorLog, evaluateLiveRules } from './rules.js';
+import { accessLogHas5xx, evaluateLiveRules } from './rules.js';
+import { evaluateErrorLog, type LogContext } from './log-rules.js';
+import { readKernelCrashes, summarizeAppLogs, type CrashLogSummary } from './app-log.js';
+import { loadProxyContext, NO_PROXY_CONTEXT, type ProxyContext } from './proxy-context.js';
 import type { Readable } from 'node:stream';
 import { debug } from '../util/index.js';
 
@@ -28,6 +31,12 @@ export interface DoctorReport {
   facts: DoctorFacts | null;
   errorLog: ErrorLogSummary | null;
   accessLog: AccessLogSummary | null;
+  /** The proxy's configuration(s) doctor read (`--nginx-conf`, or `nginx -T` of a running nginx); empty when none. */
+  proxyConfigs: ProxyContext['configs'];
+  /** Worker deaths found in `--app-log` files and the kernel log. */
+  crashLogs: CrashLogSummary[];
+  /** What doctor tried to read and could not (an unreadable config, nginx -T denied, no kernel log): what was not seen. */
+  unseen: string[];
   /** Things worth knowing that are no finding (unclassified upstream errors, 5xx without a cause). */
   notes: string[];
 }
@@ -65,33 +74,57 @@ export function createDoctorSampler(user: Partial<DoctorOptions> = {}, io: { std
   const options = resolveDoctorOptions(user);
   let previous: NetstatSample | undefined;
   let previousUnix: UnixSample | undefined;
-  let logs: { errorLog: ErrorLogSummary | null; accessLog: AccessLogSummary | null } | undefined;
-  const wantsLive = options.pids.length + options.ports.length + options.unixSockets.length > 0 || (options.scanAll && options.errorLogs.length + options.accessLogs.length === 0);
+  let once: { errorLog: ErrorLogSummary | null; accessLog: AccessLogSummary | null; context: LogContext } | undefined;
   return {
     async sample() {
-      if (!logs) {
-        const read = { maxLineChars: options.maxLineChars, bucketS: options.bucketS, ...(options.signal ? { signal: options.signal } : {}), ...(io.stdin ? { stdin: io.stdin } : {}) };
-        const start = performance.now();
-        logs = {
-          errorLog: options.errorLogs.length > 0 ? await summarizeErrorLogs(options.errorLogs, read) : null,
-          accessLog: options.accessLogs.length > 0 ? await summarizeAccessLogs(options.accessLogs, read) : null,
-        };
-        if (logs.errorLog || logs.accessLog) {
-          debug('doctor: read logs in %d ms (%d error-log lines, %d access-log lines)', Math.round(performance.now() - start), logs.errorLog?.lines.total ?? 0, logs.accessLog?.lines.total ?? 0);
-        }
-      }
+      once ??= await readOnce(options, io);
+      const { errorLog, accessLog, context } = once;
+      const explicit = options.pids.length + options.ports.length + options.unixSockets.length > 0;
+      const wantsLive = explicit || context.proxy.configs.length > 0 || (options.scanAll && options.errorLogs.length + options.accessLogs.length + options.appLogs.length === 0);
       let facts: DoctorFacts | null = null;
       if (wantsLive) {
         const start = performance.now();
-        const collected = await collectFacts(options, previous, previousUnix);
+        const collected = await collectFacts(options, previous, previousUnix, context.proxy);
         facts = collected.facts;
         previous = collected.netstat;
         previousUnix = collected.unix;
         debug('doctor: collected %d target(s) in %d ms', facts.targets.length, Math.round(performance.now() - start));
       }
-      return buildReport(options, facts, logs.errorLog, logs.accessLog);
+      return buildReport(options, facts, errorLog, accessLog, context);
     },
   };
+}
+
+/** What is read once per doctor run: logs, the proxy's config, worker deaths. */
+async function readOnce(options: DoctorOptions, io: { stdin?: Readable }): Promise<{ errorLog: ErrorLogSummary | null; accessLog: AccessLogSummary | null; context: LogContext }> {
+  const read = { maxLineChars: options.maxLineChars, bucketS: options.bucketS, ...(options.signal ? { signal: options.signal } : {}), ...(io.stdin ? { stdin: io.stdin } : {}) };
+  const start = performance.now();
+  const errorLog = options.errorLogs.length > 0 ? await summarizeErrorLogs(options.errorLogs, read) : null;
+  const accessLog = options.accessLogs.length > 0 ? await summarizeAccessLogs(options.accessLogs, read) : null;
+  if (errorLog || accessLog) {
+    debug('doctor: read logs in %d ms (%d error-log lines, %d access-log lines)', Math.round(performance.now() - start), errorLog?.lines.total ?? 0, accessLog?.lines.total ?? 0);
+  }
+  const proxy = options.nginxConfs.length > 0 || options.discoverProxy || options.proxyUser ? await loadProxyContext(options) : { ...NO_PROXY_CONTEXT, unseen: [] };
+  return { errorLog, accessLog, context: { proxy, crashes: await readCrashLogs(options, errorLog, proxy.unseen) } };
+}
+
+/** App logs (each readable one) and, when a worker death is in question, the kernel log. */
+async function readCrashLogs(options: DoctorOptions, errorLog: ErrorLogSummary | null, unseen: string[]): Promise<CrashLogSummary[]> {
+  const out: CrashLogSummary[] = [];
+  for (const file of options.appLogs) {
+    try {
+      out.push(await summarizeAppLogs([file], { maxLineChars: options.maxLineChars, ...(options.signal ? { signal: options.signal } : {}) }));
+    } catch (err) {
+      unseen.push(err instanceof Error ? err.message : String(err));
+    }
+  }
+  const deathInQuestion = options.appLogs.length > 0 || (errorLog?.patterns.some((p) => p.causes.includes('upstream-crash')) ?? false);
+  if (options.kernelLog && deathInQuestion) {
+    const kernel = await readKernelCrashes();
+    if ('unreadable' in kernel) unseen.push(kernel.unreadable);
+    else if (kernel.crashes.length > 0) out.push(kernel);
+  }
+  return out;
 }
 
 /** One diagnosis: collect → rules → verdict. Throws BG_NO_SUCH_PID / BG_PERMISSION / BG_UNREADABLE when it cannot inspect. */
@@ -99,15 +132,28 @@ export async function runDoctor(user: Partial<DoctorOptions> = {}, io: { stdin?:
   return createDoctorSampler(user, io).sample();
 }
 
+/** No error log: the log rules still turn app/kernel worker deaths into a finding. */
+const EMPTY_ERROR_LOG: ErrorLogSummary = {
+  files: [],
+  lines: { total: 0, nginx: 0, upstreamErrors: 0, unknownUpstream: 0, notNginx: 0, truncated: 0 },
+  statuses: { '502': 0, '504': 0, '500': 0, none: 0 },
+  patterns: [],
+  causes: [],
+  upstreams: [],
+  timeline: [],
+  bucketS: 60,
+};
+
 /** Applies the rules to collected facts and log summaries (pure; exported for tests). */
 export function buildReport(
   options: DoctorOptions,
   facts: DoctorFacts | null,
   errorLog: ErrorLogSummary | null,
   accessLog: AccessLogSummary | null,
+  context: LogContext = { proxy: NO_PROXY_CONTEXT, crashes: [] },
 ): DoctorReport {
-  const live = facts ? evaluateLiveRules(facts, options) : [];
-  const fromLog = errorLog ? evaluateErrorLog(errorLog, options, live) : [];
+  const live = facts ? evaluateLiveRules(facts, options, context.proxy) : [];
+  const fromLog = errorLog ? evaluateErrorLog(errorLog, options, live, context) : evaluateErrorLog(EMPTY_ERROR_LOG, options, live, context);
   const findings = rankFindings([...live, ...fromLog]);
   const notes: string[] = [];
   if (errorLog && errorLog.lines.unknownUpstream > 0) {
@@ -134,6 +180,9 @@ export function buildReport(
     facts,
     errorLog,
     accessLog,
+    proxyConfigs: context.proxy.configs,
+    crashLogs: context.crashes,
+    unseen: context.proxy.unseen,
     notes,
   };
 }

@@ -4,7 +4,7 @@ import { getCause, type CauseId } from '../causes/index.js';
 export type Severity = 'critical' | 'warning';
 
 /** Where a finding comes from. */
-export type FindingSource = 'live' | 'error-log' | 'access-log';
+export type FindingSource = 'live' | 'error-log' | 'app-log' | 'access-log';
 
 /** One diagnosed cause with what shows it and what to do. Plain JSON. */
 export interface Finding {
@@ -21,7 +21,7 @@ export interface Finding {
   /** The facts, one per line, with numbers. */
   evidence: string[];
   /** What fixes it, most direct first (the catalogue's text). */
-  fix: readonly string[];
+  fix: string[];
   /** Commands that confirm it by hand (the catalogue's, with PID/PORT/SOCKET filled in where known). */
   confirm: string[];
   /** Other causes the same symptom can stand for (log findings). */
@@ -51,6 +51,8 @@ export function createFinding(
     alsoConsistentWith?: CauseId[];
     causes?: CauseId[];
     causedBy?: CauseId[];
+    /** Fixes for this very case (the exact command), before the catalogue's general ones. */
+    fixFirst?: string[];
   },
   values: ConfirmValues = {},
 ): Finding {
@@ -64,7 +66,7 @@ export function createFinding(
     target: fields.target,
     summary: fields.summary,
     evidence: fields.evidence,
-    fix: entry.fix,
+    fix: [...(fields.fixFirst ?? []), ...entry.fix],
     confirm: entry.confirm.map((command) => fillConfirm(command, values)),
     alsoConsistentWith: fields.alsoConsistentWith ?? [],
     causes: fields.causes ?? [],
@@ -82,7 +84,7 @@ export function fillConfirm(command: string, values: ConfirmValues): string {
 }
 
 const SEVERITY_RANK: Record<Severity, number> = { critical: 0, warning: 1 };
-const SOURCE_RANK: Record<FindingSource, number> = { live: 0, 'error-log': 1, 'access-log': 2 };
+const SOURCE_RANK: Record<FindingSource, number> = { live: 0, 'error-log': 1, 'app-log': 2, 'access-log': 3 };
 
 /**
  * Most severe first, live evidence before logs, then by cause id (stable output); then every effect

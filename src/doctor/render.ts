@@ -1,6 +1,8 @@
 import type { DoctorFacts, TargetFacts } from './collectors.js';
 import type { DoctorReport } from './diagnose.js';
 import type { Finding } from './findings.js';
+import type { FdHolders } from './holders.js';
+import type { ProxyConfig } from './proxy-context.js';
 
 const pct = (r: number): string => `${Math.round(r * 100)}%`;
 
@@ -21,7 +23,8 @@ function renderTarget(t: TargetFacts): string[] {
         .map(([k, n]) => `${k} ${n}`)
         .join(', ')}`
     : `${t.label}${t.missing ? `: ${t.missing.replace(/-/g, ' ')}` : ''}`;
-  out.push(`  ${head}`);
+  out.push(`  ${head}${t.fromConfig ? ` (upstream ${t.fromConfig} of the proxy config)` : ''}`);
+  if (p?.holders) out.push(`    held by: ${holdersLine(p.holders)}`);
   for (const l of t.listeners) {
     let line = `    ${l.name}  queue ${l.queue ?? '?'}/${l.backlog ?? '?'}`;
     if (l.connections) {
@@ -32,8 +35,37 @@ function renderTarget(t: TargetFacts): string[] {
       if (l.connections.idle !== null) line += `; idle ≥ ${l.connections.idleMs / 1000} s: ${l.connections.idle}`;
       else if (l.connections.quiet) line += `; quiet at two samples ${l.connections.quiet.gapMs} ms apart: ${l.connections.quiet.count}`;
     }
+    if (l.proxyPool) line += `  proxy pool: keepalive ${l.proxyPool.keepalive}, ${l.proxyPool.keepaliveTimeoutMs / 1000} s`;
+    for (const a of l.proxyAccess ?? []) line += `  ${a.identity.user ?? `uid ${a.identity.uid}`}: ${a.access.allowed ? 'may connect' : 'DENIED'}`;
     if (l.keepAlive) line += `  keep-alive: ${l.keepAlive.keepAliveTimeoutS === null ? (l.keepAlive.error ?? 'no timeout announced') : `timeout=${l.keepAlive.keepAliveTimeoutS}`}`;
     out.push(line);
+  }
+  return out;
+}
+
+function holdersLine(h: FdHolders): string {
+  const tcp = Object.entries(h.sockets.tcp)
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ');
+  const parts = [
+    tcp ? `TCP ${tcp} (quiet ${h.sockets.tcpQuiet})` : '',
+    h.sockets.unixConnected + h.sockets.unixListen > 0 ? `unix connected ${h.sockets.unixConnected} (quiet ${h.sockets.unixQuiet ?? '?'}), listening ${h.sockets.unixListen}` : '',
+    h.files.length > 0 ? `files ${h.files.slice(0, 3).map((f) => `${f.name} × ${f.count}`).join(', ')}${h.distinctFiles > 3 ? ', …' : ''}` : '',
+    h.pipes > 0 ? `pipes ${h.pipes}` : '',
+  ].filter(Boolean);
+  return parts.join('; ') || 'nothing';
+}
+
+function renderProxyConfig(c: ProxyConfig): string[] {
+  const ms = (v: number): string => `${+(v / 1000).toFixed(3)} s`;
+  const out = [
+    `  ${c.source}: user ${c.workerIdentity ? `${c.workerIdentity.user ?? c.workerIdentity.uid} (${c.workerIdentity.from})` : (c.user?.user ?? '?')}, worker_connections ${c.workerConnections}, worker_rlimit_nofile ${c.workerRlimitNofile ?? '-'}`,
+  ];
+  for (const u of c.upstreams) {
+    out.push(
+      `    upstream ${u.name}: ${u.servers.map((x) => x.address).join(', ') || '(no server)'}; keepalive ${u.keepalive > 0 ? `${u.keepalive}${u.poolEffective ? '' : ' (unused: needs proxy_http_version 1.1 and Connection "")'}, keepalive_timeout ${ms(u.keepaliveTimeoutMs)}` : 'none (a new connection per request)'}; ` +
+        `proxy timeouts connect ${ms(u.timeouts.connectMs)}, read ${ms(u.timeouts.readMs)}, send ${ms(u.timeouts.sendMs)}`,
+    );
   }
   return out;
 }
@@ -74,6 +106,11 @@ export function renderDoctorText(report: DoctorReport): string {
     for (const t of report.facts.targets) out.push(...renderTarget(t));
     out.push(renderMachine(report.facts), '');
   }
+  if (report.proxyConfigs.length > 0) {
+    out.push('Proxy config:');
+    for (const c of report.proxyConfigs) out.push(...renderProxyConfig(c));
+    out.push('');
+  }
   const e = report.errorLog;
   if (e) {
     out.push(
@@ -104,7 +141,11 @@ export function renderDoctorText(report: DoctorReport): string {
     for (const b of bad.slice(-10)) out.push(`  ${b.bucket}  ${b.requests} requests, ${b.s502} × 502, ${b.s504} × 504`);
     out.push('');
   }
+  for (const c of report.crashLogs) {
+    out.push(`Worker deaths (${c.sources.join(', ')}): ${c.crashes.map((x) => `${x.count} × ${x.pattern}`).join(', ') || 'none'}`);
+  }
   for (const n of report.notes) out.push(`note: ${n}`);
+  for (const u of report.unseen) out.push(`not seen: ${u}`);
   out.push(`verdict: ${report.verdict} (exit ${report.exitCode})`);
   return `${out.join('\n')}\n`;
 }

@@ -20,6 +20,12 @@ interface DoctorCliOptions {
   unixSocket?: string[];
   nginxErrorLog?: string[];
   accessLog?: string[];
+  nginxConf?: string[];
+  proxyDiscovery: boolean;
+  proxyUser?: string;
+  appLog?: string[];
+  kernelLog: boolean;
+  minBacklog: number;
   json?: boolean;
   interval: number;
   idle: number;
@@ -52,6 +58,12 @@ export function registerDoctor(program: Command, ctx: CliContext): void {
     .option('--unix-socket <path>', 'inspect the listener on this unix socket (repeatable)', collect(String))
     .option('--nginx-error-log <file...>', "classify nginx-format error logs (nginx or badgateway's proxy); - = stdin; .gz and rotated parts")
     .option('--access-log <file...>', 'count 502/504 per upstream and time bucket (combined, combined+upstream_status=…, json)')
+    .option('--nginx-conf <file...>', "the proxy's nginx.conf (includes followed): upstreams, keepalive pools, timeouts, worker user and limits; with no target its upstreams are inspected")
+    .option('--no-proxy-discovery', 'do not read the running nginx (nginx -T with its own -p/-c, workers\' uid/gid) when no --nginx-conf is given')
+    .option('--proxy-user <user>', "the proxy workers' user for the unix socket permission check (www-data, 'nobody nogroup', 33:33); default: the running workers' or the config's")
+    .option('--app-log <file...>', "app server logs (gunicorn's error log, uvicorn/Node stderr): WORKER TIMEOUT, SIGKILL, fatal traces name upstream-crash")
+    .option('--no-kernel-log', 'do not read the kernel log (journalctl -k, dmesg) for OOM kills')
+    .addOption(new Option('--min-backlog <n>', 'a listen backlog below this while net.core.somaxconn is higher is a warning (0 = off)').default(DOCTOR_DEFAULTS.minBacklog).argParser(parseIntArg(0)))
     .option('--json', `print the report as JSON (schema badgateway.doctor/v1; NDJSON with --watch)`)
     .addOption(new Option('--interval <duration>', 'time between the two samples of TcpExt ListenOverflows/ListenDrops and of unix socket connections (0 = one sample)').default(DOCTOR_DEFAULTS.intervalMs, '1s').argParser(parseDurationArg({ allowZero: true })))
     .addOption(new Option('--idle <duration>', 'a connection with no traffic for this long counts as idle').default(DOCTOR_DEFAULTS.idleMs, '10s').argParser(parseDurationArg()))
@@ -88,6 +100,12 @@ Examples:
         unixSockets: opts.unixSocket ?? [],
         errorLogs: opts.nginxErrorLog ?? [],
         accessLogs: opts.accessLog ?? [],
+        nginxConfs: opts.nginxConf ?? [],
+        discoverProxy: opts.proxyDiscovery,
+        ...(opts.proxyUser !== undefined ? { proxyUser: opts.proxyUser } : {}),
+        appLogs: opts.appLog ?? [],
+        kernelLog: opts.kernelLog,
+        minBacklog: opts.minBacklog,
         intervalMs: opts.interval,
         idleMs: opts.idle,
         idleSocketsMin: opts.idleSockets,
@@ -106,12 +124,23 @@ Examples:
       const repeating = opts.watch !== undefined || opts.prometheus !== undefined;
       if (!repeating) {
         const report = await createDoctorSampler(options).sample();
+        reportUnseen(ctx, report);
         ctx.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : renderDoctorText(report));
         ctx.exitCode = report.exitCode;
         return;
       }
       await watch(ctx, opts, options);
     });
+}
+
+/**
+ * What could not be read is one line each on stderr (the report lists it too); when nothing at all
+ * could be inspected that is an error (exit 2), named by its first line.
+ */
+function reportUnseen(ctx: CliContext, report: DoctorReport): void {
+  const inspected = report.facts !== null || report.errorLog !== null || report.accessLog !== null || report.proxyConfigs.length > 0 || report.crashLogs.some((c) => !c.sources.some((s) => s.startsWith('kernel:')));
+  if (!inspected && report.unseen.length > 0) throw new BadgatewayError(ERROR_CODES.UNREADABLE, report.unseen[0]!);
+  for (const line of report.unseen) ctx.stderr.write(`badgateway: ${line}\n`);
 }
 
 /** --watch / --prometheus: sample until Ctrl-C (ctx.signal) or --count samples. */

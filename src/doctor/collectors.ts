@@ -194,10 +194,12 @@ export async function collectFacts(
   for (const port of options.ports) targets.push(await collectPort(port, options, ctx));
   for (const path of options.unixSockets) targets.push(await collectUnixSocket(path, options, ctx));
   const named = targets.length > 0;
-  // No target: the upstreams the proxy config names are what to inspect.
-  if (!named) for (const t of configTargets(proxy)) targets.push(t.kind === 'port' ? await collectPort(t.port, options, ctx, t.upstream) : await collectUnixSocket(t.path, options, ctx, t.upstream));
-  if (!named && proxy.configs.length === 0 && options.scanAll && options.errorLogs.length === 0 && options.accessLogs.length === 0) {
-    targets.push(...(await collectAll(options, ctx)));
+  // Nothing named and nothing to read: the whole machine. A log or a config given: the upstreams
+  // the proxy config names are what to inspect.
+  const scan = !named && options.scanAll && options.errorLogs.length + options.accessLogs.length + options.nginxConfs.length + options.appLogs.length === 0;
+  if (scan) targets.push(...(await collectAll(options, ctx)));
+  else if (!named) {
+    for (const t of configTargets(proxy)) targets.push(t.kind === 'port' ? await collectPort(t.port, options, ctx, t.upstream) : await collectUnixSocket(t.path, options, ctx, t.upstream));
   }
   checkProxyAccess(targets, proxy);
   let somaxconn: number | null = null;

@@ -6,7 +6,8 @@ import type { ProxyConfig } from './proxy-context.js';
 
 const pct = (r: number): string => `${Math.round(r * 100)}%`;
 
-function renderFinding(f: Finding): string[] {
+/** One finding as text: cause, where, what was seen, evidence, fix, confirm. */
+export function renderFinding(f: Finding): string[] {
   const out = [`${f.severity.toUpperCase().padEnd(8)}  ${f.cause} — ${f.title}`, `  where:  ${f.target}`, `  seen:   ${f.summary}`, '  evidence:'];
   // Evidence lines starting with two spaces continue the previous one (an example log line).
   for (const e of f.evidence) out.push(`    ${e.startsWith('  ') ? `  ${e.trimStart()}` : `- ${e}`}`);

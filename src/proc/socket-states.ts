@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
+import { readConnections } from './connections.js';
+import { readListenQueue, samePath } from './listen.js';
 import { parseProcNetTcp, parseProcNetUnix } from './parse-proc-net.js';
-import { parseSsUnix } from './parse-ss.js';
+import { parseSsState, parseSsTcp, parseSsUnix } from './parse-ss.js';
 import { PROC_ROOT, assertLinux } from './platform.js';
 import { resolveSocketReadOptions, runSs } from './ss.js';
 import type { TcpState } from './types.js';
@@ -78,4 +80,56 @@ async function readQuietly(path: string): Promise<string | undefined> {
   } catch {
     return undefined;
   }
+}
+
+/** A listener and its connections at one moment (one ss call), as {@link readSocketSnapshot} returns it. */
+export interface SocketSnapshot {
+  /** Listening sockets found on the target. */
+  listeners: number;
+  /** The fullest listener's accept queue and its backlog (null: none, or unknown without ss). */
+  queue: number | null;
+  backlog: number | null;
+  /** Non-listening sockets by state. */
+  states: Partial<Record<TcpState, number>>;
+}
+
+/**
+ * One look at a TCP port or unix socket path with a single `ss` call (the flight recorder's sample
+ * must cost little): the listener's queue and backlog and its connections by state. Falls back to
+ * readListenSockets/readConnections' /proc path without ss (no backlog then).
+ */
+export async function readSocketSnapshot(target: { port: number } | { unixSocket: string }): Promise<SocketSnapshot> {
+  assertLinux();
+  const resolved = resolveSocketReadOptions({});
+  const out: SocketSnapshot = { listeners: 0, queue: null, backlog: null, states: {} };
+  const listener = (recvQ: number, sendQ: number): void => {
+    out.listeners += 1;
+    if (out.queue === null || recvQ > out.queue) {
+      out.queue = recvQ;
+      out.backlog = sendQ;
+    }
+  };
+  if (resolved.source !== 'ss' || !resolved.ssPath) {
+    const [q, c] = await Promise.all([readListenQueue(target, { owners: false }), readConnections(target)]);
+    if (q) Object.assign(out, { listeners: q.listeners, queue: q.queue, backlog: q.backlog });
+    for (const [s, n] of Object.entries(c.states)) if (n > 0) out.states[s as TcpState] = n;
+    return out;
+  }
+  if ('unixSocket' in target) {
+    for (const s of parseSsUnix(await runSs(resolved.ssPath, ['-xanH'], resolved.timeoutMs))) {
+      if (s.type !== 'stream' || !samePath(s.path, target.unixSocket)) continue;
+      if (s.state === 'LISTEN') listener(s.recvQ, s.sendQ);
+      else {
+        const state = parseSsState(s.state);
+        if (state) out.states[state] = (out.states[state] ?? 0) + 1;
+      }
+    }
+    return out;
+  }
+  for (const s of parseSsTcp(await runSs(resolved.ssPath, ['-tanH', `( sport = :${target.port} )`], resolved.timeoutMs))) {
+    if (s.local.port !== target.port) continue;
+    if (s.state === 'LISTEN') listener(s.recvQ, s.sendQ);
+    else out.states[s.state] = (out.states[s.state] ?? 0) + 1;
+  }
+  return out;
 }

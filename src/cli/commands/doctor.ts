@@ -2,6 +2,10 @@ import { Option, type Command } from 'commander';
 import { BadgatewayError, ERROR_CODES, errnoCode } from '../../errors/index.js';
 import {
   DOCTOR_DEFAULTS,
+  FOLLOW_DEFAULTS,
+  renderFinding,
+  runFollow,
+  type FollowEvent,
   createDoctorMetrics,
   createDoctorSampler,
   renderDoctorText,
@@ -39,6 +43,10 @@ interface DoctorCliOptions {
   count: number;
   prometheus?: number;
   prometheusHost: string;
+  follow?: boolean;
+  quiet: number;
+  sampleRate: number;
+  fromStart?: boolean;
 }
 
 const collect =
@@ -77,6 +85,10 @@ export function registerDoctor(program: Command, ctx: CliContext): void {
     .addOption(new Option('--count <n>', 'with --watch/--prometheus: stop after N samples (0 = until Ctrl-C)').default(0).argParser(parseIntArg(0)))
     .addOption(new Option('--prometheus <port>', 'serve the same facts as Prometheus metrics on PORT/metrics (0 = a free port) until Ctrl-C').argParser(parseIntArg(0, 65535)))
     .option('--prometheus-host <host>', 'address for --prometheus', '127.0.0.1')
+    .option('--follow', 'flight recorder: follow --nginx-error-log like tail -F (rotation, truncation) and sample each failing upstream at once; one finding per incident (NDJSON with --json); Ctrl-C stops')
+    .addOption(new Option('--quiet <duration>', 'with --follow: an incident closes after this long without a line of it').default(FOLLOW_DEFAULTS.quietCloseMs, '5s').argParser(parseDurationArg()))
+    .addOption(new Option('--sample-rate <n>', 'with --follow: at most N upstream samples a second').default(FOLLOW_DEFAULTS.maxSamplesPerSecond).argParser(parseIntArg(1, 100)))
+    .option('--from-start', 'with --follow: read the log from its start, not only the lines written from now on')
     .addHelpText(
       'after',
       `
@@ -121,6 +133,10 @@ Examples:
       }
       const stdinUses = [...(options.errorLogs ?? []), ...(options.accessLogs ?? [])].filter((f) => f === '-').length;
       if (stdinUses > 1) throw new BadgatewayError(ERROR_CODES.BAD_OPTION, 'standard input (-) can be read only once');
+      if (opts.follow) {
+        await follow(ctx, opts, options);
+        return;
+      }
       const repeating = opts.watch !== undefined || opts.prometheus !== undefined;
       if (!repeating) {
         const report = await createDoctorSampler(options).sample();
@@ -141,6 +157,28 @@ function reportUnseen(ctx: CliContext, report: DoctorReport): void {
   const inspected = report.facts !== null || report.errorLog !== null || report.accessLog !== null || report.proxyConfigs.length > 0 || report.crashLogs.some((c) => !c.sources.some((s) => s.startsWith('kernel:')));
   if (!inspected && report.unseen.length > 0) throw new BadgatewayError(ERROR_CODES.UNREADABLE, report.unseen[0]!);
   for (const line of report.unseen) ctx.stderr.write(`badgateway: ${line}\n`);
+}
+
+/** --follow: the flight recorder, until Ctrl-C. Exit 1 when it saw an incident. */
+async function follow(ctx: CliContext, opts: DoctorCliOptions, options: Partial<DoctorOptions>): Promise<void> {
+  if (opts.watch !== undefined || opts.prometheus !== undefined) throw new BadgatewayError(ERROR_CODES.BAD_OPTION, '--follow cannot be combined with --watch or --prometheus');
+  if ((options.errorLogs ?? []).length !== 1) throw new BadgatewayError(ERROR_CODES.BAD_OPTION, '--follow needs exactly one --nginx-error-log FILE to follow');
+  const print = (e: FollowEvent): void => {
+    if (opts.json) {
+      ctx.stdout.write(`${JSON.stringify(e)}\n`);
+      return;
+    }
+    if (e.event === 'notice') ctx.stdout.write(`note: ${e.message}\n`);
+    else if (e.event === 'opened') ctx.stdout.write(`${new Date().toISOString().slice(11, 19)}  incident ${e.incident.id} opened: ${e.incident.cause} on ${e.incident.upstream} — ${e.incident.example.replace(/^.*?\[\w+\] \d+#\d+: (?:\*\d+ )?/, '').replace(/, client: .*$/, '')}\n`);
+    else if (e.incident.finding) {
+      ctx.stdout.write(`${new Date().toISOString().slice(11, 19)}  incident ${e.incident.id} closed: ${e.incident.cause} on ${e.incident.upstream}\n`);
+      ctx.stdout.write(`${renderFinding(e.incident.finding).join('\n')}\n\n`);
+    }
+  };
+  const { incidents, unseen } = await runFollow(options, { quietCloseMs: opts.quiet, maxSamplesPerSecond: opts.sampleRate, fromStart: opts.fromStart ?? false }, print);
+  for (const line of unseen) ctx.stderr.write(`badgateway: ${line}\n`);
+  if (!opts.json) ctx.stdout.write(`${incidents.length} incident${incidents.length === 1 ? '' : 's'}\n`);
+  ctx.exitCode = incidents.length > 0 ? 1 : 0;
 }
 
 /** --watch / --prometheus: sample until Ctrl-C (ctx.signal) or --count samples. */

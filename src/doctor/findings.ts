@@ -101,7 +101,8 @@ export function rankFindings(findings: readonly Finding[]): Finding[] {
   );
   const key = new Map<Finding, number>(sorted.map((f, i) => [f, i]));
   for (const [i, f] of sorted.entries()) {
-    const cause = sorted.find((g) => g !== f && f.causedBy.includes(g.cause) && sameWhere(f, g));
+    const causes = sorted.filter((g) => g !== f && f.causedBy.includes(g.cause));
+    const cause = causes.find((g) => sameWhere(f, g)) ?? causes.find((g) => g.source !== f.source);
     if (cause) key.set(f, (key.get(cause) ?? 0) + 0.5 + i / (sorted.length + 1) / 2);
   }
   return sorted.sort((a, b) => (key.get(a) ?? 0) - (key.get(b) ?? 0));

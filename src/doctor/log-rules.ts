@@ -118,7 +118,24 @@ export function evaluateErrorLog(summary: ErrorLogSummary, options: DoctorOption
       if (alsoList.includes(f.cause)) f.evidence.push(`error log: ${lines} line(s) of ${patterns.map((p) => p.id).join(', ')} are consistent with this cause`);
     }
   }
-  return [...findings, ...crashOnlyFindings(findings, live, context, options)];
+  const all = [...findings, ...crashOnlyFindings(findings, live, context, options)];
+  linkCrashToDown(all, live, context);
+  return all;
+}
+
+/**
+ * Workers dying (the app or kernel log says so) and nothing listening now: the app is down because
+ * it crashed. The crash is the cause, the empty listener its effect.
+ */
+function linkCrashToDown(fromLogs: Finding[], live: Finding[], context: LogContext): void {
+  if (!context.crashes.some((c) => c.crashes.length > 0)) return;
+  const crash = fromLogs.find((f) => f.cause === 'upstream-crash') ?? live.find((f) => f.cause === 'upstream-crash');
+  if (!crash) return;
+  for (const down of live.filter((f) => f.cause === 'upstream-down')) {
+    if (!down.causedBy.includes('upstream-crash')) down.causedBy.push('upstream-crash');
+    if (!crash.causes.includes('upstream-down')) crash.causes.push('upstream-down');
+    if (crash.severity === 'warning') crash.severity = 'critical';
+  }
 }
 
 /** Worker deaths in the app/kernel logs that no error-log finding took as evidence: a finding of their own. */

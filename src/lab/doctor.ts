@@ -10,9 +10,17 @@ export async function diagnosePhase(input: {
   pid: number | null;
   target: { port: number } | { unixSocket: string };
   errorLogPath: string;
+  /** The proxy's nginx.conf (for the built-in proxy: the nginx config of the same options). */
+  nginxConf?: string;
+  /** The app server's log (its stderr), when it writes one. */
+  appLog?: string;
 }): Promise<PhaseResult['doctor']> {
   try {
     const report = await runDoctor({
+      // The lab knows its proxy: no nginx -T of whatever else runs on this machine.
+      discoverProxy: false,
+      nginxConfs: input.nginxConf ? [input.nginxConf] : [],
+      appLogs: input.appLog ? [input.appLog] : [],
       pids: input.pid === null ? [] : [input.pid],
       ports: 'port' in input.target ? [input.target.port] : [],
       unixSockets: 'unixSocket' in input.target ? [input.target.unixSocket] : [],

@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { renderNginxConfig, resolveOptions } from '../proxy/index.js';
 import { classifyProxyLogLine, getCause, type CauseId } from '../causes/index.js';
 import { debug } from '../util/index.js';
 import type { LabParts, LabProxy } from './parts.js';
@@ -35,7 +36,13 @@ export interface PhaseEnv {
   signal?: AbortSignal;
   onProgress?: (p: PhaseProgress) => void;
   /** Runs doctor on the upstream and the proxy log after the load; omitted = not run. */
-  doctor?: (target: { pid: number | null; target: { port: number } | { unixSocket: string }; errorLogPath: string }) => Promise<PhaseResult['doctor']>;
+  doctor?: (target: {
+    pid: number | null;
+    target: { port: number } | { unixSocket: string };
+    errorLogPath: string;
+    nginxConf?: string;
+    appLog?: string;
+  }) => Promise<PhaseResult['doctor']>;
 }
 
 /** Samples the upstream's fds and listen queue every `intervalMs` until stopped. */
@@ -96,6 +103,19 @@ export function classifyErrorLog(text: string, causeId: CauseId, maxLines: numbe
     }
   }
   return { lines: lines.length, classified, byPattern, causeLines };
+}
+
+/**
+ * The proxy's config for doctor: nginx's own file, or for the built-in proxy the nginx config of the
+ * same options (it follows nginx's semantics: the same pool, the same timeouts).
+ */
+async function proxyConfigFile(proxy: LabProxy, spec: PhaseSpec, dir: string, phase: PhaseName): Promise<string> {
+  if ('configPath' in proxy && typeof proxy.configPath === 'string') return proxy.configPath;
+  const path = `${dir}/${phase}-builtin-equivalent.conf`;
+  const resolved = resolveOptions({ upstream: proxy.upstream, keepalive: spec.proxy.keepalive, connectTimeoutMs: spec.proxy.connectTimeoutMs, readTimeoutMs: spec.proxy.readTimeoutMs, sendTimeoutMs: spec.proxy.readTimeoutMs });
+  const paths = { prefix: dir, conf: path, pid: `${dir}/x.pid`, errorLog: proxy.errorLogPath, accessLog: proxy.accessLogPath, temp: dir };
+  await writeFile(path, renderNginxConfig(resolved, proxy.port, paths));
+  return path;
 }
 
 const EMPTY_CLIENT: PhaseResult['client'] = {
@@ -214,7 +234,17 @@ export async function runPhase(name: PhaseName, spec: PhaseSpec, env: PhaseEnv):
       };
       result.gatewayErrors = (metrics.statusCodes['502'] ?? 0) + (metrics.statusCodes['504'] ?? 0);
       // Before anything stops: the upstream is still in the state the load left it in.
-      if (env.doctor) result.doctor = await env.doctor({ pid: await upstream.samplePid(), target: upstream.target, errorLogPath: proxy.errorLogPath });
+      if (env.doctor) {
+        const nginxConf = await proxyConfigFile(proxy, spec, env.dir, name);
+        const appLog = await upstream.writeLog?.(`${env.dir}/${name}-app.log`);
+        result.doctor = await env.doctor({
+          pid: await upstream.samplePid(),
+          target: upstream.target,
+          errorLogPath: proxy.errorLogPath,
+          nginxConf,
+          ...(appLog ? { appLog } : {}),
+        });
+      }
     } finally {
       mark('load done');
       result.samples = await sampler.stop();

@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { debug, waitFor } from '../util/index.js';
 import type { LabParts } from './parts.js';
+import { spawnNodeApp } from './node-apps.js';
 import { spawnPythonApp } from './python-apps.js';
 import { createRaceServer } from './race-server.js';
 import type { RunningUpstream, UpstreamSpec } from './scenario.js';
@@ -17,6 +19,8 @@ export interface UpstreamHandle extends RunningUpstream {
   notes(): string[];
   /** Child processes it started. */
   readonly childPids: number[];
+  /** Writes what the app server logged (its stderr) to `path` and returns it; undefined when it logs nothing we keep. */
+  writeLog?(path: string): Promise<string | undefined>;
   close(): Promise<void>;
 }
 
@@ -71,6 +75,29 @@ export async function startUpstream(spec: UpstreamSpec, parts: LabParts, dir: st
         close: () => server.close(),
       };
     }
+    case 'node-app': {
+      const app = await spawnNodeApp(spec.app);
+      let crashed = false;
+      return {
+        url: app.url,
+        pid: app.pid,
+        target: { port: app.port },
+        childPids: [app.pid],
+        samplePid: async () => (crashed ? null : app.pid),
+        inflight: () => null,
+        notes: () => [],
+        async writeLog(path) {
+          await writeFile(path, app.stderr);
+          return path;
+        },
+        async crash() {
+          crashed = true;
+          process.kill(app.pid, 'SIGKILL');
+          await waitGone(app.pid);
+        },
+        close: () => app.close(),
+      };
+    }
     case 'python': {
       const app = await spawnPythonApp({ ...spec.app, dir, unixSocket: socketPath });
       let crashed = false;
@@ -82,6 +109,10 @@ export async function startUpstream(spec: UpstreamSpec, parts: LabParts, dir: st
         samplePid: async () => (crashed ? null : app.samplePid()),
         inflight: () => null,
         notes: () => (app.emfileLines > 0 ? [`${spec.app.server} logged ${app.emfileLines} lines with "Too many open files"`] : []),
+        async writeLog(path) {
+          await writeFile(path, app.stderr);
+          return path;
+        },
         async crash() {
           crashed = true;
           process.kill(app.pid, 'SIGKILL');

@@ -393,10 +393,10 @@ export const workerTimeout: Scenario = {
   id: 'worker-timeout',
   title: 'An app worker died in the middle of a request (killed, timed out or crashed)',
   causeId: 'upstream-crash',
-  upstreams: ['gunicorn', 'node'],
+  upstreams: ['node', 'gunicorn'],
   plan(upstream): ScenarioPlan {
     // The proxy waits longer than the request takes: what it sees is the worker dying, not a read timeout.
-    const proxy: PhaseProxySpec = { keepalive: 0, connectTimeoutMs: 1000, readTimeoutMs: 5000 };
+    const proxy: PhaseProxySpec = { keepalive: 0, connectTimeoutMs: 1000, readTimeoutMs: 3000 };
     if (upstream === 'gunicorn') {
       const load = { path: '/', rate: 2, durationMs: 2000 };
       return {

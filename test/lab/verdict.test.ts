@@ -13,7 +13,7 @@ const NOTICE = '2026/11/26 08:00:00 [notice] 11#11: signal process started';
 test('the catalogue has every scenario of DESIGN.md, each naming a known cause and plans for each of its upstreams', () => {
   assert.deepEqual(
     SCENARIOS.map((s) => s.id),
-    ['fd-exhaustion', 'keepalive-leak', 'backlog-overflow-unix', 'backlog-overflow-tcp', 'keepalive-race', 'slow-upstream', 'upstream-down'],
+    ['fd-exhaustion', 'keepalive-leak', 'backlog-overflow-unix', 'backlog-overflow-tcp', 'keepalive-race', 'slow-upstream', 'upstream-down', 'close-wait-leak', 'worker-timeout'],
   );
   for (const s of SCENARIOS) {
     assert.ok((CAUSE_IDS as readonly string[]).includes(s.causeId), s.id);

@@ -80,7 +80,7 @@ export function createDoctorSampler(user: Partial<DoctorOptions> = {}, io: { std
       once ??= await readOnce(options, io);
       const { errorLog, accessLog, context } = once;
       const explicit = options.pids.length + options.ports.length + options.unixSockets.length > 0;
-      const wantsLive = explicit || context.proxy.configs.length > 0 || (options.scanAll && options.errorLogs.length + options.accessLogs.length + options.appLogs.length === 0);
+      const wantsLive = explicit || context.proxy.configs.length > 0 || (options.scanAll && options.errorLogs.length + options.accessLogs.length + options.appLogs.length + options.nginxConfs.length === 0);
       let facts: DoctorFacts | null = null;
       if (wantsLive) {
         const start = performance.now();

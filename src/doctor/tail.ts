@@ -36,6 +36,8 @@ export async function tailFile(path: string, onLine: (line: string) => void, opt
   let handle: FileHandle | undefined;
   let ino = -1;
   let position = 0;
+  /** The name is gone; the old file is still read. */
+  let gone = false;
   const notice = (text: string): void => options.onNotice?.(text);
   const drain = async (): Promise<void> => {
     if (!handle) return;
@@ -79,13 +81,22 @@ export async function tailFile(path: string, onLine: (line: string) => void, opt
         } catch {
           now = undefined;
         }
-        if (now === undefined || now.ino !== ino) {
-          // Rotated (renamed or removed, maybe recreated): finish the old file, then follow the name.
+        if (now === undefined) {
+          // Renamed or removed: the writer may still append to it until it reopens the name
+          // (nginx does at USR1), so keep reading it until a new file appears there.
+          if (!gone) notice(`${path} was removed or renamed: reading it on until a new file appears`);
+          gone = true;
+          await sleep(pollMs, options.signal).catch(() => undefined);
+          continue;
+        }
+        if (now.ino !== ino) {
+          // Rotated: finish the old file, then follow the name from the new file's start.
           await drain();
           await handle.close();
           handle = undefined;
-          notice(now === undefined ? `${path} was removed or renamed: waiting for it` : `${path} was rotated: reading the new file from its start`);
-          if (now !== undefined) await openCurrent(true);
+          gone = false;
+          notice(`${path} was rotated: reading the new file from its start`);
+          await openCurrent(true);
           continue;
         }
         if (now.size < position) {

@@ -273,10 +273,13 @@ async function followRun(dir: { file(name: string): string }, follower: (file: s
     await new Promise((resolve) => setTimeout(resolve, 500)); // the last poll
     const wall = (performance.now() - t0) / 1000;
     const cores = (cpuSeconds(child.pid!) - cpu0) / wall;
+    // Ctrl-C: doctor closes its open incidents and prints them.
+    const exited = once(child, 'close');
+    child.kill('SIGINT');
+    await exited;
     return { cores, stdout };
   } finally {
-    child.kill('SIGINT');
-    await once(child, 'exit');
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
 }
 

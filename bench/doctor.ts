@@ -21,7 +21,8 @@ import { open, readFile, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createProxyLogClassifier } from '../src/causes/index.js';
-import { runDoctor } from '../src/doctor/index.js';
+import { createServer as createNetServer } from 'node:net';
+import { createUpstreamSampler, runDoctor } from '../src/doctor/index.js';
 import { createTempDir, which } from '../src/util/index.js';
 
 const LOG_BYTES = 1024 * 1024 * 1024;
@@ -311,9 +312,38 @@ async function benchFollow(): Promise<void> {
   }
 }
 
+/** What one --follow sample of a unix listener costs (median of 30), against one `ss -xanH` run alone. */
+async function benchSample(): Promise<void> {
+  const dir = await createTempDir('bench');
+  const server = createNetServer().listen(dir.file('app.sock'));
+  try {
+    await once(server, 'listening');
+    const sample = createUpstreamSampler();
+    const target = { unixSocket: dir.file('app.sock') };
+    const costs: number[] = [];
+    const ss: number[] = [];
+    for (let i = 0; i < 31; i++) {
+      const s = await sample('unix:x', target, 0);
+      if (i > 0) costs.push(s.costMs); // the first one loads code
+      const t = performance.now();
+      spawnSync('ss', ['-xanH'], { encoding: 'utf8' });
+      ss.push(performance.now() - t);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const c = median(costs);
+    const p = median(ss);
+    console.log(`doctor: one --follow sample of a unix listener (queue, backlog, states, owner's fds): ${c.toFixed(1)} ms median of 30 (target < 20 ms)`);
+    console.log(`  ss -xanH alone  ${p.toFixed(1)} ms  → sample / ss = ${(c / p).toFixed(2)}×`);
+  } finally {
+    server.close();
+    await dir.close();
+  }
+}
+
 /** Runs the benchmarks and prints times, RSS, instructions and ratios. */
 export async function run(): Promise<void> {
   await benchFds();
+  await benchSample();
   await benchFollow();
   await benchLog();
   await benchInstructions();

@@ -197,7 +197,7 @@ function incidentFinding(inc: OpenIncident, context: LogContext): Finding {
   inc.alsoConsistentWith = [...new Set(all)].filter((c) => c !== cause);
   const worst = inc.samples.reduce<FollowSample | undefined>((w, s) => (s.queue !== null && (w === undefined || (s.queue ?? 0) > (w.queue ?? 0)) ? s : w), undefined);
   const at = worst
-    ? `; at the error: ${worst.listening ? `accept queue ${worst.queue ?? '?'}/${worst.backlog ?? '?'}` : 'nothing listening'}${worst.fds ? `, owner pid ${worst.pid} ${worst.fds.open}/${worst.fds.soft ?? '∞'} fds` : ''} (sampled ${worst.delayMs} ms after the line)`
+    ? `; at the error: ${worst.listening ? `accept queue ${worst.queue ?? '?'}/${worst.backlog ?? '?'}` : 'nothing listening'}${worst.fds ? `, owner pid ${worst.pid} ${worst.fds.open}/${worst.fds.soft ?? '∞'} fds` : ''} (sampled at ${worst.at.slice(11, 23)}, ${worst.delayMs} ms after doctor read the line)`
     : inc.sampled === 0
       ? '; not sampled (not a local address)'
       : '';
@@ -205,6 +205,7 @@ function incidentFinding(inc: OpenIncident, context: LogContext): Finding {
     .filter(([, n]) => n > 0)
     .map(([s, n]) => `${n} × ${s}`)
     .join(', ');
+  const where = inc.upstream.startsWith('unix:') ? { socket: inc.upstream.slice(5) } : /:(\d+)$/.test(inc.upstream) ? { port: Number(/:(\d+)$/.exec(inc.upstream)![1]) } : {};
   return createFinding(cause, {
     severity: inc.lines >= 10 || shown.has(cause) ? 'critical' : 'warning',
     source: 'error-log',
@@ -220,7 +221,7 @@ function incidentFinding(inc: OpenIncident, context: LogContext): Finding {
       `${inc.sampled} sample(s) taken, ${inc.skipped} skipped by the rate limit`,
     ],
     alsoConsistentWith: inc.alsoConsistentWith,
-  });
+  }, { ...where, ...(worst?.pid ? { pid: worst.pid } : {}) });
 }
 
 /**

@@ -75,7 +75,9 @@ function renderMachine(facts: DoctorFacts): string {
   const n = facts.machine.netstat;
   const counters = n
     ? `TcpExt ListenOverflows +${n.listenOverflows.delta}, ListenDrops +${n.listenDrops.delta} in ${(n.intervalMs / 1000).toFixed(1)} s`
-    : 'TcpExt ListenOverflows not compared (one sample: --interval 0, or /proc/net/netstat unreadable)';
+    : facts.targets.some((t) => t.kind === 'port' || t.listeners.some((l) => l.kind !== 'unix'))
+      ? 'TcpExt ListenOverflows not compared (one sample: --interval 0, or /proc/net/netstat unreadable)'
+      : 'TcpExt ListenOverflows not read (no TCP listener inspected; unix sockets are not counted there)';
   return `  machine: net.core.somaxconn ${facts.machine.somaxconn ?? '?'}; ${counters}`;
 }
 

@@ -92,8 +92,14 @@ export function registerDoctor(program: Command, ctx: CliContext): void {
     .addHelpText(
       'after',
       `
-With no target and no log, doctor inspects every listening socket of this machine.
-Exit status: 0 healthy, 1 findings, 2 could not inspect (no such pid, permission denied, unreadable file).
+The first line names the root cause: "Most likely: CAUSE (where): what was seen". What holds a
+process's fds decides between causes (idle keep-alive connections, CLOSE_WAIT sockets, the app's own
+files); the proxy's config (--nginx-conf, or nginx -T of the running nginx that writes the error log)
+rules out what it makes impossible (no upstream keepalive pool: no keep-alive race).
+With no target and no log, doctor inspects every listening socket of this machine; with a config
+(given or found), the upstreams it names.
+Exit status: 0 healthy, 1 findings, 2 nothing could be inspected (no such pid, permission denied,
+unreadable file); what could not be read besides is one line each on stderr.
 
 Examples:
   $ badgateway doctor --pid 4242
@@ -102,6 +108,11 @@ Examples:
   $ badgateway doctor --nginx-error-log /var/log/nginx/error.log /var/log/nginx/error.log.1 /var/log/nginx/error.log.2.gz
   $ zcat error.log.*.gz | badgateway doctor --nginx-error-log - --json | jq '.findings[].cause'
   $ badgateway doctor --access-log /var/log/nginx/access.log --bucket 5m
+  $ badgateway doctor --nginx-error-log /var/log/nginx/error.log --app-log /var/log/gunicorn/error.log
+  $ badgateway doctor --nginx-conf /etc/nginx/nginx.conf
+  $ badgateway doctor --unix-socket /run/gunicorn.sock --proxy-user www-data
+  $ badgateway doctor --follow --nginx-error-log /var/log/nginx/error.log
+  $ badgateway doctor --follow --nginx-error-log /var/log/nginx/error.log --json >> incidents.ndjson
   $ badgateway doctor --port 8080 --watch 2
   $ badgateway doctor --port 8080 --prometheus 9464`,
     )

@@ -97,54 +97,24 @@ const queueRule: LiveRule = (target, facts, options) => {
       );
       continue;
     }
+    const warn = (summary: string, more: string[]): void => {
+      out.push(createFinding(backlogCause(l), { severity: 'warning', source: 'live', target: target.label, summary, evidence: more }, confirmValues(target, l)));
+    };
     if (options.burst > 0 && l.backlog < options.burst) {
-      out.push(
-        createFinding(
-          backlogCause(l),
-          {
-            severity: 'warning',
-            source: 'live',
-            target: target.label,
-            summary: `backlog ${l.backlog} of ${l.name} cannot hold a burst of ${options.burst} connections`,
-            evidence: [`expected burst ${options.burst} (--burst) > backlog ${l.backlog}`, ...evidence],
-          },
-          confirmValues(target, l),
-        ),
-      );
+      warn(`backlog ${l.backlog} of ${l.name} cannot hold a burst of ${options.burst} connections`, [`expected burst ${options.burst} (--burst) > backlog ${l.backlog}`, ...evidence]);
       continue;
     }
     const s = facts.machine.somaxconn;
     if (options.minBacklog > 0 && l.backlog < options.minBacklog && s !== null && s > l.backlog) {
       const refused = l.kind === 'unix' ? 'refused at once (EAGAIN: 502)' : 'dropped (SYNs: connect timeouts, 504)';
-      out.push(
-        createFinding(
-          backlogCause(l),
-          {
-            severity: 'warning',
-            source: 'live',
-            target: target.label,
-            summary: `backlog ${l.backlog} of ${l.name} is below ${options.minBacklog} while net.core.somaxconn allows ${s}: any burst above ${l.backlog} waiting connections is ${refused}`,
-            evidence: [...evidence, `listen() asked for ${l.backlog} (the kernel would allow up to ${s}): the app's own setting, e.g. gunicorn --backlog, listen(backlog)`],
-          },
-          confirmValues(target, l),
-        ),
-      );
+      warn(`backlog ${l.backlog} of ${l.name} is below ${options.minBacklog} while net.core.somaxconn allows ${s}: any burst above ${l.backlog} waiting connections is ${refused}`, [
+        ...evidence,
+        `listen() asked for ${l.backlog} (the kernel would allow up to ${s}): the app's own setting, e.g. gunicorn --backlog, listen(backlog)`,
+      ]);
       continue;
     }
     if (s !== null && l.backlog === s && s < options.minSomaxconn) {
-      out.push(
-        createFinding(
-          backlogCause(l),
-          {
-            severity: 'warning',
-            source: 'live',
-            target: target.label,
-            summary: `net.core.somaxconn ${s} caps the backlog of ${l.name}`,
-            evidence: [...somaxconnEvidence(l, facts), `somaxconn below ${options.minSomaxconn} cuts the usual backlogs (gunicorn 2048, Node 511)`],
-          },
-          confirmValues(target, l),
-        ),
-      );
+      warn(`net.core.somaxconn ${s} caps the backlog of ${l.name}`, [...somaxconnEvidence(l, facts), `somaxconn below ${options.minSomaxconn} cuts the usual backlogs (gunicorn 2048, Node 511)`]);
     }
   }
   return out;

@@ -77,49 +77,42 @@ export async function startUpstream(spec: UpstreamSpec, parts: LabParts, dir: st
     }
     case 'node-app': {
       const app = await spawnNodeApp(spec.app);
-      let crashed = false;
-      return {
-        url: app.url,
-        pid: app.pid,
-        target: { port: app.port },
-        childPids: [app.pid],
-        samplePid: async () => (crashed ? null : app.pid),
-        inflight: () => null,
-        notes: () => [],
-        async writeLog(path) {
-          await writeFile(path, app.stderr);
-          return path;
-        },
-        async crash() {
-          crashed = true;
-          process.kill(app.pid, 'SIGKILL');
-          await waitGone(app.pid);
-        },
-        close: () => app.close(),
-      };
+      return childUpstream(app, { port: app.port }, async () => app.pid, () => []);
     }
     case 'python': {
       const app = await spawnPythonApp({ ...spec.app, dir, unixSocket: socketPath });
-      let crashed = false;
-      return {
-        url: app.url,
-        pid: app.pid,
-        target: { unixSocket: socketPath },
-        childPids: [app.pid],
-        samplePid: async () => (crashed ? null : app.samplePid()),
-        inflight: () => null,
-        notes: () => (app.emfileLines > 0 ? [`${spec.app.server} logged ${app.emfileLines} lines with "Too many open files"`] : []),
-        async writeLog(path) {
-          await writeFile(path, app.stderr);
-          return path;
-        },
-        async crash() {
-          crashed = true;
-          process.kill(app.pid, 'SIGKILL');
-          await waitGone(app.pid);
-        },
-        close: () => app.close(),
-      };
+      return childUpstream(app, { unixSocket: socketPath }, () => app.samplePid(), () =>
+        app.emfileLines > 0 ? [`${spec.app.server} logged ${app.emfileLines} lines with "Too many open files"`] : [],
+      );
     }
   }
+}
+
+/** An app server child process that keeps its stderr (a Python server, a Node app) as an upstream handle. */
+function childUpstream(
+  app: { pid: number; url: string; readonly stderr: string; close(): Promise<void> },
+  target: UpstreamHandle['target'],
+  samplePid: () => Promise<number>,
+  notes: () => string[],
+): UpstreamHandle {
+  let crashed = false;
+  return {
+    url: app.url,
+    pid: app.pid,
+    target,
+    childPids: [app.pid],
+    samplePid: async () => (crashed ? null : samplePid()),
+    inflight: () => null,
+    notes,
+    async writeLog(path) {
+      await writeFile(path, app.stderr);
+      return path;
+    },
+    async crash() {
+      crashed = true;
+      process.kill(app.pid, 'SIGKILL');
+      await waitGone(app.pid);
+    },
+    close: () => app.close(),
+  };
 }

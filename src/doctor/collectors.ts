@@ -199,7 +199,14 @@ export async function collectFacts(
   const scan = !named && options.scanAll && options.errorLogs.length + options.accessLogs.length + options.nginxConfs.length + options.appLogs.length === 0;
   if (scan) targets.push(...(await collectAll(options, ctx)));
   else if (!named) {
-    for (const t of configTargets(proxy)) targets.push(t.kind === 'port' ? await collectPort(t.port, options, ctx, t.upstream) : await collectUnixSocket(t.path, options, ctx, t.upstream));
+    for (const t of configTargets(proxy)) {
+      try {
+        targets.push(t.kind === 'port' ? await collectPort(t.port, options, ctx, t.upstream) : await collectUnixSocket(t.path, options, ctx, t.upstream));
+      } catch (err) {
+        // An upstream of the config we may not look at: said, not fatal (the user named no target).
+        proxy.unseen.push(`upstream ${t.upstream} (${t.kind === 'port' ? `port ${t.port}` : `unix:${t.path}`}): ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
   }
   checkProxyAccess(targets, proxy);
   let somaxconn: number | null = null;

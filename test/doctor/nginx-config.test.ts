@@ -189,3 +189,41 @@ test('a running nginx is found in /proc and read with nginx -T: its upstream, po
     await nginx.close();
   }
 });
+
+test('--nginx-conf alone: every upstream it names is inspected; a pool makes doctor probe the app and compare with the pool\'s keepalive_timeout; worker_connections above worker_rlimit_nofile', { timeout: 20_000 }, async () => {
+  const { createServer } = await import('node:http');
+  const server = createServer((_q, r) => r.end('ok'));
+  server.keepAliveTimeout = 5000; // Node's default, below nginx's 60 s pool timeout: the race
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  await using dir = await createTempDir('ngconf');
+  const conf = (pool: boolean): string => `worker_rlimit_nofile 1024;
+events { worker_connections 4096; }
+http {
+  upstream app { server 127.0.0.1:${port}; ${pool ? 'keepalive 16;' : ''} }
+  server { location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; } }
+}
+`;
+  try {
+    await writeFile(dir.file('pool.conf'), conf(true));
+    const r = await runCli(['doctor', '--nginx-conf', dir.file('pool.conf'), '--json', '--interval', '0']);
+    assert.equal(r.code, 1, r.stderr);
+    const report = JSON.parse(r.stdout) as import('../../src/doctor/index.js').DoctorReport;
+    assert.deepEqual(report.facts?.targets.map((t) => [t.label, t.fromConfig]), [[`port ${port}`, 'app']]);
+    const race = report.findings.find((f) => f.cause === 'keepalive-race');
+    assert.ok(race, report.findings.map((f) => f.cause).join(', '));
+    assert.equal(race.summary, 'upstream keep-alive timeout 5 s ≤ proxy idle timeout 60 s: it closes pooled connections the proxy may reuse');
+    assert.equal(race.evidence[1], `the proxy pools idle connections to it: upstream app, keepalive 16, keepalive_timeout 60 s (${dir.file('pool.conf')})`);
+    const fds = report.findings.find((f) => f.cause === 'proxy-fd-exhaustion');
+    assert.equal(fds?.summary, 'worker_connections 4096 is above the 1024 fds a worker may open: under load a worker fails with (24: Too many open files) before it runs out of connections');
+    assert.equal(fds?.fix[0], 'worker_rlimit_nofile 8192; (at least twice worker_connections)');
+    // No pool: nothing reuses a connection, no race, no probe.
+    await writeFile(dir.file('nopool.conf'), conf(false));
+    const none = JSON.parse((await runCli(['doctor', '--nginx-conf', dir.file('nopool.conf'), '--json', '--interval', '0'])).stdout) as import('../../src/doctor/index.js').DoctorReport;
+    assert.ok(!none.findings.some((f) => f.cause === 'keepalive-race'));
+    assert.equal(none.facts?.targets[0]?.listeners[0]?.keepAlive, undefined);
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});

@@ -270,8 +270,11 @@ test('badgateway lab list: every scenario and upstream, with the seeds', { timeo
   assert.equal(r.code, 0);
   const lines = r.stdout.trimEnd().split('\n');
   assert.match(lines[0]!, /^SCENARIO\s+UPSTREAM\s+STATUS\s+SEED\s+RUNS HERE\s+TITLE$/);
-  assert.equal(lines.length, 11);
+  assert.equal(lines.length, 14);
   assert.match(lines[2]!, /^fd-exhaustion\s+uvicorn\s+502\/504\s+000\s+/);
+  assert.match(lines[11]!, /^close-wait-leak\s+node\s+502\/504\s+/);
+  assert.match(lines[12]!, /^worker-timeout\s+node\s+502\s+/);
+  assert.match(lines[13]!, /^worker-timeout\s+gunicorn\s+502\s+/);
   assert.match(lines[4]!, /^keepalive-leak\s+gevent\s+504\/502\s+001\s+/);
   assert.match(lines[6]!, /^backlog-overflow-unix\s+gunicorn\s+502\s+002\s+/);
 });

@@ -82,7 +82,7 @@ test('resolveLabOptions and planRuns: bad ids and kinds name the option; unsuppo
   assert.throws(() => resolveLabOptions({ proxy: 'haproxy' as never }), /--proxy: "haproxy" is not valid/);
   assert.throws(() => resolveLabOptions({ upstream: 'php' as never }), /--upstream: "php" is not valid/);
   const all = planRuns(resolveLabOptions({}).scenarios, undefined);
-  assert.equal(all.runs.length, 10);
+  assert.equal(all.runs.length, 13);
   const gevent = planRuns(resolveLabOptions({ scenarios: ['keepalive-leak', 'slow-upstream'] }).scenarios, 'gevent');
   assert.deepEqual(gevent.runs.map((r) => `${r.scenario.id}/${r.upstream}`), ['keepalive-leak/gevent']);
   assert.deepEqual(gevent.unsupported, [{ id: 'slow-upstream', kind: 'unsupported', proxy: null, upstream: 'gevent', reason: 'slow-upstream runs with node upstreams only' }]);

@@ -53,8 +53,8 @@ interface HolderSample {
 interface CollectContext {
   /** Processes whose holders were read, by pid (read once even when several targets share one). */
   holders: Map<number, HolderSample>;
-  /** The proxy's pools by address (`unix:/path`, `port:N`). */
-  pools: Map<string, ProxyPoolFacts>;
+  /** The proxy's pools by address (`unix:/path`, `port:N`); null: the config names it without a pool. */
+  pools: Map<string, ProxyPoolFacts | null>;
   proxy: ProxyContext;
 }
 
@@ -108,6 +108,8 @@ export interface ListenerFacts {
   keepAlive?: KeepAliveProbe;
   /** The proxy's keep-alive pool for this address, from its config (the probe is compared with it). */
   proxyPool?: ProxyPoolFacts;
+  /** The proxy config names this address and keeps no pool to it: no connection is reused, no race. */
+  proxyUnpooled?: boolean;
   /** Whether the proxy's workers may connect() to this unix socket (one entry per worker identity). */
   proxyAccess?: ProxyAccessFacts[];
 }
@@ -257,14 +259,17 @@ const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '0.0.0.0', '::', '[::
 const addressKey = (l: { kind: string; path?: string; port?: number }): string => (l.kind === 'unix' ? `unix:${l.path}` : `port:${l.port}`);
 
 /** Every keep-alive pool the proxy configs keep, by the address of its servers (local ones only). */
-function poolsOf(proxy: ProxyContext): Map<string, ProxyPoolFacts> {
-  const pools = new Map<string, ProxyPoolFacts>();
+function poolsOf(proxy: ProxyContext): Map<string, ProxyPoolFacts | null> {
+  const pools = new Map<string, ProxyPoolFacts | null>();
   for (const config of proxy.configs) {
     for (const u of config.upstreams) {
-      if (u.keepalive <= 0 || !u.poolEffective) continue;
+      const pooled = u.keepalive > 0 && u.poolEffective;
       for (const s of u.servers) {
         const key = s.unixPath !== undefined ? `unix:${s.unixPath}` : s.port !== undefined && LOOPBACK.has(s.host ?? '') ? `port:${s.port}` : undefined;
-        if (key) pools.set(key, { upstream: u.name, keepalive: u.keepalive, keepaliveTimeoutMs: u.keepaliveTimeoutMs, source: config.source });
+        if (!key) continue;
+        // One config that pools connections to the address is enough for a race.
+        if (pooled) pools.set(key, { upstream: u.name, keepalive: u.keepalive, keepaliveTimeoutMs: u.keepaliveTimeoutMs, source: config.source });
+        else if (!pools.get(key)) pools.set(key, null);
       }
     }
   }
@@ -472,7 +477,9 @@ async function enrichListeners(listeners: ListenerFacts[], options: DoctorOption
     if (facts) listener.connections = facts;
     const pool = ctx.pools.get(addressKey(listener));
     if (pool) listener.proxyPool = pool;
-    if (options.proxyIdleTimeoutMs > 0 || pool) {
+    // A proxy config that names this address without a pool never reuses a connection: no probe.
+    if (pool === null) listener.proxyUnpooled = true;
+    else if (options.proxyIdleTimeoutMs > 0 || pool) {
       listener.keepAlive = await probeKeepAlive(
         listener.kind === 'unix' ? { unixSocket: listener.path ?? '' } : { host: probeHost(listener), port: listener.port ?? 0 },
         { timeoutMs: options.probeTimeoutMs, ...(options.signal ? { signal: options.signal } : {}) },

@@ -217,9 +217,10 @@ http {
     const fds = report.findings.find((f) => f.cause === 'proxy-fd-exhaustion');
     assert.equal(fds?.summary, 'worker_connections 4096 is above the 1024 fds a worker may open: under load a worker fails with (24: Too many open files) before it runs out of connections');
     assert.equal(fds?.fix[0], 'worker_rlimit_nofile 8192; (at least twice worker_connections)');
-    // No pool: nothing reuses a connection, no race, no probe.
+    // No pool: nothing reuses a connection, no race, no probe — even when asked with --proxy-idle-timeout.
     await writeFile(dir.file('nopool.conf'), conf(false));
-    const none = JSON.parse((await runCli(['doctor', '--nginx-conf', dir.file('nopool.conf'), '--json', '--interval', '0'])).stdout) as import('../../src/doctor/index.js').DoctorReport;
+    const none = JSON.parse((await runCli(['doctor', '--nginx-conf', dir.file('nopool.conf'), '--proxy-idle-timeout', '60s', '--json', '--interval', '0'])).stdout) as import('../../src/doctor/index.js').DoctorReport;
+    assert.equal(none.facts?.targets[0]?.listeners[0]?.proxyUnpooled, true);
     assert.ok(!none.findings.some((f) => f.cause === 'keepalive-race'));
     assert.equal(none.facts?.targets[0]?.listeners[0]?.keepAlive, undefined);
   } finally {

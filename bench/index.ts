@@ -10,6 +10,7 @@ const BENCHES: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   guard: () => import('./guard.js'),
   load: () => import('./load.js'),
   proxy: () => import('./proxy.js'),
+  reaper: () => import('./reaper.js'),
 };
 
 const wanted = process.argv.slice(2);

@@ -9,3 +9,5 @@ export * as doctor from './doctor/index.js';
 export * as guard from './guard/index.js';
 export * as load from './load/index.js';
 export * as proxy from './proxy/index.js';
+export * as metrics from './metrics/index.js';
+export * as mixin from './mixin/index.js';

@@ -5,7 +5,7 @@ import { BadgatewayError, ERROR_CODES, errnoCode } from '../errors/index.js';
 import { readFdStats, type FdStats } from '../proc/index.js';
 import { debug } from '../util/index.js';
 import { createFdLeak, type FdLeak } from './fd-leak.js';
-import { DEFAULTS, MAX_TIMER_MS, resolveOptions, type DemoAppOptions, type ResolvedDemoAppOptions } from './options.js';
+import { DEFAULTS, MAX_TIMER_MS, resolveOptions, type DemoAppOptions, type MetricsSource, type ResolvedDemoAppOptions } from './options.js';
 import { prepareSocketPath, socketPathError } from './socket-file.js';
 
 /** A running demo upstream (in this process). */
@@ -70,9 +70,15 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
+async function sendMetrics(res: ServerResponse, source: MetricsSource): Promise<void> {
+  const text = await source.metrics();
+  res.writeHead(200, { 'content-type': source.contentType, 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
 /**
  * Starts the demo upstream: `/` (ok, after `workMs`), `/fds`, `/leak?n=`, `/cleanup`,
- * `/sleep?ms=`, 404 otherwise. Listens on TCP or a unix socket (a stale socket file is removed
+ * `/sleep?ms=`, `/metrics` (with `metrics`), 404 otherwise. Listens on TCP or a unix socket (a stale socket file is removed
  * first; the file gets mode 0666 so nginx workers running as `nobody` can connect). Throws a
  * `BadgatewayError` naming the option when it cannot listen; nothing is left behind then.
  */
@@ -135,6 +141,9 @@ export async function createDemoApp(options: DemoAppOptions = {}): Promise<DemoA
         const closed = leak.cleanup();
         return send(res, 200, { closed, ...(await fdSummary()) });
       }
+      case '/metrics':
+        if (!opts.metrics) return send(res, 404, 'not found\n');
+        return sendMetrics(res, opts.metrics);
       default:
         return send(res, 404, 'not found\n');
     }

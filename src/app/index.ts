@@ -7,6 +7,7 @@ export {
   MAX_SOCKET_PATH_BYTES,
   resolveOptions,
   type DemoAppOptions,
+  type MetricsSource,
   type ResolvedDemoAppOptions,
 } from './options.js';
 export { applyFdLimit, MIN_FD_HEADROOM } from './fd-limit.js';

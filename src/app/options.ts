@@ -22,6 +22,17 @@ export interface DemoAppOptions {
    * (Node's default 30000). Only tests change it, to show that check never closes idle sockets.
    */
   connectionsCheckingIntervalMs?: number;
+  /**
+   * Serves `GET /metrics` with what this returns (Prometheus text; `badgateway app --guard` passes
+   * the guard's prom-client registry). Default: no `/metrics` (404).
+   */
+  metrics?: MetricsSource;
+}
+
+/** Something that renders Prometheus metrics (a prom-client Registry fits). */
+export interface MetricsSource {
+  readonly contentType: string;
+  metrics(): Promise<string>;
 }
 
 /** Every option resolved. */
@@ -34,6 +45,7 @@ export interface ResolvedDemoAppOptions {
   sync: boolean;
   workMs: number;
   connectionsCheckingIntervalMs: number;
+  metrics: MetricsSource | undefined;
 }
 
 /** Defaults of the demo upstream, in one place. */
@@ -92,6 +104,7 @@ export function resolveOptions(options: DemoAppOptions = {}): ResolvedDemoAppOpt
       1,
       MAX_TIMER_MS,
     ),
+    metrics: options.metrics,
   };
   if (resolved.host.trim() === '') throw badOption('--host', resolved.host, 'an address such as 127.0.0.1 or ::1');
   if (resolved.unixSocket !== undefined) {

@@ -1,6 +1,7 @@
-import { summarizeAccessLogs, type AccessLogSummary } from './access-log.js';
+import type { AccessLogSummary } from './access-log.js';
 import { collectFacts, type DoctorFacts, type NetstatSample, type UnixSample } from './collectors.js';
-import { summarizeErrorLogs, type ErrorLogSummary } from './error-log.js';
+import type { ErrorLogSummary } from './error-log.js';
+import { createLogReader } from './log-follow.js';
 import { rankFindings, type Finding } from './findings.js';
 import { resolveDoctorOptions, type DoctorOptions } from './options.js';
 import { accessLogHas5xx, evaluateLiveRules } from './rules.js';
@@ -64,21 +65,30 @@ export function rootCauseOf(findings: readonly Finding[]): RootCause | null {
   return { cause: f.cause, title: f.title, severity: f.severity, source: f.source, target: f.target, sentence: f.summary, alternatives: f.alsoConsistentWith, effects: f.causes };
 }
 
-/** Re-samples live facts (for --watch / --prometheus); logs are read once, on the first sample. */
+/** Re-samples live facts (for --watch / --prometheus); see {@link createLogReader} for the logs; the proxy's config and the app/kernel logs are read once, on the first sample. */
 export interface DoctorSampler {
   sample(): Promise<DoctorReport>;
 }
 
-/** Creates a sampler; each `sample()` is one full diagnosis, with counter deltas since the last one. */
-export function createDoctorSampler(user: Partial<DoctorOptions> = {}, io: { stdin?: Readable } = {}): DoctorSampler {
+/**
+ * Creates a sampler; each `sample()` is one full diagnosis, with counter deltas since the last one.
+ * Logs are read on the first sample; with `follow` (watch mode) each later sample adds the lines
+ * appended since, so the log counts only grow.
+ */
+export function createDoctorSampler(user: Partial<DoctorOptions> = {}, io: { stdin?: Readable } = {}, { follow = false } = {}): DoctorSampler {
   const options = resolveDoctorOptions(user);
   let previous: NetstatSample | undefined;
   let previousUnix: UnixSample | undefined;
-  let once: { errorLog: ErrorLogSummary | null; accessLog: AccessLogSummary | null; context: LogContext } | undefined;
+  const logReader = createLogReader(options, io, { follow });
+  let context: LogContext | undefined;
   return {
     async sample() {
-      once ??= await readOnce(options, io);
-      const { errorLog, accessLog, context } = once;
+      const start = performance.now();
+      const { errorLog, accessLog } = await logReader.read();
+      if (!context && (errorLog || accessLog)) {
+        debug('doctor: read logs in %d ms (%d error-log lines, %d access-log lines)', Math.round(performance.now() - start), errorLog?.lines.total ?? 0, accessLog?.lines.total ?? 0);
+      }
+      context ??= await readContext(options, errorLog);
       const explicit = options.pids.length + options.ports.length + options.unixSockets.length > 0;
       const wantsLive = explicit || context.proxy.configs.length > 0 || (options.scanAll && options.errorLogs.length + options.accessLogs.length + options.appLogs.length + options.nginxConfs.length === 0);
       let facts: DoctorFacts | null = null;
@@ -95,17 +105,10 @@ export function createDoctorSampler(user: Partial<DoctorOptions> = {}, io: { std
   };
 }
 
-/** What is read once per doctor run: logs, the proxy's config, worker deaths. */
-async function readOnce(options: DoctorOptions, io: { stdin?: Readable }): Promise<{ errorLog: ErrorLogSummary | null; accessLog: AccessLogSummary | null; context: LogContext }> {
-  const read = { maxLineChars: options.maxLineChars, bucketS: options.bucketS, ...(options.signal ? { signal: options.signal } : {}), ...(io.stdin ? { stdin: io.stdin } : {}) };
-  const start = performance.now();
-  const errorLog = options.errorLogs.length > 0 ? await summarizeErrorLogs(options.errorLogs, read) : null;
-  const accessLog = options.accessLogs.length > 0 ? await summarizeAccessLogs(options.accessLogs, read) : null;
-  if (errorLog || accessLog) {
-    debug('doctor: read logs in %d ms (%d error-log lines, %d access-log lines)', Math.round(performance.now() - start), errorLog?.lines.total ?? 0, accessLog?.lines.total ?? 0);
-  }
+/** What is read once per doctor run besides the logs: the proxy's config, worker deaths. */
+async function readContext(options: DoctorOptions, errorLog: ErrorLogSummary | null): Promise<LogContext> {
   const proxy = options.nginxConfs.length > 0 || options.discoverProxy || options.proxyUser ? await loadProxyContext(options) : { ...NO_PROXY_CONTEXT, unseen: [] };
-  return { errorLog, accessLog, context: { proxy, crashes: await readCrashLogs(options, errorLog, proxy.unseen) } };
+  return { proxy, crashes: await readCrashLogs(options, errorLog, proxy.unseen) };
 }
 
 /** App logs (each readable one) and, when a worker death is in question, the kernel log. */

@@ -46,7 +46,7 @@ export {
 } from './access-log.js';
 export { LineSplitter, readLines, latin1ToUtf8, type ReadLinesOptions, type LineHandler } from './lines.js';
 export { probeKeepAlive, parseKeepAliveTimeout, type KeepAliveProbe } from './probe.js';
-export { renderDoctorText, renderWatchLine, renderMostLikely, renderFinding } from './render.js';
+export { escapeForTerminal, renderDoctorText, renderWatchLine, renderMostLikely, renderFinding } from './render.js';
 export { followErrorLog, runFollow, createUpstreamSampler, sampleTargets, FOLLOW_DEFAULTS, type FollowOptions, type FollowEvent, type FollowSample, type Incident } from './follow.js';
 export { tailFile, type TailOptions } from './tail.js';
 export { createDoctorMetrics, startMetricsServer, type DoctorMetrics, type MetricsServer } from './metrics.js';

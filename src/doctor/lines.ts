@@ -269,8 +269,8 @@ async function readStream(
   return { lines: splitter.lines, truncated: splitter.truncated, bytes, gzip };
 }
 
-/** Checks the file is a readable regular file and whether it starts with the gzip magic. */
-async function sniffGzip(file: string): Promise<boolean> {
+/** Checks the file is a readable regular file and whether it starts with the gzip magic (errors become BG_UNREADABLE naming it). */
+export async function sniffGzip(file: string): Promise<boolean> {
   let handle;
   try {
     const info = await stat(file);

@@ -6,7 +6,26 @@ import type { ProxyConfig } from './proxy-context.js';
 
 const pct = (r: number): string => `${Math.round(r * 100)}%`;
 
-/** One finding as text: cause, where, what was seen, evidence, fix, confirm. */
+/**
+ * Control characters (C0 but newline, DEL, C1 such as the one-byte CSI 0x9B) and the Unicode
+ * bidirectional overrides, which a crafted log line could use to recolour, retitle or reorder the
+ * terminal: ESC, OSC … BEL, or text that reads backwards.
+ */
+const TERMINAL_UNSAFE = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * Text for a terminal: every unsafe character (see above) shown as `\xHH` / `\u{HHHH}`, as nginx
+ * escapes its logs. The report quotes log lines and upstream names a client or a log file chose;
+ * `--json` escapes them by itself.
+ */
+export function escapeForTerminal(text: string): string {
+  return text.replace(TERMINAL_UNSAFE, (c) => {
+    const code = c.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).toUpperCase().padStart(2, '0')}` : `\\u{${code.toString(16).toUpperCase()}}`;
+  });
+}
+
+/** One finding as text: cause, where, what was seen, evidence, fix, confirm (not yet escaped for a terminal). */
 export function renderFinding(f: Finding): string[] {
   const out = [`${f.severity.toUpperCase().padEnd(8)}  ${f.cause} — ${f.title}`, `  where:  ${f.target}`, `  seen:   ${f.summary}`, '  evidence:'];
   // Evidence lines starting with two spaces continue the previous one (an example log line).
@@ -150,7 +169,7 @@ export function renderDoctorText(report: DoctorReport): string {
   for (const n of report.notes) out.push(`note: ${n}`);
   for (const u of report.unseen) out.push(`not seen: ${u}`);
   out.push(`verdict: ${report.verdict} (exit ${report.exitCode})`);
-  return `${out.join('\n')}\n`;
+  return `${escapeForTerminal(out.join('\n'))}\n`;
 }
 
 /** One line per --watch sample: the live numbers with their change since the previous sample, and the causes found. */
@@ -175,5 +194,5 @@ export function renderWatchLine(report: DoctorReport, previous: DoctorReport | u
   const n = report.facts?.machine.netstat;
   if (n) parts.push(`overflows +${n.listenOverflows.delta} drops +${n.listenDrops.delta}`);
   const causes = report.findings.map((f) => `${f.cause}(${f.severity})`).join(' ') || 'healthy';
-  return `${time}  ${parts.join(' | ')}  → ${causes}\n`;
+  return `${escapeForTerminal(`${time}  ${parts.join(' | ')}  → ${causes}`)}\n`;
 }

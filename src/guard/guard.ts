@@ -8,7 +8,7 @@ import { getHeapStatistics } from 'node:v8';
 import { debug } from '../util/debug.js';
 import { errnoCode } from '../errors/index.js';
 import { parseNofileLimits } from '../proc/index.js';
-import { resolveGuardOptions, type GuardOptions, type GuardRequest, type ResolvedGuardOptions } from './options.js';
+import { resolveGuardOptions, type GuardHook, type GuardOptions, type GuardRequest, type ResolvedGuardOptions } from './options.js';
 import { createShedResponse, SHED_REASON_LIST, type ShedReason, type ShedResponse } from './reasons.js';
 import { createSocketTracker } from './socket-tracker.js';
 
@@ -100,6 +100,8 @@ const ELD_RESOLUTION_MS = 10;
 
 const shedChannel = channel('badgateway:guard:shed');
 const reapChannel = channel('badgateway:guard:reap');
+/** `badgateway:guard:hook-error`: `{ hook, error }` for every error a user hook threw. */
+const hookErrorChannel = channel('badgateway:guard:hook-error');
 
 /**
  * Creates a guard. Options are resolved once ({@link GUARD_DEFAULTS}, 0 = off); a background
@@ -285,15 +287,45 @@ export function createGuard(options: GuardOptions = {}): Guard {
     values[CONCURRENCY] = inflight;
   }
 
+  const warnedHooks = new Set<GuardHook>();
+  /** A hook threw: reported, never rethrown into the host's request path. */
+  function hookFailed(error: unknown, hook: GuardHook): void {
+    debug('guard: %s threw: %o', hook, error);
+    if (hookErrorChannel.hasSubscribers) hookErrorChannel.publish({ hook, error });
+    if (opts.onError) {
+      try {
+        opts.onError(error, hook);
+      } catch (err) {
+        debug('guard: onError threw: %o', err);
+      }
+    } else if (!warnedHooks.has(hook)) {
+      warnedHooks.add(hook);
+      const what = hook === 'skip' ? 'the request was treated as not skipped' : 'the request was shed as usual';
+      process.emitWarning(`badgateway/guard: ${hook} threw (${error instanceof Error ? error.message : String(error)}); ${what}. Pass onError to handle these.`, {
+        code: 'BG_GUARD_HOOK_ERROR',
+      });
+    }
+  }
+
+  function skipped(req: GuardRequest): boolean {
+    if (opts.skip === undefined) return false;
+    try {
+      return Boolean(opts.skip(req));
+    } catch (err) {
+      hookFailed(err, 'skip');
+      return false;
+    }
+  }
+
   function admit(req: GuardRequest): ShedReason | undefined {
     const reason = evaluate();
-    if (reason !== undefined && !(opts.skip !== undefined && opts.skip(req))) {
+    if (reason !== undefined && !skipped(req)) {
       shedTotal[reason] += 1;
       if (opts.onShed) {
         try {
           opts.onShed(reason, req);
         } catch (err) {
-          debug('guard: onShed threw: %o', err);
+          hookFailed(err, 'onShed');
         }
       }
       if (shedChannel.hasSubscribers) shedChannel.publish({ reason, req });

@@ -9,6 +9,7 @@ export { createGuard, type Guard, type GuardMetrics } from './guard.js';
 export {
   GUARD_DEFAULTS,
   resolveGuardOptions,
+  type GuardHook,
   type GuardOptions,
   type GuardRequest,
   type ResolvedGuardOptions,

@@ -11,6 +11,9 @@ export interface GuardRequest {
   headers: Record<string, string | string[] | undefined>;
 }
 
+/** The user callbacks a guard calls on the request path. */
+export type GuardHook = 'skip' | 'onShed';
+
 /** Options of {@link createGuard}. Every limit: 0 = that rule is off. */
 export interface GuardOptions {
   /** Shed when open fds / soft RLIMIT_NOFILE reaches this ratio (0–1). Default 0.9. Linux only. */
@@ -31,10 +34,20 @@ export interface GuardOptions {
   sampleIntervalMs?: number;
   /** Seconds sent in `Retry-After` with a 503. Default 5. */
   retryAfterS?: number;
-  /** Called for each shed request, before the 503 is written. Must not throw (errors are ignored). */
+  /** Called for each shed request, before the 503 is written. An error it throws goes to `onError`. */
   onShed?: ((reason: ShedReason, req: GuardRequest) => void) | undefined;
-  /** Requests for which this returns true are never shed (health checks, admin endpoints). */
+  /**
+   * Requests for which this returns true are never shed (health checks, admin endpoints). If it
+   * throws, the request counts as not skipped (served or shed as usual) and the error goes to
+   * `onError`: a guard never crashes its host.
+   */
   skip?: ((req: GuardRequest) => boolean) | undefined;
+  /**
+   * Gets every error a hook (`skip`, `onShed`) throws, with the hook's name; also published on the
+   * `badgateway:guard:hook-error` diagnostics channel. Without it, the first error of each hook is
+   * printed once as a process warning (`BG_GUARD_HOOK_ERROR`) and later ones only go to the channel.
+   */
+  onError?: ((error: unknown, hook: GuardHook) => void) | undefined;
   /**
    * Where fd facts are read from (`<procDir>/fd`, `<procDir>/limits`). Default `/proc/self`.
    * Where it is absent (macOS) the fd rules turn off with one debug message; the others still work.
@@ -53,6 +66,7 @@ export interface ResolvedGuardOptions {
   retryAfterS: number;
   onShed: ((reason: ShedReason, req: GuardRequest) => void) | undefined;
   skip: ((req: GuardRequest) => boolean) | undefined;
+  onError: ((error: unknown, hook: GuardHook) => void) | undefined;
   procDir: string;
 }
 
@@ -67,6 +81,7 @@ export const GUARD_DEFAULTS: Readonly<ResolvedGuardOptions> = Object.freeze({
   retryAfterS: 5,
   onShed: undefined,
   skip: undefined,
+  onError: undefined,
   procDir: '/proc/self',
 });
 
@@ -102,6 +117,7 @@ export function resolveGuardOptions(options: GuardOptions = {}): ResolvedGuardOp
     retryAfterS: count('retryAfterS', o.retryAfterS),
     onShed: fn('onShed', o.onShed),
     skip: fn('skip', o.skip),
+    onError: fn('onError', o.onError),
     procDir: typeof o.procDir === 'string' && o.procDir !== '' ? o.procDir : (() => {
       throw badOption('procDir', o.procDir, 'a directory path');
     })(),

@@ -1,4 +1,5 @@
 import type { Guard } from './guard.js';
+import { METRICS, metricsOf, type MetricSpec } from '../metrics/index.js';
 import { SHED_REASON_LIST } from './reasons.js';
 
 /** The part of a prom-client metric's `this` inside `collect()` the collector uses. */
@@ -34,27 +35,21 @@ type MetricConstructor = new (config: MetricConfig) => unknown;
 export interface PromCollectorOptions {
   /** prom-client Registry to register on; default prom-client's global `register`. */
   registry?: unknown;
-  /** Metric name prefix. Default `badgateway_guard_`. */
+  /**
+   * Replaces the leading `badgateway_` of every name. Default `badgateway_`: the names the
+   * mixin's rules, alerts and dashboard read (and `doctor --prometheus` shares).
+   */
   prefix?: string;
 }
 
-/** Names of the metrics {@link registerGuardMetrics} registers, without the prefix. */
-export const GUARD_METRIC_NAMES = Object.freeze([
-  'fds_open',
-  'fds_limit',
-  'inflight',
-  'event_loop_delay_seconds',
-  'heap_used_ratio',
-  'shed_total',
-  'reaped_sockets_total',
-  'sockets_open',
-  'sockets_idle',
-] as const);
+/** Names of the metrics {@link registerGuardMetrics} registers (with the default prefix). */
+export const GUARD_METRIC_NAMES: readonly string[] = Object.freeze(metricsOf('guard').map((m) => m.name));
 
 /**
  * Registers the guard's numbers as prom-client metrics, read at scrape time from
- * `guard.metrics()` (nothing runs between scrapes): fds open/limit, inflight, event-loop delay,
- * heap used ratio, shed total by reason, reaped idle sockets, open/idle sockets.
+ * `guard.metrics()` (nothing runs between scrapes): the process's open fds and their limit (the
+ * names doctor uses for the same facts), requests in flight, event-loop delay, heap used ratio,
+ * requests shed by reason and admitted, reaped idle connections, open/idle connections.
  *
  * ```ts
  * import * as promClient from 'prom-client';
@@ -64,7 +59,7 @@ export const GUARD_METRIC_NAMES = Object.freeze([
 export function registerGuardMetrics(guard: Guard, promClient: PromClientLike, options: PromCollectorOptions = {}): void {
   const Gauge = promClient.Gauge as unknown as MetricConstructor;
   const Counter = promClient.Counter as unknown as MetricConstructor;
-  const prefix = options.prefix ?? 'badgateway_guard_';
+  const prefix = options.prefix ?? 'badgateway_';
   const registers = options.registry === undefined ? undefined : [options.registry];
   // One metrics() read per scrape, shared by every metric's collect().
   let snapshot = guard.metrics();
@@ -77,43 +72,36 @@ export function registerGuardMetrics(guard: Guard, promClient: PromClientLike, o
     }
     return snapshot;
   };
-  const gauge = (name: string, help: string, value: () => number | null): void => {
-    new Gauge({
-      name: prefix + name,
-      help,
+  const register = (spec: MetricSpec, collect: (this: MetricThis) => void): void => {
+    const Metric = spec.type === 'counter' ? Counter : Gauge;
+    new Metric({
+      name: prefix + spec.name.slice('badgateway_'.length),
+      help: spec.help,
+      labelNames: [...(spec.labels.guard ?? [])],
       ...(registers ? { registers } : {}),
-      collect() {
-        const v = value();
-        this.reset();
-        if (v !== null) (this.set as (v: number) => void)(v);
-      },
+      collect,
     });
   };
-  gauge('fds_open', 'Open file descriptors of this process.', () => read().fdsOpen);
-  gauge('fds_limit', 'Soft RLIMIT_NOFILE of this process.', () => read().fdsLimit);
-  gauge('inflight', 'Requests admitted by the guard and not yet answered.', () => read().inflight);
-  gauge('event_loop_delay_seconds', 'Largest event-loop delay in the last sample window.', () => read().eventLoopDelayMs / 1000);
-  gauge('heap_used_ratio', 'V8 heap used / heap size limit.', () => read().heapUsedRatio);
-  gauge('sockets_open', 'Connections of the servers the guard is attached to.', () => read().sockets.tracked);
-  gauge('sockets_idle', 'Of those, idle (no request in progress).', () => read().sockets.idle);
-  new Counter({
-    name: `${prefix}shed_total`,
-    help: 'Requests answered 503 by the guard, by reason.',
-    labelNames: ['reason'],
-    ...(registers ? { registers } : {}),
-    collect() {
-      const shed = read().shedTotal;
+  const single = (spec: MetricSpec, value: () => number | null): void =>
+    register(spec, function collect() {
+      const v = value();
       this.reset();
-      for (const reason of SHED_REASON_LIST) (this.inc as (l: Record<string, string>, v: number) => void)({ reason }, shed[reason]);
-    },
-  });
-  new Counter({
-    name: `${prefix}reaped_sockets_total`,
-    help: 'Idle keep-alive sockets closed by the guard under fd pressure.',
-    ...(registers ? { registers } : {}),
-    collect() {
-      this.reset();
-      (this.inc as (v: number) => void)(read().reapedTotal);
-    },
+      if (v === null) return;
+      if (spec.type === 'counter') (this.inc as (v: number) => void)(v);
+      else (this.set as (v: number) => void)(v);
+    });
+  single(METRICS.processOpenFds, () => read().fdsOpen);
+  single(METRICS.processMaxFds, () => read().fdsLimit);
+  single(METRICS.guardInflightRequests, () => read().inflight);
+  single(METRICS.guardEventLoopDelaySeconds, () => read().eventLoopDelayMs / 1000);
+  single(METRICS.guardHeapUsedRatio, () => read().heapUsedRatio);
+  single(METRICS.guardConnectionsOpen, () => read().sockets.tracked);
+  single(METRICS.guardConnectionsIdle, () => read().sockets.idle);
+  single(METRICS.guardRequestsAdmittedTotal, () => read().admittedTotal);
+  single(METRICS.guardReapedConnectionsTotal, () => read().reapedTotal);
+  register(METRICS.guardRequestsShedTotal, function collect() {
+    const shed = read().shedTotal;
+    this.reset();
+    for (const reason of SHED_REASON_LIST) (this.inc as (l: Record<string, string>, v: number) => void)({ reason }, shed[reason]);
   });
 }

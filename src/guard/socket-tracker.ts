@@ -65,19 +65,81 @@ interface SocketState {
   manual: boolean;
 }
 
+/**
+ * Sockets in the order of an event (became idle, connected), for the reaper to take oldest first
+ * in amortised O(1): a push per event, no delete. An entry goes stale when its socket moves on
+ * (busy again, idle again later, closed); the reaper skips stale entries as it pops, and the queue
+ * is compacted once stale entries outnumber live sockets, so it never holds more than about twice
+ * the tracked sockets. Two parallel arrays: a push allocates nothing on the request path.
+ */
+class LazyQueue {
+  private sockets: Socket[] = [];
+  private seqs: number[] = [];
+  private head = 0;
+
+  push(socket: Socket, seq: number, live: number, isCurrent: (socket: Socket, seq: number) => boolean): void {
+    this.sockets.push(socket);
+    this.seqs.push(seq);
+    if (this.sockets.length - this.head > 2 * live + 64) this.compact(isCurrent);
+  }
+
+  /** The oldest current entry (stale ones before it are dropped), or undefined. */
+  peek(isCurrent: (socket: Socket, seq: number) => boolean): Socket | undefined {
+    while (this.head < this.sockets.length) {
+      const socket = this.sockets[this.head]!;
+      if (isCurrent(socket, this.seqs[this.head]!)) return socket;
+      this.head++;
+    }
+    return undefined;
+  }
+
+  /** Drops the entry {@link peek} returned. */
+  shift(): void {
+    this.head++;
+    if (this.head > 1024 && this.head * 2 > this.sockets.length) this.compact(() => true);
+  }
+
+  private compact(isCurrent: (socket: Socket, seq: number) => boolean): void {
+    const sockets: Socket[] = [];
+    const seqs: number[] = [];
+    for (let i = this.head; i < this.sockets.length; i++) {
+      if (!isCurrent(this.sockets[i]!, this.seqs[i]!)) continue;
+      sockets.push(this.sockets[i]!);
+      seqs.push(this.seqs[i]!);
+    }
+    this.sockets = sockets;
+    this.seqs = seqs;
+    this.head = 0;
+  }
+}
+
 /** Creates a {@link SocketTracker}; `hooks` let the guard keep its fd estimate current. */
 export function createSocketTracker(hooks: SocketTrackerHooks): SocketTracker {
   const states = new Map<Socket, SocketState>();
-  // The order of idleness is a counter stamped on the socket's state, not its place in an
+  // The order of idleness is a counter stamped on the socket's state plus a lazy queue, not an
   // ordered Set: deleting and re-adding every socket on every request churned the Set's hash
-  // table (rehash garbage per few dozen requests) for an order only the rare reap needs. The
-  // reaper sorts then, and a counter needs no clock on the request path.
+  // table (rehash garbage per few dozen requests). A counter needs no clock on the request path,
+  // and the queue gives the reaper the oldest idle socket without scanning and sorting them all
+  // (that cost 250–290 µs per accepted connection at 20,000 sockets above reapFdRatio).
   let idleSeq = 0;
   const servers: Array<{ server: Server; detach: () => void }> = [];
+  /** Kept-alive sockets, oldest idle first. */
+  const keptAlive = new LazyQueue();
+  /** Fresh sockets (no request yet), in connection order. */
+  const fresh = new LazyQueue();
+  const isKeptAliveIdle = (socket: Socket, seq: number): boolean => {
+    const state = states.get(socket);
+    return state !== undefined && state.idle && state.served && state.idleSeq === seq;
+  };
+  const isFreshIdle = (socket: Socket, seq: number): boolean => {
+    const state = states.get(socket);
+    return state !== undefined && state.idle && !state.served && state.idleSeq === seq;
+  };
 
   const onConnection = (socket: Socket, manual: boolean): void => {
     const state: SocketState = { active: 0, idle: true, served: false, idleSeq: ++idleSeq, reaped: false, connectedAt: Date.now(), manual };
     states.set(socket, state);
+    fresh.push(socket, state.idleSeq, states.size, isFreshIdle);
     socket.once('close', () => {
       states.delete(socket);
       if (!state.reaped) hooks.onClose();
@@ -95,6 +157,7 @@ export function createSocketTracker(hooks: SocketTrackerHooks): SocketTracker {
     if (state.active === 0 && !state.reaped && !socket.destroyed) {
       state.idle = true;
       state.idleSeq = ++idleSeq;
+      keptAlive.push(socket, state.idleSeq, states.size, isKeptAliveIdle);
     }
   }
 
@@ -124,13 +187,6 @@ export function createSocketTracker(hooks: SocketTrackerHooks): SocketTracker {
     if (!state) return;
     state.active += 1;
     state.idle = false;
-  };
-
-  /** Idle sockets matching `pick`, idle the longest first. */
-  const idleSockets = (pick: (state: SocketState, socket: Socket) => boolean): Socket[] => {
-    const found: Array<[Socket, number]> = [];
-    for (const [socket, state] of states) if (state.idle && pick(state, socket)) found.push([socket, state.idleSeq]);
-    return found.sort((a, b) => a[1] - b[1]).map(([socket]) => socket);
   };
 
   return {
@@ -166,15 +222,21 @@ export function createSocketTracker(hooks: SocketTrackerHooks): SocketTracker {
         socket.destroy();
         closed += 1;
       };
-      for (const socket of idleSockets((state, socket) => state.served && socket !== except)) {
-        if (closed >= n) return closed;
-        close(socket);
+      // Each step pops one entry: the cost is the sockets closed plus stale entries skipped, which
+      // are paid for once by the pushes that made them.
+      while (closed < n) {
+        const socket = keptAlive.peek(isKeptAliveIdle);
+        if (socket === undefined) break;
+        keptAlive.shift();
+        if (socket !== except) close(socket);
       }
-      // Fresh ones in connection order (their idleSeq is stamped at connect), once past the grace.
+      // Fresh ones in connection order, once past the grace.
       const graceEnd = Date.now() - FRESH_GRACE_MS;
-      for (const socket of idleSockets((state, socket) => !state.served && socket !== except)) {
-        if (closed >= n) return closed;
-        if (states.get(socket)!.connectedAt > graceEnd) break; // the rest are younger
+      while (closed < n) {
+        const socket = fresh.peek(isFreshIdle);
+        // The rest are younger (`except` is the connection being accepted: the youngest of all).
+        if (socket === undefined || socket === except || states.get(socket)!.connectedAt > graceEnd) break;
+        fresh.shift();
         close(socket);
       }
       return closed;

@@ -1,10 +1,10 @@
 import { channel } from 'node:diagnostics_channel';
 import { performance } from 'node:perf_hooks';
 import type { Dispatcher, Pool } from 'undici';
-import { debug } from '../util/index.js';
+import { debug, sleep } from '../util/index.js';
 import { classifyError, LOAD_ERROR_CODES } from './error-codes.js';
 import type { ResolvedLoadOptions } from './options.js';
-import { createConstantPacer } from './pacer.js';
+import { createConstantPacer, createSharePacer } from './pacer.js';
 import type { LoadResult } from './result.js';
 import { createTargeter } from './targets.js';
 import { RawPool, serializeRequest } from './raw-pool.js';
@@ -117,8 +117,9 @@ class InflightRequest implements LoadResult {
 
 /** One run of the Attacker: pacer → targets → pool → results. Use {@link runAttack}. */
 class Attack {
-  readonly t0 = performance.now();
-  readonly startedAtMs = Date.now();
+  /** performance.now() at the wall-clock start: the schedule counts from the agreed instant, however late the timer woke us. */
+  readonly t0: number;
+  readonly startedAtMs: number;
   private readonly targets: PreparedTarget[];
   private readonly pools: Transport[] = [];
   private readonly targeter;
@@ -149,7 +150,12 @@ class Attack {
     private readonly emit: (result: LoadResult) => void,
     /** undici's Pool class, when some target needs it (imported lazily: the raw engine does not). */
     PoolClass: typeof Pool | undefined,
+    /** Agreed wall-clock start (ms since the epoch, now or a moment ago); undefined = now. */
+    startAtMs: number | undefined,
   ) {
+    const nowMs = Date.now();
+    this.startedAtMs = startAtMs ?? nowMs;
+    this.t0 = performance.now() - (nowMs - this.startedAtMs);
     this.open = o.rate > 0;
     const byOrigin = new Map<string, { undici?: Pool; raw?: RawPool }>();
     this.targets = o.targets.map((t) => {
@@ -201,13 +207,15 @@ class Attack {
     });
     this.targeter = createTargeter(this.targets.length);
     this.maxInflight = o.maxInflight === 0 ? Infinity : o.maxInflight;
-    const pacer = createConstantPacer(this.open ? o.rate : 1);
+    const pacer = this.open && o.rateShare ? createSharePacer(o.rate, o.rateShare) : createConstantPacer(this.open ? o.rate : 1);
     const byDuration = this.open ? pacer.countWithin(o.durationMs) : Infinity;
     this.total = o.maxRequests > 0 ? Math.min(o.maxRequests, byDuration) : byDuration;
     this.dueMs = pacer.dueMs;
+    this.seqOf = pacer.seqOf;
   }
 
   private readonly dueMs: (i: number) => number;
+  private readonly seqOf: (i: number) => number;
 
   now(): number {
     return performance.now() - this.t0;
@@ -287,7 +295,7 @@ class Attack {
 
   private fire(dueMs: number): void {
     const target = this.targets[this.targeter.next()]!;
-    const request = new InflightRequest(this, this.seq++, dueMs, this.now(), target.bytesOut);
+    const request = new InflightRequest(this, this.seqOf(this.seq++), dueMs, this.now(), target.bytesOut);
     this.inflight += 1;
     if (this.inflight > this.peakInflight) this.peakInflight = this.inflight;
     if (this.o.timeoutMs > 0) this.queue.push(request);
@@ -397,10 +405,23 @@ class Attack {
  * loop, `rate` 0) allow, and emits exactly one result per request sent. Never throws for a failed
  * request: errors are data in the result.
  */
-export async function runAttack(options: ResolvedLoadOptions, emit: (result: LoadResult) => void): Promise<AttackSummary> {
+export async function runAttack(
+  options: ResolvedLoadOptions,
+  emit: (result: LoadResult) => void,
+  /** Called once, just before the first request, with the wall-clock start (ms since the epoch). */
+  onStart?: (startedAtMs: number) => void,
+): Promise<AttackSummary> {
   const needsUndici = options.targets.some((t) => options.engine === 'undici' || !t.url.startsWith('http:'));
   const PoolClass = needsUndici ? (await import('undici')).Pool : undefined;
-  const attack = new Attack(options, emit, PoolClass);
+  const startAtMs = options.startAtMs;
+  const waitMs = startAtMs === undefined ? 0 : startAtMs - Date.now();
+  if (waitMs > 0) {
+    debug('load: waiting %d ms for the start at %s', waitMs, new Date(startAtMs!).toISOString());
+    // Interrupted while waiting: the attack below sees the aborted signal and sends nothing.
+    await sleep(waitMs, options.signal).catch(() => {});
+  }
+  const attack = new Attack(options, emit, PoolClass, startAtMs);
+  onStart?.(attack.startedAtMs);
   debug('load: %s engine, %d target(s), rate %d/s for %d ms', options.engine, options.targets.length, options.rate, options.durationMs);
   attack.start();
   await attack.whenDone;

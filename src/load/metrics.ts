@@ -90,6 +90,9 @@ function summarise(h: Histogram, sumMs: number, count: number, minMs: number, ma
   };
 }
 
+/** Most timeline buckets kept (a day of 1 s buckets); records sent later count in the totals only. */
+const MAX_TIMELINE_BUCKETS = 86_400;
+
 interface Bucket {
   sent: number;
   statusCodes: Record<string, number>;
@@ -148,20 +151,24 @@ export function createMetrics({ bucketMs = 1000 }: { bucketMs?: number } = {}): 
       const doneMs = r.dueMs + r.latencyMs;
       if (doneMs > lastDone) lastDone = doneMs;
       const index = Math.max(0, Math.floor(r.sentMs / bucketMs));
-      let bucket = buckets[index];
-      if (!bucket) {
+      // A record from a broken or hostile file (sent a century later) would allocate buckets
+      // without end: past the cap it counts in the totals, not in the timeline.
+      let bucket = index < MAX_TIMELINE_BUCKETS ? buckets[index] : undefined;
+      if (!bucket && index < MAX_TIMELINE_BUCKETS) {
         for (let i = buckets.length; i < index; i++) buckets[i] = undefined;
         bucket = buckets[index] = { sent: 0, statusCodes: {}, errors: {}, histogram: newHistogram(2) };
       }
-      bucket.sent += 1;
-      bucket.histogram.recordValue(toUs(r.latencyMs));
+      if (bucket) {
+        bucket.sent += 1;
+        bucket.histogram.recordValue(toUs(r.latencyMs));
+      }
       if (r.error !== '') {
         errors[r.error] = (errors[r.error] ?? 0) + 1;
-        bucket.errors[r.error] = (bucket.errors[r.error] ?? 0) + 1;
+        if (bucket) bucket.errors[r.error] = (bucket.errors[r.error] ?? 0) + 1;
       } else {
         const key = String(r.status);
         statusCodes[key] = (statusCodes[key] ?? 0) + 1;
-        bucket.statusCodes[key] = (bucket.statusCodes[key] ?? 0) + 1;
+        if (bucket) bucket.statusCodes[key] = (bucket.statusCodes[key] ?? 0) + 1;
         if (r.status >= 200 && r.status < 400) success += 1;
       }
     },

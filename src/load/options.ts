@@ -1,4 +1,5 @@
-import { badOption } from '../errors/index.js';
+import { BadgatewayError, ERROR_CODES, badOption } from '../errors/index.js';
+import type { RateShare } from './pacer.js';
 import type { Target } from './targets.js';
 import type { LoadResult } from './result.js';
 
@@ -35,8 +36,23 @@ export interface LoadOptions {
   headers?: Record<string, string>;
   /** Request body for `url`. */
   body?: string | Uint8Array;
-  /** Requests per second (open loop); 0 = as fast as possible with `connections` (closed loop). */
+  /**
+   * Requests per second (open loop); 0 = as fast as possible with `connections` (closed loop).
+   * With `rateShare`, the rate of all the runs together.
+   */
   rate?: number;
+  /**
+   * Wall-clock start of the pacer, ms since the epoch: the run waits until then, and its schedule
+   * counts from that instant, so runs on several machines start together. At most
+   * {@link START_AT_LIMITS}`.pastMs` in the past (it then starts at once, late requests show as
+   * send lag) and `aheadMs` ahead. Default: now.
+   */
+  startAtMs?: number;
+  /**
+   * This run sends the `index`-th of `count` interleaved parts of the schedule at `rate` (requests
+   * `index-1`, `index-1+count`, …), so `count` runs started together send what one run at `rate` would.
+   */
+  rateShare?: RateShare;
   /** Length of the attack in ms (default 10 s). */
   durationMs?: number;
   /** Stop after this many requests (0 = no limit, the duration decides). */
@@ -90,11 +106,21 @@ export const LOAD_DEFAULTS = {
   engine: 'raw' as LoadEngine,
 } as const;
 
+/** How far `startAtMs` may lie from this machine's clock. */
+export const START_AT_LIMITS = Object.freeze({
+  /** Further in the past is a clock or a typo: the run would start with a burst of late requests. */
+  pastMs: 1_000,
+  /** Further ahead is a mistake (a date, not a time). */
+  aheadMs: 24 * 3_600_000,
+});
+
 /** {@link LoadOptions} after defaults and validation. */
 export interface ResolvedLoadOptions {
   targets: Target[];
   unixSocket: string | undefined;
   rate: number;
+  startAtMs: number | undefined;
+  rateShare: RateShare | undefined;
   durationMs: number;
   maxRequests: number;
   timeoutMs: number;
@@ -137,6 +163,9 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
   check('bucketMs', bucketMs, bucketMs > 0, 'ms > 0');
   check('progressIntervalMs', progressIntervalMs, progressIntervalMs > 0, 'ms > 0');
 
+  const rateShare = checkRateShare(options.rateShare, rate);
+  if (options.startAtMs !== undefined) checkStartAt(options.startAtMs, Date.now());
+
   const engine = options.engine ?? LOAD_DEFAULTS.engine;
   if (!LOAD_ENGINES.includes(engine)) throw badOption('engine', engine, LOAD_ENGINES.join(' or '));
   let targets: Target[];
@@ -161,6 +190,8 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
     targets,
     unixSocket: options.unixSocket,
     rate,
+    startAtMs: options.startAtMs,
+    rateShare,
     durationMs,
     maxRequests,
     timeoutMs,
@@ -190,4 +221,58 @@ export function checkUrl(value: string, option: string): string {
     throw badOption(option, value, 'an absolute http:// URL');
   }
   return url.href;
+}
+
+function checkRateShare(share: RateShare | undefined, rate: number): RateShare | undefined {
+  if (share === undefined) return undefined;
+  const { index, count } = share;
+  if (!Number.isSafeInteger(index) || !Number.isSafeInteger(count) || count < 1 || index < 1 || index > count) {
+    throw badOption('rateShare', `${index}/${count}`, 'i/n with 1 ≤ i ≤ n, e.g. 2/3 for the second of three machines');
+  }
+  if (rate === 0) throw badOption('rateShare', `${index}/${count}`, 'an open-loop run: a --rate above 0 to share');
+  return { index, count };
+}
+
+/**
+ * Throws `BG_BAD_OPTION` when `startAtMs` is more than {@link START_AT_LIMITS} away from `nowMs`,
+ * saying by how much: in the past, it is most often two clocks that disagree.
+ */
+export function checkStartAt(startAtMs: number, nowMs: number): void {
+  if (!Number.isFinite(startAtMs)) throw badOption('startAt', startAtMs, 'a time');
+  const at = new Date(startAtMs).toISOString();
+  const skewS = ((nowMs - startAtMs) / 1000).toFixed(3);
+  if (nowMs - startAtMs > START_AT_LIMITS.pastMs) {
+    throw new BadgatewayError(ERROR_CODES.BAD_OPTION, `--start-at ${at} is ${skewS} s in the past by this machine's clock (${new Date(nowMs).toISOString()})`, {
+      hint: 'pick a time a few seconds ahead for every machine; if it is ahead on the machine that chose it, the clocks disagree (check NTP: timedatectl, chronyc tracking)',
+    });
+  }
+  if (startAtMs - nowMs > START_AT_LIMITS.aheadMs) {
+    throw new BadgatewayError(ERROR_CODES.BAD_OPTION, `--start-at ${at} is ${((startAtMs - nowMs) / 3_600_000).toFixed(1)} h ahead of this machine's clock (${new Date(nowMs).toISOString()}): at most 24 h`);
+  }
+}
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$/;
+
+/**
+ * `--start-at`: an RFC 3339 time with its offset (`2026-11-30T22:30:00Z`, `…+01:00`) or a unix
+ * epoch in seconds (`1796077800`, `1796077800.5`: what `date +%s` prints). Returns ms since the epoch.
+ */
+export function parseStartAt(text: string): number {
+  const value = text.trim();
+  if (/^\d+(?:\.\d+)?$/.test(value)) {
+    const seconds = Number(value);
+    // 1e11 s is the year 5138: such a number is milliseconds.
+    if (seconds >= 1e11) throw badOption('--start-at', text, 'a unix time in seconds (this looks like milliseconds: drop the last three digits)');
+    return Math.round(seconds * 1000);
+  }
+  const ms = RFC3339.test(value) ? Date.parse(value.toUpperCase().replace(' ', 'T')) : Number.NaN;
+  if (!Number.isFinite(ms)) throw badOption('--start-at', text, 'an RFC 3339 time with its offset, e.g. 2026-11-30T22:30:00Z, or unix seconds, e.g. $(date -d +30sec +%s)');
+  return ms;
+}
+
+/** `--rate-share i/n`. */
+export function parseRateShare(text: string): RateShare {
+  const match = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(text);
+  if (!match) throw badOption('--rate-share', text, 'i/n, e.g. 2/3 for the second of three machines');
+  return { index: Number(match[1]), count: Number(match[2]) };
 }

@@ -1,8 +1,15 @@
 import type { LatencySummaryMs, LoadMetrics } from './metrics.js';
 import type { LoadProgress } from './options.js';
 
-/** `LoadMetrics` plus the live-run extras when known. */
-type ReportInput = LoadMetrics & { unsent?: number; interrupted?: boolean; peakInflight?: number; connectionCap?: number };
+/** `LoadMetrics` plus the live-run extras, or a merged report's sources, when known. */
+type ReportInput = LoadMetrics & {
+  unsent?: number;
+  interrupted?: boolean;
+  peakInflight?: number;
+  connectionCap?: number;
+  files?: number;
+  sources?: { hosts: string[]; aligned: 'wall-clock' | 'own-start'; startedAt: string | null };
+};
 
 /** Go-style duration text as vegeta prints it: `1.234s`, `12.5ms`, `90µs`. */
 export function formatDurationMs(ms: number): string {
@@ -50,6 +57,10 @@ export function renderLoadText(m: ReportInput): string {
   out += 'Error Set:\n';
   const errors = counts(m.errors, ': ');
   if (errors !== '') out += `${errors}\n`;
+  if (m.sources && m.files !== undefined) {
+    const where = m.sources.startedAt !== null ? `start ${m.sources.startedAt} (wall clock)` : 'each from its own start';
+    out += row('Sources', 'files, hosts, timeline', `${m.files}, ${m.sources.hosts.join(' ') || '-'}, ${where}`);
+  }
   if (fellBehind(m)) {
     // Say which limit it was: every connection busy (the server is slow; more connections would
     // help) or the generator itself (CPU).

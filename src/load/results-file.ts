@@ -1,11 +1,13 @@
 import { closeSync, createReadStream, createWriteStream, openSync, readSync } from 'node:fs';
-import { createInterface } from 'node:readline';
+import { createInterface, type Interface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
 import { BadgatewayError, ERROR_CODES, errnoCode } from '../errors/index.js';
-import { decodeResult, encodeResult, type LoadResult } from './result.js';
+import { decodeHeader, decodeResult, encodeHeader, encodeResult, type LoadResult, type ResultsHeader } from './result.js';
 
 /** Streams results to an NDJSON file; memory stays flat whatever the request count. */
 export interface ResultsWriter {
+  /** Writes the header: call once, before the first result. */
+  writeHeader(header: ResultsHeader): void;
   write(result: LoadResult): void;
   /** Flushes and closes the file. */
   close(): Promise<void>;
@@ -28,6 +30,9 @@ export function createResultsWriter(path: string): ResultsWriter {
   stream.on('error', (err) => (failure = err));
   let chunk = '';
   return {
+    writeHeader(header) {
+      chunk = encodeHeader(header) + chunk;
+    },
     write(result) {
       chunk += encodeResult(result);
       if (chunk.length >= CHUNK_CHARS) {
@@ -51,6 +56,14 @@ export interface ReadStats {
   records: number;
   /** Lines that were not result records (blank, truncated, foreign). */
   skipped: number;
+  /** Each file's header, in the order of the paths (undefined: a file without one). */
+  headers: (ResultsHeader | undefined)[];
+}
+
+/** Options of {@link readResults}. */
+export interface ReadResultsOptions {
+  /** Added to the due and sent times of each file's records (by index): puts files on one timeline. */
+  offsetsMs?: readonly number[];
 }
 
 function isGzip(path: string): boolean {
@@ -65,30 +78,19 @@ function isGzip(path: string): boolean {
 
 /**
  * Reads the NDJSON result files written by `--output` (gzipped ones too, sniffed by their magic
- * bytes) and hands every record to `onResult`, file after file. Each file's times are relative
- * to its own start, so runs from several machines merge as if started together.
+ * bytes) and hands every record to `onResult`, file after file, with each file's header in the
+ * stats. Each file's times are relative to its own start; `offsetsMs` moves them onto one timeline
+ * (see mergeResultFiles).
  */
-export async function readResults(paths: readonly string[], onResult: (result: LoadResult) => void): Promise<ReadStats> {
-  const stats: ReadStats = { files: 0, records: 0, skipped: 0 };
-  for (const path of paths) {
-    let gzip: boolean;
-    try {
-      gzip = isGzip(path);
-    } catch (err) {
-      throw new BadgatewayError(ERROR_CODES.UNREADABLE, `cannot read ${path} (${errnoCode(err) ?? 'error'})`, { cause: err });
-    }
-    const raw = createReadStream(path);
-    const input = gzip ? raw.pipe(createGunzip()) : raw;
-    const failed = new Promise<never>((_, reject) => {
-      const fail = (err: unknown): void =>
-        reject(new BadgatewayError(ERROR_CODES.UNREADABLE, `cannot read ${path} (${errnoCode(err) ?? (err as Error).message})`, { cause: err }));
-      raw.on('error', fail);
-      input.on('error', fail);
-    });
-    failed.catch(() => {});
-    const lines = createInterface({ input, crlfDelay: Infinity });
+export async function readResults(paths: readonly string[], onResult: (result: LoadResult) => void, options: ReadResultsOptions = {}): Promise<ReadStats> {
+  const stats: ReadStats = { files: 0, records: 0, skipped: 0, headers: [] };
+  for (const [index, path] of paths.entries()) {
+    const offsetMs = options.offsetsMs?.[index] ?? 0;
+    let header: ResultsHeader | undefined;
+    const { lines, failed } = openLines(path);
     const reading = (async () => {
       let first = true;
+      let fileRecords = 0;
       for await (const line of lines) {
         if (first && line.trim() !== '') {
           first = false;
@@ -99,7 +101,12 @@ export async function readResults(paths: readonly string[], onResult: (result: L
         const result = decodeResult(line);
         if (result) {
           stats.records += 1;
+          fileRecords += 1;
+          result.dueMs += offsetMs;
+          result.sentMs += offsetMs;
           onResult(result);
+        } else if (fileRecords === 0 && header === undefined && (header = decodeHeader(line)) !== undefined) {
+          // The header, first line of the file.
         } else if (line.trim() !== '') {
           stats.skipped += 1;
         }
@@ -107,6 +114,54 @@ export async function readResults(paths: readonly string[], onResult: (result: L
     })();
     await Promise.race([reading, failed]);
     stats.files += 1;
+    stats.headers.push(header);
   }
   return stats;
+}
+
+/** The header of a result file (its first line), without reading the rest; undefined when it has none. */
+export async function readResultsHeader(path: string): Promise<ResultsHeader | undefined> {
+  const { lines, failed, close } = openLines(path, 16 * 1024);
+  const first = (async () => {
+    for await (const line of lines) {
+      if (line.trim() !== '') return decodeHeader(line);
+    }
+    return undefined;
+  })();
+  try {
+    return await Promise.race([first, failed]);
+  } finally {
+    close();
+  }
+}
+
+/**
+ * The lines of a result file, gunzipped when it starts with gzip's magic; `failed` rejects with
+ * `BG_UNREADABLE` naming the file when reading fails (race it against the reading).
+ */
+function openLines(path: string, highWaterMark?: number): { lines: Interface; failed: Promise<never>; close(): void } {
+  let gzip: boolean;
+  try {
+    gzip = isGzip(path);
+  } catch (err) {
+    throw new BadgatewayError(ERROR_CODES.UNREADABLE, `cannot read ${path} (${errnoCode(err) ?? 'error'})`, { cause: err });
+  }
+  const raw = createReadStream(path, highWaterMark === undefined ? {} : { highWaterMark });
+  const input = gzip ? raw.pipe(createGunzip()) : raw;
+  const failed = new Promise<never>((_, reject) => {
+    const fail = (err: unknown): void =>
+      reject(new BadgatewayError(ERROR_CODES.UNREADABLE, `cannot read ${path} (${errnoCode(err) ?? (err as Error).message})`, { cause: err }));
+    raw.on('error', fail);
+    input.on('error', fail);
+  });
+  failed.catch(() => {});
+  const lines = createInterface({ input, crlfDelay: Infinity });
+  return {
+    lines,
+    failed,
+    close() {
+      lines.close();
+      raw.destroy();
+    },
+  };
 }

@@ -3,6 +3,7 @@
  * `log_format` string that nginx uses verbatim and the built-in proxy renders by substituting the
  * same variables; the error-log line is nginx's own layout.
  */
+import { escapeLogValue } from '../http1/index.js';
 
 /**
  * nginx `log_format badgateway`: the combined format plus the upstream's status and timings
@@ -33,7 +34,11 @@ const ACCESS_LOG_PARTS: readonly (string | { name: AccessLogVariable })[] = ACCE
   part.startsWith('$') ? { name: part.slice(1) as AccessLogVariable } : part,
 );
 
-/** One access-log line (without the newline) in {@link ACCESS_LOG_FORMAT}. */
+/**
+ * One access-log line (without the newline) in {@link ACCESS_LOG_FORMAT}. Text values are escaped
+ * as nginx escapes them (`\x22` for `"`, control bytes and bytes ≥ 0x7f as `\xHH`), so a request
+ * cannot forge a field, a line or a terminal escape sequence.
+ */
 export function renderAccessLogLine(vars: AccessLogVars): string {
   let line = '';
   for (const part of ACCESS_LOG_PARTS) {
@@ -41,7 +46,7 @@ export function renderAccessLogLine(vars: AccessLogVars): string {
       line += part;
     } else {
       const value = vars[part.name];
-      line += value === undefined || value === '' ? '-' : String(value);
+      line += value === undefined || value === '' ? '-' : typeof value === 'number' ? String(value) : escapeLogValue(value);
     }
   }
   return line;
@@ -128,8 +133,8 @@ export interface ErrorLogEntry {
   message: string;
   client: string;
   server: string;
-  /** The request line, e.g. `GET / HTTP/1.1`. */
-  request: string;
+  /** The request line, e.g. `GET / HTTP/1.1`; absent before one was read (nginx then omits it). */
+  request?: string;
   /** `http://127.0.0.1:8080/path` or `http://unix:/tmp/app.sock:/path`. */
   upstream?: string;
   host?: string;
@@ -139,13 +144,16 @@ export interface ErrorLogEntry {
  * One line (no newline) the way nginx 1.22 writes it:
  * `2026/11/26 07:47:01 [error] 1234#1234: *5 <message>, client: 127.0.0.1, server: localhost,
  * request: "GET / HTTP/1.1", upstream: "http://127.0.0.1:8080/", host: "127.0.0.1:8081"`.
+ * The fields a client controls (request, upstream URI, host) are escaped like the access log's:
+ * nginx writes them raw here, which lets a request forge fields that doctor reads.
  */
 export function renderErrorLogLine(entry: ErrorLogEntry): string {
-  let line =
-    `${formatErrorLogTime(entry.time)} [${entry.level}] ${entry.pid}#${entry.tid ?? entry.pid}: *${entry.connectionId} ${entry.message}, ` +
-    `client: ${entry.client}, server: ${entry.server}, request: "${entry.request}"`;
-  if (entry.upstream !== undefined) line += `, upstream: "${entry.upstream}"`;
-  if (entry.host !== undefined) line += `, host: "${entry.host}"`;
+  let line = `${formatErrorLogTime(entry.time)} [${entry.level}] ${entry.pid}#${entry.tid ?? entry.pid}: *${entry.connectionId} ${entry.message}, client: ${
+    entry.client
+  }, server: ${entry.server}`;
+  if (entry.request !== undefined) line += `, request: "${escapeLogValue(entry.request)}"`;
+  if (entry.upstream !== undefined) line += `, upstream: "${escapeLogValue(entry.upstream)}"`;
+  if (entry.host !== undefined) line += `, host: "${escapeLogValue(entry.host)}"`;
   return line;
 }
 

@@ -93,8 +93,12 @@ export function renderNginxConfig(options: ResolvedProxyOptions, listenPort: num
     `    log_format badgateway '${ACCESS_LOG_FORMAT}';`,
     `    access_log ${quote(paths.accessLog)} badgateway;`,
     '    keepalive_timeout 75s;',
-    // No body size limit, like the built-in proxy (nginx's default 1m answers 413 to bigger ones).
-    '    client_max_body_size 0;',
+    `    client_header_timeout ${options.clientHeaderTimeoutMs}ms;`,
+    `    client_body_timeout ${options.clientBodyTimeoutMs}ms;`,
+    `    send_timeout ${options.clientSendTimeoutMs}ms;`,
+    // 0 = no limit, the default here as in the built-in proxy (nginx's own default 1m answers 413).
+    `    client_max_body_size ${options.clientMaxBodyBytes};`,
+    `    client_body_buffer_size ${options.clientBodyBufferBytes};`,
     '',
     '    upstream badgateway_upstream {',
     `        server ${server};`,

@@ -29,6 +29,24 @@ export interface ProxyOptions {
   workerConnections?: number;
   /** nginx `error_log` level. Default `error` (the level of every upstream failure but ENOENT's `crit`). */
   errorLogLevel?: 'debug' | 'info' | 'notice' | 'warn' | 'error' | 'crit';
+  /**
+   * `client_header_timeout` in ms: the longest a client may take to send a request's head (from its
+   * first byte, or from the connection's start). nginx's default 60000; a slowloris ends here.
+   */
+  clientHeaderTimeoutMs?: number;
+  /** `client_body_timeout` in ms: the longest wait between two reads of a request body. Default 60000. */
+  clientBodyTimeoutMs?: number;
+  /** `send_timeout` in ms: the longest wait between two writes to a client that does not read. Default 60000. */
+  clientSendTimeoutMs?: number;
+  /** `client_max_body_size` in bytes: larger bodies get 413; 0 = no limit. Default 0 (nginx: 1 MiB). */
+  clientMaxBodyBytes?: number;
+  /**
+   * Request bodies are read whole before the upstream is contacted (nginx's
+   * `proxy_request_buffering on`): up to this many bytes in memory, the rest in a temp file.
+   * Default 1 MiB (nginx's `client_body_buffer_size` is 16 KiB: memory is cheap here, a file per
+   * request is not).
+   */
+  clientBodyBufferBytes?: number;
 }
 
 /** Every option with its default; `0` means off where the option says so. */
@@ -41,6 +59,11 @@ export const DEFAULTS = {
   nextUpstream: true,
   workerConnections: 1024,
   errorLogLevel: 'error',
+  clientHeaderTimeoutMs: 60_000,
+  clientBodyTimeoutMs: 60_000,
+  clientSendTimeoutMs: 60_000,
+  clientMaxBodyBytes: 0,
+  clientBodyBufferBytes: 1024 * 1024,
 } as const satisfies Omit<Required<ProxyOptions>, 'upstream'>;
 
 /** Options with defaults applied and the upstream parsed. */
@@ -86,6 +109,11 @@ export function resolveOptions(options: ProxyOptions): ResolvedProxyOptions {
     nextUpstream: options.nextUpstream ?? DEFAULTS.nextUpstream,
     workerConnections: options.workerConnections ?? DEFAULTS.workerConnections,
     errorLogLevel: options.errorLogLevel ?? DEFAULTS.errorLogLevel,
+    clientHeaderTimeoutMs: options.clientHeaderTimeoutMs ?? DEFAULTS.clientHeaderTimeoutMs,
+    clientBodyTimeoutMs: options.clientBodyTimeoutMs ?? DEFAULTS.clientBodyTimeoutMs,
+    clientSendTimeoutMs: options.clientSendTimeoutMs ?? DEFAULTS.clientSendTimeoutMs,
+    clientMaxBodyBytes: options.clientMaxBodyBytes ?? DEFAULTS.clientMaxBodyBytes,
+    clientBodyBufferBytes: options.clientBodyBufferBytes ?? DEFAULTS.clientBodyBufferBytes,
     upstream: parseUpstream(options.upstream),
   };
   checkInt('listenPort', resolved.listenPort, 0, 65535);
@@ -94,6 +122,11 @@ export function resolveOptions(options: ProxyOptions): ResolvedProxyOptions {
   checkInt('readTimeoutMs', resolved.readTimeoutMs, 1, 86_400_000);
   checkInt('sendTimeoutMs', resolved.sendTimeoutMs, 1, 86_400_000);
   checkInt('workerConnections', resolved.workerConnections, 8, 1_000_000);
+  checkInt('clientHeaderTimeoutMs', resolved.clientHeaderTimeoutMs, 1, 86_400_000);
+  checkInt('clientBodyTimeoutMs', resolved.clientBodyTimeoutMs, 1, 86_400_000);
+  checkInt('clientSendTimeoutMs', resolved.clientSendTimeoutMs, 1, 86_400_000);
+  checkInt('clientMaxBodyBytes', resolved.clientMaxBodyBytes, 0, Number.MAX_SAFE_INTEGER);
+  checkInt('clientBodyBufferBytes', resolved.clientBodyBufferBytes, 1024, 1024 ** 3);
   if (typeof resolved.nextUpstream !== 'boolean') throw badOption('nextUpstream', resolved.nextUpstream, 'true or false');
   if (!['debug', 'info', 'notice', 'warn', 'error', 'crit'].includes(resolved.errorLogLevel)) {
     throw badOption('errorLogLevel', resolved.errorLogLevel, 'debug, info, notice, warn, error or crit');

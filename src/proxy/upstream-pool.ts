@@ -18,17 +18,11 @@
  * - nginx's pool is LIFO: the most recently used idle connection is reused first.
  */
 import { connect, type Socket } from 'node:net';
+import { ResponseParser, type ResponseEvents, type ResponseHead, type ResponseParseError } from '../http1/index.js';
 import type { Upstream } from './options.js';
 import type { UpstreamProtocolError } from './upstream-errors.js';
 
-/** A response head as received: raw header pairs (`[name, value, …]`, latin1 strings). */
-export interface ResponseHead {
-  statusCode: number;
-  statusMessage: string;
-  rawHeaders: string[];
-  /** The `Connection` header's value(s), comma-joined: its tokens name more hop-by-hop headers. */
-  connection: string | undefined;
-}
+export type { ResponseHead } from '../http1/index.js';
 
 /** What one exchange on an upstream connection reports; exactly one of `onEnd`/`onError` ends it. */
 export interface ExchangeHandler {
@@ -36,7 +30,7 @@ export interface ExchangeHandler {
   onConnect(): void;
   /** The whole request is in the kernel's send buffer: from here on the upstream owes an answer. */
   onRequestSent(): void;
-  /** The send buffer drained after a body write returned false. */
+  /** The send buffer drained after a write returned false. */
   onDrain(): void;
   onHead(head: ResponseHead): void;
   onData(chunk: Buffer): void;
@@ -50,27 +44,26 @@ export interface ExchangeHandler {
   onError(error: NodeJS.ErrnoException | UpstreamProtocolError): void;
 }
 
-/** The largest response head accepted (node:http's client default, `--max-http-header-size`). */
-const MAX_HEAD_BYTES = 16 * 1024;
+/**
+ * The largest response head accepted: nginx's `proxy_buffer_size` default (one 4 KiB page), past
+ * which nginx answers 502 `upstream sent too big header`.
+ */
+export const MAX_RESPONSE_HEAD_BYTES = 4096;
 
-const CRLFCRLF = Buffer.from('\r\n\r\n');
-const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: (.*))?$/;
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** Bytes a header value or reason phrase may not hold (node's ServerResponse would throw on them). */
-const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 const EMPTY = Buffer.alloc(0);
 
-/** Where the response parser is. */
-const enum State {
-  Idle,
-  Head,
-  BodyLength,
-  BodyClose,
-  ChunkSize,
-  ChunkExtension,
-  ChunkData,
-  ChunkDataEnd,
-  Trailer,
+/** nginx's words for what the parser refused (`upstream sent …`). */
+function protocolError(error: ResponseParseError): UpstreamProtocolError {
+  switch (error.reason) {
+    case 'bad-status-line':
+      return { protocol: 'no valid HTTP/1.0 header' };
+    case 'head-too-big':
+      return { protocol: 'too big header' };
+    case 'bad-chunk':
+      return { protocol: 'invalid chunked response' };
+    default:
+      return { protocol: 'invalid header' };
+  }
 }
 
 /** node's client errors for a FIN at the wrong time; `mapUpstreamError` reads them as a premature close. */
@@ -79,27 +72,21 @@ function prematureClose(inBody: boolean): NodeJS.ErrnoException {
 }
 
 /** One keep-alive connection to the upstream, reused across exchanges. */
-export class UpstreamConnection {
+export class UpstreamConnection implements ResponseEvents {
   readonly socket: Socket;
   private readonly pool: UpstreamPool;
+  private readonly parser: ResponseParser;
   private handler: ExchangeHandler | undefined;
-  private state = State.Idle;
-  /** A response head split across reads, kept until its end arrives. */
-  private partialHead: Buffer | undefined;
-  /** Body bytes still expected (Content-Length or the current chunk). */
-  private remaining = 0;
-  private chunkSizeDigits = 0;
-  private trailerLineBytes = 0;
   /** Whether the connection may serve another exchange after this one. */
   private reusable = false;
   private requestSent = false;
-  private isHeadRequest = false;
   /** The request wanted the connection kept open (keepalive > 0). */
   private keepAliveRequested = false;
 
   constructor(pool: UpstreamPool, socket: Socket) {
     this.pool = pool;
     this.socket = socket;
+    this.parser = new ResponseParser(this, { maxHeadBytes: MAX_RESPONSE_HEAD_BYTES });
     // Bound once here: per-request closures and listeners were a large part of node:http's cost.
     socket.on('connect', () => this.handler?.onConnect());
     socket.on('data', (chunk: Buffer) => this.onSocketData(chunk));
@@ -109,17 +96,16 @@ export class UpstreamConnection {
     socket.on('close', () => {
       this.pool.forget(this);
       // Destroyed without an error or FIN seen (e.g. by the kernel under us): still a premature close.
-      if (this.handler) this.fail(prematureClose(this.state !== State.Head));
+      if (this.handler) this.fail(prematureClose(!this.parser.inHead));
     });
   }
 
   /** Starts an exchange: the caller writes the request with {@link writeHead}/{@link writeBody}. */
   begin(handler: ExchangeHandler, method: string, keepAlive: boolean): void {
     this.handler = handler;
-    this.state = State.Head;
-    this.partialHead = undefined;
+    this.parser.expect(method);
     this.requestSent = false;
-    this.isHeadRequest = method === 'HEAD';
+    this.reusable = false;
     this.keepAliveRequested = keepAlive;
   }
 
@@ -129,22 +115,13 @@ export class UpstreamConnection {
     if (last) this.requestFlushed();
   }
 
-  /** Writes a body chunk (chunk-coded when `chunked`); false = wait for `onDrain`. */
-  writeBody(chunk: Buffer, chunked: boolean): boolean {
-    if (!chunked) return this.socket.write(chunk);
-    if (chunk.length === 0) return true; // a zero-size chunk would end the body
-    // Corked: size line, data and CRLF leave in one writev.
-    this.socket.cork();
-    this.socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
-    this.socket.write(chunk);
-    const ok = this.socket.write('\r\n', 'latin1');
-    this.socket.uncork();
-    return ok;
+  /** Writes a piece of the body (framed by the Content-Length in the head); false = wait for `onDrain`. */
+  writeBody(chunk: Buffer): boolean {
+    return this.socket.write(chunk);
   }
 
-  /** Ends the request body. */
-  endBody(chunked: boolean): void {
-    if (chunked) this.socket.write('0\r\n\r\n', 'latin1');
+  /** The body is written. */
+  endBody(): void {
     this.requestFlushed();
   }
 
@@ -160,6 +137,7 @@ export class UpstreamConnection {
   /** Abandons the exchange (timeout, client gone): the connection is closed, no callback follows. */
   abort(): void {
     this.handler = undefined;
+    this.parser.stop();
     this.socket.destroy();
     this.pool.forget(this);
   }
@@ -180,252 +158,53 @@ export class UpstreamConnection {
   private fail(error: NodeJS.ErrnoException | UpstreamProtocolError): void {
     const handler = this.handler;
     this.handler = undefined;
-    this.state = State.Idle;
+    this.parser.stop();
     this.socket.destroy();
     this.pool.forget(this);
     handler?.onError(error);
   }
 
   private onSocketEnd(): void {
+    if (!this.handler) {
+      this.abort(); // an idle pooled connection the upstream closed: out of the pool now
+      return;
+    }
     // A response framed by the connection's close is complete at the FIN.
-    if (this.handler && this.state === State.BodyClose) this.complete();
-    else if (this.handler) this.fail(prematureClose(this.state !== State.Head));
-    else this.abort(); // an idle pooled connection the upstream closed: out of the pool now
+    const inHead = this.parser.inHead;
+    if (!this.parser.finish()) this.fail(prematureClose(!inHead));
   }
 
-  private complete(lastChunk?: Buffer): void {
+  private onSocketData(chunk: Buffer): void {
+    // Bytes nobody asked for (on an idle connection, or after a complete response): unusable.
+    if (!this.handler || this.parser.idle) this.abort();
+    else this.parser.execute(chunk);
+  }
+
+  // ResponseEvents: the parser's findings, passed on to the exchange.
+
+  onHead(head: ResponseHead): void {
+    this.reusable = this.keepAliveRequested && head.keepAlive;
+    this.handler!.onHead(head);
+  }
+
+  onData(chunk: Buffer): void {
+    this.handler!.onData(chunk);
+  }
+
+  onEnd(last: Buffer | undefined, trailing: boolean): void {
     const handler = this.handler!;
     this.handler = undefined;
-    this.state = State.Idle;
-    if (this.reusable && this.requestSent && !this.socket.destroyed) this.pool.release(this);
+    // Anything after the response on a connection we did not ask for: do not reuse it.
+    if (this.reusable && !trailing && this.requestSent && !this.socket.destroyed) this.pool.release(this);
     else {
       this.socket.destroy();
       this.pool.forget(this);
     }
-    handler.onEnd(lastChunk);
+    handler.onEnd(last);
   }
 
-  private onSocketData(chunk: Buffer): void {
-    let data = chunk;
-    while (data.length > 0) {
-      const handler = this.handler;
-      if (!handler) {
-        // Bytes nobody asked for (on an idle connection, or after a complete response): unusable.
-        this.abort();
-        return;
-      }
-      switch (this.state) {
-        case State.Head: {
-          const buffered: Buffer = this.partialHead ? Buffer.concat([this.partialHead, data]) : data;
-          const end = buffered.indexOf(CRLFCRLF);
-          if (end < 0) {
-            if (buffered.length > MAX_HEAD_BYTES) return this.fail({ protocol: 'too big header' });
-            this.partialHead = buffered;
-            return;
-          }
-          if (end > MAX_HEAD_BYTES) return this.fail({ protocol: 'too big header' });
-          this.partialHead = undefined;
-          data = buffered.subarray(end + 4);
-          const head = this.parseHead(buffered.toString('latin1', 0, end));
-          if (head === undefined) return; // failed
-          // Interim responses (100 Continue, 103 Early Hints): nginx does not pass them on either.
-          if (head.statusCode < 200) {
-            this.state = State.Head;
-            continue;
-          }
-          handler.onHead(head);
-          if (this.handler !== handler) return; // the handler gave up (client gone)
-          if ((this.state as State) === State.Idle) {
-            // parseHead set the framing. No body (HEAD, 204, 304, Content-Length: 0); bytes after it make the connection unusable.
-            if (data.length > 0) this.reusable = false;
-            this.complete();
-            return;
-          }
-          break;
-        }
-        case State.BodyClose:
-          handler.onData(data);
-          return;
-        case State.BodyLength: {
-          const take = Math.min(this.remaining, data.length);
-          this.remaining -= take;
-          const body = take === data.length ? data : data.subarray(0, take);
-          data = take === data.length ? EMPTY : data.subarray(take);
-          if (this.remaining === 0) {
-            // Anything after the response on a connection we did not ask for: do not reuse it.
-            if (data.length > 0) this.reusable = false;
-            this.complete(body);
-            return;
-          }
-          handler.onData(body);
-          if (this.handler !== handler) return;
-          break;
-        }
-        default:
-          data = this.parseChunked(data, handler);
-          if (this.handler !== handler) return;
-      }
-    }
-  }
-
-  /** Parses the head (without its blank line) and sets the body framing; undefined after a failure. */
-  private parseHead(text: string): ResponseHead | undefined {
-    const lines = text.split('\r\n');
-    const status = STATUS_LINE.exec(lines[0]!);
-    if (!status || status[2]!.startsWith('0') || (status[3] !== undefined && INVALID_VALUE.test(status[3]))) {
-      this.fail({ protocol: 'no valid HTTP/1.0 header' });
-      return undefined;
-    }
-    const http11 = status[1] === '1';
-    const statusCode = Number(status[2]);
-    const rawHeaders: string[] = [];
-    let connection: string | undefined;
-    let contentLength: string | undefined;
-    let transferEncoding: string | undefined;
-    for (let i = 1; i < lines.length; i++) {
-      const line = lines[i]!;
-      const colon = line.indexOf(':');
-      const name = colon > 0 ? line.slice(0, colon) : '';
-      if (!TOKEN.test(name)) {
-        this.fail({ protocol: 'invalid header' });
-        return undefined;
-      }
-      const value = line.slice(colon + 1).trim();
-      if (INVALID_VALUE.test(value)) {
-        this.fail({ protocol: 'invalid header' });
-        return undefined;
-      }
-      rawHeaders.push(name, value);
-      // Only three names matter for framing; compare lowercase only at their lengths.
-      if (name.length === 10 && name.toLowerCase() === 'connection') connection = connection === undefined ? value : `${connection}, ${value}`;
-      else if (name.length === 14 && name.toLowerCase() === 'content-length') {
-        if (contentLength !== undefined && contentLength !== value) {
-          this.fail({ protocol: 'invalid header' });
-          return undefined;
-        }
-        contentLength = value;
-      } else if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') {
-        transferEncoding = transferEncoding === undefined ? value : `${transferEncoding}, ${value}`;
-      }
-    }
-    const tokens = connection?.toLowerCase();
-    this.reusable = this.keepAliveRequested && (http11 ? !/\bclose\b/.test(tokens ?? '') : /\bkeep-alive\b/.test(tokens ?? ''));
-    if (statusCode < 200) {
-      // parsed again for the final response
-    } else if (this.isHeadRequest || statusCode === 204 || statusCode === 304) {
-      this.state = State.Idle;
-    } else if (transferEncoding !== undefined) {
-      // RFC 9112 §6.3: chunked must be the final coding, else the body runs to the close.
-      if (/(?:^|,)\s*chunked\s*$/i.test(transferEncoding)) {
-        this.state = State.ChunkSize;
-        this.remaining = 0;
-        this.chunkSizeDigits = 0;
-      } else {
-        this.state = State.BodyClose;
-        this.reusable = false;
-      }
-      // Both headers: a smuggling hint. Transfer-Encoding wins (RFC 9112 §6.3), so the length is
-      // dropped rather than passed on with a body it does not describe; the connection is not reused.
-      if (contentLength !== undefined) {
-        this.reusable = false;
-        for (let i = rawHeaders.length - 2; i >= 0; i -= 2) {
-          if (rawHeaders[i]!.toLowerCase() === 'content-length') rawHeaders.splice(i, 2);
-        }
-      }
-    } else if (contentLength !== undefined) {
-      if (!/^\d{1,15}$/.test(contentLength)) {
-        this.fail({ protocol: 'invalid header' });
-        return undefined;
-      }
-      this.remaining = Number(contentLength);
-      this.state = this.remaining === 0 ? State.Idle : State.BodyLength;
-    } else {
-      this.state = State.BodyClose;
-      this.reusable = false;
-    }
-    return { statusCode, statusMessage: status[3] ?? '', rawHeaders, connection };
-  }
-
-  /** Feeds chunked-coded bytes; returns what is left after the body ended (or EMPTY). */
-  private parseChunked(data: Buffer, handler: ExchangeHandler): Buffer {
-    let i = 0;
-    while (i < data.length) {
-      switch (this.state) {
-        case State.ChunkSize: {
-          const c = data[i++]!;
-          const digit = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
-          if (digit >= 0) {
-            if (++this.chunkSizeDigits > 12) return this.failChunked();
-            this.remaining = this.remaining * 16 + digit;
-          } else if (this.chunkSizeDigits === 0) {
-            return this.failChunked();
-          } else if (c === 0x3b /* ; */ || c === 0x20 || c === 0x09 || c === 0x0d) {
-            this.state = State.ChunkExtension;
-          } else if (c === 0x0a) {
-            this.endOfSizeLine();
-          } else {
-            return this.failChunked();
-          }
-          break;
-        }
-        case State.ChunkExtension:
-          if (data[i++] === 0x0a) this.endOfSizeLine();
-          break;
-        case State.ChunkData: {
-          const take = Math.min(this.remaining, data.length - i);
-          const body = data.subarray(i, i + take);
-          i += take;
-          this.remaining -= take;
-          if (this.remaining === 0) this.state = State.ChunkDataEnd;
-          handler.onData(body);
-          if (this.handler !== handler) return EMPTY;
-          break;
-        }
-        case State.ChunkDataEnd: {
-          const c = data[i++]!;
-          if (c === 0x0a) this.startSizeLine();
-          else if (c !== 0x0d) return this.failChunked();
-          break;
-        }
-        case State.Trailer: {
-          const c = data[i++]!;
-          if (c === 0x0a) {
-            if (this.trailerLineBytes === 0) {
-              if (i < data.length) this.reusable = false;
-              this.complete();
-              return EMPTY;
-            }
-            this.trailerLineBytes = 0;
-          } else if (c !== 0x0d) {
-            this.trailerLineBytes++;
-          }
-          break;
-        }
-        default:
-          return EMPTY;
-      }
-    }
-    return EMPTY;
-  }
-
-  private startSizeLine(): void {
-    this.state = State.ChunkSize;
-    this.remaining = 0;
-    this.chunkSizeDigits = 0;
-  }
-
-  private endOfSizeLine(): void {
-    if (this.remaining === 0) {
-      this.state = State.Trailer;
-      this.trailerLineBytes = 0;
-    } else {
-      this.state = State.ChunkData;
-    }
-  }
-
-  private failChunked(): Buffer {
-    this.fail({ protocol: 'invalid chunked response' });
-    return EMPTY;
+  onError(error: ResponseParseError): void {
+    this.fail(protocolError(error));
   }
 }
 

@@ -15,6 +15,7 @@ test('resolveOptions fills the defaults and makes a unix socket path absolute', 
     sync: false,
     workMs: 0,
     connectionsCheckingIntervalMs: 30_000,
+    metrics: undefined,
   });
   assert.equal(resolveOptions({ unixSocket: 'a.sock' }).unixSocket, `${process.cwd()}/a.sock`);
   assert.equal(resolveOptions({ sync: true }).workMs, DEFAULTS.syncWorkMs);

@@ -5,12 +5,11 @@
  * no place in src/proxy. Everything lives in a temp prefix; nginx runs `daemon off` in its own
  * process group, which close() (or this process exiting) kills.
  */
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { findFreePort, findNginx } from '../../src/proxy/index.js';
 import { createTempDir, sleep } from '../../src/util/index.js';
+import { spawnGroupChild } from '../helpers/process-group.js';
 
 /** The parts of nginx.conf a case chooses; the rest (prefix paths, listen, ready probe) is fixed. */
 export interface CustomNginxConfig {
@@ -82,38 +81,19 @@ export async function startCustomNginx(parts: CustomNginxConfig): Promise<Custom
     '',
   ].join('\n');
   await writeFile(dir.file('nginx.conf'), config);
-  const child = spawn(nginx, ['-p', `${dir.path}/`, '-c', dir.file('nginx.conf'), '-e', errorLog], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    detached: true,
-  });
-  let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const pid = child.pid ?? 0;
-  const killGroup = (): void => {
-    try {
-      if (pid) process.kill(-pid, 'SIGKILL');
-    } catch {
-      /* already gone */
-    }
-  };
-  // A test that dies half-way must not leave nginx running.
-  process.once('exit', killGroup);
+  const server = spawnGroupChild(nginx, ['-p', `${dir.path}/`, '-c', dir.file('nginx.conf'), '-e', errorLog]);
+  const { child, pid } = server;
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>
     (closing ??= (async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = once(child, 'exit');
-        killGroup();
-        await Promise.race([exited, sleep(2000)]);
-      }
-      process.off('exit', killGroup);
+      await server.kill();
       await dir.close();
     })());
   const deadline = Date.now() + 10_000;
   for (;;) {
     if (child.exitCode !== null || Date.now() > deadline) {
       await close();
-      throw new Error(`nginx did not start: ${stderr.trim() || 'no answer within 10 s'}\n${config}`);
+      throw new Error(`nginx did not start: ${server.stderr.trim() || 'no answer within 10 s'}\n${config}`);
     }
     if ((await probe(listen)) === 204) break;
     await sleep(20);

@@ -215,9 +215,13 @@ test('--watch re-samples and prints deltas until Ctrl-C; --prometheus serves the
     const body = await res.text();
     // 0 only if some other process on this machine overflowed a TCP queue meanwhile (machine-wide counter).
     assert.match(body, /^badgateway_doctor_healthy [01]$/m);
-    assert.match(body, new RegExp(`^badgateway_doctor_accept_backlog\\{listener="127\\.0\\.0\\.1:${port}"\\} 511$`, 'm'));
-    assert.match(body, new RegExp(`^badgateway_doctor_fds_open\\{target="port ${port}",pid="${process.pid}"\\} \\d+$`, 'm'));
-    assert.match(body, /^badgateway_doctor_somaxconn \d+$/m);
+    assert.match(body, new RegExp(`^badgateway_accept_backlog\\{target="port ${port}",listener="127\\.0\\.0\\.1:${port}",kind="tcp"\\} 511$`, 'm'));
+    assert.match(body, new RegExp(`^badgateway_accept_queue_length\\{target="port ${port}",listener="127\\.0\\.0\\.1:${port}",kind="tcp"\\} 0$`, 'm'));
+    // The guard's names for the same facts; no pid label (a restart would start new series).
+    assert.match(body, new RegExp(`^badgateway_process_open_fds\\{target="port ${port}"\\} \\d+$`, 'm'));
+    assert.match(body, new RegExp(`^badgateway_listener_up\\{target="port ${port}"\\} 1$`, 'm'));
+    assert.match(body, /^badgateway_somaxconn \d+$/m);
+    assert.match(body, /^# TYPE badgateway_tcp_listen_overflows_total counter$/m);
     const exit = await cli.stop('SIGINT');
     assert.equal(exit.code, 0, cli.stderr);
   } finally {

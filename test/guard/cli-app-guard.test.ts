@@ -4,12 +4,28 @@ import assert from 'node:assert/strict';
 import { runCli, startCli } from '../helpers/cli.js';
 import { renderAppArgs } from '../../src/app/index.js';
 
-test('app --guard prints the guard line; --guard-max-fd-ratio sets it', { timeout: 15_000 }, async () => {
+test('app --guard prints the guard line; --guard-max-fd-ratio sets it; /metrics serves the guard\'s metrics', { timeout: 15_000 }, async () => {
   const app = startCli(['app', '--port', '0', '--guard-max-fd-ratio', '0.75']);
   try {
-    await app.waitForLine(/^listening on http:\/\/127\.0\.0\.1:\d+$/);
+    const [, url] = await app.waitForLine(/^listening on (http:\/\/127\.0\.0\.1:\d+)$/);
     await app.waitForLine(/^guard: /);
-    assert.match(app.stdout, /^guard: 503 \+ Retry-After from fd ratio 0\.75, idle keep-alive sockets reaped from 0\.8$/m);
+    assert.match(app.stdout, /^guard: 503 \+ Retry-After from fd ratio 0\.75, idle keep-alive sockets reaped from 0\.8; Prometheus metrics on \/metrics$/m);
+    const res = await fetch(`${url}/metrics`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+    const text = await res.text();
+    assert.match(text, /^badgateway_process_max_fds \d+$/m);
+    assert.match(text, /^badgateway_guard_requests_shed_total\{reason="fds"\} 0$/m);
+  } finally {
+    assert.equal((await app.stop()).code, 0);
+  }
+});
+
+test('app without --guard has no /metrics (404)', { timeout: 15_000 }, async () => {
+  const app = startCli(['app', '--port', '0']);
+  try {
+    const [, url] = await app.waitForLine(/^listening on (http:\/\/127\.0\.0\.1:\d+)$/);
+    assert.equal((await fetch(`${url}/metrics`)).status, 404);
   } finally {
     assert.equal((await app.stop()).code, 0);
   }

@@ -37,9 +37,10 @@ async function listen(server: Server): Promise<string> {
 }
 
 test('resolveGuardOptions: defaults in one object, bad values named', () => {
-  const { onShed, skip, ...rest } = resolveGuardOptions();
+  const { onShed, skip, onError, ...rest } = resolveGuardOptions();
   assert.equal(onShed, undefined);
   assert.equal(skip, undefined);
+  assert.equal(onError, undefined);
   assert.deepEqual(rest, {
     maxFdRatio: 0.9,
     maxConcurrency: 0,
@@ -138,6 +139,58 @@ test('fd rule: protect() sheds with 503 before the app runs, onShed gets reason 
     assert.equal(guard.metrics().shedTotal.fds, 1);
     assert.equal(guard.metrics().admittedTotal, 1);
   } finally {
+    server.close();
+    guard.close();
+  }
+});
+
+test('a skip that throws never crashes the host: the request is shed as usual, onError gets the error once', { timeout: 10_000 }, async () => {
+  const errors: Array<[string, string]> = [];
+  const guard = createGuard({
+    maxFdRatio: 1e-9, // shedding everything
+    // The README's kind of skip: decodeURIComponent throws a URIError on `/%zz`.
+    skip: (req) => decodeURIComponent(req.url ?? '') === '/health',
+    onShed: () => {
+      throw new Error('onShed broke');
+    },
+    onError: (error, hook) => errors.push([hook, (error as Error).name]),
+  });
+  const server = createServer((_req, res) => res.end('app'));
+  guard.protect(server);
+  const url = await listen(server);
+  try {
+    const bad = await get(`${url}/%zz`);
+    assert.equal(bad.status, 503, 'not skipped: shed');
+    assert.deepEqual(errors, [
+      ['skip', 'URIError'],
+      ['onShed', 'Error'],
+    ]);
+    assert.equal((await get(`${url}/health`)).status, 200, 'the skip still works for good requests');
+    assert.equal(guard.metrics().shedTotal.fds, 1);
+  } finally {
+    server.close();
+    guard.close();
+  }
+});
+
+test('without onError, a throwing skip is one process warning, not one per request', { timeout: 10_000 }, async () => {
+  const warnings: string[] = [];
+  const onWarning = (w: Error & { code?: string }): void => {
+    if (w.code === 'BG_GUARD_HOOK_ERROR') warnings.push(w.message);
+  };
+  process.on('warning', onWarning);
+  const guard = createGuard({ maxConcurrency: 1, skip: () => JSON.parse('{') as boolean });
+  const server = createServer((_req, res) => setTimeout(() => res.end('app'), 100));
+  guard.protect(server);
+  const url = await listen(server);
+  try {
+    const results = await Promise.all([get(`${url}/a`), get(`${url}/b`), get(`${url}/c`)]);
+    assert.deepEqual(results.map((r) => r.status).sort(), [200, 503, 503]);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!, /^badgateway\/guard: skip threw \(.*JSON.*\); the request was treated as not skipped/);
+  } finally {
+    process.off('warning', onWarning);
     server.close();
     guard.close();
   }
@@ -326,15 +379,19 @@ test('prom-client collector: registry output has every metric with current value
     assert.equal(guard.admit({ headers: {} }), SHED_REASONS.CONCURRENCY);
     assert.equal(guard.admit({ headers: {} }), SHED_REASONS.CONCURRENCY);
     const text = await registry.metrics();
-    for (const name of GUARD_METRIC_NAMES) assert.match(text, new RegExp(`^# TYPE badgateway_guard_${name} `, 'm'));
+    for (const name of GUARD_METRIC_NAMES) assert.match(text, new RegExp(`^# TYPE ${name} (gauge|counter)$`, 'm'));
     const m = guard.metrics();
-    assert.match(text, /^badgateway_guard_shed_total\{reason="concurrency"\} 2$/m);
-    assert.match(text, /^badgateway_guard_shed_total\{reason="fds"\} 0$/m);
-    assert.match(text, /^badgateway_guard_inflight 1$/m);
-    assert.match(text, new RegExp(`^badgateway_guard_fds_limit ${m.fdsLimit}$`, 'm'));
-    assert.match(text, /^badgateway_guard_fds_open \d+$/m);
-    assert.match(text, /^badgateway_guard_reaped_sockets_total 0$/m);
-    assert.match(text, /^# TYPE badgateway_guard_shed_total counter$/m);
+    assert.match(text, /^badgateway_guard_requests_shed_total\{reason="concurrency"\} 2$/m);
+    assert.match(text, /^badgateway_guard_requests_shed_total\{reason="fds"\} 0$/m);
+    assert.match(text, /^badgateway_guard_requests_admitted_total 1$/m);
+    assert.match(text, /^badgateway_guard_inflight_requests 1$/m);
+    // The names doctor uses for the same facts of a process it inspects.
+    assert.match(text, new RegExp(`^badgateway_process_max_fds ${m.fdsLimit}$`, 'm'));
+    assert.match(text, /^badgateway_process_open_fds \d+$/m);
+    assert.match(text, /^badgateway_guard_reaped_connections_total 0$/m);
+    assert.match(text, /^# TYPE badgateway_guard_requests_shed_total counter$/m);
+    assert.match(text, /^# TYPE badgateway_guard_requests_admitted_total counter$/m);
+    assert.match(text, /^# TYPE badgateway_guard_heap_used_ratio gauge$/m);
     guard.release();
   } finally {
     guard.close();

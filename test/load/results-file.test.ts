@@ -30,7 +30,7 @@ test('results round-trip through NDJSON (µs precision) and gzip, and foreign li
     writeFileSync(dir.file('b.ndjson'), `${lines[0]}\n\n{"other":1}\n${lines[1]}`); // no final newline
     const seen: number[] = [];
     const stats = await readResults([dir.file('a.ndjson.gz'), dir.file('b.ndjson')], (r) => seen.push(r.seq));
-    assert.deepEqual(stats, { files: 2, records: 1002, skipped: 1 });
+    assert.deepEqual(stats, { files: 2, records: 1002, skipped: 1, headers: [undefined, undefined] });
     assert.deepEqual(seen.slice(-2), [0, 1]);
   } finally {
     await dir.close();

@@ -3,16 +3,16 @@ import assert from 'node:assert/strict';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { readFileSync } from 'node:fs';
 import { createTempDir } from '../../src/util/index.js';
-import { decodeResult, runLoad, type LoadResult } from '../../src/load/index.js';
+import { decodeHeader, decodeResult, runLoad, type LoadResult } from '../../src/load/index.js';
 import { closedPort, startChildServer, startServer } from './servers.js';
 
 const sum = (record: Record<string, number>): number => Object.values(record).reduce((a, b) => a + b, 0);
 
+/** The records of a result file, after its header line (which must be there). */
 function readNdjson(path: string): LoadResult[] {
-  return readFileSync(path, 'utf8')
-    .trim()
-    .split('\n')
-    .map((line) => decodeResult(line)!);
+  const [header, ...lines] = readFileSync(path, 'utf8').trim().split('\n');
+  assert.ok(decodeHeader(header!), `header line: ${header}`);
+  return lines.map((line) => decodeResult(line)!);
 }
 
 for (const engine of ['raw', 'undici'] as const) {

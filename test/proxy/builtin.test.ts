@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, request, type IncomingHttpHeaders, type RequestListener, type Server } from 'node:http';
 import { existsSync } from 'node:fs';
+import { createServer as createNetServer } from 'node:net';
 import { createHash } from 'node:crypto';
 import { createProxy, parseAccessLogLine, type ProxyOptions } from '../../src/proxy/index.js';
 import { waitFor } from '../../src/util/index.js';
@@ -95,31 +96,44 @@ test('hop-by-hop response headers are dropped', { timeout: 10_000 }, async () =>
   );
 });
 
-test('bodies stream both ways: the upstream answers chunk by chunk while the request is still being sent', { timeout: 10_000 }, async () => {
+test('a request body is read whole before the upstream is contacted, then sent with its Content-Length', { timeout: 10_000 }, async () => {
+  const seen: { at: number; headers: Record<string, string | string[] | undefined>; body: string }[] = [];
   await withProxy(
     (req, res) => {
-      res.writeHead(200, { 'Content-Type': 'text/plain' });
-      req.setEncoding('utf8').on('data', (chunk: string) => res.write(`got:${chunk};`));
-      req.on('end', () => res.end('end'));
+      let body = '';
+      req.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+      req.on('end', () => {
+        seen.push({ at: Date.now(), headers: req.headers, body });
+        // The answer still streams back chunk by chunk.
+        res.writeHead(200, { 'Content-Type': 'text/plain' });
+        res.write('got:');
+        setTimeout(() => res.end(body), 20);
+      });
     },
     {},
     async (url) => {
+      let lastPartAt = 0;
       const text = await new Promise<string>((resolve, reject) => {
         const req = request(url, { method: 'POST', agent: false, headers: { 'Transfer-Encoding': 'chunked' } }, (res) => {
           let body = '';
-          res.setEncoding('utf8').on('data', (d: string) => {
-            body += d;
-            // Each echo arrives before the next part is sent: nothing is buffered end to end.
-            if (body === 'got:one;') req.write('two');
-            else if (body === 'got:one;got:two;') req.end();
-          });
+          res.setEncoding('utf8').on('data', (d: string) => (body += d));
           res.on('end', () => resolve(body));
         });
         req.on('error', reject);
         req.flushHeaders();
         req.write('one');
+        setTimeout(() => {
+          // Half a body is not a request: the upstream has seen nothing yet.
+          if (seen.length !== 0) reject(new Error('the upstream saw a request before its body was complete'));
+          lastPartAt = Date.now();
+          req.end('two');
+        }, 300);
       });
-      assert.equal(text, 'got:one;got:two;end');
+      assert.equal(text, 'got:onetwo');
+      assert.equal(seen.length, 1);
+      assert.ok(seen[0]!.at >= lastPartAt, 'sent upstream after the last part');
+      assert.equal(seen[0]!.headers['content-length'], '6');
+      assert.equal(seen[0]!.headers['transfer-encoding'], undefined);
     },
   );
 });
@@ -275,5 +289,45 @@ test('a host name is resolved once at start: unknown is BG_BAD_OPTION, known is 
     assert.match(await proxy.readErrorLog(), /connect\(\) failed \(111: Connection refused\) .* upstream: "http:\/\/(127\.0\.0\.1|\[::1\]):9\/"/);
   } finally {
     await proxy.close();
+  }
+});
+
+test('a slow reader of 200,000 one-byte chunks: one drain listener per exchange, no MaxListenersExceededWarning', { timeout: 20_000 }, async () => {
+  const warnings: string[] = [];
+  const onWarning = (w: Error): void => {
+    warnings.push(`${w.name}: ${w.message}`);
+  };
+  process.on('warning', onWarning);
+  const CHUNKS = 200_000;
+  // Raw, so every byte really is its own chunk on the wire.
+  const upstream = createNetServer((socket) => {
+    socket.once('data', () => {
+      socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n');
+      socket.end(`${'1\r\nx\r\n'.repeat(CHUNKS)}0\r\n\r\n`);
+    });
+  });
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  const address = upstream.address();
+  const proxy = await createProxy({ upstream: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}` });
+  try {
+    const body = await new Promise<number>((resolve, reject) => {
+      request(`${proxy.url}/`, { agent: false }, (res) => {
+        let size = 0;
+        // Not reading for a while fills every buffer on the way; then read all of it.
+        res.pause();
+        setTimeout(() => res.resume(), 500);
+        res.on('data', (d: Buffer) => (size += d.length));
+        res.on('end', () => resolve(size));
+      })
+        .on('error', reject)
+        .end();
+    });
+    assert.equal(body, CHUNKS);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(warnings, []);
+  } finally {
+    process.off('warning', onWarning);
+    await proxy.close();
+    await new Promise((resolve) => upstream.close(resolve));
   }
 });

@@ -1,7 +1,8 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { applyFdLimit, createDemoApp, DEFAULT_CLI_PORT, DEFAULTS, EXIT_WITH_STDIN_ENV, renderListening, renderSettings } from '../../app/index.js';
+import * as promClient from 'prom-client';
+import { applyFdLimit, createDemoApp, DEFAULT_CLI_PORT, DEFAULTS, EXIT_WITH_STDIN_ENV, renderListening, renderSettings, type MetricsSource } from '../../app/index.js';
 import { readFdLimits } from '../../proc/index.js';
-import { createGuard, GUARD_DEFAULTS } from '../../guard/index.js';
+import { createGuard, GUARD_DEFAULTS, registerGuardMetrics, type Guard } from '../../guard/index.js';
 import type { CliContext } from '../context.js';
 import { parseDurationArg, parseIntArg, parseNumberArg } from '../options.js';
 
@@ -27,8 +28,8 @@ interface AppCommandOptions {
   guardMaxFdRatio?: number;
 }
 
-/** With --guard, these stay reachable under pressure (to watch and to recover). */
-const GUARD_EXEMPT = new Set(['/fds', '/cleanup']);
+/** With --guard, these stay reachable under pressure (to watch, to scrape and to recover). */
+const GUARD_EXEMPT = new Set(['/fds', '/cleanup', '/metrics']);
 
 const EXAMPLES = `
 Endpoints:
@@ -36,6 +37,7 @@ Endpoints:
   /fds         JSON {open, limit, ratio, byKind, ...} of this process (from /proc)
   /leak?n=N    open N fds (/dev/null) and keep them; stops at EMFILE and says so
   /cleanup     close the leaked fds
+  /metrics     with --guard: the guard's Prometheus metrics (badgateway_process_open_fds, ...)
   /sleep?ms=N  answer after N ms (blocking the event loop with --sync)
 
 Examples:
@@ -78,7 +80,7 @@ export function registerApp(program: Command, ctx: CliContext): void {
     .addOption(
       new Option(
         '--guard',
-        `protect the app with badgateway/guard: 503 + Retry-After from fd ratio ${GUARD_DEFAULTS.maxFdRatio}, idle keep-alive sockets reaped from ${GUARD_DEFAULTS.reapFdRatio} (/fds and /cleanup exempt)`,
+        `protect the app with badgateway/guard: 503 + Retry-After from fd ratio ${GUARD_DEFAULTS.maxFdRatio}, idle keep-alive sockets reaped from ${GUARD_DEFAULTS.reapFdRatio} (/fds, /cleanup and /metrics exempt; /metrics serves its Prometheus metrics)`,
       ),
     )
     .addOption(
@@ -90,6 +92,20 @@ export function registerApp(program: Command, ctx: CliContext): void {
     .action(async (opts: AppCommandOptions) => {
       // Lower the limit before anything listens: a failure then leaves nothing behind.
       if (opts.fdLimit !== undefined) await applyFdLimit(opts.fdLimit);
+      let guardLine = '';
+      let guard: Guard | undefined;
+      let metrics: MetricsSource | undefined;
+      if (opts.guard || opts.guardMaxFdRatio !== undefined) {
+        guard = createGuard({
+          ...(opts.guardMaxFdRatio !== undefined ? { maxFdRatio: opts.guardMaxFdRatio } : {}),
+          skip: (req) => GUARD_EXEMPT.has((req.url ?? '/').split('?')[0]!),
+        });
+        ctx.own({ close: () => guard?.close() });
+        // The guard's numbers for Prometheus, under the names the mixin reads.
+        const registry = new promClient.Registry();
+        registerGuardMetrics(guard, promClient, { registry });
+        metrics = registry;
+      }
       const app = ctx.own(
         await createDemoApp({
           ...(opts.unixSocket !== undefined ? { unixSocket: opts.unixSocket } : { port: opts.port, host: opts.host }),
@@ -97,18 +113,13 @@ export function registerApp(program: Command, ctx: CliContext): void {
           keepAliveTimeoutMs: opts.keepAliveTimeout,
           sync: opts.sync === true,
           ...(opts.workMs !== undefined ? { workMs: opts.workMs } : {}),
+          ...(metrics ? { metrics } : {}),
         }),
       );
-      let guardLine = '';
-      if (opts.guard || opts.guardMaxFdRatio !== undefined) {
-        const guard = createGuard({
-          ...(opts.guardMaxFdRatio !== undefined ? { maxFdRatio: opts.guardMaxFdRatio } : {}),
-          skip: (req) => GUARD_EXEMPT.has((req.url ?? '/').split('?')[0]!),
-        });
-        ctx.own({ close: () => guard.close() });
+      if (guard) {
         guard.protect(app.server);
         const { maxFdRatio, reapFdRatio } = guard.options;
-        guardLine = `guard: 503 + Retry-After from fd ratio ${maxFdRatio}, idle keep-alive sockets reaped from ${reapFdRatio}\n`;
+        guardLine = `guard: 503 + Retry-After from fd ratio ${maxFdRatio}, idle keep-alive sockets reaped from ${reapFdRatio}; Prometheus metrics on /metrics\n`;
       }
       const limits = await readFdLimits(process.pid);
       ctx.stdout.write(`${renderListening(app)}\n${renderSettings(app, limits.soft)}\n${guardLine}`);

@@ -81,9 +81,9 @@ export function registerDoctor(program: Command, ctx: CliContext): void {
     .addOption(new Option('--fd-warning <ratio>', 'fd usage (open / soft limit) that is a warning').default(DOCTOR_DEFAULTS.fdWarningRatio).argParser(parseNumberArg(0, 1, { exclusiveMin: true })))
     .addOption(new Option('--fd-critical <ratio>', 'fd usage that is critical').default(DOCTOR_DEFAULTS.fdCriticalRatio).argParser(parseNumberArg(0, 1, { exclusiveMin: true })))
     .addOption(new Option('--bucket <duration>', 'time bucket of the log timelines').default(DOCTOR_DEFAULTS.bucketS * 1000, '1m').argParser(parseDurationArg()))
-    .addOption(new Option('--watch [seconds]', 're-sample every N seconds and print changes (Ctrl-C stops)').argParser(parseDurationArg()))
+    .addOption(new Option('--watch [seconds]', 're-sample every N seconds and print changes; logs are followed (new lines added) (Ctrl-C stops)').argParser(parseDurationArg()))
     .addOption(new Option('--count <n>', 'with --watch/--prometheus: stop after N samples (0 = until Ctrl-C)').default(0).argParser(parseIntArg(0)))
-    .addOption(new Option('--prometheus <port>', 'serve the same facts as Prometheus metrics on PORT/metrics (0 = a free port) until Ctrl-C').argParser(parseIntArg(0, 65535)))
+    .addOption(new Option('--prometheus <port>', 'serve the same facts as Prometheus metrics on PORT/metrics (0 = a free port) until Ctrl-C; logs are followed, so their counters grow (see badgateway mixin)').argParser(parseIntArg(0, 65535)))
     .option('--prometheus-host <host>', 'address for --prometheus', '127.0.0.1')
     .option('--follow', 'flight recorder: follow --nginx-error-log like tail -F (rotation, truncation) and sample each failing upstream at once; one finding per incident (NDJSON with --json); Ctrl-C stops')
     .addOption(new Option('--quiet <duration>', 'with --follow: an incident closes after this long without a line of it').default(FOLLOW_DEFAULTS.quietCloseMs, '5s').argParser(parseDurationArg()))
@@ -196,7 +196,7 @@ async function follow(ctx: CliContext, opts: DoctorCliOptions, options: Partial<
 async function watch(ctx: CliContext, opts: DoctorCliOptions, options: Partial<DoctorOptions>): Promise<void> {
   const periodMs = typeof opts.watch === 'number' ? opts.watch : DEFAULT_WATCH_MS;
   // Between samples the counters are compared with the previous sample: no extra wait inside one.
-  const sampler = createDoctorSampler({ ...options, intervalMs: 0 });
+  const sampler = createDoctorSampler({ ...options, intervalMs: 0 }, {}, { follow: true });
   const metrics = opts.prometheus !== undefined ? createDoctorMetrics() : undefined;
   let last: DoctorReport | undefined;
   let samples = 0;

@@ -5,6 +5,7 @@ import { registerCauses } from './causes.js';
 import { registerLab } from './lab.js';
 import { registerDoctor } from './doctor.js';
 import { registerLoad } from './load.js';
+import { registerMixin } from './mixin.js';
 import { registerReport } from './report.js';
 import { registerProxy } from './proxy.js';
 
@@ -18,5 +19,6 @@ export const COMMANDS: readonly RegisterCommand[] = [
   registerDoctor,
   registerLoad,
   registerReport,
+  registerMixin,
   registerProxy,
 ];

@@ -3,7 +3,7 @@ import { Option, type Command } from 'commander';
 import { BadgatewayError, ERROR_CODES, badOption, errnoCode } from '../../errors/index.js';
 // Only the light modules load eagerly: undici and the histograms are imported when a run starts,
 // so every other command (and bad input) starts fast.
-import { LOAD_DEFAULTS, LOAD_ENGINES, type LoadEngine, type LoadOptions, type LoadProgress } from '../../load/options.js';
+import { LOAD_DEFAULTS, LOAD_ENGINES, parseRateShare, parseStartAt, type LoadEngine, type LoadOptions, type LoadProgress } from '../../load/options.js';
 import { readTargetsFile } from '../../load/targets.js';
 import { renderLoadJson, renderLoadText, renderProgressLine } from '../../load/report-text.js';
 import type { CliContext } from '../context.js';
@@ -27,6 +27,8 @@ interface LoadFlags {
   json?: boolean;
   failOnErrors?: boolean;
   engine: LoadEngine;
+  startAt?: string;
+  rateShare?: string;
 }
 
 // Progress is drawn only for runs long enough to need it, and only on a terminal.
@@ -53,7 +55,9 @@ export function registerLoad(program: Command, ctx: CliContext): void {
     .option('-H, --header <header>', "request header 'Name: value' (repeatable)", collect, [])
     .option('--body <text>', 'request body, or @file to read it from a file')
     .option('--targets <file>', "targets file: vegeta's format (METHOD URL / headers / @body) or JSON lines; - = stdin")
-    .option('--output <file>', 'write one NDJSON record per request to this file (for `badgateway report`)')
+    .option('--start-at <time>', 'start the pacer at this wall-clock time (RFC 3339, e.g. 2026-11-30T22:30:00Z, or unix seconds) and wait until then: several machines start together')
+    .option('--rate-share <i/n>', 'send the i-th of n interleaved parts of --rate (the rate of all n machines together)')
+    .option('--output <file>', 'write one NDJSON record per request to this file, after a header line with this host and the start (for `badgateway report`)')
     .addOption(new Option('--bucket <time>', 'timeline bucket width in the JSON report').default(LOAD_DEFAULTS.bucketMs, '1s').argParser(parseDurationArg()))
     .option('--json', 'print the metrics as JSON instead of text')
     .addOption(new Option('--engine <name>', 'HTTP client: raw (minimal HTTP/1.1 on node:net, fastest) or undici').choices(LOAD_ENGINES).default(LOAD_DEFAULTS.engine))
@@ -73,10 +77,20 @@ Examples:
   badgateway load http://127.0.0.1:8080/api -X POST -H 'Content-Type: application/json' --body @req.json
   badgateway load --targets targets.txt --rate 1000 --duration 30s --output run1.ndjson
   badgateway load http://127.0.0.1:8080/ --rate 0 --connections 50 --duration 10s --json
+
+Many machines (one start, each a third of 30,000 req/s), then one report:
+  T=$(date -d '+30 sec' +%s)
+  badgateway load http://lb/ --rate 30000 --rate-share 1/3 --start-at $T --duration 60s --output web-1.ndjson   # on web-1
+  badgateway load http://lb/ --rate 30000 --rate-share 2/3 --start-at $T --duration 60s --output web-2.ndjson   # on web-2
+  badgateway load http://lb/ --rate 30000 --rate-share 3/3 --start-at $T --duration 60s --output web-3.ndjson   # on web-3
+  badgateway report web-1.ndjson web-2.ndjson web-3.ndjson
 `,
     )
     .action(async (url: string | undefined, flags: LoadFlags) => {
       const options = buildLoadOptions(url, flags);
+      if (options.startAtMs !== undefined && ctx.stderr.isTTY === true && options.startAtMs - Date.now() > 1000) {
+        ctx.stderr.write(`badgateway load: starting at ${new Date(options.startAtMs).toISOString()} (in ${((options.startAtMs - Date.now()) / 1000).toFixed(1)} s)\n`);
+      }
       const showProgress = ctx.stderr.isTTY === true && flags.duration > PROGRESS_MIN_MS && !flags.json;
       let drawn = false;
       const { runLoad } = await import('../../load/run-load.js');
@@ -116,6 +130,8 @@ export function buildLoadOptions(url: string | undefined, flags: LoadFlags): Loa
     engine: flags.engine,
   };
   if (flags.output !== undefined) options.resultsPath = flags.output;
+  if (flags.startAt !== undefined) options.startAtMs = parseStartAt(flags.startAt);
+  if (flags.rateShare !== undefined) options.rateShare = parseRateShare(flags.rateShare);
   if (flags.unixSocket !== undefined) {
     let isSocket = false;
     try {

@@ -13,6 +13,10 @@ interface ProxyCommandOptions {
   connectTimeout: number;
   readTimeout: number;
   sendTimeout: number;
+  clientHeaderTimeout: number;
+  clientBodyTimeout: number;
+  clientSendTimeout: number;
+  clientMaxBodySize: number;
   nextUpstream: boolean;
 }
 
@@ -54,6 +58,10 @@ export function registerProxy(program: Command, ctx: CliContext): void {
     .addOption(durationOption('--connect-timeout <duration>', 'proxy_connect_timeout: longest wait for the upstream to accept', DEFAULTS.connectTimeoutMs))
     .addOption(durationOption('--read-timeout <duration>', 'proxy_read_timeout: longest wait between two reads from the upstream', DEFAULTS.readTimeoutMs))
     .addOption(durationOption('--send-timeout <duration>', 'proxy_send_timeout: longest wait between two writes to the upstream', DEFAULTS.sendTimeoutMs))
+    .addOption(durationOption('--client-header-timeout <duration>', "client_header_timeout: longest a client may take to send a request's head", DEFAULTS.clientHeaderTimeoutMs))
+    .addOption(durationOption('--client-body-timeout <duration>', 'client_body_timeout: longest wait between two reads of a request body', DEFAULTS.clientBodyTimeoutMs))
+    .addOption(durationOption('--client-send-timeout <duration>', 'send_timeout: longest wait between two writes to a client that does not read', DEFAULTS.clientSendTimeoutMs))
+    .option('--client-max-body-size <bytes>', 'client_max_body_size: larger request bodies get 413 (0 = no limit)', parseIntArg(0), DEFAULTS.clientMaxBodyBytes)
     .option('--no-next-upstream', 'never retry, not even an idempotent request on a failed reused connection')
     .addHelpText('after', EXAMPLES)
     .action(async (opts: ProxyCommandOptions) => {
@@ -67,6 +75,10 @@ export function registerProxy(program: Command, ctx: CliContext): void {
           connectTimeoutMs: opts.connectTimeout,
           readTimeoutMs: opts.readTimeout,
           sendTimeoutMs: opts.sendTimeout,
+          clientHeaderTimeoutMs: opts.clientHeaderTimeout,
+          clientBodyTimeoutMs: opts.clientBodyTimeout,
+          clientSendTimeoutMs: opts.clientSendTimeout,
+          clientMaxBodyBytes: opts.clientMaxBodySize,
           nextUpstream: opts.nextUpstream,
         }),
       );

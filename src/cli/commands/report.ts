@@ -15,23 +15,25 @@ export function registerReport(program: Command, ctx: CliContext): void {
     .addHelpText(
       'after',
       `
-Runs from several machines merge as if they had started together: the totals and status codes add
-up, the latency percentiles are those of all requests, and the rate is the sum of the rates.
-The asked rate is inferred from the spacing of the due times.
+All the files' requests go into one set of HDR histograms: the totals and status codes add up and
+the latency percentiles are those of all the requests (no averaging). Runs started together with
+\`load --start-at\` are placed on one wall-clock timeline (0 = the agreed start); other files are
+overlaid as if they had started together. The asked rate is the sum of the files' asked rates
+(from their headers; inferred from the spacing of the due times for files without one).
 
 Examples:
   badgateway load http://127.0.0.1:8080/ --rate 100 --duration 10s --output a.ndjson
   badgateway report a.ndjson
   badgateway report host1.ndjson host2.ndjson.gz --json
+  # three machines, one start (see load --help): then merge their files
+  badgateway report web-1.ndjson web-2.ndjson web-3.ndjson
 `,
     )
     .action(async (files: string[], flags: { json?: boolean; bucket: number }) => {
       // Lazy: the histogram library is only needed once there are files to read.
-      const [{ createMetrics }, { readResults }] = await Promise.all([import('../../load/metrics.js'), import('../../load/results-file.js')]);
-      const metrics = createMetrics({ bucketMs: flags.bucket });
-      const stats = await readResults(files, (r) => metrics.add(r));
-      const result = metrics.close();
-      ctx.stdout.write(flags.json ? renderLoadJson({ ...result, files: stats.files, skippedLines: stats.skipped } as typeof result) : renderLoadText(result));
-      if (stats.skipped > 0 && !flags.json) ctx.stderr.write(`badgateway report: skipped ${stats.skipped} lines that were not result records\n`);
+      const { mergeResultFiles } = await import('../../load/merge.js');
+      const report = await mergeResultFiles(files, { bucketMs: flags.bucket });
+      ctx.stdout.write(flags.json ? renderLoadJson(report) : renderLoadText(report));
+      if (report.skippedLines > 0 && !flags.json) ctx.stderr.write(`badgateway report: skipped ${report.skippedLines} lines that were not result records\n`);
     });
 }

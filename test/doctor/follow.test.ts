@@ -157,3 +157,29 @@ test('bad input: an unreadable app log, nginx -T denied and a kernel log without
     await nginx.close();
   }
 });
+
+test('doctor --follow with hostile lines: escape sequences shown escaped, a 5 MB line and binary garbage cost nothing', { timeout: 30_000 }, async () => {
+  await using dir = await createTempDir('follow');
+  const file = dir.file('error.log');
+  await writeFile(file, '');
+  const follow = startCli(['doctor', '--follow', '--nginx-error-log', file, '--quiet', '500ms', '--no-proxy-discovery']);
+  try {
+    await follow.waitForLine(/^note: following /, 15_000);
+    const evil = '\x1b]0;pwned\x07\x1b[31m';
+    await appendFile(
+      file,
+      [
+        `2026/11/30 22:10:01 [error] 1#1: *1 upstream prematurely closed connection while reading response header from upstream, client: 127.0.0.1, server: , request: "GET /${evil} HTTP/1.1", upstream: "http://unix:/tmp/${evil}.sock:/", host: "x"`,
+        `2026/11/30 22:10:01 [error] 1#1: *2 connect() failed (111: Connection refused) while connecting to upstream, client: 1, request: "${'A'.repeat(5_000_000)}"`,
+        Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 256)).toString('latin1'),
+      ].join('\n') + '\n',
+    );
+    await follow.waitForLine(/incident \d+ closed: \S+ on unix:\/tmp\//, 15_000);
+    const exit = await follow.stop('SIGINT');
+    assert.equal(exit.code, 1);
+    assert.ok(!follow.stdout.includes('\x1b'), 'no raw escape reaches the terminal');
+    assert.match(follow.stdout, /\\x1B\]0;pwned\\x07/);
+  } finally {
+    await follow.stop('SIGKILL');
+  }
+});

@@ -3,6 +3,7 @@ import { BadgatewayError, ERROR_CODES, errnoCode } from '../../errors/index.js';
 import {
   DOCTOR_DEFAULTS,
   FOLLOW_DEFAULTS,
+  escapeForTerminal,
   renderFinding,
   runFollow,
   type FollowEvent,
@@ -179,11 +180,13 @@ async function follow(ctx: CliContext, opts: DoctorCliOptions, options: Partial<
       ctx.stdout.write(`${JSON.stringify(e)}\n`);
       return;
     }
-    if (e.event === 'notice') ctx.stdout.write(`note: ${e.message}\n`);
-    else if (e.event === 'opened') ctx.stdout.write(`${new Date().toISOString().slice(11, 19)}  incident ${e.incident.id} opened: ${e.incident.cause} on ${e.incident.upstream} — ${e.incident.example.replace(/^.*?\[\w+\] \d+#\d+: (?:\*\d+ )?/, '').replace(/, client: .*$/, '')}\n`);
+    // Log lines and upstream names come from whoever wrote the log: escaped for the terminal.
+    const write = (text: string): boolean => ctx.stdout.write(`${escapeForTerminal(text)}\n`);
+    if (e.event === 'notice') write(`note: ${e.message}`);
+    else if (e.event === 'opened') write(`${new Date().toISOString().slice(11, 19)}  incident ${e.incident.id} opened: ${e.incident.cause} on ${e.incident.upstream} — ${e.incident.example.replace(/^.*?\[\w+\] \d+#\d+: (?:\*\d+ )?/, '').replace(/, client: .*$/, '')}`);
     else if (e.incident.finding) {
-      ctx.stdout.write(`${new Date().toISOString().slice(11, 19)}  incident ${e.incident.id} closed: ${e.incident.cause} on ${e.incident.upstream}\n`);
-      ctx.stdout.write(`${renderFinding(e.incident.finding).join('\n')}\n\n`);
+      write(`${new Date().toISOString().slice(11, 19)}  incident ${e.incident.id} closed: ${e.incident.cause} on ${e.incident.upstream}`);
+      write(`${renderFinding(e.incident.finding).join('\n')}\n`);
     }
   };
   const { incidents, unseen } = await runFollow(options, { quietCloseMs: opts.quiet, maxSamplesPerSecond: opts.sampleRate, fromStart: opts.fromStart ?? false }, print);

@@ -9,17 +9,23 @@
  *    The same for a 1 GiB HAProxy log (`option httplog` lines recorded from HAProxy 2.6, the
  *    failures among as many ordinary 200s), against `grep -cE` of the termination states that
  *    stand for causes.
- * 2. Inspect a process holding 20,000 fds (`runDoctor({ pids })`): target < 1 s; peer
- *    `ls /proc/PID/fd | wc -l`.
+ * 2. Inspect a process holding 20,000 fds (`runDoctor({ pids })`): half of them idle loopback
+ *    connections (what holds the fds is read: every socket's state from /proc/PID/net/tcp), half
+ *    /dev/null: target < 1 s; peer `ls /proc/PID/fd | wc -l`.
+ * 3. `doctor --follow` on a log growing by 50,000 lines/s (the recorded shapes): target: it keeps
+ *    up (every line counted) at < 1 core; peer `tail -F` on the same stream.
  *
  * The log is written to a temp dir and deleted afterwards, also on failure.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { open, readFile, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { runDoctor } from '../src/doctor/index.js';
+import { createProxyLogClassifier } from '../src/causes/index.js';
+import { createServer as createNetServer } from 'node:net';
+import { createUpstreamSampler, runDoctor } from '../src/doctor/index.js';
 import { createTempDir, which } from '../src/util/index.js';
 
 const LOG_BYTES = 1024 * 1024 * 1024;
@@ -27,6 +33,7 @@ const BLOCK_BYTES = 8 * 1024 * 1024;
 const TARGET_FDS = 20_000;
 const FIXTURE = fileURLToPath(new URL('../../test/doctor/fixtures/nginx-error.log', import.meta.url));
 const DOCTOR = fileURLToPath(new URL('../src/doctor/index.js', import.meta.url));
+const BIN = fileURLToPath(new URL('../src/cli/bin.js', import.meta.url));
 const GREP_FIVE = 'Resource temporarily unavailable|Too many open files|Connection timed out|prematurely closed|Connection refused';
 const HAPROXY_FIXTURE = fileURLToPath(new URL('../../test/doctor/fixtures/haproxy.log', import.meta.url));
 /** The termination states of HAProxy that stand for a cause (its grep equivalent of GREP_FIVE). */
@@ -159,11 +166,18 @@ async function benchLog(format: 'nginx' | 'haproxy'): Promise<void> {
   }
 }
 
-// Listens first (a listener for doctor to look at), then opens /dev/null up to 20,000 fds or the
-// hard limit (20,000 here).
+// Listens first (a listener for doctor to look at), connects to itself until half the fds are
+// sockets (idle keep-alive connections, both ends in this process), then opens /dev/null up to
+// 20,000 fds or the hard limit (20,000 here).
 const HOLDER = `
 const fs = require('fs');
-require('net').createServer().listen(0, '127.0.0.1', () => {
+const net = require('net');
+const kept = [];
+const server = net.createServer((s) => kept.push(s)).listen(0, '127.0.0.1', async () => {
+  const port = server.address().port;
+  for (let i = 0; i < ${TARGET_FDS / 4}; i++) {
+    await new Promise((resolve) => { const c = net.connect(port, '127.0.0.1', resolve); c.on('error', resolve); kept.push(c); });
+  }
   let open = fs.readdirSync('/proc/self/fd').length - 1;
   for (; open < ${TARGET_FDS}; open++) { try { fs.openSync('/dev/null', 'r'); } catch { break; } }
   console.log(open);
@@ -195,7 +209,7 @@ async function benchFds(): Promise<void> {
     }
     const d = median(doctorMs);
     const l = median(lsMs);
-    console.log(`doctor: --pid on a process with ${open} fds (child opened ${line.trim()})`);
+    console.log(`doctor: --pid on a process with ${open} fds, half of them idle loopback connections (child opened ${line.trim()})`);
     console.log(`  runDoctor({ pids })  ${d.toFixed(0)} ms (median of 5; target < 1000 ms)`);
     console.log(`  ls /proc/PID/fd | wc -l  ${l.toFixed(0)} ms  → doctor / ls = ${(d / l).toFixed(2)}×`);
   } finally {
@@ -247,9 +261,118 @@ async function benchInstructions(): Promise<void> {
   }
 }
 
+/** CPU seconds (user + system) a process has used, from /proc/PID/stat. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+}
+
+const FOLLOW_RATE = 50_000;
+const FOLLOW_SECONDS = 5;
+
+/**
+ * Appends FOLLOW_RATE lines a second (the recorded shapes, 10 ms batches) for FOLLOW_SECONDS to a
+ * file followed by `follower`; returns its CPU use in cores while the lines came, and what it read.
+ */
+async function followRun(dir: { file(name: string): string }, follower: (file: string) => string[], label: string, block: string[]): Promise<{ cores: number; stdout: string }> {
+  const file = dir.file(`${label}.log`);
+  await writeFile(file, '');
+  const [cmd, ...args] = follower(file);
+  const child = spawn(cmd!, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  let stdout = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 1500)); // started and following
+    const handle = await open(file, 'a');
+    const cpu0 = cpuSeconds(child.pid!);
+    const t0 = performance.now();
+    let written = 0;
+    const perBatch = FOLLOW_RATE / 100;
+    for (let batch = 0; batch < FOLLOW_SECONDS * 100; batch++) {
+      const due = t0 + batch * 10;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      const lines: string[] = [];
+      for (let i = 0; i < perBatch; i++) lines.push(block[(written + i) % block.length]!);
+      written += perBatch;
+      await handle.write(`${lines.join('\n')}\n`);
+    }
+    await handle.close();
+    await new Promise((resolve) => setTimeout(resolve, 500)); // the last poll
+    const wall = (performance.now() - t0) / 1000;
+    const cores = (cpuSeconds(child.pid!) - cpu0) / wall;
+    // Ctrl-C: doctor closes its open incidents and prints them.
+    const exited = once(child, 'close');
+    child.kill('SIGINT');
+    await exited;
+    return { cores, stdout };
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+}
+
+async function benchFollow(): Promise<void> {
+  const dir = await createTempDir('bench');
+  try {
+    // Lines as the fixture has them, with the upstreams' sockets in a dir where nothing listens
+    // (every sample finds nothing: the sampling stays as cheap as it gets, the rate limit holds it).
+    const shapes = (await readFile(FIXTURE, 'utf8')).split('\n').filter((l) => l.length > 20);
+    const block = Array.from({ length: 5000 }, (_, i) => shapes[i % shapes.length]!.replace(/\*\d+ /, `*${i} `));
+    // The lines --follow groups into incidents: upstream errors with a status or a cause.
+    const classifier = createProxyLogClassifier();
+    const upstreamLines = block.filter((l) => {
+      const c = classifier.classify(l);
+      return c !== undefined && !(c.status === null && c.causes.length === 0);
+    }).length / block.length;
+    const doctor = await followRun(dir, (file) => [process.execPath, BIN, 'doctor', '--follow', '--nginx-error-log', file, '--json', '--no-proxy-discovery', '--quiet', '60s'], 'doctor', block);
+    const tail = await followRun(dir, (file) => ['tail', '-n', '0', '-F', file], 'tail', block);
+    const events = doctor.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { event: string; incident?: { lines: number; sampled: number; skipped: number } });
+    const closed = events.filter((e) => e.event === 'closed').map((e) => e.incident!);
+    const counted = closed.reduce((n, i) => n + i.lines, 0);
+    const sampled = closed.reduce((n, i) => n + i.sampled, 0);
+    const expected = Math.round(FOLLOW_RATE * FOLLOW_SECONDS * upstreamLines);
+    console.log(`doctor: --follow on a log growing by ${FOLLOW_RATE.toLocaleString('en')} lines/s for ${FOLLOW_SECONDS} s (${Math.round(upstreamLines * 100)}% upstream errors)`);
+    console.log(`  doctor --follow  ${doctor.cores.toFixed(2)} cores (target < 1); ${counted.toLocaleString('en')} lines in ${closed.length} incidents (${expected.toLocaleString('en')} written); ${sampled} samples`);
+    console.log(`  tail -F          ${tail.cores.toFixed(2)} cores  → doctor / tail = ${(doctor.cores / Math.max(tail.cores, 0.01)).toFixed(1)}×`);
+  } finally {
+    await dir.close();
+  }
+}
+
+/** What one --follow sample of a unix listener costs (median of 30), against one `ss -xanH` run alone. */
+async function benchSample(): Promise<void> {
+  const dir = await createTempDir('bench');
+  const server = createNetServer().listen(dir.file('app.sock'));
+  try {
+    await once(server, 'listening');
+    const sample = createUpstreamSampler();
+    const target = { unixSocket: dir.file('app.sock') };
+    const costs: number[] = [];
+    const ss: number[] = [];
+    for (let i = 0; i < 31; i++) {
+      const s = await sample('unix:x', target, 0);
+      if (i > 0) costs.push(s.costMs); // the first one loads code
+      const t = performance.now();
+      spawnSync('ss', ['-xanH'], { encoding: 'utf8' });
+      ss.push(performance.now() - t);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const c = median(costs);
+    const p = median(ss);
+    console.log(`doctor: one --follow sample of a unix listener (queue, backlog, states, owner's fds): ${c.toFixed(1)} ms median of 30 (target < 20 ms)`);
+    console.log(`  ss -xanH alone  ${p.toFixed(1)} ms  → sample / ss = ${(c / p).toFixed(2)}×`);
+  } finally {
+    server.close();
+    await dir.close();
+  }
+}
+
 /** Runs the benchmarks and prints times, RSS, instructions and ratios. */
 export async function run(): Promise<void> {
   await benchFds();
+  await benchSample();
+  await benchFollow();
   await benchLog('nginx');
   await benchLog('haproxy');
   await benchInstructions();

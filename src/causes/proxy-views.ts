@@ -73,6 +73,20 @@ const VIEWS: Partial<Readonly<Record<CauseId, OtherViews>>> = {
     traefik: { statuses: [502], signals: ['traefik-eof', 'traefik-reset', 'traefik-502-no-response'], fix: "`serversTransport.forwardingTimeouts.idleConnTimeout` (90 s by default) below the app's keep-alive timeout" },
     alb: { statuses: [502], signals: ['alb-502-target-closed'], fix: "the app's keep-alive timeout above the ALB's idle timeout (60 s): Node's default 5 s is the classic race, `server.keepAliveTimeout = 65_000` and `headersTimeout` above it fix it" },
   },
+  'close-wait-leak': {
+    haproxy: { statuses: [502], signals: ['haproxy-SH'], fix: "nothing on HAProxy's side frees what the app never closes: fix the app (end its side on the peer's FIN); `timeout server` and `maxconn` bound how fast the pile grows" },
+    caddy: { statuses: [502], signals: ['caddy-reset', 'caddy-eof'], fix: "nothing on Caddy's side frees what the app never closes: fix the app; `transport http { max_conns_per_host N }` bounds how fast the pile grows" },
+    envoy: { statuses: [503], signals: ['envoy-UC', 'envoy-UR'], fix: "fix the app; the circuit breaker's `max_connections` bounds how fast the pile grows" },
+    traefik: { statuses: [502], signals: ['traefik-reset', 'traefik-eof', 'traefik-502-no-response'], fix: 'fix the app; the `inFlightReq` middleware bounds how fast the pile grows' },
+    alb: { statuses: [502], signals: ['alb-502-target-closed'], fix: "fix the app: the ALB closes idle connections after its idle timeout, and every one the app never closes stays in CLOSE_WAIT on the target" },
+  },
+  'upstream-crash': {
+    haproxy: { statuses: [502], signals: ['haproxy-SH'], fix: '`retry-on empty-response conn-failure` for idempotent requests, `option redispatch`, and health checks (`check`) so a restarting worker pool is taken out; the fix is in the app (timeouts above the slowest request, memory limits)' },
+    caddy: { statuses: [502], signals: ['caddy-eof', 'caddy-reset'], fix: '`lb_try_duration` / `lb_retries` retry a request a dying worker dropped (idempotent ones); the fix is in the app' },
+    envoy: { statuses: [503], signals: ['envoy-UC', 'envoy-UR'], fix: "a `retry_policy` with `retry_on: reset,connect-failure` on idempotent routes; outlier detection ejects a crashing host; the fix is in the app" },
+    traefik: { statuses: [502], signals: ['traefik-eof', 'traefik-reset', 'traefik-502-no-response'], fix: 'the `retry` middleware (idempotent requests) and a health check; the fix is in the app' },
+    alb: { statuses: [502], signals: ['alb-502-target-closed'], fix: "the target group's health check takes a crashing target out; the fix is in the app (a worker must never die mid-request)" },
+  },
   'slow-upstream': {
     haproxy: { statuses: [504], signals: ['haproxy-sH', 'haproxy-sD', 'haproxy-sQ'], fix: '`timeout server` above the slowest legitimate answer (and the app gives up first)' },
     caddy: { statuses: [504], signals: ['caddy-header-timeout', 'caddy-write-timeout'], fix: '`transport http { response_header_timeout … }` above the slowest legitimate answer' },

@@ -13,9 +13,17 @@ export async function diagnosePhase(input: {
   errorLogPath: string;
   /** The format of the proxy's log (nginx's error log unless said otherwise). */
   logFormat?: ProxyLogFormat;
+  /** The proxy's nginx.conf (for the built-in proxy: the nginx config of the same options). */
+  nginxConf?: string;
+  /** The app server's log (its stderr), when it writes one. */
+  appLog?: string;
 }): Promise<PhaseResult['doctor']> {
   try {
     const report = await runDoctor({
+      // The lab knows its proxy: no nginx -T of whatever else runs on this machine.
+      discoverProxy: false,
+      nginxConfs: input.nginxConf ? [input.nginxConf] : [],
+      appLogs: input.appLog ? [input.appLog] : [],
       pids: input.pid === null ? [] : [input.pid],
       ports: 'port' in input.target ? [input.target.port] : [],
       unixSockets: 'unixSocket' in input.target ? [input.target.unixSocket] : [],

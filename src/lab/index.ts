@@ -9,6 +9,7 @@ export { judgeFailPhase, judgeFixPhase, causeStatuses } from './verdict.js';
 export { createRaceServer, type RaceServer, type RaceServerOptions, type RaceServerStats } from './race-server.js';
 export { openIdleClients, type IdleClients, type IdleClientsOptions, type IdleClientsStats } from './idle-clients.js';
 export { spawnPythonApp, checkPythonServers, SYSTEM_PYTHON, type PythonApp, type PythonAppOptions, type PythonServer } from './python-apps.js';
+export { spawnNodeApp, CLOSE_WAIT_APP, CRASH_APP, type NodeApp, type NodeAppOptions } from './node-apps.js';
 export { loadParts, type LabParts } from './parts.js';
 export type { Scenario, ScenarioPlan, PhaseSpec, UpstreamSpec } from './scenario.js';
 export * from './types.js';

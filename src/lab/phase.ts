@@ -1,5 +1,6 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { LINE, createLogLineClassifier, getProxyView, type CauseId, type FastClassification, type ProxyLogFormat } from '../causes/index.js';
+import { renderNginxConfig, resolveOptions } from '../proxy/index.js';
 import { debug } from '../util/index.js';
 import type { LabParts, LabProxy } from './parts.js';
 import type { PhaseCompanion, PhaseSpec } from './scenario.js';
@@ -35,7 +36,14 @@ export interface PhaseEnv {
   signal?: AbortSignal;
   onProgress?: (p: PhaseProgress) => void;
   /** Runs doctor on the upstream and the proxy log after the load; omitted = not run. */
-  doctor?: (target: { pid: number | null; target: { port: number } | { unixSocket: string }; errorLogPath: string; logFormat: ProxyLogFormat }) => Promise<PhaseResult['doctor']>;
+  doctor?: (target: {
+    pid: number | null;
+    target: { port: number } | { unixSocket: string };
+    errorLogPath: string;
+    logFormat: ProxyLogFormat;
+    nginxConf?: string;
+    appLog?: string;
+  }) => Promise<PhaseResult['doctor']>;
 }
 
 /** Samples the upstream's fds and listen queue every `intervalMs` until stopped. */
@@ -107,6 +115,21 @@ export function classifyErrorLog(text: string, causeId: CauseId, maxLines: numbe
     }
   }
   return { lines: lines.length, classified, byPattern, causeLines };
+}
+
+/**
+ * The proxy's config for doctor: nginx's own file, or for the built-in proxy the nginx config of the
+ * same options (it follows nginx's semantics: the same pool, the same timeouts).
+ */
+async function proxyConfigFile(proxy: LabProxy, spec: PhaseSpec, dir: string, phase: PhaseName, kind: ProxyKind): Promise<string | undefined> {
+  // doctor reads nginx configurations; HAProxy's and Caddy's it does not (their logs still count).
+  if (kind === 'haproxy' || kind === 'caddy') return undefined;
+  if ('configPath' in proxy && typeof proxy.configPath === 'string') return proxy.configPath;
+  const path = `${dir}/${phase}-builtin-equivalent.conf`;
+  const resolved = resolveOptions({ upstream: proxy.upstream, keepalive: spec.proxy.keepalive, connectTimeoutMs: spec.proxy.connectTimeoutMs, readTimeoutMs: spec.proxy.readTimeoutMs, sendTimeoutMs: spec.proxy.readTimeoutMs });
+  const paths = { prefix: dir, conf: path, pid: `${dir}/x.pid`, errorLog: proxy.errorLogPath, accessLog: proxy.accessLogPath, temp: dir };
+  await writeFile(path, renderNginxConfig(resolved, proxy.port, paths));
+  return path;
 }
 
 const EMPTY_CLIENT: PhaseResult['client'] = {
@@ -226,7 +249,16 @@ export async function runPhase(name: PhaseName, spec: PhaseSpec, env: PhaseEnv):
       result.gatewayErrors = (metrics.statusCodes['502'] ?? 0) + (metrics.statusCodes['504'] ?? 0);
       // Before anything stops: the upstream is still in the state the load left it in.
       if (env.doctor) {
-        result.doctor = await env.doctor({ pid: await upstream.samplePid(), target: upstream.target, errorLogPath: proxy.errorLogPath, logFormat: logFormatOf(env.proxyKind) });
+        const nginxConf = await proxyConfigFile(proxy, spec, env.dir, name, env.proxyKind);
+        const appLog = await upstream.writeLog?.(`${env.dir}/${name}-app.log`);
+        result.doctor = await env.doctor({
+          pid: await upstream.samplePid(),
+          target: upstream.target,
+          errorLogPath: proxy.errorLogPath,
+          logFormat: logFormatOf(env.proxyKind),
+          ...(nginxConf ? { nginxConf } : {}),
+          ...(appLog ? { appLog } : {}),
+        });
       }
     } finally {
       mark('load done');

@@ -1,4 +1,5 @@
 import type { CauseId } from '../causes/index.js';
+import type { NodeAppOptions } from './node-apps.js';
 import type { PythonAppOptions } from './python-apps.js';
 import type { LabDemoAppOptions } from './parts.js';
 import type { PhaseName, UpstreamKind } from './types.js';
@@ -10,7 +11,9 @@ export type UpstreamSpec =
   /** The lab's keep-alive race server, in process. */
   | { kind: 'race'; keepAliveTimeoutMs: number }
   /** A seed's Python app under Debian's server. */
-  | { kind: 'python'; app: Omit<PythonAppOptions, 'dir' | 'unixSocket'> };
+  | { kind: 'python'; app: Omit<PythonAppOptions, 'dir' | 'unixSocket'> }
+  /** A small Node app with one bug (a CLOSE_WAIT leak, a worker that dies mid-request), as a child process on TCP. */
+  | { kind: 'node-app'; app: NodeAppOptions };
 
 /** The proxy settings of a phase (the rest are the proxy part's defaults). */
 export interface PhaseProxySpec {

@@ -40,12 +40,13 @@ export function causeLine(lines: readonly ClassifiedLine[], causeId: string | un
   return lines.find((l) => l.matchesCause && l.causes[0] === causeId) ?? lines.find((l) => l.matchesCause);
 }
 
-/** Whether doctor, run during the fail phase, named the scenario's cause: `yes`, or `no (what it named)`. */
+/** Whether doctor, run during the fail phase, named the scenario's cause first: `yes`, or `no (what it named, in order)`. */
 export function renderDoctorVerdict(s: ScenarioResult): string {
   const doctor = s.phases.fail.doctor;
   if (!doctor) return 'not run';
   if (doctor.error) return `error: ${doctor.error}`;
-  if (doctor.causes.includes(s.causeId)) return 'yes';
+  // The first finding is the root cause doctor names; a cause further down is not naming it.
+  if (doctor.causes[0] === s.causeId) return 'yes';
   return doctor.causes.length > 0 ? `no (${doctor.causes.join(', ')})` : 'no (nothing)';
 }
 

@@ -13,7 +13,7 @@ const NOTICE = '2026/11/26 08:00:00 [notice] 11#11: signal process started';
 test('the catalogue has every scenario of DESIGN.md, each naming a known cause and plans for each of its upstreams', () => {
   assert.deepEqual(
     SCENARIOS.map((s) => s.id),
-    ['fd-exhaustion', 'keepalive-leak', 'backlog-overflow-unix', 'backlog-overflow-tcp', 'keepalive-race', 'slow-upstream', 'upstream-down'],
+    ['fd-exhaustion', 'keepalive-leak', 'backlog-overflow-unix', 'backlog-overflow-tcp', 'keepalive-race', 'slow-upstream', 'upstream-down', 'close-wait-leak', 'worker-timeout'],
   );
   for (const s of SCENARIOS) {
     assert.ok((CAUSE_IDS as readonly string[]).includes(s.causeId), s.id);
@@ -82,7 +82,7 @@ test('resolveLabOptions and planRuns: bad ids and kinds name the option; unsuppo
   assert.throws(() => resolveLabOptions({ proxy: 'traefik' as never }), /--proxy: "traefik" is not valid \(expected nginx, haproxy, caddy, builtin, all or auto\)/);
   assert.throws(() => resolveLabOptions({ upstream: 'php' as never }), /--upstream: "php" is not valid/);
   const all = planRuns(resolveLabOptions({}).scenarios, undefined);
-  assert.equal(all.runs.length, 10);
+  assert.equal(all.runs.length, 13);
   const gevent = planRuns(resolveLabOptions({ scenarios: ['keepalive-leak', 'slow-upstream'] }).scenarios, 'gevent');
   assert.deepEqual(gevent.runs.map((r) => `${r.scenario.id}/${r.upstream}`), ['keepalive-leak/gevent']);
   assert.deepEqual(gevent.unsupported, [{ id: 'slow-upstream', kind: 'unsupported', proxy: null, upstream: 'gevent', reason: 'slow-upstream runs with node upstreams only' }]);

@@ -124,16 +124,16 @@ export const GO_ERROR_KINDS: readonly GoErrorKind[] = [
     // transport had already seen closed, the keep-alive race in the send phase (recorded with Caddy 2.6.2).
     regex: /(?:read|write|readfrom|writeto): (?:connection reset by peer|broken pipe)|use of closed network connection/,
     status: 502,
-    causes: ['keepalive-race', 'fd-exhaustion', 'keepalive-leak'],
-    meaning: 'the upstream reset the connection before a response (a reused connection it had closed, or a server out of fds)',
+    causes: ['keepalive-race', 'upstream-crash', 'fd-exhaustion', 'keepalive-leak', 'close-wait-leak'],
+    meaning: 'the upstream reset the connection before a response (a reused connection it had closed, a worker that died, or a server out of fds)',
   },
   {
     kind: 'eof',
     flag: 'EOF, http: server closed idle connection',
     regex: /^(?:unexpected )?EOF$|: (?:unexpected )?EOF$|http: server closed idle connection|server closed connection/,
     status: 502,
-    causes: ['keepalive-race', 'fd-exhaustion', 'keepalive-leak'],
-    meaning: 'the upstream closed the connection before sending a response header',
+    causes: ['keepalive-race', 'upstream-crash', 'fd-exhaustion', 'keepalive-leak', 'close-wait-leak'],
+    meaning: 'the upstream closed the connection before sending a response header (a reused connection it had closed, or a worker that died)',
   },
 ];
 

@@ -1,4 +1,4 @@
-/** Every cause badgateway knows: the five the lab reproduces, plus proxy-side ones doctor reads from logs. */
+/** Every cause badgateway knows: the ones the lab reproduces, plus proxy-side ones doctor reads from logs. */
 export const CAUSE_IDS = [
   'fd-exhaustion',
   'keepalive-leak',
@@ -12,6 +12,8 @@ export const CAUSE_IDS = [
   'ephemeral-ports',
   'no-live-upstreams',
   'too-big-header',
+  'close-wait-leak',
+  'upstream-crash',
 ] as const;
 
 export type CauseId = (typeof CAUSE_IDS)[number];
@@ -50,6 +52,7 @@ export const CAUSES: readonly Cause[] = [
     proxyLog: ['recv-reset', 'premature-close', 'read-timeout', 'connect-timeout'],
     evidence: [
       'open fds at or near the soft RLIMIT_NOFILE (/proc/PID/fd vs /proc/PID/limits)',
+      "what holds them: mostly regular files, pipes or anon inodes (the app's own code leaks them); idle sockets point at keepalive-leak, CLOSE_WAIT ones at close-wait-leak",
       'the app logs EMFILE / "Too many open files"',
       'connections queue on the listener (ss -ltn Recv-Q > 0) while the app is idle',
     ],
@@ -140,6 +143,7 @@ export const CAUSES: readonly Cause[] = [
     proxyLog: ['premature-close', 'recv-reset', 'send-failed'],
     evidence: [
       "upstream keep-alive timeout shorter than or equal to the proxy's idle timeout for pooled connections",
+      'the proxy keeps a pool of idle upstream connections (nginx: keepalive N in the upstream block); without one no connection is reused and there is no race',
       'errors spread thinly over time, mostly on POST/PATCH, none at low idle times',
     ],
     confirm: ['curl -sv the upstream and read its Keep-Alive: timeout= header', 'grep keepalive_timeout in the proxy config'],
@@ -187,9 +191,16 @@ export const CAUSES: readonly Cause[] = [
       'on the socket file, so a socket created with mode 0755/0700 by another user fails with EACCES (502, [crit]).',
     statuses: [502],
     proxyLog: ['connect-eacces'],
-    evidence: ['socket file mode / owner vs the nginx worker user'],
-    confirm: ['ls -l SOCKET', 'ps -o user= -C nginx'],
-    fix: ['create the socket with a group or mode nginx can write (gunicorn --umask, chmod 0660 + shared group)', "or run nginx's workers as the app's user"],
+    evidence: [
+      "socket file mode / owner / group vs the nginx worker user and its groups (write permission on the socket is what connect() needs)",
+      'execute (search) permission on every directory above the socket for that user',
+    ],
+    confirm: ['ls -l SOCKET', 'namei -l SOCKET', 'ps -o user=,group= -C nginx'],
+    fix: [
+      "create the socket so the proxy's worker user can write it: gunicorn --umask 007 and a group nginx's workers are in (chown :www-data), or chmod 660 after bind",
+      "give the proxy's worker user execute (search) permission on every directory above the socket",
+      "or run nginx's workers as the app's user (nginx: user)",
+    ],
   },
   {
     id: 'proxy-fd-exhaustion',
@@ -241,6 +252,49 @@ export const CAUSES: readonly Cause[] = [
     evidence: ['large Set-Cookie or Location headers in the upstream response'],
     confirm: ['curl -sI the upstream directly | wc -c'],
     fix: ['raise proxy_buffer_size and proxy_buffers', 'send smaller headers'],
+  },
+  {
+    id: 'close-wait-leak',
+    title: 'The app never closes connections its peer closed (CLOSE_WAIT leak)',
+    side: 'upstream',
+    summary:
+      'The proxy (or any client) closed its end, the kernel acknowledged the FIN, and the app never called close(): the ' +
+      'socket waits in CLOSE_WAIT holding an fd for as long as the process lives. They pile up to RLIMIT_NOFILE and ' +
+      'new connections cannot be accepted (Node: reset or premature close, 502; Python servers: 504).',
+    statuses: [502, 504],
+    proxyLog: ['recv-reset', 'premature-close', 'read-timeout', 'connect-timeout'],
+    evidence: [
+      'many sockets of the process in CLOSE_WAIT (ss -tanp state close-wait), growing and never going away',
+      'fd count near the soft RLIMIT_NOFILE, most of it those sockets',
+    ],
+    confirm: ["ss -tanp state close-wait '( sport = :PORT )' | wc -l", 'ls -l /proc/PID/fd | grep -c socket'],
+    fix: [
+      "close the socket when the peer has closed its end (Node: no allowHalfOpen, or call socket.end() on 'end'; always release a connection in a finally)",
+      'find the code path that keeps the connection object alive (a pool that never releases, a missing close on an error path)',
+      'as a stopgap, restart before the limit and raise RLIMIT_NOFILE',
+    ],
+  },
+  {
+    id: 'upstream-crash',
+    title: 'An app worker died in the middle of a request (killed, timed out or crashed)',
+    side: 'upstream',
+    summary:
+      'The worker serving the request exited before answering: gunicorn killed it at --timeout (WORKER TIMEOUT), the ' +
+      'kernel OOM killer or a memory limit killed it (SIGKILL), or an uncaught exception ended the process. The kernel ' +
+      'closes its sockets, so the proxy reads EOF or a reset on a connection it had not reused and answers 502.',
+    statuses: [502],
+    proxyLog: ['premature-close', 'recv-reset'],
+    evidence: [
+      'upstream prematurely closed connection while reading response header, with no upstream keep-alive pool (the connection was new)',
+      'the app server log: gunicorn [CRITICAL] WORKER TIMEOUT (pid:N), "Worker (pid:N) was sent SIGKILL! Perhaps out of memory?", a fatal trace (Node.js vN after an uncaught exception, Fatal Python error)',
+      'the kernel log: Out of memory: Killed process N',
+    ],
+    confirm: ["grep -E 'WORKER TIMEOUT|SIGKILL|signal 9|exited with code' /var/log/gunicorn/error.log", "journalctl -k | grep -i 'killed process'", 'badgateway doctor --nginx-error-log ERROR_LOG --app-log APP_LOG'],
+    fix: [
+      'gunicorn: raise --timeout above the slowest request, or move slow requests to async or threaded workers (-k gthread --threads N, -k gevent)',
+      'give the workers the memory they need (or lower their use): a cgroup/container memory limit or the OOM killer ends them with SIGKILL',
+      'catch what the request throws: an error handler that answers 500 instead of an uncaught exception that ends the process (Node: process.on(\'uncaughtException\') logs and exits cleanly, the framework\'s error middleware answers)',
+    ],
   },
 ];
 

@@ -135,7 +135,7 @@ export function stripErrorLogPrefix(line: string): string {
 export interface FastClassification {
   patternId: string;
   causes: readonly CauseId[];
-  status: 502 | 504 | 500 | null;
+  status: 500 | 502 | 503 | 504 | null;
   level: LogLevel;
   /** `YYYY/MM/DD HH:MM:SS` as written. */
   time: string;

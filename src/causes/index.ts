@@ -18,3 +18,5 @@ export {
   type ErrorLogLine,
 } from './classify.js';
 export { renderCauseText, renderCausesMarkdown } from './render.js';
+export * from './proxy-logs/index.js';
+export { PROXY_NAMES, getProxyView, describeSignal, causesWithViews, type ProxyName, type ProxyView } from './proxy-views.js';

@@ -105,7 +105,7 @@ export const PROXY_LOG_PATTERNS: readonly ProxyLogPattern[] = [
     regex: /upstream timed out \(110: Connection timed out\) while connecting to upstream/,
     level: 'error',
     status: 504,
-    causes: ['backlog-overflow-tcp', 'fd-exhaustion', 'keepalive-leak'],
+    causes: ['backlog-overflow-tcp', 'fd-exhaustion', 'keepalive-leak', 'close-wait-leak'],
     meaning: 'the TCP handshake never completed: the accept queue is full and SYNs are dropped',
     example:
       '2026/11/26 08:21:03 [error] 23544#23544: *2 upstream timed out (110: Connection timed out) while connecting to upstream, client: 127.0.0.1, server: localhost, request: "GET / HTTP/1.1", upstream: "http://127.0.0.1:35817/", host: "127.0.0.1:40813"',
@@ -116,7 +116,7 @@ export const PROXY_LOG_PATTERNS: readonly ProxyLogPattern[] = [
     regex: /upstream timed out \(110: Connection timed out\) while reading response header from upstream/,
     level: 'error',
     status: 504,
-    causes: ['slow-upstream', 'fd-exhaustion', 'keepalive-leak', 'backlog-overflow-tcp'],
+    causes: ['slow-upstream', 'fd-exhaustion', 'keepalive-leak', 'backlog-overflow-tcp', 'close-wait-leak'],
     meaning: 'connected, but no response header came within proxy_read_timeout',
     example:
       '2026/11/26 08:21:04 [error] 23594#23594: *2 upstream timed out (110: Connection timed out) while reading response header from upstream, client: 127.0.0.1, server: localhost, request: "GET / HTTP/1.1", upstream: "http://127.0.0.1:34913/", host: "127.0.0.1:45043"',
@@ -149,8 +149,8 @@ export const PROXY_LOG_PATTERNS: readonly ProxyLogPattern[] = [
     regex: /upstream prematurely closed connection while reading response header from upstream/,
     level: 'error',
     status: 502,
-    causes: ['keepalive-race', 'fd-exhaustion', 'keepalive-leak'],
-    meaning: 'the upstream closed the connection before sending a response header',
+    causes: ['keepalive-race', 'upstream-crash', 'fd-exhaustion', 'keepalive-leak', 'close-wait-leak'],
+    meaning: 'the upstream closed the connection before sending a response header (a reused connection it was closing, or a worker that died)',
     example:
       '2026/11/26 08:21:05 [error] 23612#23612: *2 upstream prematurely closed connection while reading response header from upstream, client: 127.0.0.1, server: localhost, request: "GET / HTTP/1.1", upstream: "http://127.0.0.1:35275/", host: "127.0.0.1:41657"',
     recorded: true,
@@ -160,7 +160,7 @@ export const PROXY_LOG_PATTERNS: readonly ProxyLogPattern[] = [
     regex: /recv\(\) failed \(104: Connection reset by peer\) while reading response header from upstream/,
     level: 'error',
     status: 502,
-    causes: ['keepalive-race', 'fd-exhaustion', 'keepalive-leak'],
+    causes: ['keepalive-race', 'upstream-crash', 'fd-exhaustion', 'keepalive-leak', 'close-wait-leak'],
     meaning: 'the upstream reset the connection before sending a response header',
     example:
       '2026/11/26 08:21:04 [error] 23604#23604: *2 recv() failed (104: Connection reset by peer) while reading response header from upstream, client: 127.0.0.1, server: localhost, request: "GET / HTTP/1.1", upstream: "http://127.0.0.1:44401/", host: "127.0.0.1:44373"',

@@ -1,5 +1,6 @@
 import { CAUSES, type Cause } from './catalogue.js';
 import { PROXY_LOG_PATTERNS } from './patterns.js';
+import { PROXY_NAMES, describeSignal, getProxyView } from './proxy-views.js';
 
 const patternById = new Map(PROXY_LOG_PATTERNS.map((p) => [p.id, p]));
 
@@ -14,8 +15,33 @@ export function renderCauseText(cause: Cause): string {
   lines.push('', 'Evidence:', ...cause.evidence.map((e) => `  - ${e}`));
   lines.push('', 'Confirm:', ...cause.confirm.map((c) => `  $ ${c}`));
   lines.push('', 'Fix:', ...cause.fix.map((f) => `  - ${f}`));
+  lines.push('', ...renderProxyViews(cause));
   if (cause.seed) lines.push('', `Seed incident: ${cause.seed}`);
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * The per-proxy view of a cause: what nginx, HAProxy, Caddy, Envoy, Traefik and an ALB return and
+ * log for it, the flag or field that gives it away, and the fix on the proxy's side.
+ */
+export function renderProxyViews(cause: Cause): string[] {
+  const lines = ['Per proxy (status, what gives it away, proxy-side fix):'];
+  for (const proxy of PROXY_NAMES) {
+    const view = getProxyView(cause.id, proxy);
+    if (!view) {
+      lines.push(`  ${proxy.padEnd(8)} (no view yet)`);
+      continue;
+    }
+    if ('na' in view) {
+      lines.push(`  ${proxy.padEnd(8)} n/a: ${view.na}`);
+      continue;
+    }
+    const flags = [...new Set(view.signals.map((id) => describeSignal(id)?.flag ?? id))];
+    lines.push(`  ${proxy.padEnd(8)} ${view.statuses.join('/')}  ${flags[0] ?? ''}`);
+    for (const flag of flags.slice(1)) lines.push(`  ${''.padEnd(8)} ${''.padEnd(view.statuses.join('/').length)}  ${flag}`);
+    lines.push(...wrap(`fix: ${view.fix}`, 88).split('\n').map((l) => `  ${''.padEnd(8)} ${l}`));
+  }
+  return lines;
 }
 
 /** The whole catalogue as Markdown (README / docs are generated from this, never written by hand). */

@@ -1,11 +1,13 @@
 import { readdirSync, readlinkSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
+import { resolve as resolvePath } from 'node:path';
 import {
   classifyFdTarget,
   readConnections,
   readFdLimits,
   readListenSockets,
   readNetstatCounters,
+  readSocketStates,
   readSomaxconn,
   procError,
   parseSsUnix,
@@ -19,6 +21,9 @@ import {
 import { BadgatewayError, ERROR_CODES, errnoCode } from '../errors/index.js';
 import { runSs } from '../proc/index.js';
 import { sleep } from '../util/index.js';
+import { FdTargetCounter, quietInodes, summarizeHolders, type FdHolders } from './holders.js';
+import { NO_PROXY_CONTEXT, type ProxyContext } from './proxy-context.js';
+import { checkSocketAccess, readAccountDb, type SocketAccess, type WorkerIdentity } from '../proc/index.js';
 import { probeKeepAlive, type KeepAliveProbe } from './probe.js';
 import type { DoctorOptions } from './options.js';
 
@@ -28,6 +33,29 @@ export interface ProcessFacts {
   /** `/proc/PID/comm` (`node`, `gunicorn`, `nginx` …); null when unreadable. */
   command: string | null;
   fds: FdStats;
+  /**
+   * What holds the fds (sockets by state, file targets counted). Read for the processes the user
+   * named, and in a machine scan for those at or above the fd warning ratio.
+   */
+  holders?: FdHolders;
+}
+
+/** What a second look at a process needs: its socket inodes and targets, and the first look's quiet sockets. */
+interface HolderSample {
+  process: ProcessFacts;
+  socketInodes: Set<number>;
+  targets: FdTargetCounter;
+  quiet: Set<number>;
+  atMs: number;
+}
+
+/** State shared by the collectors of one sample. */
+interface CollectContext {
+  /** Processes whose holders were read, by pid (read once even when several targets share one). */
+  holders: Map<number, HolderSample>;
+  /** The proxy's pools by address (`unix:/path`, `port:N`); null: the config names it without a pool. */
+  pools: Map<string, ProxyPoolFacts | null>;
+  proxy: ProxyContext;
 }
 
 /** Connections on a listener, summarised (the per-socket list stays out of the report). */
@@ -78,6 +106,28 @@ export interface ListenerFacts {
   pid?: number;
   connections?: ConnectionFacts;
   keepAlive?: KeepAliveProbe;
+  /** The proxy's keep-alive pool for this address, from its config (the probe is compared with it). */
+  proxyPool?: ProxyPoolFacts;
+  /** The proxy config names this address and keeps no pool to it: no connection is reused, no race. */
+  proxyUnpooled?: boolean;
+  /** Whether the proxy's workers may connect() to this unix socket (one entry per worker identity). */
+  proxyAccess?: ProxyAccessFacts[];
+}
+
+/** A keep-alive pool of the proxy towards a listener (nginx: keepalive N in the upstream block). */
+export interface ProxyPoolFacts {
+  /** The upstream group (or proxy_pass address). */
+  upstream: string;
+  keepalive: number;
+  keepaliveTimeoutMs: number;
+  /** Which config said so. */
+  source: string;
+}
+
+/** A socket permission check for one proxy worker identity. */
+export interface ProxyAccessFacts {
+  identity: WorkerIdentity;
+  access: SocketAccess;
 }
 
 /** One thing the user pointed doctor at (or one process of a machine scan). */
@@ -92,6 +142,10 @@ export interface TargetFacts {
   listeners: ListenerFacts[];
   /** Why nothing was found listening, when nothing was. */
   missing?: 'no-listener' | 'no-socket-file' | 'stale-socket-file';
+  /** Permission checks of a unix socket target that has no listener (a stale file may still deny). */
+  proxyAccess?: ProxyAccessFacts[];
+  /** Set when the target came from the proxy config: the upstream that names it. */
+  fromConfig?: string;
 }
 
 /** Machine-wide facts. */
@@ -133,15 +187,30 @@ export async function collectFacts(
   options: DoctorOptions,
   previous?: NetstatSample,
   previousUnix?: UnixSample,
+  proxy: ProxyContext = NO_PROXY_CONTEXT,
 ): Promise<{ facts: DoctorFacts; netstat: NetstatSample | undefined; unix: UnixSample | undefined }> {
   const before = previous ?? (await readNetstatSample());
   const targets: TargetFacts[] = [];
-  for (const pid of options.pids) targets.push(await collectPid(pid, options));
-  for (const port of options.ports) targets.push(await collectPort(port, options));
-  for (const path of options.unixSockets) targets.push(await collectUnixSocket(path, options));
-  if (targets.length === 0 && options.scanAll && options.errorLogs.length === 0 && options.accessLogs.length === 0) {
-    targets.push(...(await collectAll(options)));
+  const ctx: CollectContext = { holders: new Map(), pools: poolsOf(proxy), proxy };
+  for (const pid of options.pids) targets.push(await collectPid(pid, options, ctx));
+  for (const port of options.ports) targets.push(await collectPort(port, options, ctx));
+  for (const path of options.unixSockets) targets.push(await collectUnixSocket(path, options, ctx));
+  const named = targets.length > 0;
+  // Nothing named and nothing to read: the whole machine. A log or a config given: the upstreams
+  // the proxy config names are what to inspect.
+  const scan = !named && options.scanAll && options.errorLogs.length + options.accessLogs.length + options.nginxConfs.length + options.appLogs.length === 0;
+  if (scan) targets.push(...(await collectAll(options, ctx)));
+  else if (!named) {
+    for (const t of configTargets(proxy)) {
+      try {
+        targets.push(t.kind === 'port' ? await collectPort(t.port, options, ctx, t.upstream) : await collectUnixSocket(t.path, options, ctx, t.upstream));
+      } catch (err) {
+        // An upstream of the config we may not look at: said, not fatal (the user named no target).
+        proxy.unseen.push(`upstream ${t.upstream} (${t.kind === 'port' ? `port ${t.port}` : `unix:${t.path}`}): ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
   }
+  checkProxyAccess(targets, proxy);
   let somaxconn: number | null = null;
   try {
     somaxconn = await readSomaxconn();
@@ -158,12 +227,17 @@ export async function collectFacts(
   const unixListeners = targets.flatMap((t) => t.listeners).filter((l) => l.kind === 'unix' && l.path !== undefined && (l.connections?.states.ESTABLISHED ?? 0) > 0);
   const wantUnix = unixListeners.length > 0 && (previousUnix !== undefined || options.intervalMs > 0);
   const firstUnix = wantUnix ? (previousUnix ?? (await readUnixSample())) : undefined;
-  if ((wantCounters || wantUnix) && options.intervalMs > 0) {
-    const starts = [!previous && wantCounters ? before?.atMs : undefined, !previousUnix ? firstUnix?.atMs : undefined].filter((t) => t !== undefined);
+  // A process near its fd limit gets a second look too: a socket quiet at both samples is idle,
+  // not a request caught between its read and its answer.
+  const wantHolders = options.intervalMs > 0 && [...ctx.holders.values()].some((h) => h.process.fds.ratio >= options.fdWarningRatio);
+  if ((wantCounters || wantUnix || wantHolders) && options.intervalMs > 0) {
+    const holderStarts = wantHolders ? [...ctx.holders.values()].map((h) => h.atMs) : [];
+    const starts = [!previous && wantCounters ? before?.atMs : undefined, !previousUnix ? firstUnix?.atMs : undefined, ...holderStarts].filter((t) => t !== undefined);
     const waited = starts.length > 0 ? Date.now() - Math.max(...starts) : Infinity;
     if (waited < options.intervalMs) await sleep(options.intervalMs - waited, options.signal);
   }
   const after = wantCounters ? await readNetstatSample() : undefined;
+  if (wantHolders) await rereadHolders(ctx);
   // Read even with nothing to compare with: the next sample of a watch compares with this one.
   const unix = unixListeners.length > 0 ? await readUnixSample() : undefined;
   if (firstUnix && unix) for (const l of unixListeners) setQuiet(l, firstUnix, unix);
@@ -177,6 +251,84 @@ export async function collectFacts(
       : null;
   // The latest reading is what the next sample (watch mode) compares with.
   return { facts: { collectedAt: new Date().toISOString(), targets, machine: { somaxconn, netstat } }, netstat: after ?? before, unix };
+}
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '0.0.0.0', '::', '[::1]']);
+
+/** A pool key: `unix:/path` or `port:N`. */
+const addressKey = (l: { kind: string; path?: string; port?: number }): string => (l.kind === 'unix' ? `unix:${l.path}` : `port:${l.port}`);
+
+/** Every keep-alive pool the proxy configs keep, by the address of its servers (local ones only). */
+function poolsOf(proxy: ProxyContext): Map<string, ProxyPoolFacts | null> {
+  const pools = new Map<string, ProxyPoolFacts | null>();
+  for (const config of proxy.configs) {
+    for (const u of config.upstreams) {
+      const pooled = u.keepalive > 0 && u.poolEffective;
+      for (const s of u.servers) {
+        const key = s.unixPath !== undefined ? `unix:${s.unixPath}` : s.port !== undefined && LOOPBACK.has(s.host ?? '') ? `port:${s.port}` : undefined;
+        if (!key) continue;
+        // One config that pools connections to the address is enough for a race.
+        if (pooled) pools.set(key, { upstream: u.name, keepalive: u.keepalive, keepaliveTimeoutMs: u.keepaliveTimeoutMs, source: config.source });
+        else if (!pools.get(key)) pools.set(key, null);
+      }
+    }
+  }
+  return pools;
+}
+
+/** The local upstream servers the proxy configs name (each once); remote ones are noted, not inspected. */
+function configTargets(proxy: ProxyContext): ({ kind: 'port'; port: number; upstream: string } | { kind: 'unix'; path: string; upstream: string })[] {
+  const out: ({ kind: 'port'; port: number; upstream: string } | { kind: 'unix'; path: string; upstream: string })[] = [];
+  const seen = new Set<string>();
+  for (const config of proxy.configs) {
+    for (const u of config.upstreams) {
+      for (const s of u.servers) {
+        if (s.unixPath !== undefined) {
+          if (!seen.has(`unix:${s.unixPath}`)) out.push({ kind: 'unix', path: s.unixPath, upstream: u.name });
+          seen.add(`unix:${s.unixPath}`);
+        } else if (s.port !== undefined && LOOPBACK.has(s.host ?? '')) {
+          if (!seen.has(`port:${s.port}`)) out.push({ kind: 'port', port: s.port, upstream: u.name });
+          seen.add(`port:${s.port}`);
+        } else if (!seen.has(s.address)) {
+          seen.add(s.address);
+          proxy.unseen.push(`upstream ${u.name} server ${s.address} is not on this machine: not inspected`);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** Who may connect to each unix socket inspected: the proxy users that reach it (see ProxyAccessFacts). */
+function checkProxyAccess(targets: TargetFacts[], proxy: ProxyContext): void {
+  const identitiesFor = (path: string): WorkerIdentity[] => {
+    if (proxy.proxyUser) return [proxy.proxyUser];
+    return proxy.configs
+      .filter((c) => c.workerIdentity && c.upstreams.some((u) => u.servers.some((s) => s.unixPath !== undefined && samePathLoose(s.unixPath, path))))
+      .map((c) => c.workerIdentity!)
+      .filter((w, i, all) => all.findIndex((x) => x.uid === w.uid && x.gid === w.gid) === i);
+  };
+  if (proxy.proxyUser === null && proxy.configs.length === 0) return;
+  const db = readAccountDb();
+  const check = (path: string): ProxyAccessFacts[] => {
+    const out: ProxyAccessFacts[] = [];
+    for (const identity of identitiesFor(path)) {
+      try {
+        out.push({ identity, access: checkSocketAccess(path, identity, db) });
+      } catch {
+        // No file: upstream-down says so.
+      }
+    }
+    return out;
+  };
+  for (const t of targets) {
+    for (const l of t.listeners) if (l.kind === 'unix' && l.path !== undefined) l.proxyAccess = check(l.path);
+    if (t.kind === 'unix-socket' && t.unixSocket !== undefined && t.listeners.length === 0 && t.missing === 'stale-socket-file') t.proxyAccess = check(t.unixSocket);
+  }
+}
+
+function samePathLoose(a: string, b: string): boolean {
+  return a === b || resolvePath(a) === resolvePath(b);
 }
 
 /** One `ss -xan` read of every accepted unix stream connection; undefined without ss (no queues in /proc/net/unix). */
@@ -226,8 +378,11 @@ async function readCommand(pid: number): Promise<string | null> {
   }
 }
 
-async function collectProcess(pid: number): Promise<ProcessFacts> {
-  return (await readProcessFds(pid)).process;
+/** The process's fds; what holds them too when `withHolders` (or when it is near its limit). */
+async function collectProcess(pid: number, ctx: CollectContext, options: DoctorOptions, withHolders = true): Promise<ProcessFacts> {
+  const read = await readProcessFds(pid);
+  if (withHolders || read.process.fds.ratio >= options.fdWarningRatio) await readHolders(read, ctx);
+  return read.process;
 }
 
 /**
@@ -237,7 +392,7 @@ async function collectProcess(pid: number): Promise<ProcessFacts> {
  * Synchronous readlinks on purpose: ~10 µs each against ~20 µs through the thread pool, so 20,000
  * fds take ~0.2 s; fds closing meanwhile are skipped.
  */
-async function readProcessFds(pid: number): Promise<{ process: ProcessFacts; socketInodes: Set<number> }> {
+async function readProcessFds(pid: number): Promise<{ process: ProcessFacts; socketInodes: Set<number>; targets: FdTargetCounter }> {
   const dir = `/proc/${pid}/fd`;
   let names: string[];
   try {
@@ -248,6 +403,7 @@ async function readProcessFds(pid: number): Promise<{ process: ProcessFacts; soc
   const limits = await readFdLimits(pid);
   const byKind: Record<FdKind, number> = { socket: 0, pipe: 0, file: 0, anon_inode: 0, device: 0, other: 0 };
   const socketInodes = new Set<number>();
+  const targets = new FdTargetCounter();
   let open = 0;
   for (const name of names) {
     let target: string;
@@ -260,9 +416,34 @@ async function readProcessFds(pid: number): Promise<{ process: ProcessFacts; soc
     byKind[kind] += 1;
     open += 1;
     if (kind === 'socket') socketInodes.add(Number(target.slice(8, -1)));
+    else targets.add(kind, target);
   }
   const fds: FdStats = { pid, open, ...limits, ratio: limits.soft ? open / limits.soft : 0, byKind };
-  return { process: { pid, command: await readCommand(pid), fds }, socketInodes };
+  return { process: { pid, command: await readCommand(pid), fds }, socketInodes, targets };
+}
+
+/** Reads what holds the fds of a process once per sample (several targets may name it). */
+async function readHolders(read: { process: ProcessFacts; socketInodes: Set<number>; targets: FdTargetCounter }, ctx: CollectContext): Promise<void> {
+  const known = ctx.holders.get(read.process.pid);
+  if (known) {
+    if (known.process.holders) read.process.holders = known.process.holders;
+    return;
+  }
+  const states = await readSocketStates(read.process.pid, read.socketInodes);
+  read.process.holders = summarizeHolders(read.socketInodes, states, read.targets);
+  ctx.holders.set(read.process.pid, { ...read, quiet: quietInodes(states), atMs: Date.now() });
+}
+
+/** Second look after the interval: quiet now means quiet at both samples. */
+async function rereadHolders(ctx: CollectContext): Promise<void> {
+  for (const sample of ctx.holders.values()) {
+    try {
+      const states = await readSocketStates(sample.process.pid, sample.socketInodes);
+      sample.process.holders = summarizeHolders(sample.socketInodes, states, sample.targets, { quiet: sample.quiet, gapMs: Date.now() - sample.atMs });
+    } catch {
+      // Gone meanwhile: the first look stands.
+    }
+  }
 }
 
 function toListener(s: ListenSocket, pid?: number): ListenerFacts {
@@ -277,7 +458,7 @@ function toListener(s: ListenSocket, pid?: number): ListenerFacts {
 }
 
 /** Connections and (when a proxy idle timeout is known) a keep-alive probe for each listener. */
-async function enrichListeners(listeners: ListenerFacts[], options: DoctorOptions): Promise<void> {
+async function enrichListeners(listeners: ListenerFacts[], options: DoctorOptions, ctx: CollectContext): Promise<void> {
   // A port listened on twice (0.0.0.0 and ::) has one set of connections: read it once.
   const seen = new Map<string, ConnectionFacts | undefined>();
   for (const listener of listeners) {
@@ -294,7 +475,11 @@ async function enrichListeners(listeners: ListenerFacts[], options: DoctorOption
     }
     const facts = seen.get(key);
     if (facts) listener.connections = facts;
-    if (options.proxyIdleTimeoutMs > 0) {
+    const pool = ctx.pools.get(addressKey(listener));
+    if (pool) listener.proxyPool = pool;
+    // A proxy config that names this address without a pool never reuses a connection: no probe.
+    if (pool === null) listener.proxyUnpooled = true;
+    else if (options.proxyIdleTimeoutMs > 0 || pool) {
       listener.keepAlive = await probeKeepAlive(
         listener.kind === 'unix' ? { unixSocket: listener.path ?? '' } : { host: probeHost(listener), port: listener.port ?? 0 },
         { timeoutMs: options.probeTimeoutMs, ...(options.signal ? { signal: options.signal } : {}) },
@@ -315,41 +500,43 @@ function summarizeConnections(stats: ConnectionStats, idleMs: number): Connectio
   return { states, total: stats.total, idle: stats.idle.count, idleMs, maxIdleMs: stats.idle.maxMs };
 }
 
-async function collectPid(pid: number, options: DoctorOptions): Promise<TargetFacts> {
-  const { process, socketInodes } = await readProcessFds(pid);
+async function collectPid(pid: number, options: DoctorOptions, ctx: CollectContext): Promise<TargetFacts> {
+  const read = await readProcessFds(pid);
+  const { process, socketInodes } = read;
+  await readHolders(read, ctx);
   const listeners = (await readListenSockets({}, { owners: false })).filter((s) => socketInodes.has(s.inode)).map((s) => toListener(s, pid));
-  await enrichListeners(listeners, options);
+  await enrichListeners(listeners, options, ctx);
   return { label: `pid ${pid}${process.command ? ` (${process.command})` : ''}`, kind: 'pid', pid, process, listeners };
 }
 
-async function ownerProcess(listeners: readonly ListenerFacts[]): Promise<ProcessFacts | undefined> {
+async function ownerProcess(listeners: readonly ListenerFacts[], options: DoctorOptions, ctx: CollectContext): Promise<ProcessFacts | undefined> {
   const pid = listeners.find((l) => l.pid !== undefined)?.pid;
   if (pid === undefined) return undefined;
   try {
-    return await collectProcess(pid);
+    return await collectProcess(pid, ctx, options);
   } catch {
     return undefined; // gone meanwhile, or another user's: the socket facts still stand
   }
 }
 
-async function collectPort(port: number, options: DoctorOptions): Promise<TargetFacts> {
+async function collectPort(port: number, options: DoctorOptions, ctx: CollectContext, fromConfig?: string): Promise<TargetFacts> {
   const listeners = (await readListenSockets({ port })).map((s) => toListener(s));
-  const target: TargetFacts = { label: `port ${port}`, kind: 'port', port, listeners };
+  const target: TargetFacts = { label: `port ${port}`, kind: 'port', port, listeners, ...(fromConfig ? { fromConfig } : {}) };
   if (listeners.length === 0) {
     target.missing = 'no-listener';
     return target;
   }
-  const process = await ownerProcess(listeners);
+  const process = await ownerProcess(listeners, options, ctx);
   if (process) {
     target.process = process;
     target.pid = process.pid;
   }
-  await enrichListeners(listeners, options);
+  await enrichListeners(listeners, options, ctx);
   return target;
 }
 
-async function collectUnixSocket(path: string, options: DoctorOptions): Promise<TargetFacts> {
-  const target: TargetFacts = { label: `unix:${path}`, kind: 'unix-socket', unixSocket: path, listeners: [] };
+async function collectUnixSocket(path: string, options: DoctorOptions, ctx: CollectContext, fromConfig?: string): Promise<TargetFacts> {
+  const target: TargetFacts = { label: `unix:${path}`, kind: 'unix-socket', unixSocket: path, listeners: [], ...(fromConfig ? { fromConfig } : {}) };
   try {
     await stat(path);
   } catch (err) {
@@ -368,17 +555,17 @@ async function collectUnixSocket(path: string, options: DoctorOptions): Promise<
     target.missing = 'stale-socket-file';
     return target;
   }
-  const process = await ownerProcess(target.listeners);
+  const process = await ownerProcess(target.listeners, options, ctx);
   if (process) {
     target.process = process;
     target.pid = process.pid;
   }
-  await enrichListeners(target.listeners, options);
+  await enrichListeners(target.listeners, options, ctx);
   return target;
 }
 
 /** Every listening socket of the machine, grouped by owning process. */
-async function collectAll(options: DoctorOptions): Promise<TargetFacts[]> {
+async function collectAll(options: DoctorOptions, ctx: CollectContext): Promise<TargetFacts[]> {
   const sockets = await readListenSockets();
   const byPid = new Map<number, ListenerFacts[]>();
   const orphans: ListenerFacts[] = [];
@@ -392,11 +579,11 @@ async function collectAll(options: DoctorOptions): Promise<TargetFacts[]> {
   for (const [pid, listeners] of [...byPid.entries()].sort(([a], [b]) => a - b)) {
     let process: ProcessFacts | undefined;
     try {
-      process = await collectProcess(pid);
+      process = await collectProcess(pid, ctx, options, false);
     } catch {
       process = undefined;
     }
-    if (budget > 0) await enrichListeners(listeners.slice(0, budget), options);
+    if (budget > 0) await enrichListeners(listeners.slice(0, budget), options, ctx);
     budget -= listeners.length;
     const target: TargetFacts = { label: `pid ${pid}${process?.command ? ` (${process.command})` : ''}`, kind: 'pid', pid, listeners };
     if (process) target.process = process;

@@ -5,12 +5,19 @@ import { Worker } from 'node:worker_threads';
 import { BadgatewayError, ERROR_CODES, type ErrorCode } from '../errors/index.js';
 import { detach, latin1ToUtf8, readLines } from './lines.js';
 import {
+  LINE,
   PROXY_LOG_PATTERNS,
   UNKNOWN_UPSTREAM_PATTERN,
-  createProxyLogClassifier,
+  createFormatClassifier,
+  createLogLineClassifier,
+  describeFormats,
+  type FormatClassifier,
+  type LineKind,
   type CauseId,
   type FastClassification,
   type LogLevel,
+  type ProxyLogFormat,
+  type ProxyLogFormatChoice,
 } from '../causes/index.js';
 import { createBucketer, parseErrorLogTime } from './time-bucket.js';
 import { CappedCounter, type CountEntry } from './counter.js';
@@ -25,6 +32,8 @@ export interface ErrorLogSummaryOptions {
   maxBuckets: number;
   /** Example lines are cut to this many characters. */
   maxExampleChars: number;
+  /** The log's format, or `auto` to sniff it line by line (default `nginx`: an nginx-format error log). */
+  format: ProxyLogFormatChoice;
 }
 
 export const ERROR_LOG_SUMMARY_DEFAULTS: ErrorLogSummaryOptions = {
@@ -32,14 +41,19 @@ export const ERROR_LOG_SUMMARY_DEFAULTS: ErrorLogSummaryOptions = {
   maxUpstreams: 1000,
   maxBuckets: 10_000,
   maxExampleChars: 1000,
+  format: 'nginx',
 };
 
 /** One kind of upstream error line, as counted in a log. */
 export interface PatternSummary {
   /** A PROXY_LOG_PATTERNS id, or `unknown-upstream-error`. */
   id: string;
+  /** nginx's level; null for the other formats (they have none per line). */
   level: LogLevel | null;
-  status: 502 | 504 | 500 | null;
+  /** The format of the lines (nginx's patterns and each proxy's signals have distinct ids). */
+  format: ProxyLogFormat;
+  /** What the client got, as the first such line says (see ErrorLogSummary.statuses for every line's). */
+  status: 500 | 502 | 503 | 504 | null;
   /** Causes this symptom can stand for, most likely first (from the catalogue). */
   causes: readonly CauseId[];
   count: number;
@@ -54,7 +68,7 @@ export interface PatternSummary {
 
 /** Counts of the upstream error lines of one or more error logs. Plain JSON. */
 export interface ErrorLogSummary {
-  files: { file: string; lines: number; bytes: number; gzip: boolean; truncatedLines: number }[];
+  files: LogFileEntry[];
   lines: {
     total: number;
     /** Lines in nginx's error-log layout. */
@@ -67,9 +81,21 @@ export interface ErrorLogSummary {
     notNginx: number;
     /** Lines cut at the line-length cap. */
     truncated: number;
+    /** Lines in one of the proxy formats read (nginx's and the others'): `proxy + notProxy = total`. */
+    proxy: number;
+    /** Lines in none of them (stack traces, other programs, garbage). */
+    notProxy: number;
   };
-  /** Upstream error lines by what the client got: `502`, `504`, `500`, `none` (response had started, or none). */
-  statuses: Record<'502' | '504' | '500' | 'none', number>;
+  /** Proxy lines per format (only formats with lines). */
+  formats: Partial<Record<ProxyLogFormat, number>>;
+  /**
+   * Known lines that are no proxy cause, by kind: the client went away (HAProxy `CD`/`CH`, Envoy
+   * `DC`, ALB 460, Traefik 499), a 5xx the upstream itself sent (ALB `target_status_code 502`, Envoy
+   * `via_upstream`), a health-check request.
+   */
+  ignored: { clientAbort: number; appError: number; healthCheck: number };
+  /** Upstream error lines by what the client got: `502`, `503`, `504`, `500`, `none` (response had started, or none). */
+  statuses: Record<'502' | '503' | '504' | '500' | 'none', number>;
   /** Sorted by count, highest first. */
   patterns: PatternSummary[];
   /**
@@ -82,6 +108,18 @@ export interface ErrorLogSummary {
   /** Per time bucket (`YYYY-MM-DDTHH:MM:SS`, start, log's local time): 502 / 504 / all error lines. */
   timeline: { bucket: string; s502: number; s504: number; errors: number }[];
   bucketS: number;
+}
+
+/** One file read; `error` when it could not be read to the end (a truncated gzip: what came before is counted). */
+export interface LogFileEntry {
+  file: string;
+  lines: number;
+  bytes: number;
+  gzip: boolean;
+  truncatedLines: number;
+  /** The format it was read as (`auto`: sniffed per line). */
+  format?: ProxyLogFormatChoice;
+  error?: string;
 }
 
 /** A PatternSummary while counting: the same fields, upstreams still in their capped counter. */
@@ -130,7 +168,10 @@ export class ErrorLogAggregator {
   readonly #patterns = new Map<string, PatternState>();
   readonly #timeline = new Map<string, { s502: number; s504: number; errors: number }>();
   readonly #bucket: (time: string) => string;
-  readonly #classifier = createProxyLogClassifier();
+  readonly #classifier: ReturnType<typeof createLogLineClassifier>;
+  /** The one format's classifier when there is one (no sniffing: the hot path of a big log). */
+  readonly #single: FormatClassifier | undefined;
+  readonly #singleFormat: ProxyLogFormat | undefined;
   readonly #scratch = {} as FastClassification;
   /** Last time-bucket slot and the minute (`YYYY/MM/DD HH:MM`) it is for: logs are mostly in order. */
   #lastMinute = '';
@@ -142,6 +183,15 @@ export class ErrorLogAggregator {
   readonly #files: ErrorLogSummary['files'] = [];
   #total = 0;
   #nginx = 0;
+  #proxy = 0;
+  readonly #formats: Partial<Record<ProxyLogFormat, number>> = {};
+  readonly #ignored = { clientAbort: 0, appError: 0, healthCheck: 0 };
+  // Per line, as numbers: a string key per line cost a few percent of a scan.
+  #s502 = 0;
+  #s503 = 0;
+  #s504 = 0;
+  #s500 = 0;
+  #sNone = 0;
   #upstreamErrors = 0;
   #unknown = 0;
   #truncated = 0;
@@ -150,24 +200,53 @@ export class ErrorLogAggregator {
   constructor(options: Partial<ErrorLogSummaryOptions> = {}) {
     this.#options = { ...ERROR_LOG_SUMMARY_DEFAULTS, ...options };
     this.#bucket = createBucketer(this.#options.bucketS);
+    this.#classifier = createLogLineClassifier(this.#options.format);
+    this.#singleFormat = this.#options.format === 'auto' ? undefined : this.#options.format;
+    this.#single = this.#singleFormat === undefined ? undefined : createFormatClassifier(this.#singleFormat);
   }
 
   /** Adds one line (without its newline). */
   add(line: string, truncated = false): void {
     this.#total += 1;
     if (truncated) this.#truncated += 1;
-    // The layout check is cheap (the line starts with a date); the regexes run only on candidates.
-    if (!looksLikeNginx(line)) return;
-    this.#nginx += 1;
-    const c = this.#classifier.classify(line, this.#scratch);
-    if (!c) return;
+    // Each format checks its layout cheaply first (nginx: the line starts with a date); the regexes
+    // run only on candidates.
+    const c = this.#scratch;
+    let kind: LineKind;
+    let format: ProxyLogFormat;
+    if (this.#single !== undefined) {
+      kind = this.#single.classify(line, c);
+      if (kind === LINE.FOREIGN) return;
+      format = this.#singleFormat!;
+    } else {
+      const sniffed = this.#classifier.classify(line, c);
+      if (sniffed.format === null) return;
+      kind = sniffed.kind;
+      format = sniffed.format;
+      this.#formats[format] = (this.#formats[format] ?? 0) + 1;
+    }
+    this.#proxy += 1;
+    if (format === 'nginx') this.#nginx += 1;
+    if (kind !== LINE.FAILURE) {
+      if (kind === LINE.CLIENT_ABORT) this.#ignored.clientAbort += 1;
+      else if (kind === LINE.APP_ERROR) this.#ignored.appError += 1;
+      else if (kind === LINE.HEALTH_CHECK) this.#ignored.healthCheck += 1;
+      return;
+    }
     this.#upstreamErrors += 1;
+    const status = c.status;
+    if (status === 502) this.#s502 += 1;
+    else if (status === 504) this.#s504 += 1;
+    else if (status === 503) this.#s503 += 1;
+    else if (status === 500) this.#s500 += 1;
+    else this.#sNone += 1;
     let state = this.#patterns.get(c.patternId);
     if (!state) {
-      const pattern = PROXY_LOG_PATTERNS.find((p) => p.id === c.patternId);
+      const pattern = format === 'nginx' ? PROXY_LOG_PATTERNS.find((p) => p.id === c.patternId) : undefined;
       state = {
         id: c.patternId,
-        level: pattern?.level ?? null,
+        level: format === 'nginx' ? (pattern?.level ?? c.level) : null,
+        format,
         status: c.status,
         causes: c.causes,
         count: 0,
@@ -180,12 +259,16 @@ export class ErrorLogAggregator {
       };
       this.#patterns.set(c.patternId, state);
     }
-    this.#count(state, c);
+    this.#count(state, c, format);
   }
 
-  #count(state: PatternState, c: FastClassification): void {
+  #count(state: PatternState, c: FastClassification, format: ProxyLogFormat): void {
     if (c.patternId === UNKNOWN_UPSTREAM_PATTERN) this.#unknown += 1;
     state.count += 1;
+    const upstream = c.upstream === null ? '(none)' : format === 'nginx' ? normalizeUpstream(c.upstream) : c.upstream;
+    state.upstreams.add(upstream);
+    // Lines without a time of their own (HAProxy's health-check messages) count, but see no clock.
+    if (c.time === '') return;
     if (c.time !== this.#time) {
       this.#time = detach(c.time);
       this.#timeKey = timeKey(this.#time);
@@ -201,8 +284,6 @@ export class ErrorLogAggregator {
       state.firstKey = key;
       state.firstSeen = this.#time;
     }
-    const upstream = c.upstream === null ? '(none)' : normalizeUpstream(c.upstream);
-    state.upstreams.add(upstream);
     const slot = this.#timeSlot;
     if (slot) {
       slot.errors += 1;
@@ -227,8 +308,13 @@ export class ErrorLogAggregator {
     return slot;
   }
 
-  /** Records a file read to the end (for the report's file list). */
-  addFile(file: { file: string; lines: number; bytes: number; gzip: boolean; truncatedLines: number }): void {
+  /** Lines of the formats read so far: a file with lines but none of these is in an unknown format. */
+  get proxyLines(): number {
+    return this.#proxy;
+  }
+
+  /** Records a file read (for the report's file list). */
+  addFile(file: LogFileEntry): void {
     this.#files.push(file);
   }
 
@@ -238,6 +324,7 @@ export class ErrorLogAggregator {
       .map((s) => ({
         id: s.id,
         level: s.level,
+        format: s.format,
         status: s.status,
         causes: s.causes,
         count: s.count,
@@ -255,8 +342,12 @@ export class ErrorLogAggregator {
       unknownUpstream: this.#unknown,
       notNginx: this.#total - this.#nginx,
       truncated: this.#truncated,
+      proxy: this.#proxy,
+      notProxy: this.#total - this.#proxy,
     };
-    return finishSummary(this.#files, lines, patterns, timeline, this.#options);
+    const formats = this.#singleFormat === undefined ? { ...this.#formats } : this.#proxy > 0 ? { [this.#singleFormat]: this.#proxy } : {};
+    const statuses = { '502': this.#s502, '503': this.#s503, '504': this.#s504, '500': this.#s500, none: this.#sNone };
+    return finishSummary(this.#files, lines, { formats, ignored: { ...this.#ignored }, statuses }, patterns, timeline, this.#options);
   }
 }
 
@@ -264,13 +355,13 @@ export class ErrorLogAggregator {
 function finishSummary(
   files: ErrorLogSummary['files'],
   lines: ErrorLogSummary['lines'],
+  counts: Pick<ErrorLogSummary, 'formats' | 'ignored' | 'statuses'>,
   patterns: PatternSummary[],
   timeline: ErrorLogSummary['timeline'],
   options: ErrorLogSummaryOptions,
 ): ErrorLogSummary {
   patterns.sort((a, b) => b.count - a.count || a.id.localeCompare(b.id));
   const causes = new Map<CauseId, { lines: number; primary: number }>();
-  const statuses = { '502': 0, '504': 0, '500': 0, none: 0 };
   for (const p of patterns) {
     p.causes.forEach((cause, i) => {
       const entry = causes.get(cause) ?? { lines: 0, primary: 0 };
@@ -278,14 +369,15 @@ function finishSummary(
       if (i === 0) entry.primary += p.count;
       causes.set(cause, entry);
     });
-    statuses[p.status === null ? 'none' : (String(p.status) as '502' | '504' | '500')] += p.count;
   }
   // '(other)' sorts last: it is the overflow of the bucket cap.
   timeline.sort((a, b) => (a.bucket === '(other)' ? 1 : b.bucket === '(other)' ? -1 : a.bucket < b.bucket ? -1 : a.bucket > b.bucket ? 1 : 0));
   return {
     files,
     lines,
-    statuses,
+    formats: counts.formats,
+    ignored: counts.ignored,
+    statuses: counts.statuses,
     patterns,
     causes: [...causes.entries()]
       .map(([cause, v]) => ({ cause, ...v }))
@@ -304,11 +396,19 @@ export function mergeErrorLogSummaries(parts: readonly ErrorLogSummary[], option
   const o = { ...ERROR_LOG_SUMMARY_DEFAULTS, ...options };
   const patterns = new Map<string, PatternSummary & { counter: CappedCounter }>();
   const timeline = new Map<string, { s502: number; s504: number; errors: number }>();
-  const lines = { total: 0, nginx: 0, upstreamErrors: 0, unknownUpstream: 0, notNginx: 0, truncated: 0 };
+  const lines = { total: 0, nginx: 0, upstreamErrors: 0, unknownUpstream: 0, notNginx: 0, truncated: 0, proxy: 0, notProxy: 0 };
+  const counts: Pick<ErrorLogSummary, 'formats' | 'ignored' | 'statuses'> = {
+    formats: {},
+    ignored: { clientAbort: 0, appError: 0, healthCheck: 0 },
+    statuses: { '502': 0, '503': 0, '504': 0, '500': 0, none: 0 },
+  };
   const files: ErrorLogSummary['files'] = [];
   for (const part of parts) {
     files.push(...part.files);
     for (const key of Object.keys(lines) as (keyof typeof lines)[]) lines[key] += part.lines[key];
+    for (const [f, n] of Object.entries(part.formats) as [ProxyLogFormat, number][]) counts.formats[f] = (counts.formats[f] ?? 0) + n;
+    for (const key of Object.keys(counts.ignored) as (keyof ErrorLogSummary['ignored'])[]) counts.ignored[key] += part.ignored[key];
+    for (const key of Object.keys(counts.statuses) as (keyof ErrorLogSummary['statuses'])[]) counts.statuses[key] += part.statuses[key];
     for (const p of part.patterns) {
       let m = patterns.get(p.id);
       if (!m) {
@@ -330,7 +430,7 @@ export function mergeErrorLogSummaries(parts: readonly ErrorLogSummary[], option
     }
   }
   const merged = [...patterns.values()].map(({ counter, ...p }) => ({ ...p, upstreams: counter.entries() }));
-  return finishSummary(files, lines, merged, [...timeline.entries()].map(([bucket, v]) => ({ bucket, ...v })), o);
+  return finishSummary(files, lines, counts, merged, [...timeline.entries()].map(([bucket, v]) => ({ bucket, ...v })), o);
 }
 
 /** All patterns' upstream counts added up (the per-pattern counts are already UTF-8). */
@@ -342,11 +442,6 @@ function sumUpstreams(patterns: readonly PatternSummary[], max: number): CountEn
 
 function utf8Entry(entry: CountEntry): CountEntry {
   return { name: latin1ToUtf8(entry.name), count: entry.count };
-}
-
-/** `YYYY/MM/DD HH:MM:SS [` — the start of every nginx error-log line. */
-function looksLikeNginx(line: string): boolean {
-  return line.length > 22 && line.charCodeAt(4) === 47 /* / */ && line.charCodeAt(10) === 32 && line.charCodeAt(20) === 91 /* [ */;
 }
 
 /** Reading limits for {@link summarizeErrorLogs}. */
@@ -381,39 +476,102 @@ export interface LogWorkerJob {
   file: string;
   start: number;
   end: number;
+  /** Summary options, `format` included. */
   summary: Partial<ErrorLogSummaryOptions>;
   maxLineChars: number;
   chunkBytes: number;
+}
+
+/** One log to read and the format its lines are in (`auto`: sniffed line by line). */
+export interface ProxyLogInput {
+  file: string;
+  format: ProxyLogFormatChoice;
 }
 
 /**
  * Streams and classifies nginx-format error logs (nginx's and the built-in proxy's): `-` is stdin,
  * gzip is detected, several files are rotated parts of one log (any order). A big plain file is
  * split into byte ranges classified by worker threads and merged. Throws `BG_UNREADABLE` /
- * `BG_PERMISSION` naming a file that cannot be read.
+ * `BG_PERMISSION` naming a file that cannot be read. {@link summarizeProxyLogs} reads the other
+ * formats.
  */
 export async function summarizeErrorLogs(
   files: readonly string[],
   options: Partial<ErrorLogSummaryOptions & ReadLogOptions> = {},
 ): Promise<ErrorLogSummary> {
+  return summarizeProxyLogs(
+    files.map((file) => ({ file, format: options.format ?? 'nginx' })),
+    options,
+  );
+}
+
+/**
+ * {@link summarizeErrorLogs} for logs of any proxy format, each file in its own (HAProxy httplog,
+ * Caddy JSON, Envoy, Traefik, ALB, nginx, or `auto`), all counted into one summary: pattern and
+ * signal ids are distinct per proxy. A file whose lines are in none of its formats is
+ * `BG_UNKNOWN_FORMAT` naming the formats tried. A gzip file that ends early (truncated, corrupt) is
+ * counted up to where it breaks and its entry in `files` says so (`error`).
+ */
+export async function summarizeProxyLogs(
+  inputs: readonly ProxyLogInput[],
+  options: Partial<ErrorLogSummaryOptions & ReadLogOptions> = {},
+): Promise<ErrorLogSummary> {
   const read = { ...READ_LOG_DEFAULTS, ...options };
-  const summaryOptions: Partial<ErrorLogSummaryOptions> = {};
-  for (const key of Object.keys(ERROR_LOG_SUMMARY_DEFAULTS) as (keyof ErrorLogSummaryOptions)[]) {
-    if (options[key] !== undefined) summaryOptions[key] = options[key];
-  }
+  const summaryOptions: Partial<ErrorLogSummaryOptions> = {
+    ...(options.bucketS === undefined ? {} : { bucketS: options.bucketS }),
+    ...(options.maxUpstreams === undefined ? {} : { maxUpstreams: options.maxUpstreams }),
+    ...(options.maxBuckets === undefined ? {} : { maxBuckets: options.maxBuckets }),
+    ...(options.maxExampleChars === undefined ? {} : { maxExampleChars: options.maxExampleChars }),
+  };
   const parts: ErrorLogSummary[] = [];
-  for (const file of files) {
+  for (const { file, format } of inputs) {
+    const fileOptions = { ...summaryOptions, format };
     const size = file === '-' ? 0 : await plainFileSize(file);
     if (read.workers > 1 && size >= read.parallelMinBytes) {
-      parts.push(await summarizeInWorkers(file, size, read, summaryOptions));
+      const part = await summarizeInWorkers(file, size, read, fileOptions);
+      assertKnownFormat(file, format, part.lines.total, part.lines.proxy);
+      parts.push(part);
       continue;
     }
-    const aggregator = new ErrorLogAggregator(summaryOptions);
-    const result = await readLines(file, (line, truncated) => aggregator.add(line, truncated), read);
-    aggregator.addFile({ file, lines: result.lines, bytes: result.bytes, gzip: result.gzip, truncatedLines: result.truncated });
-    parts.push(aggregator.summary());
+    const aggregator = new ErrorLogAggregator(fileOptions);
+    let blank = 0;
+    const onLine = (line: string, truncated: boolean): void => {
+      if (line.length === 0) blank += 1;
+      aggregator.add(line, truncated);
+    };
+    try {
+      const result = await readLines(file, onLine, read);
+      aggregator.addFile({ file, lines: result.lines, bytes: result.bytes, gzip: result.gzip, truncatedLines: result.truncated, format });
+    } catch (err) {
+      const broken = brokenGzip(err);
+      if (broken === undefined) throw err;
+      const lines = aggregator.summary().lines.total;
+      aggregator.addFile({ file, lines, bytes: 0, gzip: true, truncatedLines: 0, format, error: `${broken} after ${lines} line${lines === 1 ? '' : 's'}` });
+    }
+    const summary = aggregator.summary();
+    assertKnownFormat(file, format, summary.lines.total - blank, summary.lines.proxy);
+    parts.push(summary);
   }
   return parts.length === 1 ? parts[0]! : mergeErrorLogSummaries(parts, summaryOptions);
+}
+
+/** `BG_UNKNOWN_FORMAT` when a file has lines but none is in the formats it was read as. */
+function assertKnownFormat(file: string, format: ProxyLogFormatChoice, lines: number, proxyLines: number): void {
+  if (lines === 0 || proxyLines > 0) return;
+  const tried = format === 'auto' ? createLogLineClassifier('auto').formats : [format];
+  throw new BadgatewayError(
+    ERROR_CODES.UNKNOWN_FORMAT,
+    `${file === '-' ? 'standard input' : file}: none of its ${lines} line${lines === 1 ? ' is' : 's is'} in a known format (tried: ${describeFormats(tried)})`,
+  );
+}
+
+/** The reason a gzip stream broke (truncated or corrupt), or undefined for any other error. */
+function brokenGzip(err: unknown): string | undefined {
+  if (!(err instanceof BadgatewayError) || err.code !== ERROR_CODES.UNREADABLE) return undefined;
+  const code = typeof err.cause === 'object' && err.cause !== null && 'code' in err.cause ? String((err.cause as { code: unknown }).code) : '';
+  if (code === 'Z_BUF_ERROR') return 'truncated gzip data (unexpected end of file)';
+  if (code.startsWith('Z_')) return `corrupt gzip data (${(err.cause as Error).message})`;
+  return undefined;
 }
 
 /** Size of a plain (not gzip) regular file; 0 for anything else, which is then read in one stream. */
@@ -481,7 +639,7 @@ async function summarizeInWorkers(
     const merged = mergeErrorLogSummaries(parts, summaryOptions);
     const lines = parts.reduce((sum, p) => sum + (p.files[0]?.lines ?? 0), 0);
     const truncatedLines = parts.reduce((sum, p) => sum + (p.files[0]?.truncatedLines ?? 0), 0);
-    merged.files = [{ file, lines, bytes: size, gzip: false, truncatedLines }];
+    merged.files = [{ file, lines, bytes: size, gzip: false, truncatedLines, ...(summaryOptions.format === undefined ? {} : { format: summaryOptions.format }) }];
     return merged;
   } finally {
     read.signal?.removeEventListener('abort', stop);

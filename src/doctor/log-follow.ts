@@ -2,7 +2,7 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { AccessLogAggregator, summarizeAccessLogs, type AccessLogSummary } from './access-log.js';
-import { ErrorLogAggregator, summarizeErrorLogs, type ErrorLogSummary } from './error-log.js';
+import { ErrorLogAggregator, mergeErrorLogSummaries, summarizeProxyLogs, type ErrorLogSummary, type ProxyLogInput } from './error-log.js';
 import { readLines, sniffGzip } from './lines.js';
 import type { DoctorOptions } from './options.js';
 
@@ -17,7 +17,7 @@ export interface LogReader {
   read(): Promise<LogSummaries>;
 }
 
-type ReadOptions = Pick<DoctorOptions, 'errorLogs' | 'accessLogs' | 'maxLineChars' | 'bucketS' | 'signal'>;
+type ReadOptions = Pick<DoctorOptions, 'errorLogs' | 'proxyLogs' | 'accessLogs' | 'maxLineChars' | 'bucketS' | 'signal'>;
 
 /**
  * One reader for `doctor`'s logs. Without `follow` the logs are read once, on the first sample
@@ -30,21 +30,29 @@ type ReadOptions = Pick<DoctorOptions, 'errorLogs' | 'accessLogs' | 'maxLineChar
  */
 export function createLogReader(options: ReadOptions, io: { stdin?: Readable } = {}, { follow = false } = {}): LogReader {
   const read = { maxLineChars: options.maxLineChars, bucketS: options.bucketS, ...(options.signal ? { signal: options.signal } : {}), ...(io.stdin ? { stdin: io.stdin } : {}) };
+  // nginx-format error logs (nginx's and the built-in proxy's) and every other proxy's log, each in its format.
+  const proxyLogs: ProxyLogInput[] = [...options.errorLogs.map((file) => ({ file, format: 'nginx' as const })), ...options.proxyLogs];
   if (!follow) {
     let once: Promise<LogSummaries> | undefined;
     return {
       read: () =>
         (once ??= (async () => ({
-          errorLog: options.errorLogs.length > 0 ? await summarizeErrorLogs(options.errorLogs, read) : null,
+          errorLog: proxyLogs.length > 0 ? await summarizeProxyLogs(proxyLogs, read) : null,
           accessLog: options.accessLogs.length > 0 ? await summarizeAccessLogs(options.accessLogs, read) : null,
         }))()),
     };
   }
-  const errors = options.errorLogs.length > 0 ? createFollowedLog(options.errorLogs, new ErrorLogAggregator({ bucketS: options.bucketS }), read) : undefined;
+  // One followed log (with its aggregator) per format: the files of one format are rotated parts of one log.
+  const byFormat = new Map<ProxyLogInput['format'], string[]>();
+  for (const { file, format } of proxyLogs) byFormat.set(format, [...(byFormat.get(format) ?? []), file]);
+  const errors = [...byFormat].map(([format, files]) => createFollowedLog(files, new ErrorLogAggregator({ bucketS: options.bucketS, format }), read));
   const access = options.accessLogs.length > 0 ? createFollowedLog(options.accessLogs, new AccessLogAggregator({ bucketS: options.bucketS }), read) : undefined;
   return {
     async read() {
-      return { errorLog: (await errors?.read()) ?? null, accessLog: (await access?.read()) ?? null };
+      const parts: ErrorLogSummary[] = [];
+      for (const log of errors) parts.push(await log.read());
+      const errorLog = parts.length === 0 ? null : parts.length === 1 ? parts[0]! : mergeErrorLogSummaries(parts, { bucketS: options.bucketS });
+      return { errorLog, accessLog: (await access?.read()) ?? null };
     },
   };
 }

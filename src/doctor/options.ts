@@ -1,4 +1,5 @@
 import { badOption } from '../errors/index.js';
+import type { ProxyLogInput } from './error-log.js';
 
 /** Everything `badgateway doctor` can be asked to look at, and its thresholds. */
 export interface DoctorOptions {
@@ -12,6 +13,26 @@ export interface DoctorOptions {
   errorLogs: string[];
   /** Access logs (see access-log.ts for the formats). */
   accessLogs: string[];
+  /** Logs of other proxies (HAProxy, Caddy, Envoy, Traefik, ALB), each with its format or `auto`. */
+  proxyLogs: ProxyLogInput[];
+  /**
+   * nginx configuration files (`--nginx-conf`; includes followed): upstreams, keep-alive pools,
+   * timeouts, worker user and limits. With none, running nginx masters are read with `nginx -T`
+   * (see `discoverProxy`).
+   */
+  nginxConfs: string[];
+  /**
+   * Read the running nginx's configuration (`nginx -T` with the master's own -p/-c) and its workers'
+   * uid/gid when no `nginxConfs` are given: the masters writing one of `errorLogs`, or every master
+   * when no log is given. Default true.
+   */
+  discoverProxy: boolean;
+  /** The proxy workers' user (`www-data`, `nobody nogroup`, `33:33`) for the socket permission check; overrides the config and the running workers. */
+  proxyUser?: string;
+  /** App server logs (gunicorn's error log, uvicorn's or Node's stderr): worker timeouts, kills and fatal traces. */
+  appLogs: string[];
+  /** Read the kernel log (`journalctl -k`, else `dmesg`) for OOM kills when worker deaths are in question. Default true. */
+  kernelLog: boolean;
   /** With no target and no log: inspect every listening socket of the machine. Default true. */
   scanAll: boolean;
   /**
@@ -30,6 +51,8 @@ export interface DoctorOptions {
   idleSocketsMin: number;
   /** The proxy's idle timeout for pooled upstream connections, ms (0 = unknown: no keep-alive race check). */
   proxyIdleTimeoutMs: number;
+  /** A listen backlog below this while net.core.somaxconn is higher is a warning even without `burst` (0 = off). */
+  minBacklog: number;
   /** Expected peak of simultaneous new connections (0 = unknown): a backlog below it is a warning. */
   burst: number;
   /** somaxconn below this caps the usual backlogs (gunicorn 2048, nginx 511): worth a warning when a backlog hits it. */
@@ -53,6 +76,11 @@ export const DOCTOR_DEFAULTS: Readonly<DoctorOptions> = Object.freeze({
   unixSockets: [],
   errorLogs: [],
   accessLogs: [],
+  proxyLogs: [],
+  nginxConfs: [],
+  discoverProxy: true,
+  appLogs: [],
+  kernelLog: true,
   scanAll: true,
   intervalMs: 1000,
   fdWarningRatio: 0.8,
@@ -61,6 +89,7 @@ export const DOCTOR_DEFAULTS: Readonly<DoctorOptions> = Object.freeze({
   idleMs: 10_000,
   idleSocketsMin: 20,
   proxyIdleTimeoutMs: 0,
+  minBacklog: 128,
   burst: 0,
   minSomaxconn: 1024,
   logCriticalLines: 10,
@@ -83,7 +112,7 @@ export function resolveDoctorOptions(user: Partial<DoctorOptions> = {}): DoctorO
   const nonNegative = (name: string, v: number): void => {
     if (!Number.isFinite(v) || v < 0) throw badOption(name, v, 'a number ≥ 0');
   };
-  for (const key of ['intervalMs', 'idleMs', 'idleSocketsMin', 'proxyIdleTimeoutMs', 'burst', 'minSomaxconn', 'logCriticalLines', 'probeTimeoutMs'] as const) {
+  for (const key of ['intervalMs', 'idleMs', 'idleSocketsMin', 'proxyIdleTimeoutMs', 'burst', 'minBacklog', 'minSomaxconn', 'logCriticalLines', 'probeTimeoutMs'] as const) {
     nonNegative(key, o[key]);
   }
   if (!(o.bucketS >= 1)) throw badOption('bucketS', o.bucketS, 'at least 1 second');

@@ -1,68 +1,11 @@
-import { getCause, type CauseId } from '../causes/index.js';
+import type { CauseId } from '../causes/index.js';
 import type { AccessLogSummary } from './access-log.js';
-import type { DoctorFacts, ListenerFacts, TargetFacts } from './collectors.js';
-import type { ErrorLogSummary } from './error-log.js';
-import { createFinding, severityOf, type ConfirmValues, type Finding } from './findings.js';
+import type { DoctorFacts, ListenerFacts } from './collectors.js';
+import { createFinding, severityOf, type Finding } from './findings.js';
+import { closeWaitRule, fdChainRule } from './chains.js';
+import { NO_PROXY_CONTEXT, type ProxyContext } from './proxy-context.js';
+import { confirmValues, fdEvidence, pct, seconds, type LiveRule } from './rule-kit.js';
 import type { DoctorOptions } from './options.js';
-
-/** A rule: facts in, findings out. Pure; thresholds come from the options. */
-export type LiveRule = (target: TargetFacts, facts: DoctorFacts, options: DoctorOptions) => Finding[];
-
-const pct = (ratio: number): string => `${Math.round(ratio * 100)}%`;
-const seconds = (ms: number): string => (ms >= 1000 ? `${+(ms / 1000).toFixed(1)} s` : `${ms} ms`);
-
-function confirmValues(target: TargetFacts, listener?: ListenerFacts): ConfirmValues {
-  const values: ConfirmValues = {};
-  const pid = listener?.pid ?? target.pid;
-  if (pid !== undefined) values.pid = pid;
-  const port = listener?.port ?? target.port;
-  if (port !== undefined) values.port = port;
-  const socket = listener?.path ?? target.unixSocket;
-  if (socket !== undefined) values.socket = socket;
-  return values;
-}
-
-function fdEvidence(target: TargetFacts): string[] {
-  const p = target.process;
-  if (!p) return [];
-  const { fds } = p;
-  const kinds = Object.entries(fds.byKind)
-    .filter(([, n]) => n > 0)
-    .sort((a, b) => b[1] - a[1])
-    .map(([k, n]) => `${k} ${n}`)
-    .join(', ');
-  return [
-    `pid ${p.pid}${p.command ? ` (${p.command})` : ''}: ${fds.open} fds open of soft limit ${fds.soft ?? 'unlimited'}${fds.soft ? ` (${pct(fds.ratio)})` : ''}, hard limit ${fds.hard ?? 'unlimited'}`,
-    `fds by kind: ${kinds || 'none'}`,
-  ];
-}
-
-/** Open fds near the soft RLIMIT_NOFILE: accept() is about to fail (or fails) with EMFILE. */
-const fdRule: LiveRule = (target, _facts, options) => {
-  const p = target.process;
-  if (!p || !p.fds.soft) return [];
-  const severity = severityOf(p.fds.ratio, { warning: options.fdWarningRatio, critical: options.fdCriticalRatio });
-  if (!severity) return [];
-  return [
-    createFinding(
-      'fd-exhaustion',
-      {
-        severity,
-        source: 'live',
-        target: target.label,
-        summary: `${p.fds.open} of ${p.fds.soft} fds in use (${pct(p.fds.ratio)}): ${severity === 'critical' ? 'accept() fails or is about to fail with EMFILE' : 'close to EMFILE'}`,
-        evidence: [...fdEvidence(target), ...queuedEvidence(target)],
-      },
-      confirmValues(target),
-    ),
-  ];
-};
-
-function queuedEvidence(target: TargetFacts): string[] {
-  return target.listeners
-    .filter((l) => (l.queue ?? 0) > 0)
-    .map((l) => `${l.name}: ${l.queue} connections wait in the accept queue (backlog ${l.backlog ?? '?'})`);
-}
 
 /**
  * Many connections with no traffic, holding fds. TCP: ESTABLISHED with no data either way for
@@ -153,51 +96,43 @@ const queueRule: LiveRule = (target, facts, options) => {
       );
       continue;
     }
+    const warn = (summary: string, more: string[]): void => {
+      out.push(createFinding(backlogCause(l), { severity: 'warning', source: 'live', target: target.label, summary, evidence: more }, confirmValues(target, l)));
+    };
     if (options.burst > 0 && l.backlog < options.burst) {
-      out.push(
-        createFinding(
-          backlogCause(l),
-          {
-            severity: 'warning',
-            source: 'live',
-            target: target.label,
-            summary: `backlog ${l.backlog} of ${l.name} cannot hold a burst of ${options.burst} connections`,
-            evidence: [`expected burst ${options.burst} (--burst) > backlog ${l.backlog}`, ...evidence],
-          },
-          confirmValues(target, l),
-        ),
-      );
+      warn(`backlog ${l.backlog} of ${l.name} cannot hold a burst of ${options.burst} connections`, [`expected burst ${options.burst} (--burst) > backlog ${l.backlog}`, ...evidence]);
       continue;
     }
     const s = facts.machine.somaxconn;
+    if (options.minBacklog > 0 && l.backlog < options.minBacklog && s !== null && s > l.backlog) {
+      const refused = l.kind === 'unix' ? 'refused at once (EAGAIN: 502)' : 'dropped (SYNs: connect timeouts, 504)';
+      warn(`backlog ${l.backlog} of ${l.name} is below ${options.minBacklog} while net.core.somaxconn allows ${s}: any burst above ${l.backlog} waiting connections is ${refused}`, [
+        ...evidence,
+        `listen() asked for ${l.backlog} (the kernel would allow up to ${s}): the app's own setting, e.g. gunicorn --backlog, listen(backlog)`,
+      ]);
+      continue;
+    }
     if (s !== null && l.backlog === s && s < options.minSomaxconn) {
-      out.push(
-        createFinding(
-          backlogCause(l),
-          {
-            severity: 'warning',
-            source: 'live',
-            target: target.label,
-            summary: `net.core.somaxconn ${s} caps the backlog of ${l.name}`,
-            evidence: [...somaxconnEvidence(l, facts), `somaxconn below ${options.minSomaxconn} cuts the usual backlogs (gunicorn 2048, Node 511)`],
-          },
-          confirmValues(target, l),
-        ),
-      );
+      warn(`net.core.somaxconn ${s} caps the backlog of ${l.name}`, [...somaxconnEvidence(l, facts), `somaxconn below ${options.minSomaxconn} cuts the usual backlogs (gunicorn 2048, Node 511)`]);
     }
   }
   return out;
 };
 
-/** Upstream keep-alive timeout not longer than the proxy's idle timeout for pooled connections. */
+/**
+ * Upstream keep-alive timeout not longer than the proxy's idle timeout for pooled connections: the
+ * pool's `keepalive_timeout` from the proxy config, else `--proxy-idle-timeout`. Never without a
+ * pool: a proxy that does not reuse connections cannot race.
+ */
 const keepAliveRaceRule: LiveRule = (target, _facts, options) => {
-  if (options.proxyIdleTimeoutMs <= 0) return [];
   const out: Finding[] = [];
   for (const l of target.listeners) {
     const probe = l.keepAlive;
-    if (!probe || probe.keepAliveTimeoutS === null) continue;
+    const pool = l.proxyPool;
+    const proxyIdleMs = pool ? pool.keepaliveTimeoutMs : options.proxyIdleTimeoutMs;
+    if (!probe || probe.keepAliveTimeoutS === null || proxyIdleMs <= 0) continue;
     const upstreamMs = probe.keepAliveTimeoutS * 1000;
-    if (upstreamMs > options.proxyIdleTimeoutMs) continue;
+    if (upstreamMs > proxyIdleMs) continue;
     out.push(
       createFinding(
         'keepalive-race',
@@ -205,13 +140,58 @@ const keepAliveRaceRule: LiveRule = (target, _facts, options) => {
           severity: 'warning',
           source: 'live',
           target: target.label,
-          summary: `upstream keep-alive timeout ${seconds(upstreamMs)} ≤ proxy idle timeout ${seconds(options.proxyIdleTimeoutMs)}: it closes pooled connections the proxy may reuse`,
+          summary: `upstream keep-alive timeout ${seconds(upstreamMs)} ≤ proxy idle timeout ${seconds(proxyIdleMs)}: it closes pooled connections the proxy may reuse`,
           evidence: [
             `${probe.url} answers Keep-Alive: timeout=${probe.keepAliveTimeoutS}${target.process?.command ? ` (${target.process.command})` : ''}`,
-            `proxy idle timeout for upstream connections ${seconds(options.proxyIdleTimeoutMs)} (--proxy-idle-timeout)`,
+            pool
+              ? `the proxy pools idle connections to it: upstream ${pool.upstream}, keepalive ${pool.keepalive}, keepalive_timeout ${seconds(pool.keepaliveTimeoutMs)} (${pool.source})`
+              : `proxy idle timeout for upstream connections ${seconds(options.proxyIdleTimeoutMs)} (--proxy-idle-timeout)`,
           ],
         },
         confirmValues(target, l),
+      ),
+    );
+  }
+  return out;
+};
+
+/**
+ * The proxy's workers may not connect() to the unix socket: mode, owner, group, supplementary
+ * groups and the directories' search bits, checked as the kernel does (see proc/socket-access.ts).
+ */
+const socketPermissionRule: LiveRule = (target) => {
+  const checks = [...(target.proxyAccess ?? []), ...target.listeners.flatMap((l) => l.proxyAccess ?? [])];
+  const seen = new Set<string>();
+  const out: Finding[] = [];
+  for (const { identity, access } of checks) {
+    const key = `${access.path}\0${identity.uid}`;
+    if (access.allowed || !access.denied || seen.has(key)) continue;
+    seen.add(key);
+    const who = `${identity.user ?? `uid ${identity.uid}`} (uid ${identity.uid}, gid ${identity.gid}${identity.groups.length > 0 ? `, groups ${identity.groups.join(',')}` : ''})`;
+    const sock = access.socket;
+    const d = access.denied;
+    const group = identity.group ?? String(identity.gid);
+    const fixFirst =
+      d.need === 'write'
+        ? [`chown :${group} ${access.path} && chmod 660 ${access.path} — and at the app's start: gunicorn --umask 007 --group ${group} (Node: fs.chmod after listen)`]
+        : [`chmod o+x ${d.path} (or give ${identity.user ?? identity.uid} a group with search permission on it)`];
+    out.push(
+      createFinding(
+        'socket-permission',
+        {
+          severity: 'critical',
+          source: 'live',
+          target: target.label,
+          summary: `the proxy's workers (${identity.user ?? `uid ${identity.uid}`}) cannot connect to unix:${access.path}${sock ? ` (${sock.mode} ${sock.owner} ${sock.group})` : ''}: every request to it is a 502 (13: Permission denied)`,
+          evidence: [
+            `workers run as ${who}, from ${identity.from}`,
+            ...(sock ? [`${access.path}: ${sock.mode} ${sock.owner} ${sock.group}`] : []),
+            ...(d.path !== access.path ? [`${d.path}: ${d.mode} ${d.owner} ${d.group}`] : []),
+            `${d.why}: connect() needs write on the socket and search on every directory above it`,
+          ],
+          fixFirst,
+        },
+        confirmValues(target),
       ),
     );
   }
@@ -230,7 +210,41 @@ const downRule: LiveRule = (target) => {
   return [createFinding('upstream-down', { severity: 'critical', source: 'live', target: target.label, summary: what, evidence: [what] }, confirmValues(target))];
 };
 
-const LIVE_RULES: readonly LiveRule[] = [downRule, fdRule, idleRule, queueRule, keepAliveRaceRule];
+// The chain rule runs before the idle rule: when both name keepalive-leak for one process, the
+// merged finding keeps the chain's summary (the first of two equally severe findings).
+const LIVE_RULES: readonly LiveRule[] = [downRule, socketPermissionRule, fdChainRule, closeWaitRule, idleRule, queueRule, keepAliveRaceRule];
+
+/**
+ * worker_connections above the fds a worker may open: a busy worker runs out of fds ((24: Too many
+ * open files), 500 or no answer) before it runs out of connections. The limit is
+ * worker_rlimit_nofile, else what the running workers have.
+ */
+function proxyLimitFindings(proxy: ProxyContext): Finding[] {
+  const out: Finding[] = [];
+  for (const c of proxy.configs) {
+    const running = c.workers.map((w) => w.fdSoft).filter((n) => n !== null);
+    const limit = c.workerRlimitNofile ?? (running.length > 0 ? Math.min(...running) : null);
+    if (limit === null || c.workerConnections <= limit) continue;
+    const where = c.masterPid !== null ? `nginx (pid ${c.masterPid})` : c.source;
+    out.push(
+      createFinding('proxy-fd-exhaustion', {
+        severity: 'warning',
+        source: 'live',
+        target: where,
+        summary: `worker_connections ${c.workerConnections} is above the ${limit} fds a worker may open: under load a worker fails with (24: Too many open files) before it runs out of connections`,
+        evidence: [
+          `worker_connections ${c.workerConnections} (${c.source})`,
+          c.workerRlimitNofile !== null
+            ? `worker_rlimit_nofile ${c.workerRlimitNofile}`
+            : `no worker_rlimit_nofile: the workers keep the limit they inherit, soft ${limit} (/proc/${c.workers[0]?.pid ?? 'PID'}/limits)`,
+          'each proxied request holds two connections (client and upstream), each an fd',
+        ],
+        fixFirst: [`worker_rlimit_nofile ${Math.max(2 * c.workerConnections, 1024)}; (at least twice worker_connections)`],
+      }),
+    );
+  }
+  return out;
+}
 
 /** TCP listen overflows between the two samples: SYNs dropped at a full accept queue somewhere. */
 function overflowFindings(facts: DoctorFacts): Finding[] {
@@ -255,7 +269,7 @@ function overflowFindings(facts: DoctorFacts): Finding[] {
  * Runs every live rule on every target, plus the machine-wide counter rule. One finding per cause and
  * process: `--pid N --unix-socket PATH` of the same process see the same fds, so their findings merge.
  */
-export function evaluateLiveRules(facts: DoctorFacts, options: DoctorOptions): Finding[] {
+export function evaluateLiveRules(facts: DoctorFacts, options: DoctorOptions, proxy: ProxyContext = NO_PROXY_CONTEXT): Finding[] {
   const byKey = new Map<string, Finding>();
   for (const target of facts.targets) {
     const who = target.process ? `pid ${target.process.pid}` : target.label;
@@ -267,7 +281,7 @@ export function evaluateLiveRules(facts: DoctorFacts, options: DoctorOptions): F
       }
     }
   }
-  return [...byKey.values(), ...overflowFindings(facts)];
+  return [...byKey.values(), ...overflowFindings(facts), ...proxyLimitFindings(proxy)];
 }
 
 const union = <T>(a: readonly T[], b: readonly T[]): T[] => [...new Set([...a, ...b])];
@@ -281,49 +295,9 @@ export function mergeFindings(a: Finding, b: Finding): Finding {
     evidence: union(first.evidence, second.evidence),
     confirm: union(first.confirm, second.confirm),
     alsoConsistentWith: union(first.alsoConsistentWith, second.alsoConsistentWith),
+    causes: union(first.causes, second.causes),
+    causedBy: union(first.causedBy, second.causedBy),
   };
-}
-
-/**
- * Findings from an error log: one per cause that is the most likely reading of some lines (a
- * pattern's first cause), with the other causes its symptom can stand for. When live findings
- * name one of those others, the log lines are added to that finding as evidence too.
- */
-export function evaluateErrorLog(summary: ErrorLogSummary, options: DoctorOptions, live: Finding[]): Finding[] {
-  const byCause = new Map<CauseId, ErrorLogSummary['patterns']>();
-  for (const p of summary.patterns) {
-    const primary = p.causes[0];
-    if (!primary) continue;
-    byCause.set(primary, [...(byCause.get(primary) ?? []), p]);
-  }
-  const findings: Finding[] = [];
-  for (const [cause, patterns] of byCause) {
-    const lines = patterns.reduce((n, p) => n + p.count, 0);
-    const also = [...new Set(patterns.flatMap((p) => p.causes.slice(1)))].filter((c) => c !== cause);
-    const evidence = patterns.flatMap((p) => [
-      `${p.count} × [${p.level ?? '?'}] ${p.id}${p.status === null ? '' : ` (${p.status})`} from ${p.firstSeen ?? '?'} to ${p.lastSeen ?? '?'}; upstreams: ${p.upstreams
-        .slice(0, 3)
-        .map((u) => `${u.name} ${u.count}`)
-        .join(', ')}${p.upstreams.length > 3 ? ', …' : ''}`,
-      `  e.g. ${p.example}`,
-    ]);
-    const statusText = [...new Set(patterns.map((p) => p.status).filter((s) => s !== null))].join('/');
-    findings.push(
-      createFinding(cause, {
-        severity: lines >= options.logCriticalLines ? 'critical' : 'warning',
-        source: 'error-log',
-        target: 'error log',
-        summary: `${lines} error-log line${lines === 1 ? '' : 's'}${statusText ? ` (${statusText})` : ''} ${getCause(cause)?.side === 'proxy' ? 'from the proxy itself' : 'point here'}${also.length > 0 ? `; the same symptom can also be ${also.join(', ')}` : ''}`,
-        evidence,
-        alsoConsistentWith: also,
-      }),
-    );
-    // Live evidence that picks one of the other readings gets the log lines as support.
-    for (const f of live) {
-      if (also.includes(f.cause)) f.evidence.push(`error log: ${lines} line(s) of ${patterns.map((p) => p.id).join(', ')} are consistent with this cause`);
-    }
-  }
-  return findings;
 }
 
 /** Access-log 502/504 are symptoms without a cause: they never make a finding alone (see the verdict). */

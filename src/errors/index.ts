@@ -26,6 +26,10 @@ export const ERROR_CODES = {
   NO_NGINX: 'BG_NO_NGINX',
   /** nginx rejected its configuration or did not start. */
   NGINX_FAILED: 'BG_NGINX_FAILED',
+  /** HAProxy or Caddy rejected its configuration or did not start. */
+  PROXY_FAILED: 'BG_PROXY_FAILED',
+  /** A log's lines are in none of the formats badgateway reads. */
+  UNKNOWN_FORMAT: 'BG_UNKNOWN_FORMAT',
   /** `prlimit` (util-linux) is missing, needed for --fd-limit. */
   NO_PRLIMIT: 'BG_NO_PRLIMIT',
   /** A required external program (ss, python3, gunicorn …) is missing. */

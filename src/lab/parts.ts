@@ -1,7 +1,7 @@
 import { spawnDemoApp, type SpawnDemoAppOptions, type SpawnedDemoApp } from '../app/index.js';
 import { runLoad } from '../load/index.js';
 import { readFdStats, readListenQueue, type ListenQueue, type SocketTarget } from '../proc/index.js';
-import { findNginx, startProxy, type ProxyHandle } from '../proxy/index.js';
+import { findCaddy, findHaproxy, findNginx, startProxy, type ProxyHandle } from '../proxy/index.js';
 
 /*
  * The other parts (app, load, proxy, proc) as the lab calls them, typed by the parts themselves:
@@ -20,6 +20,9 @@ export interface LabParts {
   startProxy: typeof startProxy;
   /** Path of nginx, or undefined when it is not installed. */
   findNginx: typeof findNginx;
+  /** Path of HAProxy / Caddy, or undefined when not installed. */
+  findHaproxy: typeof findHaproxy;
+  findCaddy: typeof findCaddy;
   runLoad: typeof runLoad;
   spawnDemoApp: typeof spawnDemoApp;
   readFdStats: typeof readFdStats;
@@ -33,6 +36,8 @@ export async function loadParts(): Promise<LabParts> {
   cached ??= {
     startProxy,
     findNginx,
+    findHaproxy,
+    findCaddy,
     runLoad,
     spawnDemoApp,
     readFdStats,

@@ -1,5 +1,6 @@
-import { readFile } from 'node:fs/promises';
-import { classifyProxyLogLine, getCause, type CauseId } from '../causes/index.js';
+import { readFile, writeFile } from 'node:fs/promises';
+import { LINE, createLogLineClassifier, getProxyView, type CauseId, type FastClassification, type ProxyLogFormat } from '../causes/index.js';
+import { renderNginxConfig, resolveOptions } from '../proxy/index.js';
 import { debug } from '../util/index.js';
 import type { LabParts, LabProxy } from './parts.js';
 import type { PhaseCompanion, PhaseSpec } from './scenario.js';
@@ -35,7 +36,14 @@ export interface PhaseEnv {
   signal?: AbortSignal;
   onProgress?: (p: PhaseProgress) => void;
   /** Runs doctor on the upstream and the proxy log after the load; omitted = not run. */
-  doctor?: (target: { pid: number | null; target: { port: number } | { unixSocket: string }; errorLogPath: string }) => Promise<PhaseResult['doctor']>;
+  doctor?: (target: {
+    pid: number | null;
+    target: { port: number } | { unixSocket: string };
+    errorLogPath: string;
+    logFormat: ProxyLogFormat;
+    nginxConf?: string;
+    appLog?: string;
+  }) => Promise<PhaseResult['doctor']>;
 }
 
 /** Samples the upstream's fds and listen queue every `intervalMs` until stopped. */
@@ -77,25 +85,51 @@ function startSampler(upstream: UpstreamHandle, parts: LabParts, intervalMs: num
   };
 }
 
-/** Classifies every line of a proxy error log against the scenario's cause. */
-export function classifyErrorLog(text: string, causeId: CauseId, maxLines: number): PhaseResult['proxyLog'] {
-  const cause = getCause(causeId);
+/** The log format a proxy of the lab writes (the built-in proxy writes nginx's). */
+export function logFormatOf(proxy: ProxyKind): ProxyLogFormat {
+  return proxy === 'builtin' ? 'nginx' : proxy;
+}
+
+/**
+ * Classifies every line of a proxy's log (nginx's error log, HAProxy's httplog, Caddy's JSON log)
+ * against the scenario's cause, in the format of `proxy`.
+ */
+export function classifyErrorLog(text: string, causeId: CauseId, maxLines: number, proxy: ProxyKind = 'nginx'): PhaseResult['proxyLog'] {
+  const format = logFormatOf(proxy);
+  const view = getProxyView(causeId, format);
+  const signals = view && 'signals' in view ? view.signals : [];
+  const classifier = createLogLineClassifier(format);
   const lines = text.split('\n').filter((l) => l.trim() !== '');
   const classified: ClassifiedLine[] = [];
   const byPattern: Record<string, number> = {};
   let causeLines = 0;
   for (const line of lines) {
-    const c = classifyProxyLogLine(line);
-    if (!c) continue;
+    const c = {} as FastClassification;
+    if (classifier.classify(line, c).kind !== LINE.FAILURE) continue;
     byPattern[c.patternId] = (byPattern[c.patternId] ?? 0) + 1;
-    // A line is evidence of the cause when its pattern names the cause, or the cause lists the pattern.
-    const matchesCause = c.causes.includes(causeId) || (cause?.proxyLog.includes(c.patternId) ?? false);
+    // A line is evidence of the cause when its pattern names the cause, or the proxy's view of the cause lists it.
+    const matchesCause = c.causes.includes(causeId) || signals.includes(c.patternId);
     if (matchesCause) causeLines += 1;
     if (classified.length < maxLines) {
       classified.push({ line, patternId: c.patternId, causes: c.causes, status: c.status, level: c.level, matchesCause });
     }
   }
   return { lines: lines.length, classified, byPattern, causeLines };
+}
+
+/**
+ * The proxy's config for doctor: nginx's own file, or for the built-in proxy the nginx config of the
+ * same options (it follows nginx's semantics: the same pool, the same timeouts).
+ */
+async function proxyConfigFile(proxy: LabProxy, spec: PhaseSpec, dir: string, phase: PhaseName, kind: ProxyKind): Promise<string | undefined> {
+  // doctor reads nginx configurations; HAProxy's and Caddy's it does not (their logs still count).
+  if (kind === 'haproxy' || kind === 'caddy') return undefined;
+  if ('configPath' in proxy && typeof proxy.configPath === 'string') return proxy.configPath;
+  const path = `${dir}/${phase}-builtin-equivalent.conf`;
+  const resolved = resolveOptions({ upstream: proxy.upstream, keepalive: spec.proxy.keepalive, connectTimeoutMs: spec.proxy.connectTimeoutMs, readTimeoutMs: spec.proxy.readTimeoutMs, sendTimeoutMs: spec.proxy.readTimeoutMs });
+  const paths = { prefix: dir, conf: path, pid: `${dir}/x.pid`, errorLog: proxy.errorLogPath, accessLog: proxy.accessLogPath, temp: dir };
+  await writeFile(path, renderNginxConfig(resolved, proxy.port, paths));
+  return path;
 }
 
 const EMPTY_CLIENT: PhaseResult['client'] = {
@@ -191,7 +225,7 @@ export async function runPhase(name: PhaseName, spec: PhaseSpec, env: PhaseEnv):
         rate: spec.load.rate,
         durationMs: spec.load.durationMs,
         timeoutMs,
-        keepAlive: true,
+        keepAlive: spec.load.clientKeepAlive ?? true,
         connections: Math.min(1000, Math.ceil((spec.load.rate * timeoutMs) / 1000) + 10),
         bucketMs: BUCKET_MS,
         ...(env.signal ? { signal: env.signal } : {}),
@@ -214,14 +248,25 @@ export async function runPhase(name: PhaseName, spec: PhaseSpec, env: PhaseEnv):
       };
       result.gatewayErrors = (metrics.statusCodes['502'] ?? 0) + (metrics.statusCodes['504'] ?? 0);
       // Before anything stops: the upstream is still in the state the load left it in.
-      if (env.doctor) result.doctor = await env.doctor({ pid: await upstream.samplePid(), target: upstream.target, errorLogPath: proxy.errorLogPath });
+      if (env.doctor) {
+        const nginxConf = await proxyConfigFile(proxy, spec, env.dir, name, env.proxyKind);
+        const appLog = await upstream.writeLog?.(`${env.dir}/${name}-app.log`);
+        result.doctor = await env.doctor({
+          pid: await upstream.samplePid(),
+          target: upstream.target,
+          errorLogPath: proxy.errorLogPath,
+          logFormat: logFormatOf(env.proxyKind),
+          ...(nginxConf ? { nginxConf } : {}),
+          ...(appLog ? { appLog } : {}),
+        });
+      }
     } finally {
       mark('load done');
       result.samples = await sampler.stop();
       if (companion) result.notes.push(...companion.notes());
     }
     const log = proxy.readErrorLog ? await proxy.readErrorLog() : await readFile(proxy.errorLogPath, 'utf8');
-    result.proxyLog = classifyErrorLog(log, env.causeId, env.maxLogLines);
+    result.proxyLog = classifyErrorLog(log, env.causeId, env.maxLogLines, env.proxyKind);
     result.notes.push(...upstream.notes());
   } catch (err) {
     result.error = errorMessage(err);
@@ -230,7 +275,7 @@ export async function runPhase(name: PhaseName, spec: PhaseSpec, env: PhaseEnv):
     if (proxy && result.proxyLog.lines === 0) {
       try {
         const log = proxy.readErrorLog ? await proxy.readErrorLog() : await readFile(proxy.errorLogPath, 'utf8');
-        result.proxyLog = classifyErrorLog(log, env.causeId, env.maxLogLines);
+        result.proxyLog = classifyErrorLog(log, env.causeId, env.maxLogLines, env.proxyKind);
       } catch {
         // The log went with the proxy.
       }

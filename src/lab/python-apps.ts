@@ -157,6 +157,8 @@ export interface PythonAppOptions {
   workers?: number;
   /** gunicorn: time each request blocks its worker, in ms. */
   workMs?: number;
+  /** gunicorn: --timeout, s (a worker silent this long is killed: WORKER TIMEOUT). Default gunicorn's 30. */
+  timeoutS?: number;
   /** uvicorn: shed with 503 at this share of the fd limit (the seed's middleware); 0 = off. */
   fdGuardRatio?: number;
   /** gevent: per-connection timeout of the seed's handler, in ms; 0 = none (pywsgi's default). */
@@ -190,7 +192,8 @@ function commandFor(options: PythonAppOptions): { file: string; source: string; 
         source: GUNICORN_APP,
         args: [
           '-m', 'gunicorn', '-k', 'sync', '-w', String(options.workers ?? 1), '--backlog', String(options.backlog ?? 2048),
-          '--bind', `unix:${options.unixSocket}`, '--umask', '0', '--chdir', options.dir, '--log-level', 'warning', 'seed002_app:app',
+          '--bind', `unix:${options.unixSocket}`, '--umask', '0', '--chdir', options.dir, '--log-level', 'warning',
+          ...(options.timeoutS !== undefined ? ['--timeout', String(options.timeoutS)] : []), 'seed002_app:app',
         ],
         env: { BG_WORK_MS: String(options.workMs ?? 10) },
       };

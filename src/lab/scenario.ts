@@ -1,7 +1,8 @@
 import type { CauseId } from '../causes/index.js';
+import type { NodeAppOptions } from './node-apps.js';
 import type { PythonAppOptions } from './python-apps.js';
 import type { LabDemoAppOptions } from './parts.js';
-import type { PhaseName, UpstreamKind } from './types.js';
+import type { PhaseName, ProxyKind, UpstreamKind } from './types.js';
 
 /** How a phase's upstream is started. */
 export type UpstreamSpec =
@@ -10,7 +11,9 @@ export type UpstreamSpec =
   /** The lab's keep-alive race server, in process. */
   | { kind: 'race'; keepAliveTimeoutMs: number }
   /** A seed's Python app under Debian's server. */
-  | { kind: 'python'; app: Omit<PythonAppOptions, 'dir' | 'unixSocket'> };
+  | { kind: 'python'; app: Omit<PythonAppOptions, 'dir' | 'unixSocket'> }
+  /** A small Node app with one bug (a CLOSE_WAIT leak, a worker that dies mid-request), as a child process on TCP. */
+  | { kind: 'node-app'; app: NodeAppOptions };
 
 /** The proxy settings of a phase (the rest are the proxy part's defaults). */
 export interface PhaseProxySpec {
@@ -29,6 +32,11 @@ export interface PhaseLoadSpec {
   /** Requests per second. */
   rate: number;
   durationMs: number;
+  /**
+   * Clients keep their connection to the proxy between requests (default true); false = a new
+   * client connection per request.
+   */
+  clientKeepAlive?: boolean;
 }
 
 /** The upstream of a running phase, as hooks see it. */
@@ -82,5 +90,7 @@ export interface Scenario {
   upstreams: readonly UpstreamKind[];
   /** The seed incident a (scenario, upstream) pair reproduces. */
   seeds?: Partial<Record<UpstreamKind, string>>;
+  /** Proxies behind which the cause cannot show, each with the measured reason (the run is skipped, the reason printed). */
+  notBehind?: Partial<Record<ProxyKind, string>>;
   plan(upstream: UpstreamKind): ScenarioPlan;
 }

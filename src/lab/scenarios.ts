@@ -263,11 +263,14 @@ export const keepaliveRace: Scenario = {
   upstreams: ['node'],
   plan(upstream): ScenarioPlan {
     if (upstream !== 'node') return unsupported(this.id, upstream);
-    const load = { path: '/', method: 'POST' as const, body: 'x', rate: 50, durationMs: 1500 };
+    // A new client connection per request: HAProxy answers a failed reused upstream connection with
+    // 502 only for a client connection's first request; on a later one it closes the client's
+    // connection without a response (and without a log line), so that the client may retry.
+    const load = { path: '/', method: 'POST' as const, body: 'x', rate: 50, durationMs: 1500, clientKeepAlive: false };
     const proxy = { keepalive: 16, connectTimeoutMs: 1000, readTimeoutMs: 1000 };
     return {
       how:
-        `the proxy keeps idle upstream connections (keepalive 16) and POSTs at ${load.rate}/s; the upstream (the lab's race server) has a ` +
+        `the proxy keeps idle upstream connections (keepalive 16) and POSTs at ${load.rate}/s, each from a new client connection; the upstream (the lab's race server) has a ` +
         `${RACE_TIMEOUT_MS} ms keep-alive timeout that it checks when a request arrives, closing the expired connection right then: ` +
         'the close and the reuse cross every time, which loopback timing alone almost never does',
       fix: `upstream keep-alive timeout ${RACE_FIX_TIMEOUT_MS / 1000} s, longer than the proxy's idle timeout for pooled connections (nginx: 60 s)`,
@@ -353,6 +356,109 @@ export const upstreamDown: Scenario = {
   },
 };
 
+export const closeWaitLeak: Scenario = {
+  id: 'close-wait-leak',
+  title: 'The app never closes connections its peer closed (CLOSE_WAIT leak)',
+  causeId: 'close-wait-leak',
+  upstreams: ['node'],
+  notBehind: {
+    haproxy:
+      'HAProxy ends its connection to the app with a reset, which frees the socket at once: after 5 requests the app held 0 sockets in CLOSE_WAIT behind HAProxy 2.6.12, 5 behind nginx (measured); no pile to reproduce',
+  },
+  plan(upstream): ScenarioPlan {
+    if (upstream !== 'node') return unsupported(this.id, upstream);
+    const load = { path: '/', rate: 50, durationMs: 1500 };
+    return {
+      how:
+        `a Node server (node:net, allowHalfOpen) under RLIMIT_NOFILE ${FD_LIMIT_PYTHON} keeps every connection and never closes one the proxy closed: ` +
+        `each request leaves a socket in CLOSE_WAIT until accept() fails with EMFILE (${load.rate} req/s through the proxy, no upstream keep-alive)`,
+      fix: "the server ends its side when the peer has ended its own ('end' → socket.end()) and forgets the socket",
+      phases: {
+        fail: {
+          description: `node:net server that never closes, fd limit ${FD_LIMIT_PYTHON}`,
+          upstream: { kind: 'node-app', app: { app: 'close-wait', fixed: false, fdLimit: FD_LIMIT_PYTHON } },
+          proxy: SHORT,
+          load,
+        },
+        fix: {
+          description: `the same server closing on the peer's FIN, fd limit ${FD_LIMIT_PYTHON}`,
+          upstream: { kind: 'node-app', app: { app: 'close-wait', fixed: true, fdLimit: FD_LIMIT_PYTHON } },
+          proxy: SHORT,
+          load,
+        },
+      },
+    };
+  },
+};
+
+/** gunicorn's --timeout in the fail phase, the time each request takes, and the fix's timeout (above the slowest request). */
+const GUNICORN_TIMEOUT_S = 1;
+const SLOW_REQUEST_MS = 2000;
+const GUNICORN_FIX_TIMEOUT_S = 10;
+
+export const workerTimeout: Scenario = {
+  id: 'worker-timeout',
+  title: 'An app worker died in the middle of a request (killed, timed out or crashed)',
+  causeId: 'upstream-crash',
+  upstreams: ['node', 'gunicorn'],
+  plan(upstream): ScenarioPlan {
+    // The proxy waits longer than the request takes: what it sees is the worker dying, not a read timeout.
+    const proxy: PhaseProxySpec = { keepalive: 0, connectTimeoutMs: 1000, readTimeoutMs: 3000 };
+    if (upstream === 'gunicorn') {
+      // POSTs: no proxy retries them (HAProxy's retry-on would quietly retry a GET the dying worker dropped).
+      const load = { path: '/', method: 'POST' as const, rate: 2, durationMs: 2000 };
+      return {
+        how:
+          `gunicorn -k sync --timeout ${GUNICORN_TIMEOUT_S} on a unix socket, every request takes ${SLOW_REQUEST_MS / 1000} s: the arbiter kills the worker in the middle of ` +
+          `the request ([CRITICAL] WORKER TIMEOUT), nginx reads EOF on a connection it had not reused (${load.rate} req/s)`,
+        fix: `gunicorn --timeout ${GUNICORN_FIX_TIMEOUT_S}, above the slowest request (4 sync workers for the 2 s requests)`,
+        phases: {
+          fail: {
+            description: `gunicorn, 2 sync workers, --timeout ${GUNICORN_TIMEOUT_S}, ${SLOW_REQUEST_MS} ms per request`,
+            upstream: { kind: 'python', app: { server: 'gunicorn', workers: 2, backlog: 2048, workMs: SLOW_REQUEST_MS, timeoutS: GUNICORN_TIMEOUT_S } },
+            proxy,
+            load,
+          },
+          fix: {
+            description: `gunicorn, 4 sync workers, --timeout ${GUNICORN_FIX_TIMEOUT_S}, ${SLOW_REQUEST_MS} ms per request`,
+            upstream: { kind: 'python', app: { server: 'gunicorn', workers: 4, backlog: 2048, workMs: SLOW_REQUEST_MS, timeoutS: GUNICORN_FIX_TIMEOUT_S } },
+            proxy,
+            load,
+          },
+        },
+      };
+    }
+    if (upstream === 'node') {
+      // One request in four fails: the others keep the app busy while the dead workers are replaced.
+      // POSTs: no proxy retries them (HAProxy's retry-on would quietly retry a GET the dying worker
+      // dropped). A client connection per request: HAProxy answers 502 only to a connection's first
+      // request and closes a kept-alive one without an answer (see keepalive-race).
+      const load = { path: ['/', '/crash', '/', '/'], method: 'POST' as const, rate: 12, durationMs: 1500, clientKeepAlive: false };
+      return {
+        how:
+          'a node:cluster app (four workers, a new one forked when one exits, as pm2 cluster mode does) whose handler throws in the middle of one request in four: ' +
+          `the exception is uncaught, the worker dies with the request read and unanswered (${load.rate} req/s, every fourth POST /crash)`,
+        fix: "an error handler catches what the request throws and answers 500: the worker lives, the proxy passes the 500 on (no 502)",
+        phases: {
+          fail: {
+            description: 'node:cluster, the handler throws, nothing catches it',
+            upstream: { kind: 'node-app', app: { app: 'crash', fixed: false } },
+            proxy,
+            load,
+          },
+          fix: {
+            description: 'node:cluster, the handler throws, an error handler answers 500',
+            upstream: { kind: 'node-app', app: { app: 'crash', fixed: true } },
+            proxy,
+            load,
+          },
+        },
+      };
+    }
+    return unsupported(this.id, upstream);
+  },
+};
+
 /** Every scenario, in the order `badgateway lab` runs them. */
 export const SCENARIOS: readonly Scenario[] = [
   fdExhaustion,
@@ -362,6 +468,8 @@ export const SCENARIOS: readonly Scenario[] = [
   keepaliveRace,
   slowUpstream,
   upstreamDown,
+  closeWaitLeak,
+  workerTimeout,
 ];
 
 /** The scenario with that id, or undefined. */

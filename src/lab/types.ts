@@ -1,13 +1,13 @@
-import type { CauseId, Classification } from '../causes/index.js';
+import type { CauseId, FastClassification } from '../causes/index.js';
 
 /** The proxies a scenario runs behind. */
-export type ProxyKind = 'nginx' | 'builtin';
+export type ProxyKind = 'nginx' | 'haproxy' | 'caddy' | 'builtin';
 
 /** The app servers a scenario can use as its upstream. */
 export type UpstreamKind = 'node' | 'gunicorn' | 'uvicorn' | 'gevent';
 
 export const UPSTREAM_KINDS: readonly UpstreamKind[] = ['node', 'gunicorn', 'uvicorn', 'gevent'];
-export const PROXY_KINDS: readonly ProxyKind[] = ['nginx', 'builtin'];
+export const PROXY_KINDS: readonly ProxyKind[] = ['nginx', 'haproxy', 'caddy', 'builtin'];
 
 export type PhaseName = 'fail' | 'fix';
 
@@ -43,8 +43,8 @@ export interface ClassifiedLine {
   line: string;
   patternId: string;
   causes: readonly CauseId[];
-  /** What the client got for this line, per the catalogue (null: response already started). */
-  status: Classification['status'];
+  /** What the client got for this line, per the catalogue or the line itself (null: response already started). */
+  status: FastClassification['status'];
   level: string;
   /** The line is evidence of the scenario's cause. */
   matchesCause: boolean;

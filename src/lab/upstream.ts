@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { debug, waitFor } from '../util/index.js';
 import type { LabParts } from './parts.js';
+import { spawnNodeApp } from './node-apps.js';
 import { spawnPythonApp } from './python-apps.js';
 import { createRaceServer } from './race-server.js';
 import type { RunningUpstream, UpstreamSpec } from './scenario.js';
@@ -17,6 +19,8 @@ export interface UpstreamHandle extends RunningUpstream {
   notes(): string[];
   /** Child processes it started. */
   readonly childPids: number[];
+  /** Writes what the app server logged (its stderr) to `path` and returns it; undefined when it logs nothing we keep. */
+  writeLog?(path: string): Promise<string | undefined>;
   close(): Promise<void>;
 }
 
@@ -71,24 +75,44 @@ export async function startUpstream(spec: UpstreamSpec, parts: LabParts, dir: st
         close: () => server.close(),
       };
     }
+    case 'node-app': {
+      const app = await spawnNodeApp(spec.app);
+      return childUpstream(app, { port: app.port }, async () => app.pid, () => []);
+    }
     case 'python': {
       const app = await spawnPythonApp({ ...spec.app, dir, unixSocket: socketPath });
-      let crashed = false;
-      return {
-        url: app.url,
-        pid: app.pid,
-        target: { unixSocket: socketPath },
-        childPids: [app.pid],
-        samplePid: async () => (crashed ? null : app.samplePid()),
-        inflight: () => null,
-        notes: () => (app.emfileLines > 0 ? [`${spec.app.server} logged ${app.emfileLines} lines with "Too many open files"`] : []),
-        async crash() {
-          crashed = true;
-          process.kill(app.pid, 'SIGKILL');
-          await waitGone(app.pid);
-        },
-        close: () => app.close(),
-      };
+      return childUpstream(app, { unixSocket: socketPath }, () => app.samplePid(), () =>
+        app.emfileLines > 0 ? [`${spec.app.server} logged ${app.emfileLines} lines with "Too many open files"`] : [],
+      );
     }
   }
+}
+
+/** An app server child process that keeps its stderr (a Python server, a Node app) as an upstream handle. */
+function childUpstream(
+  app: { pid: number; url: string; readonly stderr: string; close(): Promise<void> },
+  target: UpstreamHandle['target'],
+  samplePid: () => Promise<number>,
+  notes: () => string[],
+): UpstreamHandle {
+  let crashed = false;
+  return {
+    url: app.url,
+    pid: app.pid,
+    target,
+    childPids: [app.pid],
+    samplePid: async () => (crashed ? null : samplePid()),
+    inflight: () => null,
+    notes,
+    async writeLog(path) {
+      await writeFile(path, app.stderr);
+      return path;
+    },
+    async crash() {
+      crashed = true;
+      process.kill(app.pid, 'SIGKILL');
+      await waitGone(app.pid);
+    },
+    close: () => app.close(),
+  };
 }

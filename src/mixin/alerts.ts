@@ -124,6 +124,19 @@ export function createAlertDefinitions(c: MixinConfig): AlertDefinition[] {
       anchor: 'upstream-down',
       labels: { cause: 'upstream-down', source: 'live' },
     }),
+    define('closeWaitLeakWarning', ['close-wait-leak'], alertNameOf('close-wait-leak'), 'warning', '15m', `${series(c, 'connections', 'state="CLOSE_WAIT"')} >= ${c.idleConnections}`, {
+      summary: `${INT} connections of {{ $labels.listener }} wait in CLOSE_WAIT on ${WHERE}.`,
+      description: `The peer closed them and the app never did: each holds an fd until the process runs out (then every new connection fails: 502/504). On ${HOST} run \`badgateway doctor ${DOCTOR_TARGET}\` (what holds the fds).`,
+      anchor: 'close-wait-leak',
+      labels: { cause: 'close-wait-leak', source: 'live' },
+    }),
+    // A worker death shows in no metric of its own: doctor names it from the app, kernel and proxy logs.
+    define('upstreamCrashFound', ['upstream-crash'], alertNameOf('upstream-crash'), 'critical', '1m', `max by (job, instance) (${series(c, 'doctorFindings', 'cause="upstream-crash"')}) > 0`, {
+      summary: `doctor on {{ $labels.instance }} sees app workers dying in the middle of requests (upstream-crash).`,
+      description: `gunicorn WORKER TIMEOUT or SIGKILL, an OOM kill or an uncaught exception ended a worker with a request: the proxy answers 502. On ${HOST} run \`badgateway doctor --nginx-error-log ${c.nginxErrorLog} --app-log APP_LOG\`.`,
+      anchor: 'upstream-crash',
+      labels: { cause: 'upstream-crash', source: 'doctor' },
+    }),
     define('guardSheddingWarning', [], 'BadgatewayGuardShedding', 'warning', '5m', `${n.shedRatio} >= ${c.shedWarningRatio}`, { summary: shedSummary, description: shedDescription, anchor: 'badgatewayguard', labels: { source: 'guard' } }),
     define('guardSheddingCritical', [], 'BadgatewayGuardShedding', 'critical', '5m', `${n.shedRatio} >= ${c.shedCriticalRatio}`, { summary: shedSummary, description: shedDescription, anchor: 'badgatewayguard', labels: { source: 'guard' } }),
     define('upstream5xxWarning', [], 'BadgatewayUpstream5xx', 'warning', '5m', `${n.badGatewayRatio} >= ${c.badGatewayWarningRatio}`, { summary: badSummary, description: badDescription, anchor: 'the-causes', labels: { source: 'access-log' } }),

@@ -31,6 +31,7 @@ export {
   type ConnectionStats,
 } from './connections.js';
 export { readNetstatCounters, readSomaxconn, type NetstatCounters } from './counters.js';
+export { readSocketStates, readSocketSnapshot, type SocketState, type SocketSnapshot } from './socket-states.js';
 export { findSocketOwners, FIND_OWNERS_DEFAULTS, type FindOwnersOptions } from './owners.js';
 export { assertLinux } from './platform.js';
 export { SOCKET_READ_DEFAULTS, resolveSocketReadOptions, runSs, type SocketReadOptions, type SocketSource } from './ss.js';
@@ -48,3 +49,12 @@ export {
   type ProcTcpSocket,
   type ProcUnixSocket,
 } from './types.js';
+export {
+  checkSocketAccess,
+  checkSearchAccess,
+  readAccountDb,
+  resolveUserSpec,
+  type AccountDb,
+  type SocketAccess,
+  type WorkerIdentity,
+} from './socket-access.js';

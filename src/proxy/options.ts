@@ -142,7 +142,8 @@ function checkInt(option: string, value: unknown, min: number, max: number): voi
 
 /** What both proxies return: the same shape, so lab and doctor never care which one runs. */
 export interface ProxyHandle extends AsyncDisposable {
-  readonly kind: 'nginx' | 'builtin';
+  /** Which proxy runs; also says the layout of `errorLogPath` (nginx's for nginx and builtin). */
+  readonly kind: 'nginx' | 'builtin' | 'haproxy' | 'caddy';
   /** `http://127.0.0.1:PORT` */
   readonly url: string;
   readonly port: number;

@@ -1,13 +1,15 @@
 import { badOption } from '../errors/index.js';
 import { createProxy } from './builtin.js';
+import { runCaddy, type CaddyOptions } from './caddy.js';
+import { runHaproxy, type HaproxyOptions } from './haproxy.js';
 import { findNginx, runNginx, type NginxOptions } from './nginx.js';
 import type { ProxyHandle } from './options.js';
 
-/** Which proxy to start: real nginx, the built-in one, or nginx when installed (else built-in). */
-export type ProxyKind = 'nginx' | 'builtin' | 'auto';
+/** Which proxy to start: real nginx, HAProxy or Caddy, the built-in one, or nginx when installed (else built-in). */
+export type ProxyKind = 'nginx' | 'haproxy' | 'caddy' | 'builtin' | 'auto';
 
-/** {@link ProxyOptions} plus the kind. */
-export interface StartProxyOptions extends NginxOptions {
+/** {@link ProxyOptions} plus the kind (and each real proxy's own options). */
+export interface StartProxyOptions extends NginxOptions, Omit<HaproxyOptions, keyof NginxOptions>, Omit<CaddyOptions, keyof NginxOptions> {
   /** Default `auto`. */
   kind?: ProxyKind;
 }
@@ -15,7 +17,8 @@ export interface StartProxyOptions extends NginxOptions {
 /**
  * Starts the proxy of `kind` with the shared options and returns the common handle. `auto`
  * prefers nginx (the real thing) and falls back to the built-in proxy when nginx is missing;
- * `nginx` without nginx installed is `BG_NO_NGINX` with the install hint.
+ * `nginx` without nginx installed is `BG_NO_NGINX` with the install hint; `haproxy` and `caddy` without
+ * theirs are `BG_MISSING_TOOL` with theirs.
  */
 export async function startProxy(options: StartProxyOptions): Promise<ProxyHandle> {
   const { kind = 'auto', ...rest } = options;
@@ -24,9 +27,13 @@ export async function startProxy(options: StartProxyOptions): Promise<ProxyHandl
       return createProxy(rest);
     case 'nginx':
       return runNginx(rest);
+    case 'haproxy':
+      return runHaproxy(rest);
+    case 'caddy':
+      return runCaddy(rest);
     case 'auto':
       return (rest.nginxPath ?? findNginx()) ? runNginx(rest) : createProxy(rest);
     default:
-      throw badOption('kind', kind, 'nginx, builtin or auto');
+      throw badOption('kind', kind, 'nginx, haproxy, caddy, builtin or auto');
   }
 }

@@ -192,7 +192,7 @@ function renderPhase(phase: PhaseResult | undefined, name: string, charts: Chart
 ${phase.error ? `<p class="bad">error: ${escapeHtml(phase.error)}</p>` : ''}
 ${phase.notes.length > 0 ? `<ul>${phase.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>` : ''}
 ${chartDivs}
-<h4>Proxy error log: ${escapeHtml(phase.proxyLog.lines)} lines, ${escapeHtml(phase.proxyLog.causeLines)} of this cause</h4>
+<h4>Proxy log: ${escapeHtml(phase.proxyLog.lines)} lines, ${escapeHtml(phase.proxyLog.causeLines)} of this cause</h4>
 ${patterns ? `<ul>${patterns}</ul>` : '<p class="muted">no upstream errors logged</p>'}
 ${lines ? `<pre>${lines}</pre>` : ''}
 </div>`;

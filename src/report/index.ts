@@ -12,3 +12,4 @@ export {
   type LabTextOptions,
 } from './lab-text.js';
 export { renderLabHtml, createPhaseCharts, escapeHtml, jsonForScript, readUplotAssets, type ChartSpec, type ChartSeries } from './html.js';
+export { renderLabMatrix, matrixRunsOf, logFlag, type MatrixRun } from './lab-matrix.js';

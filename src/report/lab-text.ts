@@ -1,5 +1,5 @@
-import { stripErrorLogPrefix } from '../causes/index.js';
-import type { LabReport, PhaseResult, ScenarioResult } from '../lab/index.js';
+import { describeLogLine } from '../causes/index.js';
+import { causeStatuses, logFormatOf, type ClassifiedLine, type LabReport, type PhaseResult, type ProxyKind, type ScenarioResult } from '../lab/index.js';
 import { createColors, renderTable, type TableColumn } from './table.js';
 
 /** Options of {@link renderLabText}. */
@@ -26,25 +26,36 @@ export function shortenTempPaths(text: string): string {
   return text.replace(/\/tmp\/bg-[\w-]+?-[A-Za-z0-9]{6}\//g, '…/');
 }
 
-/** The first proxy error line of the phase that is evidence of the scenario's cause, as `[level] message`. */
-export function firstCauseLine(phase: PhaseResult | undefined): string | undefined {
-  const line = phase?.proxyLog.classified.find((l) => l.matchesCause);
-  return line ? shortenTempPaths(stripErrorLogPrefix(line.line)) : undefined;
+/**
+ * The first proxy log line of the phase that is evidence of the scenario's cause, in short: nginx
+ * `[level] message`, HAProxy `status termination-state backend/server "request"`, Caddy `status msg`.
+ */
+export function firstCauseLine(phase: PhaseResult | undefined, proxy: ProxyKind = 'nginx', causeId?: string): string | undefined {
+  const line = phase ? causeLine(phase.proxyLog.classified, causeId) : undefined;
+  return line ? shortenTempPaths(describeLogLine(line.line, logFormatOf(proxy))) : undefined;
 }
 
-/** Whether doctor, run during the fail phase, named the scenario's cause: `yes`, or `no (what it named)`. */
+/** The first line of the cause, preferring one whose most likely cause it is (HAProxy's backlog alert over its SC-- line). */
+export function causeLine(lines: readonly ClassifiedLine[], causeId: string | undefined): ClassifiedLine | undefined {
+  return lines.find((l) => l.matchesCause && l.causes[0] === causeId) ?? lines.find((l) => l.matchesCause);
+}
+
+/** Whether doctor, run during the fail phase, named the scenario's cause first: `yes`, or `no (what it named, in order)`. */
 export function renderDoctorVerdict(s: ScenarioResult): string {
   const doctor = s.phases.fail.doctor;
   if (!doctor) return 'not run';
   if (doctor.error) return `error: ${doctor.error}`;
-  if (doctor.causes.includes(s.causeId)) return 'yes';
+  // The first finding is the root cause doctor names; a cause further down is not naming it.
+  if (doctor.causes[0] === s.causeId) return 'yes';
   return doctor.causes.length > 0 ? `no (${doctor.causes.join(', ')})` : 'no (nothing)';
 }
 
+/** The fail phase's 502s and 504s, and whatever else this proxy answers for the cause (HAProxy's 503). */
 function failCell(s: ScenarioResult): string {
   const phase = s.phases.fail;
   if (phase.error) return `error: ${phase.error}`;
-  return renderStatusCounts(phase.client.statusCodes);
+  const statuses = [...new Set([502, 504, ...causeStatuses(s.causeId, s.proxy)])].sort().map(String);
+  return renderStatusCounts(phase.client.statusCodes, statuses);
 }
 
 function fixCell(s: ScenarioResult): string {
@@ -79,7 +90,7 @@ export function renderLabText(report: LabReport, options: LabTextOptions = {}): 
     { header: 'TIME', cell: (s) => renderSeconds(s.durationMs), align: 'right' },
     { header: 'VERDICT', cell: (s) => (s.verdict.ok ? 'ok' : 'FAILED'), style: (t, s) => (s.verdict.ok ? c.green(t) : c.red(t)) },
     { header: 'DOCTOR NAMES IT', cell: renderDoctorVerdict },
-    { header: 'PROXY ERROR LOG (FAIL PHASE)', cell: (s) => firstCauseLine(s.phases.fail) ?? '(no line of this cause)' },
+    { header: 'PROXY LOG (FAIL PHASE)', cell: (s) => firstCauseLine(s.phases.fail, s.proxy, s.causeId) ?? '(no line of this cause)' },
   ];
   let out = report.scenarios.length > 0 ? renderTable(columns, report.scenarios) : 'no scenario ran\n';
   const failed = report.scenarios.filter((s) => !s.verdict.ok);

@@ -181,7 +181,7 @@ test('--nginx-error-log classifies real nginx lines (file and stdin give the sam
   assert.equal(report.facts, null);
   assert.equal(report.errorLog?.lines.total, 114);
   assert.equal(report.errorLog?.lines.upstreamErrors, 99);
-  assert.deepEqual(report.errorLog?.statuses, { '502': 22, '504': 32, '500': 21, none: 24 });
+  assert.deepEqual(report.errorLog?.statuses, { '502': 22, '503': 0, '504': 32, '500': 21, none: 24 });
   assert.deepEqual(
     report.findings.map((f) => f.cause).sort(),
     ['backlog-overflow-tcp', 'backlog-overflow-unix', 'keepalive-race', 'no-live-upstreams', 'proxy-fd-exhaustion', 'slow-upstream', 'socket-permission', 'too-big-header', 'upstream-down'].sort(),

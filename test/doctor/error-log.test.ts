@@ -29,7 +29,8 @@ test('real nginx 1.22.1 error log: counts per pattern, status, level, upstream',
     'send-failed': [1, 502, 'error', '127.0.0.1:18081=1'],
     'too-big-header': [1, 502, 'error', '127.0.0.1:18081=1'],
   });
-  assert.deepEqual(s.lines, { total: 114, nginx: 114, upstreamErrors: 99, unknownUpstream: 0, notNginx: 0, truncated: 0 });
+  assert.deepEqual(s.lines, { total: 114, nginx: 114, upstreamErrors: 99, unknownUpstream: 0, notNginx: 0, truncated: 0, proxy: 114, notProxy: 0 });
+  assert.deepEqual(s.statuses, { '502': 22, '503': 0, '504': 32, '500': 21, none: 24 });
   const eagain = s.patterns.find((p) => p.id === 'connect-eagain')!;
   assert.equal(eagain.firstSeen, '2026/11/26 07:50:45');
   assert.equal(eagain.lastSeen, '2026/11/26 07:50:45');
@@ -94,7 +95,7 @@ test('unknown upstream errors are counted, never dropped; warn-level upstream no
   a.add('2026/11/26 08:12:03 [notice] 1#1: start worker process 2');
   a.add('Traceback (most recent call last):');
   const s = a.summary();
-  assert.deepEqual(s.lines, { total: 4, nginx: 3, upstreamErrors: 1, unknownUpstream: 1, notNginx: 1, truncated: 0 });
+  assert.deepEqual(s.lines, { total: 4, nginx: 3, upstreamErrors: 1, unknownUpstream: 1, notNginx: 1, truncated: 0, proxy: 3, notProxy: 1 });
   assert.deepEqual(s.patterns.map((p) => [p.id, p.count, p.status]), [['unknown-upstream-error', 1, null]]);
 });
 

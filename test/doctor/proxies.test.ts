@@ -31,7 +31,15 @@ for (const kind of ['builtin', 'nginx'] as const) {
       assert.equal(r.code, 1, r.stderr);
       const report = JSON.parse(r.stdout) as DoctorReport;
       assert.deepEqual(report.errorLog?.patterns.map((p) => [p.id, p.count, p.upstreams]), [['connect-refused', 3, [{ name: `127.0.0.1:${port}`, count: 3 }]]]);
-      assert.deepEqual(report.findings.map((f) => `${f.cause}:${f.source}`), ['upstream-down:error-log']);
+      if (kind === 'nginx') {
+        // The running nginx that writes this log is found and read (nginx -T): its upstream is inspected live.
+        assert.deepEqual(report.proxyConfigs.map((c) => c.masterPid), [proxy.pid]);
+        assert.deepEqual(report.facts?.targets.map((t) => `${t.label}:${t.missing}:${t.fromConfig}`), [`port ${port}:no-listener:badgateway_upstream`]);
+        assert.deepEqual(report.findings.map((f) => `${f.cause}:${f.source}`), ['upstream-down:live']);
+        assert.match(report.findings[0]!.evidence.join('\n'), /error log: 3 line\(s\) of connect-refused \(502\) — this cause, shown live/);
+      } else {
+        assert.deepEqual(report.findings.map((f) => `${f.cause}:${f.source}`), ['upstream-down:error-log']);
+      }
       assert.equal(report.accessLog?.lines.byFormat['combined+upstream'], 3);
       assert.equal(report.accessLog?.s502, 3);
       assert.deepEqual(report.accessLog?.upstreams, [{ name: '(not logged)', attempts: 3, s502: 3, s504: 0 }]);

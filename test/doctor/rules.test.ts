@@ -52,7 +52,12 @@ test('accept queue: full is critical, ≥ 80% a warning, by socket kind; backlog
   assert.deepEqual(causes(facts([node(10, 1024, [l('unix', 3, 2)])])), ['backlog-overflow-unix:critical']);
   assert.deepEqual(causes(facts([node(10, 1024, [l('tcp', 129, 128)])])), ['backlog-overflow-tcp:critical']);
   assert.deepEqual(causes(facts([node(10, 1024, [l('tcp', 13, 16)])])), ['backlog-overflow-tcp:warning']);
-  assert.deepEqual(causes(facts([node(10, 1024, [l('tcp', 0, 16)])])), []);
+  // Backlog sanity by default: 16 < 128 while somaxconn (4096) would allow more.
+  assert.deepEqual(causes(facts([node(10, 1024, [l('tcp', 0, 16)])])), ['backlog-overflow-tcp:warning']);
+  assert.deepEqual(causes(facts([node(10, 1024, [l('tcp', 0, 16)])]), { minBacklog: 0 }), []);
+  assert.deepEqual(causes(facts([node(10, 1024, [l('tcp', 0, 128)])])), []);
+  const sanity = buildReport(resolveDoctorOptions(), facts([node(10, 1024, [l('unix', 0, 16)])]), null, null).findings[0]!;
+  assert.equal(sanity.summary, 'backlog 16 of unix:/run/app.sock is below 128 while net.core.somaxconn allows 4096: any burst above 16 waiting connections is refused at once (EAGAIN: 502)');
   assert.deepEqual(causes(facts([node(10, 1024, [l('unix', 0, 16)])]), { burst: 100 }), ['backlog-overflow-unix:warning']);
   assert.deepEqual(causes(facts([node(10, 1024, [l('tcp', 0, 128)])], { somaxconn: 128 })), ['backlog-overflow-tcp:warning']);
   const report = buildReport(resolveDoctorOptions(), facts([node(10, 1024, [l('tcp', 0, 128)])], { somaxconn: 128 }), null, null);
@@ -89,12 +94,15 @@ test('idle keep-alive sockets: a leak when many and most of the sockets; critica
 test('an error-log cause confirmed live gets the log lines as evidence; findings are ranked critical, live first', () => {
   const errorLog = {
     files: [],
-    lines: { total: 3, nginx: 3, upstreamErrors: 3, unknownUpstream: 0, notNginx: 0, truncated: 0 },
-    statuses: { '502': 0, '504': 3, '500': 0, none: 0 },
+    lines: { total: 3, nginx: 3, upstreamErrors: 3, unknownUpstream: 0, notNginx: 0, truncated: 0, proxy: 3, notProxy: 0 },
+    formats: { nginx: 3 },
+    ignored: { clientAbort: 0, appError: 0, healthCheck: 0 },
+    statuses: { '502': 0, '503': 0, '504': 3, '500': 0, none: 0 },
     patterns: [
       {
         id: 'read-timeout',
         level: 'error' as const,
+        format: 'nginx' as const,
         status: 504 as const,
         causes: ['slow-upstream', 'fd-exhaustion', 'keepalive-leak', 'backlog-overflow-tcp'] as const,
         count: 3,
@@ -110,9 +118,13 @@ test('an error-log cause confirmed live gets the log lines as evidence; findings
     bucketS: 60,
   };
   const report = buildReport(resolveDoctorOptions(), facts([node(61, 64)]), errorLog, null);
-  assert.deepEqual(report.findings.map((f) => `${f.cause}:${f.severity}:${f.source}`), ['fd-exhaustion:critical:live', 'slow-upstream:warning:error-log']);
-  assert.match(report.findings[0]!.evidence.at(-1)!, /^error log: 3 line\(s\) of read-timeout are consistent with this cause$/);
-  assert.deepEqual(report.findings[1]!.alsoConsistentWith, ['fd-exhaustion', 'keepalive-leak', 'backlog-overflow-tcp']);
+  // The live finding picks fd-exhaustion among the readings of the read timeouts: the lines are its evidence, no second finding.
+  assert.deepEqual(report.findings.map((f) => `${f.cause}:${f.severity}:${f.source}`), ['fd-exhaustion:critical:live']);
+  assert.equal(report.findings[0]!.evidence.at(-1)!, 'error log: 3 line(s) of read-timeout (504) — this cause, shown live');
+  // Without live evidence the lines keep the catalogue's order of readings.
+  const logOnly = buildReport(resolveDoctorOptions(), facts([node(1, 64)]), errorLog, null);
+  assert.deepEqual(logOnly.findings.map((f) => `${f.cause}:${f.severity}:${f.source}`), ['slow-upstream:warning:error-log']);
+  assert.deepEqual(logOnly.findings[0]!.alsoConsistentWith, ['fd-exhaustion', 'keepalive-leak', 'backlog-overflow-tcp']);
   assert.equal(report.exitCode, 1);
   assert.equal(buildReport(resolveDoctorOptions(), facts([node(1, 64)]), null, null).exitCode, 0);
 });

@@ -20,6 +20,9 @@ const EXPECTED_LINE: Record<string, RegExp> = {
   'keepalive-race/node': /^(?:upstream prematurely closed connection while reading response header from upstream|recv\(\) failed \(104: Connection reset by peer\) while reading response header from upstream|writev\(\) failed \(32: Broken pipe\) while sending request to upstream)$/,
   'slow-upstream/node': /^upstream timed out \(110: Connection timed out\) while reading response header from upstream$/,
   'upstream-down/node': /^connect\(\) to unix:\/tmp\/bg-lab-\w+\/\d+\/app\.sock failed \(111: Connection refused\) while connecting to upstream$/,
+  'close-wait-leak/node': /^(?:recv\(\) failed \(104: Connection reset by peer\)|upstream prematurely closed connection) while reading response header from upstream$/,
+  'worker-timeout/node': /^(?:upstream prematurely closed connection|recv\(\) failed \(104: Connection reset by peer\)) while reading response header from upstream$/,
+  'worker-timeout/gunicorn': /^upstream prematurely closed connection while reading response header from upstream$/,
 };
 
 /** Status the client must see in each fail phase. */
@@ -34,6 +37,9 @@ const EXPECTED_STATUS: Record<string, '502' | '504'> = {
   'keepalive-race/node': '502',
   'slow-upstream/node': '504',
   'upstream-down/node': '502',
+  'close-wait-leak/node': '502',
+  'worker-timeout/node': '502',
+  'worker-timeout/gunicorn': '502',
 };
 
 function assertVerdicts(report: LabReport, proxy: string, expectedRuns: string[]): void {
@@ -64,10 +70,12 @@ function assertVerdicts(report: LabReport, proxy: string, expectedRuns: string[]
     assert.equal(fix.proxyLog.causeLines, 0, `${key} fix phase`);
     assert.ok(fix.client.requests > 0);
     assert.ok(fail.samples.length > 0 && fix.samples.length > 0, `${key}: the upstream was sampled`);
-    // doctor ran on the upstream and the proxy log of both phases (what it names is doctor's business).
+    // doctor ran on the upstream and the proxy log of both phases, and in the fail phase its FIRST
+    // finding is the scenario's cause (the DOCTOR NAMES IT column's `yes`).
     for (const phase of [fail, fix]) {
       assert.ok(phase.doctor && phase.doctor.error === undefined, `${key} ${phase.name}: doctor ran (${phase.doctor?.error})`);
     }
+    assert.equal(fail.doctor!.causes[0], s.causeId, `${key}: doctor's first finding (${fail.doctor!.causes.join(', ')})`);
   }
   assert.equal(report.ok, true);
 }
@@ -80,6 +88,8 @@ const NODE_RUNS = [
   'keepalive-race/node',
   'slow-upstream/node',
   'upstream-down/node',
+  'close-wait-leak/node',
+  'worker-timeout/node',
 ];
 
 test('badgateway lab --upstream node on a machine without nginx: falls back to the built-in proxy, every verdict holds and each fail phase logs the cause\'s line', { timeout: 180_000 }, async () => {
@@ -112,6 +122,7 @@ test('badgateway lab --proxy nginx: every scenario and the three seeds on Debian
     'backlog-overflow-unix/node',
     'backlog-overflow-unix/gunicorn',
     ...NODE_RUNS.slice(3),
+    'worker-timeout/gunicorn',
   ].filter((k) => !skipped.has(k));
   assertVerdicts(report, 'nginx', expected);
   for (const seed of seeds) {
@@ -244,9 +255,9 @@ test('badgateway lab: bad input is one line and exit 2', { timeout: 30_000 }, as
   const unknown = await runCli(['lab', 'nope']);
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /^badgateway: unknown scenario "nope"\n  hint: known: fd-exhaustion, /);
-  const proxy = await runCli(['lab', '--proxy', 'haproxy']);
+  const proxy = await runCli(['lab', '--proxy', 'traefik']);
   assert.equal(proxy.code, 2);
-  assert.equal(proxy.stderr, "badgateway lab: option '--proxy <kind>' argument 'haproxy' is invalid. Allowed choices are auto, nginx, builtin.\n");
+  assert.equal(proxy.stderr, "badgateway lab: option '--proxy <kind>' argument 'traefik' is invalid. Allowed choices are auto, all, nginx, haproxy, caddy, builtin.\n");
   const upstream = await runCli(['lab', 'keepalive-race', '--upstream', 'gevent']);
   assert.equal(upstream.code, 2);
   assert.match(upstream.stderr, /^badgateway: --upstream: "gevent" is not valid \(expected an upstream the chosen scenarios have \(keepalive-race runs with node upstreams only\)\)\n$/);  const html = await runCli(['lab', 'slow-upstream', '--html', '/nonexistent-dir/lab.html']);
@@ -259,8 +270,11 @@ test('badgateway lab list: every scenario and upstream, with the seeds', { timeo
   assert.equal(r.code, 0);
   const lines = r.stdout.trimEnd().split('\n');
   assert.match(lines[0]!, /^SCENARIO\s+UPSTREAM\s+STATUS\s+SEED\s+RUNS HERE\s+TITLE$/);
-  assert.equal(lines.length, 11);
+  assert.equal(lines.length, 14);
   assert.match(lines[2]!, /^fd-exhaustion\s+uvicorn\s+502\/504\s+000\s+/);
+  assert.match(lines[11]!, /^close-wait-leak\s+node\s+502\/504\s+/);
+  assert.match(lines[12]!, /^worker-timeout\s+node\s+502\s+/);
+  assert.match(lines[13]!, /^worker-timeout\s+gunicorn\s+502\s+/);
   assert.match(lines[4]!, /^keepalive-leak\s+gevent\s+504\/502\s+001\s+/);
   assert.match(lines[6]!, /^backlog-overflow-unix\s+gunicorn\s+502\s+002\s+/);
 });

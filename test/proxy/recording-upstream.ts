@@ -32,7 +32,7 @@ export interface RawReply {
 }
 
 export interface RecordingUpstream {
-  /** `http://127.0.0.1:PORT` for the proxy. */
+  /** `http://127.0.0.2:PORT` for the proxy. */
   upstream: string;
   readonly seen: SeenRequest[];
   /** Connections whose bytes did not parse, with what was left (latin1). */
@@ -115,8 +115,12 @@ function parseRequest(buf: string): { req: Omit<SeenRequest, 'conn' | 'index'>; 
   return { req: { method: line[1]!, target: line[2]!, version: line[3]!, headers, body, framing }, used: at };
 }
 
-/** Starts the recording upstream on 127.0.0.1 (a free port). */
-export async function startRecordingUpstream(): Promise<RecordingUpstream> {
+/**
+ * Starts the recording upstream on a free port of 127.0.0.2: a loopback address of its own, so a
+ * request some other test on this machine sends to a port it believes closed on 127.0.0.1 can never
+ * land here and be counted as something a proxy forwarded.
+ */
+export async function startRecordingUpstream(host = '127.0.0.2'): Promise<RecordingUpstream> {
   const seen: SeenRequest[] = [];
   const garbage: { conn: number; bytes: string }[] = [];
   const sockets = new Set<Socket>();
@@ -159,12 +163,12 @@ export async function startRecordingUpstream(): Promise<RecordingUpstream> {
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ host: '127.0.0.1', port: 0 }, resolve);
+    server.listen({ host, port: 0 }, resolve);
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
   return {
-    upstream: `http://127.0.0.1:${port}`,
+    upstream: `http://${host}:${port}`,
     seen,
     garbage,
     get accepted() {

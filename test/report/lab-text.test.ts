@@ -30,7 +30,7 @@ test('shortenTempPaths hides the per-run temp dir', () => {
 test('renderLabText: one row per scenario with the classified line, reasons of failed verdicts, skipped ones, summary', () => {
   const text = renderLabText(sampleReport());
   const lines = text.split('\n');
-  assert.match(lines[0]!, /^SCENARIO\s+PROXY\s+UPSTREAM\s+FAIL PHASE\s+FIX PHASE\s+TIME\s+VERDICT\s+DOCTOR NAMES IT\s+PROXY ERROR LOG \(FAIL PHASE\)$/);
+  assert.match(lines[0]!, /^SCENARIO\s+PROXY\s+UPSTREAM\s+FAIL PHASE\s+FIX PHASE\s+TIME\s+VERDICT\s+DOCTOR NAMES IT\s+PROXY LOG \(FAIL PHASE\)$/);
   assert.match(lines[1]!, /^backlog-overflow-unix\s+nginx\s+node\s+90 × 502\s+0 × 502\/504 \(200 × 200\)\s+5\.2 s\s+ok\s+yes\s+\[error\] connect\(\) to unix:…\/app\.sock failed \(11: Resource temporarily unavailable\) while connecting to upstream$/);
   assert.match(lines[2]!, /^slow-upstream\s+builtin\s+node\s+0 × 502\/504\s+5 × 504 \(5 × 200\)\s+4\.1 s\s+FAILED\s+no \(backlog-overflow-unix\)\s+\(no line of this cause\)$/);
   // Columns line up: VERDICT starts at the same offset in every row.

@@ -15,13 +15,25 @@ import {
   type ProxyKind,
   type UpstreamKind,
 } from '../../lab/index.js';
-import { createColors, renderLabHtml, renderLabJson, renderLabText, renderSeconds, renderStatusCounts, renderTable, shouldColor } from '../../report/index.js';
+import {
+  createColors,
+  matrixRunsOf,
+  renderLabHtml,
+  renderLabJson,
+  renderLabMatrix,
+  renderLabText,
+  renderSeconds,
+  renderStatusCounts,
+  renderTable,
+  shouldColor,
+} from '../../report/index.js';
 import type { CliContext } from '../context.js';
 
 interface LabCliOptions {
-  proxy: ProxyKind | 'auto';
+  proxy: ProxyKind | 'auto' | 'all';
   upstream?: UpstreamKind;
   json?: boolean;
+  markdown?: boolean;
   html?: string;
 }
 
@@ -39,7 +51,7 @@ function createProgress(ctx: CliContext): (event: LabEvent) => void {
   return (event) => {
     switch (event.type) {
       case 'start':
-        stream.write(`badgateway lab: ${event.runs} scenario run(s) behind ${event.proxy}${event.skipped.length > 0 ? `, ${event.skipped.length} skipped` : ''}\n`);
+        stream.write(`badgateway lab: ${event.runs} scenario run(s) behind ${event.proxies.join(', ')}${event.skipped.length > 0 ? `, ${event.skipped.length} skipped` : ''}\n`);
         break;
       case 'scenario':
         clear();
@@ -108,15 +120,21 @@ export function registerLab(program: Command, ctx: CliContext): void {
     .command('lab')
     .description('reproduce each cause of 502/504 end to end (fail phase), then show the fix holds (fix phase)')
     .argument('[scenario...]', `scenarios to run (default: all), or "list": ${SCENARIOS.map((s) => s.id).join(', ')}`)
-    .addOption(new Option('--proxy <kind>', 'proxy in front: nginx, builtin, or auto (nginx if installed)').choices(['auto', ...PROXY_KINDS]).default('auto'))
+    .addOption(
+      new Option('--proxy <kind>', 'proxy in front: nginx, haproxy, caddy, builtin, all (each one installed here), or auto (nginx if installed)')
+        .choices(['auto', 'all', ...PROXY_KINDS])
+        .default('auto'),
+    )
     .addOption(new Option('--upstream <kind>', 'app server behind it (default: every one a scenario has that runs here)').choices([...UPSTREAM_KINDS]))
     .option('--json', 'print the full report as JSON on stdout (no table)')
+    .option('--markdown', 'print the cause × proxy matrix (status and log line or flag per proxy) as Markdown instead of the table')
     .option('--html <file>', 'also write a self-contained HTML report with charts')
     .addHelpText(
       'after',
       `
 Each scenario runs a fail phase (the cause, provoked on purpose) and a fix phase (the same load
-with the fix applied), behind nginx or the built-in proxy, and prints one verdict per scenario.
+with the fix applied), behind nginx, HAProxy, Caddy or the built-in proxy, and prints one verdict
+per scenario and proxy, each judged by that proxy's own status and log line for the cause.
 Exit status: 0 every verdict holds, 1 some do not, 2 bad input, 130 interrupted.
 
 Examples:
@@ -124,6 +142,8 @@ Examples:
   $ badgateway lab list
   $ badgateway lab backlog-overflow-unix --upstream gunicorn   seed 002 for real
   $ badgateway lab keepalive-race --proxy builtin --json > race.json
+  $ badgateway lab --proxy haproxy --upstream node
+  $ badgateway lab --proxy all --markdown         the cause × proxy matrix of a run
   $ badgateway lab --html lab.html`,
     )
     .action(async (ids: string[], opts: LabCliOptions) => {
@@ -159,7 +179,7 @@ Examples:
           throw new BadgatewayError(ERROR_CODES.UNREADABLE, `--html ${opts.html}: cannot write (${errnoCode(err) ?? String(err)})`);
         }
       }
-      const out = opts.json ? renderLabJson(report) : renderLabText(report, { color: shouldColor(ctx.stdout) });
+      const out = opts.json ? renderLabJson(report) : opts.markdown ? renderLabMatrix(matrixRunsOf(report)) : renderLabText(report, { color: shouldColor(ctx.stdout) });
       // The report can be hundreds of KB: wait until a pipe has taken it all, the process exits right after.
       await new Promise<void>((resolve) => ctx.stdout.write(out, () => resolve()));
       if (opts.html && !opts.json && ctx.stderr.isTTY) ctx.stderr.write(`HTML report: ${opts.html}\n`);

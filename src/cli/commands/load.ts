@@ -100,7 +100,7 @@ Many machines (one start, each a third of 30,000 req/s), then one report:
     )
     .action(async (url: string | undefined, flags: LoadFlags) => {
       const options = buildLoadOptions(url, flags);
-      if (options.startAtMs !== undefined && ctx.stderr.isTTY === true && options.startAtMs - Date.now() > 1000) {
+      if (options.startAtMs !== undefined && options.startAtMs - Date.now() > 1000) {
         ctx.stderr.write(`badgateway load: starting at ${new Date(options.startAtMs).toISOString()} (in ${((options.startAtMs - Date.now()) / 1000).toFixed(1)} s)\n`);
       }
       const showProgress = ctx.stderr.isTTY === true && flags.duration > PROGRESS_MIN_MS && !flags.json;

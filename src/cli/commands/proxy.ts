@@ -7,7 +7,11 @@ import { parseDurationArg, parseIntArg } from '../options.js';
 interface ProxyCommandOptions {
   upstream: string;
   nginx?: boolean;
+  haproxy?: boolean;
+  caddy?: boolean;
   builtin?: boolean;
+  haproxyLogTo: 'stdout' | 'socket';
+  idleTimeout: number;
   port: number;
   keepalive: number;
   connectTimeout: number;
@@ -25,9 +29,13 @@ Examples:
   $ badgateway proxy --upstream http://127.0.0.1:3000
   $ badgateway proxy --upstream unix:/run/app.sock --nginx --port 8080 --read-timeout 5s
   $ badgateway proxy --upstream 127.0.0.1:3000 --builtin --keepalive 0
+  $ badgateway proxy --upstream unix:/run/app.sock --haproxy --haproxy-log-to socket
+  $ badgateway proxy --upstream 127.0.0.1:3000 --caddy --read-timeout 30s
 
-Without --nginx/--builtin it runs nginx when installed, else the built-in proxy. Both write an
-nginx-format error log and an access log with upstream status and timings; the paths are printed at
+Without --nginx/--haproxy/--caddy/--builtin it runs nginx when installed, else the built-in proxy.
+nginx and the built-in proxy write an nginx-format error log and an access log with upstream status
+and timings; HAProxy one log of httplog lines (its stdout, or syslog datagrams on a unix socket
+badgateway reads); Caddy a JSON log of its errors and a JSON access log. The paths are printed at
 start and the files are removed when the proxy stops (Ctrl-C).`;
 
 /** Commander parser: the upstream in its normal form, or a one-line error naming the value. */
@@ -49,10 +57,12 @@ function durationOption(flags: string, description: string, defaultMs: number): 
 export function registerProxy(program: Command, ctx: CliContext): void {
   program
     .command('proxy')
-    .description('run a reverse proxy (real nginx or the built-in one) in front of an upstream, with nginx-format logs')
+    .description('run a reverse proxy (real nginx, HAProxy or Caddy, or the built-in one) in front of an upstream, logs in a temp dir')
     .requiredOption('--upstream <url>', 'http://HOST:PORT or unix:/path/to.sock', upstreamArg)
-    .addOption(new Option('--nginx', 'run real nginx (fails if it is not installed)').conflicts('builtin'))
-    .addOption(new Option('--builtin', 'run the built-in node:http proxy').conflicts('nginx'))
+    .addOption(new Option('--nginx', 'run real nginx (fails if it is not installed)').conflicts(['builtin', 'haproxy', 'caddy']))
+    .addOption(new Option('--haproxy', 'run real HAProxy (fails if it is not installed)').conflicts(['builtin', 'nginx', 'caddy']))
+    .addOption(new Option('--caddy', 'run real Caddy (fails if it is not installed)').conflicts(['builtin', 'nginx', 'haproxy']))
+    .addOption(new Option('--builtin', 'run the built-in node:http proxy').conflicts(['nginx', 'haproxy', 'caddy']))
     .option('--port <n>', 'port to listen on, 127.0.0.1 (0 = a free one)', parseIntArg(0, 65535), DEFAULTS.listenPort)
     .option('--keepalive <n>', 'idle upstream keep-alive connections to keep (0 = none)', parseIntArg(0, 100_000), DEFAULTS.keepalive)
     .addOption(durationOption('--connect-timeout <duration>', 'proxy_connect_timeout: longest wait for the upstream to accept', DEFAULTS.connectTimeoutMs))
@@ -63,9 +73,11 @@ export function registerProxy(program: Command, ctx: CliContext): void {
     .addOption(durationOption('--client-send-timeout <duration>', 'send_timeout: longest wait between two writes to a client that does not read', DEFAULTS.clientSendTimeoutMs))
     .option('--client-max-body-size <bytes>', 'client_max_body_size: larger request bodies get 413 (0 = no limit)', parseIntArg(0), DEFAULTS.clientMaxBodyBytes)
     .option('--no-next-upstream', 'never retry, not even an idempotent request on a failed reused connection')
+    .addOption(durationOption('--idle-timeout <duration>', 'HAProxy/Caddy: how long an idle pooled upstream connection is kept (nginx: upstream keepalive_timeout 60s)', 60_000))
+    .addOption(new Option('--haproxy-log-to <target>', 'HAProxy: log to its stdout or to a unix datagram socket badgateway reads (syslog format)').choices(['stdout', 'socket']).default('stdout'))
     .addHelpText('after', EXAMPLES)
     .action(async (opts: ProxyCommandOptions) => {
-      const kind: ProxyKind = opts.nginx ? 'nginx' : opts.builtin ? 'builtin' : 'auto';
+      const kind: ProxyKind = opts.nginx ? 'nginx' : opts.haproxy ? 'haproxy' : opts.caddy ? 'caddy' : opts.builtin ? 'builtin' : 'auto';
       const proxy = ctx.own(
         await startProxy({
           kind,
@@ -80,12 +92,15 @@ export function registerProxy(program: Command, ctx: CliContext): void {
           clientSendTimeoutMs: opts.clientSendTimeout,
           clientMaxBodyBytes: opts.clientMaxBodySize,
           nextUpstream: opts.nextUpstream,
+          idleTimeoutMs: opts.idleTimeout,
+          logTarget: opts.haproxyLogTo,
         }),
       );
       ctx.stdout.write(
         `proxying ${proxy.url} -> ${proxy.upstream} (${proxy.kind})\n` +
-          `  error log:  ${proxy.errorLogPath}\n` +
-          `  access log: ${proxy.accessLogPath}\n` +
+          (proxy.errorLogPath === proxy.accessLogPath
+            ? `  log:        ${proxy.errorLogPath}\n`
+            : `  error log:  ${proxy.errorLogPath}\n` + `  access log: ${proxy.accessLogPath}\n`) +
           `  pid ${proxy.pid}; Ctrl-C stops it and removes the logs\n`,
       );
       if (!ctx.signal.aborted) await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true }));

@@ -5,6 +5,7 @@ import { MAX_LABEL_VALUES, METRICS, type MetricKey, type MetricSpec } from '../m
 import type { AccessLogSummary } from './access-log.js';
 import type { TargetFacts } from './collectors.js';
 import type { DoctorReport } from './diagnose.js';
+import { listen } from '../util/index.js';
 import type { ErrorLogSummary } from './error-log.js';
 
 /** The facts of a {@link DoctorReport} as Prometheus metrics, in a registry of their own. */
@@ -139,10 +140,7 @@ export async function startMetricsServer(registry: Registry, { port, host = '127
       (err: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`${err.message}\n`),
     );
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
+  await listen(server, { port, host });
   const actual = (server.address() as AddressInfo).port;
   const shownHost = host.includes(':') ? `[${host}]` : host;
   return {

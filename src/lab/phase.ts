@@ -1,6 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { LINE, createLogLineClassifier, getProxyView, type CauseId, type FastClassification, type ProxyLogFormat } from '../causes/index.js';
-import { renderNginxConfig, resolveOptions } from '../proxy/index.js';
+import { renderNginxConfig, resolveProxyOptions } from '../proxy/index.js';
 import { debug } from '../util/index.js';
 import type { LabParts, LabProxy } from './parts.js';
 import type { PhaseCompanion, PhaseSpec } from './scenario.js';
@@ -126,7 +126,7 @@ async function proxyConfigFile(proxy: LabProxy, spec: PhaseSpec, dir: string, ph
   if (kind === 'haproxy' || kind === 'caddy') return undefined;
   if ('configPath' in proxy && typeof proxy.configPath === 'string') return proxy.configPath;
   const path = `${dir}/${phase}-builtin-equivalent.conf`;
-  const resolved = resolveOptions({ upstream: proxy.upstream, keepalive: spec.proxy.keepalive, connectTimeoutMs: spec.proxy.connectTimeoutMs, readTimeoutMs: spec.proxy.readTimeoutMs, sendTimeoutMs: spec.proxy.readTimeoutMs });
+  const resolved = resolveProxyOptions({ upstream: proxy.upstream, keepalive: spec.proxy.keepalive, connectTimeoutMs: spec.proxy.connectTimeoutMs, readTimeoutMs: spec.proxy.readTimeoutMs, sendTimeoutMs: spec.proxy.readTimeoutMs });
   const paths = { prefix: dir, conf: path, pid: `${dir}/x.pid`, errorLog: proxy.errorLogPath, accessLog: proxy.accessLogPath, temp: dir };
   await writeFile(path, renderNginxConfig(resolved, proxy.port, paths));
   return path;

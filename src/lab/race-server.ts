@@ -1,4 +1,5 @@
 import { createServer, type Server, type Socket } from 'node:net';
+import { listen } from '../util/index.js';
 
 /** Options of {@link createRaceServer}. */
 export interface RaceServerOptions {
@@ -92,13 +93,7 @@ export async function createRaceServer(options: RaceServerOptions): Promise<Race
       }
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ port: 0, host: options.host ?? '127.0.0.1' }, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listen(server, { port: 0, host: options.host ?? '127.0.0.1' });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
   return {

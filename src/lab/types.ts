@@ -1,13 +1,13 @@
 import type { CauseId, FastClassification } from '../causes/index.js';
+import type { ProxyKind } from '../proxy/index.js';
 
 /** The proxies a scenario runs behind. */
-export type ProxyKind = 'nginx' | 'haproxy' | 'caddy' | 'builtin';
+export { PROXY_KINDS, type ProxyKind } from '../proxy/index.js';
 
 /** The app servers a scenario can use as its upstream. */
 export type UpstreamKind = 'node' | 'gunicorn' | 'uvicorn' | 'gevent';
 
 export const UPSTREAM_KINDS: readonly UpstreamKind[] = ['node', 'gunicorn', 'uvicorn', 'gevent'];
-export const PROXY_KINDS: readonly ProxyKind[] = ['nginx', 'haproxy', 'caddy', 'builtin'];
 
 export type PhaseName = 'fail' | 'fix';
 

@@ -6,12 +6,12 @@ import { lookup } from 'node:dns/promises';
 import { join } from 'node:path';
 import { BadgatewayError, ERROR_CODES, errnoCode } from '../errors/index.js';
 import { REQUEST_LIMITS, rejectParserError, renderRejection, type ParserError, type RequestRejection } from '../http1/index.js';
-import { createTempDir, debug } from '../util/index.js';
+import { createTempDir, debug, listen } from '../util/index.js';
 import { onProcessExit } from './cleanup.js';
 import { renderErrorResponse } from './error-pages.js';
 import { ProxyExchange, type ProxyContext } from './exchange.js';
 import { formatTimeLocal, renderAccessLogLine, renderErrorLogLine } from './log-format.js';
-import { resolveOptions, type ProxyHandle, type ProxyOptions, type Upstream } from './options.js';
+import { resolveProxyOptions, type ProxyHandle, type ProxyOptions, type Upstream } from './options.js';
 import { createProxyLogs } from './proxy-logs.js';
 import { UpstreamPool } from './upstream-pool.js';
 
@@ -46,7 +46,7 @@ export interface BuiltinProxyHandle extends ProxyHandle {
  * says whether a connection was reused, which the retry rule needs.
  */
 export async function createProxy(options: ProxyOptions): Promise<BuiltinProxyHandle> {
-  const resolved = resolveOptions(options);
+  const resolved = resolveProxyOptions(options);
   const given = resolved.upstream.url;
   // Like nginx, resolve a host name once at start (a name that does not resolve is a start
   // failure, not a 502 per request) and name the address in the logs.

@@ -4,7 +4,7 @@ import { createTempDir } from '../util/index.js';
 import { findProgram } from './process.js';
 import { startExternalProxy, type ExternalProxyOptions } from './external.js';
 import { NGINX_READY_PATH } from './nginx.js';
-import { resolveOptions, type ProxyHandle, type ProxyOptions, type ResolvedProxyOptions } from './options.js';
+import { resolveProxyOptions, type ProxyHandle, type ProxyOptions, type ResolvedProxyOptions } from './options.js';
 
 /** How to install Caddy when it is missing. */
 export const CADDY_INSTALL_HINT = 'install Caddy (Debian/Ubuntu: apt-get install caddy)';
@@ -116,7 +116,7 @@ export function renderCaddyConfig(options: ResolvedProxyOptions, listenPort: num
  * `close()` stops it (SIGTERM: graceful, then SIGKILL) and removes the dir.
  */
 export async function runCaddy(options: CaddyOptions): Promise<CaddyHandle> {
-  const resolved = resolveOptions(options);
+  const resolved = resolveProxyOptions(options);
   const caddy = options.caddyPath ?? findCaddy();
   if (!caddy) throw new BadgatewayError(ERROR_CODES.MISSING_TOOL, 'caddy is not installed (not found in PATH)', { hint: CADDY_INSTALL_HINT });
   const idleTimeoutMs = options.idleTimeoutMs ?? 60_000;

@@ -1,4 +1,5 @@
 import { createServer } from 'node:net';
+import { listen } from '../util/index.js';
 
 /**
  * A port that was free a moment ago on `host`: bind to port 0, read the port, close. nginx cannot

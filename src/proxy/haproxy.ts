@@ -7,7 +7,7 @@ import { proxyMessage, startExternalProxy, type ExternalProxyOptions } from './e
 import { NGINX_READY_PATH } from './nginx.js';
 import { openDatagramLog, type DatagramLog } from './datagram-log.js';
 import { findProgram } from './process.js';
-import { resolveOptions, type ProxyHandle, type ProxyOptions, type ResolvedProxyOptions } from './options.js';
+import { resolveProxyOptions, type ProxyHandle, type ProxyOptions, type ResolvedProxyOptions } from './options.js';
 
 /** How to install HAProxy when it is missing. */
 export const HAPROXY_INSTALL_HINT = 'install HAProxy (Debian/Ubuntu: apt-get install haproxy)';
@@ -125,7 +125,7 @@ function checkConfig(haproxy: string, conf: string): void {
  * `close()` stops HAProxy (SIGUSR1 soft stop, SIGTERM, SIGKILL) and removes the dir.
  */
 export async function runHaproxy(options: HaproxyOptions): Promise<HaproxyHandle> {
-  const resolved = resolveOptions(options);
+  const resolved = resolveProxyOptions(options);
   const haproxy = options.haproxyPath ?? findHaproxy();
   if (!haproxy) throw new BadgatewayError(ERROR_CODES.MISSING_TOOL, 'haproxy is not installed (not found in PATH or /usr/sbin)', { hint: HAPROXY_INSTALL_HINT });
   const logTarget = options.logTarget ?? 'stdout';

@@ -4,17 +4,15 @@
  * node:http reverse proxy with nginx's 502/504 semantics and log formats ({@link createProxy}),
  * behind one handle ({@link startProxy}).
  */
-export { DEFAULTS, parseUpstream, resolveOptions, type ProxyHandle, type ProxyOptions, type ResolvedProxyOptions, type Upstream } from './options.js';
+export { PROXY_DEFAULTS, parseUpstream, resolveProxyOptions, type ProxyHandle, type ProxyOptions, type ResolvedProxyOptions, type Upstream } from './options.js';
 export { chooseWorkerUser, findNginx, runNginx, renderNginxConfig, NGINX_INSTALL_HINT, NGINX_READY_PATH, type NginxHandle, type NginxOptions } from './nginx.js';
 export {
   ACCESS_LOG_FORMAT,
   renderAccessLogLine,
-  parseAccessLogLine,
   renderErrorLogLine,
   normalizeErrorLogLine,
   formatErrorLogTime,
   formatTimeLocal,
-  type AccessLogEntry,
   type AccessLogVars,
   type ErrorLogEntry,
 } from './log-format.js';
@@ -24,5 +22,5 @@ export { findCaddy, runCaddy, renderCaddyConfig, CADDY_INSTALL_HINT, type CaddyH
 export { type ExternalProxyOptions } from './external.js';
 export { openDatagramLog, type DatagramLog } from './datagram-log.js';
 export { createProxy, upstreamErrorChannel, type BuiltinProxyHandle } from './builtin.js';
-export { startProxy, type ProxyKind, type StartProxyOptions } from './start.js';
+export { startProxy, PROXY_KINDS, type ProxyKind, type StartProxyOptions } from './start.js';
 export { mapUpstreamError, renderErrno, PHASE_CONTEXT, type UpstreamFailure, type UpstreamPhase } from './upstream-errors.js';

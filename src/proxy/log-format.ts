@@ -52,41 +52,6 @@ export function renderAccessLogLine(vars: AccessLogVars): string {
   return line;
 }
 
-/** A parsed access-log line; `undefined` fields were `-`. */
-export interface AccessLogEntry {
-  remoteAddr: string;
-  time: string;
-  request: string;
-  status: number;
-  bodyBytesSent: number;
-  userAgent: string | undefined;
-  /** One per upstream attempt (`502, 200` after a retry); `[]` when no upstream was tried. */
-  upstreamStatus: string[];
-  upstreamResponseTimeS: number[];
-  requestTimeS: number;
-}
-
-const ACCESS_LINE =
-  /^(\S+) - \S+ \[([^\]]+)\] "((?:[^"\\]|\\.)*)" (\d{3}) (\d+) "(?:[^"\\]|\\.)*" "((?:[^"\\]|\\.)*)" upstream_status=(.+?) upstream_response_time=(.+?) request_time=([\d.]+)$/;
-
-/** Parses a line written in {@link ACCESS_LOG_FORMAT}; `undefined` for anything else. */
-export function parseAccessLogLine(line: string): AccessLogEntry | undefined {
-  const m = ACCESS_LINE.exec(line.trimEnd());
-  if (!m) return undefined;
-  const list = (text: string): string[] => (text === '-' ? [] : text.split(/, | : /));
-  return {
-    remoteAddr: m[1]!,
-    time: m[2]!,
-    request: m[3]!,
-    status: Number(m[4]),
-    bodyBytesSent: Number(m[5]),
-    userAgent: m[6] === '-' ? undefined : m[6],
-    upstreamStatus: list(m[7]!),
-    upstreamResponseTimeS: list(m[8]!).map(Number),
-    requestTimeS: Number(m[9]),
-  };
-}
-
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const pad = (n: number, width = 2): string => String(n).padStart(width, '0');
 

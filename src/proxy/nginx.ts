@@ -5,12 +5,12 @@ import { dirname } from 'node:path';
 import { createServer } from 'node:net';
 import { BadgatewayError, ERROR_CODES, badOption } from '../errors/index.js';
 import { checkSearchAccess, checkSocketAccess, readAccountDb, resolveUserSpec } from '../proc/index.js';
-import { createTempDir, debug, which } from '../util/index.js';
+import { createTempDir, debug, listen, which } from '../util/index.js';
 import { onProcessExit } from './cleanup.js';
 import { findFreePort } from './free-port.js';
 import { killGroup, stopChild, waitUntilAnswering, withParentDeathSignal } from './process.js';
 import { ACCESS_LOG_FORMAT } from './log-format.js';
-import { resolveOptions, type ProxyHandle, type ProxyOptions, type ResolvedProxyOptions, type Upstream } from './options.js';
+import { resolveProxyOptions, type ProxyHandle, type ProxyOptions, type ResolvedProxyOptions, type Upstream } from './options.js';
 
 /** How to install nginx when it is missing (Debian/Ubuntu; the light flavour is enough). */
 export const NGINX_INSTALL_HINT = 'install nginx (Debian/Ubuntu: apt-get install nginx-light) or use the built-in proxy (--builtin)';
@@ -179,7 +179,7 @@ export function renderNginxConfig(options: ResolvedProxyOptions, listenPort: num
  * process exiting. Missing nginx → `BG_NO_NGINX` with the install hint.
  */
 export async function runNginx(options: NginxOptions): Promise<NginxHandle> {
-  const resolved = resolveOptions(options);
+  const resolved = resolveProxyOptions(options);
   const nginx = options.nginxPath ?? findNginx();
   if (!nginx) throw new BadgatewayError(ERROR_CODES.NO_NGINX, 'nginx is not installed (not found in PATH or /usr/sbin)', { hint: NGINX_INSTALL_HINT });
   const startTimeoutMs = options.startTimeoutMs ?? 10_000;

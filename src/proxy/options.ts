@@ -50,7 +50,7 @@ export interface ProxyOptions {
 }
 
 /** Every option with its default; `0` means off where the option says so. */
-export const DEFAULTS = {
+export const PROXY_DEFAULTS = {
   listenPort: 0,
   keepalive: 16,
   connectTimeoutMs: 2000,
@@ -97,23 +97,23 @@ export function parseUpstream(value: string, option = 'upstream'): Upstream {
   return { kind: 'tcp', host, port, url: `http://${url.hostname}:${port}` };
 }
 
-/** Applies {@link DEFAULTS} and validates once; every bad value is a `BG_BAD_OPTION` naming it. */
-export function resolveOptions(options: ProxyOptions): ResolvedProxyOptions {
+/** Applies {@link PROXY_DEFAULTS} and validates once; every bad value is a `BG_BAD_OPTION` naming it. */
+export function resolveProxyOptions(options: ProxyOptions): ResolvedProxyOptions {
   if (typeof options?.upstream !== 'string') throw badOption('upstream', options?.upstream, 'http://HOST:PORT or unix:/path');
   const resolved: ResolvedProxyOptions = {
-    listenPort: options.listenPort ?? DEFAULTS.listenPort,
-    keepalive: options.keepalive ?? DEFAULTS.keepalive,
-    connectTimeoutMs: options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs,
-    readTimeoutMs: options.readTimeoutMs ?? DEFAULTS.readTimeoutMs,
-    sendTimeoutMs: options.sendTimeoutMs ?? DEFAULTS.sendTimeoutMs,
-    nextUpstream: options.nextUpstream ?? DEFAULTS.nextUpstream,
-    workerConnections: options.workerConnections ?? DEFAULTS.workerConnections,
-    errorLogLevel: options.errorLogLevel ?? DEFAULTS.errorLogLevel,
-    clientHeaderTimeoutMs: options.clientHeaderTimeoutMs ?? DEFAULTS.clientHeaderTimeoutMs,
-    clientBodyTimeoutMs: options.clientBodyTimeoutMs ?? DEFAULTS.clientBodyTimeoutMs,
-    clientSendTimeoutMs: options.clientSendTimeoutMs ?? DEFAULTS.clientSendTimeoutMs,
-    clientMaxBodyBytes: options.clientMaxBodyBytes ?? DEFAULTS.clientMaxBodyBytes,
-    clientBodyBufferBytes: options.clientBodyBufferBytes ?? DEFAULTS.clientBodyBufferBytes,
+    listenPort: options.listenPort ?? PROXY_DEFAULTS.listenPort,
+    keepalive: options.keepalive ?? PROXY_DEFAULTS.keepalive,
+    connectTimeoutMs: options.connectTimeoutMs ?? PROXY_DEFAULTS.connectTimeoutMs,
+    readTimeoutMs: options.readTimeoutMs ?? PROXY_DEFAULTS.readTimeoutMs,
+    sendTimeoutMs: options.sendTimeoutMs ?? PROXY_DEFAULTS.sendTimeoutMs,
+    nextUpstream: options.nextUpstream ?? PROXY_DEFAULTS.nextUpstream,
+    workerConnections: options.workerConnections ?? PROXY_DEFAULTS.workerConnections,
+    errorLogLevel: options.errorLogLevel ?? PROXY_DEFAULTS.errorLogLevel,
+    clientHeaderTimeoutMs: options.clientHeaderTimeoutMs ?? PROXY_DEFAULTS.clientHeaderTimeoutMs,
+    clientBodyTimeoutMs: options.clientBodyTimeoutMs ?? PROXY_DEFAULTS.clientBodyTimeoutMs,
+    clientSendTimeoutMs: options.clientSendTimeoutMs ?? PROXY_DEFAULTS.clientSendTimeoutMs,
+    clientMaxBodyBytes: options.clientMaxBodyBytes ?? PROXY_DEFAULTS.clientMaxBodyBytes,
+    clientBodyBufferBytes: options.clientBodyBufferBytes ?? PROXY_DEFAULTS.clientBodyBufferBytes,
     upstream: parseUpstream(options.upstream),
   };
   checkInt('listenPort', resolved.listenPort, 0, 65535);

@@ -5,13 +5,16 @@ import { runHaproxy, type HaproxyOptions } from './haproxy.js';
 import { findNginx, runNginx, type NginxOptions } from './nginx.js';
 import type { ProxyHandle } from './options.js';
 
-/** Which proxy to start: real nginx, HAProxy or Caddy, the built-in one, or nginx when installed (else built-in). */
-export type ProxyKind = 'nginx' | 'haproxy' | 'caddy' | 'builtin' | 'auto';
+/** The proxies badgateway can start: real nginx, HAProxy or Caddy, or the built-in one. */
+export const PROXY_KINDS = ['nginx', 'haproxy', 'caddy', 'builtin'] as const;
+
+/** One of {@link PROXY_KINDS}: the one name of a proxy kind, in lab, doctor and reports alike. */
+export type ProxyKind = (typeof PROXY_KINDS)[number];
 
 /** {@link ProxyOptions} plus the kind (and each real proxy's own options). */
 export interface StartProxyOptions extends NginxOptions, Omit<HaproxyOptions, keyof NginxOptions>, Omit<CaddyOptions, keyof NginxOptions> {
-  /** Default `auto`. */
-  kind?: ProxyKind;
+  /** Default `auto`: nginx when installed, else the built-in proxy. */
+  kind?: ProxyKind | 'auto';
 }
 
 /**

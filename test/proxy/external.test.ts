@@ -19,7 +19,7 @@ import {
   findHaproxy,
   renderCaddyConfig,
   renderHaproxyConfig,
-  resolveOptions,
+  resolveProxyOptions,
   startProxy,
   type ProxyHandle,
 } from '../../src/proxy/index.js';
@@ -31,7 +31,7 @@ for (const [kind, path] of Object.entries(FOUND)) if (!path) console.log(`# skip
 const skipUnless = (kind: 'haproxy' | 'caddy'): string | false => (FOUND[kind] ? false : `${kind} is not installed`);
 
 test('HAProxy config: each option maps to its setting (timeouts, keep-alive pool on/off, unix upstream, retries)', () => {
-  const pooled = renderHaproxyConfig(resolveOptions({ upstream: 'unix:/run/app.sock', keepalive: 8, connectTimeoutMs: 1500, readTimeoutMs: 7000 }), 8080, { log: 'stdout', idleTimeoutMs: 30_000 });
+  const pooled = renderHaproxyConfig(resolveProxyOptions({ upstream: 'unix:/run/app.sock', keepalive: 8, connectTimeoutMs: 1500, readTimeoutMs: 7000 }), 8080, { log: 'stdout', idleTimeoutMs: 30_000 });
   assert.match(pooled, /^ {4}server app unix@\/run\/app\.sock pool-max-conn 8 pool-purge-delay 30000ms$/m);
   assert.match(pooled, /^ {4}http-reuse always$/m);
   assert.match(pooled, /^ {4}timeout connect 1500ms$/m);
@@ -43,11 +43,11 @@ test('HAProxy config: each option maps to its setting (timeouts, keep-alive pool
   assert.match(pooled, /^ {4}timeout client 60000ms$/m);
   assert.match(pooled, /^ {4}timeout http-request 60000ms$/m);
   assert.doesNotMatch(pooled, /deny_status 413/);
-  const limited = renderHaproxyConfig(resolveOptions({ upstream: '127.0.0.1:3000', clientMaxBodyBytes: 1024, clientHeaderTimeoutMs: 5000, clientBodyTimeoutMs: 7000 }), 8080, { log: 'stdout', idleTimeoutMs: 60_000 });
+  const limited = renderHaproxyConfig(resolveProxyOptions({ upstream: '127.0.0.1:3000', clientMaxBodyBytes: 1024, clientHeaderTimeoutMs: 5000, clientBodyTimeoutMs: 7000 }), 8080, { log: 'stdout', idleTimeoutMs: 60_000 });
   assert.match(limited, /^ {4}http-request deny deny_status 413 if \{ req\.hdr_val\(content-length\) gt 1024 \}$/m);
   assert.match(limited, /^ {4}timeout http-request 5000ms$/m);
   assert.match(limited, /^ {4}timeout client 7000ms$/m);
-  const fresh = renderHaproxyConfig(resolveOptions({ upstream: 'http://[::1]:3000', keepalive: 0, nextUpstream: false }), 8080, { log: { socket: '/tmp/x/log.sock' }, idleTimeoutMs: 60_000 });
+  const fresh = renderHaproxyConfig(resolveProxyOptions({ upstream: 'http://[::1]:3000', keepalive: 0, nextUpstream: false }), 8080, { log: { socket: '/tmp/x/log.sock' }, idleTimeoutMs: 60_000 });
   assert.match(fresh, /^ {4}server app \[::1\]:3000$/m);
   assert.match(fresh, /^ {4}http-reuse never\n {4}option http-server-close$/m);
   assert.match(fresh, /^ {4}retries 0$/m);
@@ -57,7 +57,7 @@ test('HAProxy config: each option maps to its setting (timeouts, keep-alive pool
 
 test('Caddy config: the reverse proxy transport gets the timeouts and the keep-alive pool; admin off; nothing outside the temp dir', () => {
   const paths = { errorLog: '/t/caddy.log', accessLog: '/t/access.log', data: '/t/data' };
-  const pooled = JSON.parse(renderCaddyConfig(resolveOptions({ upstream: 'unix:/run/app.sock', keepalive: 8, connectTimeoutMs: 1500, readTimeoutMs: 7000, sendTimeoutMs: 9000 }), 8080, paths, 30_000));
+  const pooled = JSON.parse(renderCaddyConfig(resolveProxyOptions({ upstream: 'unix:/run/app.sock', keepalive: 8, connectTimeoutMs: 1500, readTimeoutMs: 7000, sendTimeoutMs: 9000 }), 8080, paths, 30_000));
   const handler = pooled.apps.http.servers.badgateway.routes[1].handle[0];
   assert.deepEqual(handler.upstreams, [{ dial: 'unix//run/app.sock' }]);
   assert.deepEqual(handler.transport, {
@@ -70,10 +70,10 @@ test('Caddy config: the reverse proxy transport gets the timeouts and the keep-a
   assert.deepEqual(pooled.admin, { disabled: true, config: { persist: false } });
   assert.equal(pooled.storage.root, '/t/data');
   assert.deepEqual(pooled.apps.http.servers.badgateway.listen, ['127.0.0.1:8080']);
-  const fresh = JSON.parse(renderCaddyConfig(resolveOptions({ upstream: '127.0.0.1:3000', keepalive: 0 }), 8080, paths, 60_000));
+  const fresh = JSON.parse(renderCaddyConfig(resolveProxyOptions({ upstream: '127.0.0.1:3000', keepalive: 0 }), 8080, paths, 60_000));
   assert.deepEqual(fresh.apps.http.servers.badgateway.routes[1].handle[0].transport.keep_alive, { enabled: false });
   assert.equal(fresh.apps.http.servers.badgateway.read_header_timeout, '60000ms');
-  const limited = JSON.parse(renderCaddyConfig(resolveOptions({ upstream: '127.0.0.1:3000', clientMaxBodyBytes: 1024 }), 8080, paths, 60_000));
+  const limited = JSON.parse(renderCaddyConfig(resolveProxyOptions({ upstream: '127.0.0.1:3000', clientMaxBodyBytes: 1024 }), 8080, paths, 60_000));
   assert.deepEqual(limited.apps.http.servers.badgateway.routes[1].handle[0], { handler: 'request_body', max_size: 1024 });
 });
 

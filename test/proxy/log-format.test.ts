@@ -5,13 +5,13 @@ import {
   ACCESS_LOG_FORMAT,
   mapUpstreamError,
   normalizeErrorLogLine,
-  parseAccessLogLine,
   parseUpstream,
   renderAccessLogLine,
   renderErrorLogLine,
 } from '../../src/proxy/index.js';
+import { parseAccessLogLine } from '../../src/doctor/index.js';
 
-test('an access line renders like nginx (missing values are -) and parses back', () => {
+test('an access line renders like nginx (missing values are -) and doctor reads it back', () => {
   const line = renderAccessLogLine({
     remote_addr: '127.0.0.1',
     time_local: '26/Nov/2026:07:50:15 +0000',
@@ -27,16 +27,16 @@ test('an access line renders like nginx (missing values are -) and parses back',
     line,
     '127.0.0.1 - - [26/Nov/2026:07:50:15 +0000] "GET / HTTP/1.1" 200 2 "-" "-" upstream_status=502, 200 upstream_response_time=0.001, 0.000 request_time=0.001',
   );
+  // One parser of access lines (doctor's): what the proxies write is what doctor reads.
   assert.deepEqual(parseAccessLogLine(line), {
-    remoteAddr: '127.0.0.1',
-    time: '26/Nov/2026:07:50:15 +0000',
-    request: 'GET / HTTP/1.1',
+    format: 'combined+upstream',
+    time: '2026-11-26T07:50:15',
     status: 200,
-    bodyBytesSent: 2,
-    userAgent: undefined,
-    upstreamStatus: ['502', '200'],
-    upstreamResponseTimeS: [0.001, 0],
-    requestTimeS: 0.001,
+    attempts: [
+      { upstream: null, status: 502 },
+      { upstream: null, status: 200 },
+    ],
+    upstreamLogged: false,
   });
   assert.equal(parseAccessLogLine('garbage'), undefined);
   assert.equal(ACCESS_LOG_FORMAT.includes("'"), false, 'the format is embedded in single quotes in nginx.conf');

@@ -13,7 +13,7 @@ import {
   findNginx,
   parseUpstream,
   renderNginxConfig,
-  resolveOptions,
+  resolveProxyOptions,
   runNginx,
   startProxy,
 } from '../../src/proxy/index.js';
@@ -27,7 +27,7 @@ if (!NGINX) console.log(`# skipping the nginx runner tests: ${skip}`);
 const paths = { prefix: '/p', conf: '/p/nginx.conf', pid: '/p/nginx.pid', errorLog: '/p/error.log', accessLog: '/p/access.log', temp: '/p/tmp' };
 
 test('the config keeps everything in the prefix and maps each option to its directive', () => {
-  const conf = renderNginxConfig(resolveOptions({ upstream: 'unix:/tmp/app.sock', keepalive: 8, connectTimeoutMs: 250, readTimeoutMs: 3000, sendTimeoutMs: 4000, workerConnections: 64 }), 8080, paths);
+  const conf = renderNginxConfig(resolveProxyOptions({ upstream: 'unix:/tmp/app.sock', keepalive: 8, connectTimeoutMs: 250, readTimeoutMs: 3000, sendTimeoutMs: 4000, workerConnections: 64 }), 8080, paths);
   for (const directive of [
     'daemon off;',
     'master_process on;',
@@ -51,7 +51,7 @@ test('the config keeps everything in the prefix and maps each option to its dire
   ]) {
     assert.ok(conf.includes(directive), `missing ${directive}`);
   }
-  const off = renderNginxConfig(resolveOptions({ upstream: 'http://127.0.0.1:9000', keepalive: 0, nextUpstream: false }), 8080, paths);
+  const off = renderNginxConfig(resolveProxyOptions({ upstream: 'http://127.0.0.1:9000', keepalive: 0, nextUpstream: false }), 8080, paths);
   assert.ok(off.includes('server 127.0.0.1:9000;'));
   assert.ok(!off.includes('keepalive 0') && !off.includes('proxy_http_version'));
   assert.ok(off.includes('proxy_next_upstream off;'));
@@ -65,8 +65,8 @@ test('upstreams parse to one normal form; bad ones are BG_BAD_OPTION naming upst
   for (const bad of ['https://x:1', 'unix:relative.sock', 'http://x:1/path', 'unix:/a b', `unix:/${'x'.repeat(120)}`, 'http://']) {
     assert.throws(() => parseUpstream(bad), (err: unknown) => isBadgatewayError(err, 'BG_BAD_OPTION') && err.message.startsWith('upstream: '), bad);
   }
-  assert.throws(() => resolveOptions({ upstream: 'http://x:1', readTimeoutMs: 0 }), /readTimeoutMs: 0 is not valid/);
-  assert.throws(() => resolveOptions({ upstream: 'http://x:1', keepalive: -1 }), /keepalive: -1 is not valid/);
+  assert.throws(() => resolveProxyOptions({ upstream: 'http://x:1', readTimeoutMs: 0 }), /readTimeoutMs: 0 is not valid/);
+  assert.throws(() => resolveProxyOptions({ upstream: 'http://x:1', keepalive: -1 }), /keepalive: -1 is not valid/);
 });
 
 test('nginx -t failures are BG_NGINX_FAILED with nginx\'s own message, and nothing is left behind', { skip, timeout: 15_000 }, async () => {

@@ -9,7 +9,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { findNginx, normalizeErrorLogLine, parseAccessLogLine, startProxy, type ProxyHandle } from '../../src/proxy/index.js';
+import { findNginx, normalizeErrorLogLine, startProxy, type ProxyHandle } from '../../src/proxy/index.js';
+import { parseAccessLogLine } from '../../src/doctor/index.js';
 import { waitFor } from '../../src/util/index.js';
 import { CASES, type ProxyCase } from './cases.js';
 
@@ -47,7 +48,7 @@ async function runCase(kind: 'nginx' | 'builtin', c: ProxyCase): Promise<Observe
       rawLines,
       errorLines: rawLines.map((l) => normalizeErrorLogLine(l, upstream.replacements)),
       accessStatuses: access.map((l) => parseAccessLogLine(l)?.status ?? 0),
-      accessUpstreamStatus: access.map((l) => parseAccessLogLine(l)?.upstreamStatus.join(', ') || '-'),
+      accessUpstreamStatus: access.map((l) => parseAccessLogLine(l)?.attempts.map((a) => a.status).join(', ') || '-'),
     };
   } finally {
     await proxy?.close();

@@ -1,6 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { isBadgatewayError } from '../../errors/index.js';
-import { DEFAULTS, parseUpstream, startProxy, type ProxyKind } from '../../proxy/index.js';
+import { PROXY_DEFAULTS, parseUpstream, startProxy, type ProxyKind } from '../../proxy/index.js';
 import type { CliContext } from '../context.js';
 import { parseDurationArg, parseIntArg } from '../options.js';
 
@@ -63,21 +63,21 @@ export function registerProxy(program: Command, ctx: CliContext): void {
     .addOption(new Option('--haproxy', 'run real HAProxy (fails if it is not installed)').conflicts(['builtin', 'nginx', 'caddy']))
     .addOption(new Option('--caddy', 'run real Caddy (fails if it is not installed)').conflicts(['builtin', 'nginx', 'haproxy']))
     .addOption(new Option('--builtin', 'run the built-in node:http proxy').conflicts(['nginx', 'haproxy', 'caddy']))
-    .option('--port <n>', 'port to listen on, 127.0.0.1 (0 = a free one)', parseIntArg(0, 65535), DEFAULTS.listenPort)
-    .option('--keepalive <n>', 'idle upstream keep-alive connections to keep (0 = none)', parseIntArg(0, 100_000), DEFAULTS.keepalive)
-    .addOption(durationOption('--connect-timeout <duration>', 'proxy_connect_timeout: longest wait for the upstream to accept', DEFAULTS.connectTimeoutMs))
-    .addOption(durationOption('--read-timeout <duration>', 'proxy_read_timeout: longest wait between two reads from the upstream', DEFAULTS.readTimeoutMs))
-    .addOption(durationOption('--send-timeout <duration>', 'proxy_send_timeout: longest wait between two writes to the upstream', DEFAULTS.sendTimeoutMs))
-    .addOption(durationOption('--client-header-timeout <duration>', "client_header_timeout: longest a client may take to send a request's head", DEFAULTS.clientHeaderTimeoutMs))
-    .addOption(durationOption('--client-body-timeout <duration>', 'client_body_timeout: longest wait between two reads of a request body', DEFAULTS.clientBodyTimeoutMs))
-    .addOption(durationOption('--client-send-timeout <duration>', 'send_timeout: longest wait between two writes to a client that does not read', DEFAULTS.clientSendTimeoutMs))
-    .option('--client-max-body-size <bytes>', 'client_max_body_size: larger request bodies get 413 (0 = no limit)', parseIntArg(0), DEFAULTS.clientMaxBodyBytes)
+    .option('--port <n>', 'port to listen on, 127.0.0.1 (0 = a free one)', parseIntArg(0, 65535), PROXY_DEFAULTS.listenPort)
+    .option('--keepalive <n>', 'idle upstream keep-alive connections to keep (0 = none)', parseIntArg(0, 100_000), PROXY_DEFAULTS.keepalive)
+    .addOption(durationOption('--connect-timeout <duration>', 'proxy_connect_timeout: longest wait for the upstream to accept', PROXY_DEFAULTS.connectTimeoutMs))
+    .addOption(durationOption('--read-timeout <duration>', 'proxy_read_timeout: longest wait between two reads from the upstream', PROXY_DEFAULTS.readTimeoutMs))
+    .addOption(durationOption('--send-timeout <duration>', 'proxy_send_timeout: longest wait between two writes to the upstream', PROXY_DEFAULTS.sendTimeoutMs))
+    .addOption(durationOption('--client-header-timeout <duration>', "client_header_timeout: longest a client may take to send a request's head", PROXY_DEFAULTS.clientHeaderTimeoutMs))
+    .addOption(durationOption('--client-body-timeout <duration>', 'client_body_timeout: longest wait between two reads of a request body', PROXY_DEFAULTS.clientBodyTimeoutMs))
+    .addOption(durationOption('--client-send-timeout <duration>', 'send_timeout: longest wait between two writes to a client that does not read', PROXY_DEFAULTS.clientSendTimeoutMs))
+    .option('--client-max-body-size <bytes>', 'client_max_body_size: larger request bodies get 413 (0 = no limit)', parseIntArg(0), PROXY_DEFAULTS.clientMaxBodyBytes)
     .option('--no-next-upstream', 'never retry, not even an idempotent request on a failed reused connection')
     .addOption(durationOption('--idle-timeout <duration>', 'HAProxy/Caddy: how long an idle pooled upstream connection is kept (nginx: upstream keepalive_timeout 60s)', 60_000))
     .addOption(new Option('--haproxy-log-to <target>', 'HAProxy: log to its stdout or to a unix datagram socket badgateway reads (syslog format)').choices(['stdout', 'socket']).default('stdout'))
     .addHelpText('after', EXAMPLES)
     .action(async (opts: ProxyCommandOptions) => {
-      const kind: ProxyKind = opts.nginx ? 'nginx' : opts.haproxy ? 'haproxy' : opts.caddy ? 'caddy' : opts.builtin ? 'builtin' : 'auto';
+      const kind: ProxyKind | 'auto' = opts.nginx ? 'nginx' : opts.haproxy ? 'haproxy' : opts.caddy ? 'caddy' : opts.builtin ? 'builtin' : 'auto';
       const proxy = ctx.own(
         await startProxy({
           kind,

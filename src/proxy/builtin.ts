@@ -78,13 +78,7 @@ export async function createProxy(options: ProxyOptions): Promise<BuiltinProxyHa
   const server = createProxyServer(ctx);
 
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ host: '127.0.0.1', port: resolved.listenPort }, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    await listen(server, { host: '127.0.0.1', port: resolved.listenPort });
   } catch (err) {
     pool.destroy();
     logs.close();

@@ -241,10 +241,7 @@ class AddressInUse extends Error {
 async function assertPortFree(port: number): Promise<void> {
   const server = createServer();
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ host: '127.0.0.1', port, exclusive: true }, resolve);
-    });
+    await listen(server, { host: '127.0.0.1', port, exclusive: true });
   } catch (err) {
     throw new BadgatewayError(ERROR_CODES.ADDRESS_IN_USE, `nginx could not listen on 127.0.0.1:${port}: bind() failed (98: Address already in use)`, { cause: err });
   } finally {

@@ -4,7 +4,7 @@
  */
 export { runLab, resolveLabOptions, planRuns, chooseProxy, chooseProxies, LAB_DEFAULTS, type LabOptions, type LabEvent, type LabRun } from './run-lab.js';
 export { SCENARIOS, getScenario } from './scenarios.js';
-export { runPhase, classifyErrorLog, logFormatOf, type PhaseEnv, type PhaseProgress, type ResourceTracker } from './phase.js';
+export { runPhase, classifyErrorLog, logFormatOf, phaseLoadOptions, type PhaseEnv, type PhaseProgress } from './phase.js';
 export { judgeFailPhase, judgeFixPhase, causeStatuses } from './verdict.js';
 export { createRaceServer, type RaceServer, type RaceServerOptions, type RaceServerStats } from './race-server.js';
 export { openIdleClients, type IdleClients, type IdleClientsOptions, type IdleClientsStats } from './idle-clients.js';

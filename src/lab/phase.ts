@@ -1,10 +1,11 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { LINE, createLogLineClassifier, getProxyView, type CauseId, type FastClassification, type ProxyLogFormat } from '../causes/index.js';
 import { renderNginxConfig, resolveProxyOptions } from '../proxy/index.js';
-import { debug } from '../util/index.js';
+import type { LoadMetrics, LoadOptions } from '../load/index.js';
+import { createCloser, debug, type Closable, type Closer } from '../util/index.js';
 import type { LabParts, LabProxy } from './parts.js';
 import type { PhaseCompanion, PhaseSpec } from './scenario.js';
-import type { ClassifiedLine, PhaseName, PhaseResult, ProxyKind, UpstreamSample } from './types.js';
+import type { ClassifiedLine, ClientView, PhaseName, PhaseResult, ProxyKind, UpstreamSample } from './types.js';
 import { startUpstream, type UpstreamHandle } from './upstream.js';
 
 /** Live progress of a phase's load. */
@@ -17,11 +18,6 @@ export interface PhaseProgress {
   statusCodes: Record<string, number>;
 }
 
-/** Resources open right now, so an interrupted run (or a second Ctrl-C) can close them. */
-export interface ResourceTracker {
-  track(resource: { close(): Promise<void> }): () => void;
-}
-
 /** What a phase runs in. */
 export interface PhaseEnv {
   parts: LabParts;
@@ -32,7 +28,8 @@ export interface PhaseEnv {
   sampleIntervalMs: number;
   /** Keep at most this many classified lines per phase (counts are over all). */
   maxLogLines: number;
-  resources: ResourceTracker;
+  /** Resources open right now, so an interrupted run (or a second Ctrl-C) can close them. */
+  resources: Closer;
   signal?: AbortSignal;
   onProgress?: (p: PhaseProgress) => void;
   /** Runs doctor on the upstream and the proxy log after the load; omitted = not run. */
@@ -150,6 +147,84 @@ function errorMessage(err: unknown): string {
 }
 
 /**
+ * The phase's load against the proxy at `proxyUrl`: the spec's paths round-robin, its rate and
+ * duration, a deadline past the proxy's own timeouts (so the proxy's 504 arrives before ours), and
+ * connections enough for every request in flight at that rate.
+ */
+export function phaseLoadOptions(spec: PhaseSpec, proxyUrl: string): LoadOptions {
+  const paths = typeof spec.load.path === 'string' ? [spec.load.path] : spec.load.path;
+  const method = spec.load.method ?? 'GET';
+  const headers: Record<string, string> = spec.load.body === undefined ? {} : { 'content-type': 'text/plain' };
+  const body = spec.load.body === undefined ? {} : { body: spec.load.body };
+  const timeoutMs = spec.proxy.connectTimeoutMs + spec.proxy.readTimeoutMs + 2000;
+  return {
+    targets: paths.map((p) => ({ method, url: `${proxyUrl}${p}`, headers, ...body })),
+    rate: spec.load.rate,
+    durationMs: spec.load.durationMs,
+    timeoutMs,
+    keepAlive: spec.load.clientKeepAlive ?? true,
+    connections: Math.min(1000, Math.ceil((spec.load.rate * timeoutMs) / 1000) + 10),
+    bucketMs: BUCKET_MS,
+  };
+}
+
+/** The proxy's log, classified against the scenario's cause. */
+async function readProxyLog(proxy: LabProxy, env: PhaseEnv): Promise<PhaseResult['proxyLog']> {
+  return classifyErrorLog(await proxy.readErrorLog(), env.causeId, env.maxLogLines, env.proxyKind);
+}
+
+/** The client's view of the load: the metrics the report shows. */
+function clientView(metrics: LoadMetrics): ClientView {
+  const { requests, rate, durationMs, latenciesMs, statusCodes, errors, bucketMs, timeline } = metrics;
+  return { requests, rate, durationMs, latenciesMs, statusCodes, errors, bucketMs, timeline };
+}
+
+/** Runs doctor on the upstream and the proxy's log while the upstream is still as the load left it. */
+async function diagnose(name: PhaseName, spec: PhaseSpec, env: PhaseEnv, proxy: LabProxy, upstream: UpstreamHandle): Promise<PhaseResult['doctor']> {
+  if (!env.doctor) return null;
+  const nginxConf = await proxyConfigFile(proxy, spec, env.dir, name, env.proxyKind);
+  const appLog = await upstream.writeLog?.(`${env.dir}/${name}-app.log`);
+  return env.doctor({
+    pid: await upstream.samplePid(),
+    target: upstream.target,
+    errorLogPath: proxy.errorLogPath,
+    logFormat: logFormatOf(env.proxyKind),
+    ...(nginxConf ? { nginxConf } : {}),
+    ...(appLog ? { appLog } : {}),
+  });
+}
+
+/** The load phase proper: load through the proxy with the upstream sampled, then doctor. */
+async function loadAndDiagnose(name: PhaseName, spec: PhaseSpec, env: PhaseEnv, parts: { proxy: LabProxy; upstream: UpstreamHandle; own: <T extends Closable>(r: T) => T; mark(what: string): void }, result: PhaseResult): Promise<void> {
+  const { proxy, upstream, mark } = parts;
+  const sampler = startSampler(upstream, env.parts, env.sampleIntervalMs);
+  let companion: PhaseCompanion | undefined;
+  const statusCodes: Record<string, number> = {};
+  try {
+    companion = spec.alongside ? parts.own(spec.alongside(upstream)) : undefined;
+    await companion?.ready;
+    mark('load starts');
+    const metrics = await env.parts.runLoad({
+      ...phaseLoadOptions(spec, proxy.url),
+      ...(env.signal ? { signal: env.signal } : {}),
+      onResult: (r) => {
+        const key = String(r.status);
+        statusCodes[key] = (statusCodes[key] ?? 0) + 1;
+      },
+      onProgress: (p) => env.onProgress?.({ phase: name, elapsedMs: p.elapsedMs, durationMs: p.durationMs, sent: p.sent, statusCodes: { ...statusCodes } }),
+    });
+    result.client = clientView(metrics);
+    result.gatewayErrors = (metrics.statusCodes['502'] ?? 0) + (metrics.statusCodes['504'] ?? 0);
+    // Before anything stops: the upstream is still in the state the load left it in.
+    result.doctor = await diagnose(name, spec, env, proxy, upstream);
+  } finally {
+    mark('load done');
+    result.samples = await sampler.stop();
+    if (companion) result.notes.push(...companion.notes());
+  }
+}
+
+/**
  * Runs one phase: upstream → (prepare) → proxy → load at a fixed rate with the upstream sampled
  * → stop → the proxy's error log classified. Everything it started is closed before it returns,
  * also when it fails or is aborted; a failure is recorded in `error`, never thrown.
@@ -169,24 +244,18 @@ export async function runPhase(name: PhaseName, spec: PhaseSpec, env: PhaseEnv):
     doctor: null,
     childPids: [],
   };
-  const closers: (() => Promise<void>)[] = [];
-  const own = <T extends { close(): Promise<void> }>(resource: T): T => {
-    const untrack = env.resources.track(resource);
-    closers.push(async () => {
-      try {
-        await resource.close();
-      } finally {
-        untrack();
-      }
-    });
+  // Closed newest first when the phase ends; the run's closer knows them meanwhile (a second Ctrl-C).
+  const closer = createCloser(`lab ${name} phase`);
+  const own = <T extends Closable>(resource: T): T => {
+    env.resources.add(resource);
+    closer.add({ close: () => Promise.resolve(resource.close()).finally(() => env.resources.delete(resource)) });
     return resource;
   };
   let proxy: LabProxy | undefined;
-  let upstream: UpstreamHandle | undefined;
   try {
     env.signal?.throwIfAborted();
     const socketPath = `${env.dir}/${spec.socketName ?? `${name}.sock`}`;
-    upstream = own(await startUpstream(spec.upstream, env.parts, env.dir, socketPath));
+    const upstream = own(await startUpstream(spec.upstream, env.parts, env.dir, socketPath));
     result.childPids.push(...upstream.childPids);
     mark(`upstream up (pids ${upstream.childPids.join(', ') || 'none: in process'})`);
     const prepared = await spec.prepare?.(upstream);
@@ -205,89 +274,16 @@ export async function runPhase(name: PhaseName, spec: PhaseSpec, env: PhaseEnv):
     debug('lab: started %s proxy pid %d at %s', proxy.kind, proxy.pid, proxy.url);
     if (proxy.pid !== process.pid) result.childPids.push(proxy.pid);
     mark('proxy up');
-
-    const sampler = startSampler(upstream, env.parts, env.sampleIntervalMs);
-    let companion: PhaseCompanion | undefined;
-    const statusCodes: Record<string, number> = {};
-    try {
-      companion = spec.alongside ? own(spec.alongside(upstream)) : undefined;
-      await companion?.ready;
-      mark('load starts');
-      const paths = typeof spec.load.path === 'string' ? [spec.load.path] : spec.load.path;
-      const method = spec.load.method ?? 'GET';
-      const proxyUrl = proxy.url;
-      const headers: Record<string, string> = spec.load.body === undefined ? {} : { 'content-type': 'text/plain' };
-      const timeoutMs = spec.proxy.connectTimeoutMs + spec.proxy.readTimeoutMs + 2000;
-      const metrics = await env.parts.runLoad({
-        ...(paths.length === 1
-          ? { url: `${proxyUrl}${paths[0]}`, method, headers, ...(spec.load.body === undefined ? {} : { body: spec.load.body }) }
-          : { targets: paths.map((p) => ({ method, url: `${proxyUrl}${p}`, headers, ...(spec.load.body === undefined ? {} : { body: spec.load.body }) })) }),
-        rate: spec.load.rate,
-        durationMs: spec.load.durationMs,
-        timeoutMs,
-        keepAlive: spec.load.clientKeepAlive ?? true,
-        connections: Math.min(1000, Math.ceil((spec.load.rate * timeoutMs) / 1000) + 10),
-        bucketMs: BUCKET_MS,
-        ...(env.signal ? { signal: env.signal } : {}),
-        onResult: (r) => {
-          const key = String(r.status);
-          statusCodes[key] = (statusCodes[key] ?? 0) + 1;
-        },
-        onProgress: (p) =>
-          env.onProgress?.({ phase: name, elapsedMs: p.elapsedMs, durationMs: p.durationMs, sent: p.sent, statusCodes: { ...statusCodes } }),
-      });
-      result.client = {
-        requests: metrics.requests,
-        rate: metrics.rate,
-        durationMs: metrics.durationMs,
-        latenciesMs: metrics.latenciesMs,
-        statusCodes: metrics.statusCodes,
-        errors: metrics.errors,
-        bucketMs: BUCKET_MS,
-        timeline: metrics.timeline.map((b) => ({ tMs: b.tMs, sent: b.sent, statusCodes: b.statusCodes, errors: b.errors, p50: b.p50, p99: b.p99 })),
-      };
-      result.gatewayErrors = (metrics.statusCodes['502'] ?? 0) + (metrics.statusCodes['504'] ?? 0);
-      // Before anything stops: the upstream is still in the state the load left it in.
-      if (env.doctor) {
-        const nginxConf = await proxyConfigFile(proxy, spec, env.dir, name, env.proxyKind);
-        const appLog = await upstream.writeLog?.(`${env.dir}/${name}-app.log`);
-        result.doctor = await env.doctor({
-          pid: await upstream.samplePid(),
-          target: upstream.target,
-          errorLogPath: proxy.errorLogPath,
-          logFormat: logFormatOf(env.proxyKind),
-          ...(nginxConf ? { nginxConf } : {}),
-          ...(appLog ? { appLog } : {}),
-        });
-      }
-    } finally {
-      mark('load done');
-      result.samples = await sampler.stop();
-      if (companion) result.notes.push(...companion.notes());
-    }
-    const log = proxy.readErrorLog ? await proxy.readErrorLog() : await readFile(proxy.errorLogPath, 'utf8');
-    result.proxyLog = classifyErrorLog(log, env.causeId, env.maxLogLines, env.proxyKind);
+    await loadAndDiagnose(name, spec, env, { proxy, upstream, own, mark }, result);
+    result.proxyLog = await readProxyLog(proxy, env);
     result.notes.push(...upstream.notes());
   } catch (err) {
     result.error = errorMessage(err);
     debug('lab: phase %s failed: %o', name, err);
-    // What the proxy logged until then still tells the story.
-    if (proxy && result.proxyLog.lines === 0) {
-      try {
-        const log = proxy.readErrorLog ? await proxy.readErrorLog() : await readFile(proxy.errorLogPath, 'utf8');
-        result.proxyLog = classifyErrorLog(log, env.causeId, env.maxLogLines, env.proxyKind);
-      } catch {
-        // The log went with the proxy.
-      }
-    }
+    // What the proxy logged until then still tells the story (unless the log went with the proxy).
+    if (proxy && result.proxyLog.lines === 0) result.proxyLog = await readProxyLog(proxy, env).catch(() => result.proxyLog);
   } finally {
-    for (const close of closers.reverse()) {
-      try {
-        await close();
-      } catch (err) {
-        debug('lab: cleanup failed: %o', err);
-      }
-    }
+    await closer.close();
     mark('closed');
     result.durationMs = Math.round(performance.now() - started);
   }

@@ -1,9 +1,9 @@
 import { chmod, mkdir } from 'node:fs/promises';
 import { BadgatewayError, ERROR_CODES, badOption } from '../errors/index.js';
-import { createTempDir, debug } from '../util/index.js';
+import { createCloser, createTempDir, debug, type Closer } from '../util/index.js';
 import { diagnosePhase } from './doctor.js';
 import { loadParts, type LabParts } from './parts.js';
-import { runPhase, type PhaseProgress, type ResourceTracker } from './phase.js';
+import { runPhase, type PhaseProgress } from './phase.js';
 import { checkPythonServers, type PythonServer } from './python-apps.js';
 import { SCENARIOS, getScenario } from './scenarios.js';
 import type { Scenario } from './scenario.js';
@@ -138,22 +138,6 @@ export function chooseProxies(kind: ProxyKind | 'auto' | 'all', parts: Pick<LabP
   return { proxies, missing };
 }
 
-function createTracker(): ResourceTracker & { closeAll(): Promise<void> } {
-  const open = new Set<{ close(): Promise<void> }>();
-  return {
-    track(resource) {
-      open.add(resource);
-      return () => open.delete(resource);
-    },
-    async closeAll() {
-      for (const r of [...open].reverse()) {
-        open.delete(r);
-        await r.close().catch(() => undefined);
-      }
-    },
-  };
-}
-
 /** One scenario with one upstream behind one proxy: the fail phase, the fix phase, the verdict. */
 async function runScenario(
   run: LabRun,
@@ -163,7 +147,7 @@ async function runScenario(
     runs: number;
     dir: string;
     parts: LabParts;
-    tracker: ResourceTracker;
+    tracker: Closer;
     resolved: ReturnType<typeof resolveLabOptions>;
     options: LabOptions;
     emit: (event: LabEvent) => void;
@@ -240,10 +224,9 @@ export async function runLab(options: LabOptions = {}): Promise<LabReport> {
   const emit = options.onEvent ?? (() => undefined);
   emit({ type: 'start', proxy: proxies[0]!, proxies, runs: runs.length, skipped });
 
-  const tracker = createTracker();
-  options.own?.({ close: () => tracker.closeAll() });
-  const dir = await createTempDir('lab');
-  tracker.track(dir);
+  const tracker = createCloser('lab');
+  options.own?.({ close: () => tracker.close() });
+  const dir = tracker.add(await createTempDir('lab'));
   // nginx started as root runs its workers as nobody: they must reach the sockets in here.
   await chmod(dir.path, 0o755);
   debug('lab: temp dir %s', dir.path);
@@ -259,7 +242,7 @@ export async function runLab(options: LabOptions = {}): Promise<LabReport> {
       emit({ type: 'result', result });
     }
   } finally {
-    await tracker.closeAll();
+    await tracker.close();
   }
   const interrupted = options.signal?.aborted ?? false;
   return {

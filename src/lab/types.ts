@@ -1,4 +1,5 @@
 import type { CauseId, FastClassification } from '../causes/index.js';
+import type { LoadMetrics } from '../load/index.js';
 import type { ProxyKind } from '../proxy/index.js';
 
 /** The proxies a scenario runs behind. */
@@ -27,16 +28,6 @@ export interface UpstreamSample {
   inflight: number | null;
 }
 
-/** One second (or `bucketMs`) of the client's view, from the load generator's timeline. */
-export interface TimelinePoint {
-  tMs: number;
-  sent: number;
-  statusCodes: Record<string, number>;
-  errors: Record<string, number>;
-  p50: number | null;
-  p99: number | null;
-}
-
 /** One classified line of the proxy's error log. */
 export interface ClassifiedLine {
   /** The line as the proxy wrote it. */
@@ -50,18 +41,8 @@ export interface ClassifiedLine {
   matchesCause: boolean;
 }
 
-/** What the client (the load generator) saw in one phase. */
-export interface ClientView {
-  requests: number;
-  rate: { asked: number; achieved: number };
-  durationMs: number;
-  latenciesMs: { min: number; mean: number; p50: number; p90: number; p95: number; p99: number; max: number };
-  statusCodes: Record<string, number>;
-  errors: Record<string, number>;
-  /** Width of one timeline bucket. */
-  bucketMs: number;
-  timeline: TimelinePoint[];
-}
+/** What the client (the load generator) saw in one phase: the load metrics the report shows. */
+export type ClientView = Pick<LoadMetrics, 'requests' | 'rate' | 'durationMs' | 'latenciesMs' | 'statusCodes' | 'errors' | 'bucketMs' | 'timeline'>;
 
 /** Everything one phase (fail or fix) measured. Plain JSON. */
 export interface PhaseResult {

@@ -1,4 +1,5 @@
 import { badOption } from '../errors/index.js';
+import { stripUndefined } from '../util/index.js';
 import type { ProxyLogInput } from './error-log.js';
 
 /** Everything `badgateway doctor` can be asked to look at, and its thresholds. */
@@ -118,8 +119,4 @@ export function resolveDoctorOptions(user: Partial<DoctorOptions> = {}): DoctorO
   if (!(o.bucketS >= 1)) throw badOption('bucketS', o.bucketS, 'at least 1 second');
   if (!(o.maxLineChars >= 256)) throw badOption('maxLineChars', o.maxLineChars, 'at least 256');
   return o;
-}
-
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -1,7 +1,7 @@
 import type { CauseId } from '../causes/index.js';
 import type { AccessLogSummary } from './access-log.js';
 import type { DoctorFacts, ListenerFacts } from './collectors.js';
-import { createFinding, severityOf, type Finding } from './findings.js';
+import { createFinding, severityOf, type Finding, type Severity } from './findings.js';
 import { closeWaitRule, fdChainRule } from './chains.js';
 import { NO_PROXY_CONTEXT, type ProxyContext } from './proxy-context.js';
 import { confirmValues, fdEvidence, pct, seconds, type LiveRule } from './rule-kit.js';
@@ -80,25 +80,16 @@ const queueRule: LiveRule = (target, facts, options) => {
       ...somaxconnEvidence(l, facts),
     ];
     if (l.kind === 'unix') evidence.push('unix sockets do not count in TcpExt ListenOverflows: connect() fails at once with EAGAIN (502)');
+    // One helper for every finding of this listener: the cause (unix or TCP backlog), target and confirm commands are its.
+    const report = (level: Severity, summary: string, more: string[]): void => {
+      out.push(createFinding(backlogCause(l), { severity: level, source: 'live', target: target.label, summary, evidence: more }, confirmValues(target, l)));
+    };
+    const warn = (summary: string, more: string[]): void => report('warning', summary, more);
     if (severity) {
-      out.push(
-        createFinding(
-          backlogCause(l),
-          {
-            severity,
-            source: 'live',
-            target: target.label,
-            summary: severity === 'critical' ? `accept queue of ${l.name} is full (${l.queue}/${l.backlog})` : `accept queue of ${l.name} is ${pct(fill)} full (${l.queue}/${l.backlog})`,
-            evidence: [...evidence, ...fdEvidence(target)],
-          },
-          confirmValues(target, l),
-        ),
-      );
+      const summary = severity === 'critical' ? `accept queue of ${l.name} is full (${l.queue}/${l.backlog})` : `accept queue of ${l.name} is ${pct(fill)} full (${l.queue}/${l.backlog})`;
+      report(severity, summary, [...evidence, ...fdEvidence(target)]);
       continue;
     }
-    const warn = (summary: string, more: string[]): void => {
-      out.push(createFinding(backlogCause(l), { severity: 'warning', source: 'live', target: target.label, summary, evidence: more }, confirmValues(target, l)));
-    };
     if (options.burst > 0 && l.backlog < options.burst) {
       warn(`backlog ${l.backlog} of ${l.name} cannot hold a burst of ${options.burst} connections`, [`expected burst ${options.burst} (--burst) > backlog ${l.backlog}`, ...evidence]);
       continue;

@@ -1,22 +1,7 @@
-/** Every cause badgateway knows: the ones the lab reproduces, plus proxy-side ones doctor reads from logs. */
-export const CAUSE_IDS = [
-  'fd-exhaustion',
-  'keepalive-leak',
-  'backlog-overflow-unix',
-  'backlog-overflow-tcp',
-  'keepalive-race',
-  'slow-upstream',
-  'upstream-down',
-  'socket-permission',
-  'proxy-fd-exhaustion',
-  'ephemeral-ports',
-  'no-live-upstreams',
-  'too-big-header',
-  'close-wait-leak',
-  'upstream-crash',
-] as const;
+import type { CauseId } from './cause-ids.js';
+import { PROXY_LOG_PATTERNS } from './patterns.js';
 
-export type CauseId = (typeof CAUSE_IDS)[number];
+export { CAUSE_IDS, isCauseId, type CauseId } from './cause-ids.js';
 
 export interface Cause {
   readonly id: CauseId;
@@ -27,7 +12,11 @@ export interface Cause {
   readonly summary: string;
   /** What the client of the proxy sees (500: nginx's own connection to the upstream failed). */
   readonly statuses: readonly (502 | 504 | 500)[];
-  /** Ids of PROXY_LOG_PATTERNS this cause shows up as, most typical first. */
+  /**
+   * Ids of PROXY_LOG_PATTERNS this cause shows up as: derived from the patterns' own `causes`
+   * (the link is written once, on the pattern side), the patterns where this cause is the
+   * likeliest reading first.
+   */
   readonly proxyLog: readonly string[];
   /** What to look for on the machine (doctor's rules look for exactly this). */
   readonly evidence: readonly string[];
@@ -39,7 +28,10 @@ export interface Cause {
   readonly seed?: string;
 }
 
-export const CAUSES: readonly Cause[] = [
+/** A cause as written here; its `proxyLog` is derived (see {@link Cause.proxyLog}). */
+type CauseEntry = Omit<Cause, 'proxyLog'>;
+
+const ENTRIES: readonly CauseEntry[] = [
   {
     id: 'fd-exhaustion',
     title: 'Upstream out of file descriptors (EMFILE)',
@@ -49,7 +41,6 @@ export const CAUSES: readonly Cause[] = [
       'closes the connection at once (the proxy sees a reset or a premature close, 502); Python servers stop accepting, ' +
       'the accept queue fills and the proxy times out (504).',
     statuses: [502, 504],
-    proxyLog: ['recv-reset', 'premature-close', 'read-timeout', 'connect-timeout'],
     evidence: [
       'open fds at or near the soft RLIMIT_NOFILE (/proc/PID/fd vs /proc/PID/limits)',
       "what holds them: mostly regular files, pipes or anon inodes (the app's own code leaks them); idle sockets point at keepalive-leak, CLOSE_WAIT ones at close-wait-leak",
@@ -73,7 +64,6 @@ export const CAUSES: readonly Cause[] = [
       'that does not send Connection: close keeps a socket and an fd forever. The sockets pile up to the fd limit and ' +
       'new connections cannot be accepted.',
     statuses: [504, 502],
-    proxyLog: ['read-timeout', 'connect-timeout', 'recv-reset', 'premature-close'],
     evidence: [
       'most open fds are sockets',
       'many ESTABLISHED connections on the listening port with no traffic for a long time (ss -tni: lastrcv)',
@@ -95,7 +85,6 @@ export const CAUSES: readonly Cause[] = [
       "Workers are all busy (a sync worker blocks per request), connections wait in the unix socket's accept queue, and " +
       'once it holds `backlog` of them connect() fails at once with EAGAIN: nginx answers 502 immediately.',
     statuses: [502],
-    proxyLog: ['connect-eagain'],
     evidence: [
       'ss -xl: Recv-Q (queued) equals Send-Q (backlog) on the socket',
       'backlog small compared with the burst (gunicorn --backlog, listen(backlog), capped by net.core.somaxconn)',
@@ -118,7 +107,6 @@ export const CAUSES: readonly Cause[] = [
       'with backoff, and the proxy gives up with a connect or read timeout (504). TcpExt ListenOverflows and ' +
       'ListenDrops grow.',
     statuses: [504],
-    proxyLog: ['connect-timeout', 'read-timeout'],
     evidence: [
       'ss -ltn: Recv-Q equals Send-Q on the listener',
       'TcpExt ListenOverflows / ListenDrops growing between two samples (/proc/net/netstat)',
@@ -140,7 +128,6 @@ export const CAUSES: readonly Cause[] = [
       'timeout (Node: 5 s). When the close and the next request cross, the request hits a closed socket: the proxy ' +
       'sees a reset or a premature close and answers 502 (a non-idempotent request such as POST is not retried).',
     statuses: [502],
-    proxyLog: ['premature-close', 'recv-reset', 'send-failed'],
     evidence: [
       "upstream keep-alive timeout shorter than or equal to the proxy's idle timeout for pooled connections",
       'the proxy keeps a pool of idle upstream connections (nginx: keepalive N in the upstream block); without one no connection is reused and there is no race',
@@ -160,7 +147,6 @@ export const CAUSES: readonly Cause[] = [
       'The upstream accepted the request but did not answer within proxy_read_timeout (60 s by default), so the proxy ' +
       'answers 504 and logs a read timeout.',
     statuses: [504],
-    proxyLog: ['read-timeout', 'send-timeout', 'body-timeout'],
     evidence: ['upstream response times near the proxy read timeout ($upstream_response_time in the access log)', 'requests in flight piling up'],
     confirm: ['the access log with $upstream_response_time', 'curl -w "%{time_total}" the slow endpoint directly'],
     fix: [
@@ -177,7 +163,6 @@ export const CAUSES: readonly Cause[] = [
       'The app is stopped, crashed or listens elsewhere: connect() is refused on TCP, or the unix socket file is ' +
       'missing (ENOENT) or stale (ECONNREFUSED). The proxy answers 502 at once.',
     statuses: [502],
-    proxyLog: ['connect-refused', 'connect-enoent'],
     evidence: ['no listener on the port / socket path (ss -ltn, ss -xl)', 'a socket file that nothing listens on'],
     confirm: ['ss -ltnp sport = :PORT', 'ss -xlp | grep SOCKET', 'ls -l SOCKET'],
     fix: ['start the app (and have its supervisor restart it)', 'remove a stale socket file on start', 'point the proxy at the address the app really uses'],
@@ -190,7 +175,6 @@ export const CAUSES: readonly Cause[] = [
       'nginx workers run as an unprivileged user (nobody, www-data); connect() to a unix socket needs write permission ' +
       'on the socket file, so a socket created with mode 0755/0700 by another user fails with EACCES (502, [crit]).',
     statuses: [502],
-    proxyLog: ['connect-eacces'],
     evidence: [
       "socket file mode / owner / group vs the nginx worker user and its groups (write permission on the socket is what connect() needs)",
       'execute (search) permission on every directory above the socket for that user',
@@ -211,7 +195,6 @@ export const CAUSES: readonly Cause[] = [
       'cannot accept clients (they get no response) or open upstream sockets (the client gets 500, not 502: measured ' +
       'with nginx 1.22.1).',
     statuses: [500],
-    proxyLog: ['proxy-emfile-upstream', 'proxy-emfile', 'worker-connections-upstream', 'worker-connections', 'worker-connections-reuse'],
     evidence: ['nginx worker fds near their limit', '"Too many open files" or "worker_connections are not enough" in the error log'],
     confirm: ["grep 'Max open files' /proc/$(pgrep -f 'nginx: worker' | head -1)/limits", 'ls /proc/NGINX_WORKER_PID/fd | wc -l'],
     fix: ['raise worker_rlimit_nofile and worker_connections together', 'use upstream keepalive to need fewer upstream sockets'],
@@ -224,7 +207,6 @@ export const CAUSES: readonly Cause[] = [
       'Every new upstream connection needs a local port; with no keep-alive to the upstream, closed connections sit ' +
       'in TIME_WAIT and the ephemeral range runs out: connect() fails with EADDRNOTAVAIL (99).',
     statuses: [502],
-    proxyLog: ['connect-eaddrnotavail'],
     evidence: ['tens of thousands of TIME_WAIT sockets towards the upstream', 'net.ipv4.ip_local_port_range'],
     confirm: ['ss -tan state time-wait | wc -l', 'sysctl net.ipv4.ip_local_port_range'],
     fix: ['enable upstream keep-alive (keepalive N; proxy_http_version 1.1; proxy_set_header Connection "")', 'widen ip_local_port_range', 'spread over more upstream addresses'],
@@ -237,7 +219,6 @@ export const CAUSES: readonly Cause[] = [
       'After max_fails failures nginx marks a server unavailable for fail_timeout; with all of them marked it answers ' +
       '502 without trying. The real cause is in the earlier errors.',
     statuses: [502],
-    proxyLog: ['no-live-upstreams', 'upstream-disabled'],
     evidence: ['earlier connect/read errors against the same upstream group'],
     confirm: ['grep -B50 "no live upstreams" error.log'],
     fix: ['fix the earlier upstream errors', 'tune max_fails / fail_timeout, add servers'],
@@ -248,7 +229,6 @@ export const CAUSES: readonly Cause[] = [
     side: 'proxy',
     summary: "The upstream's response header block (large cookies, long redirects) does not fit proxy_buffer_size: nginx answers 502.",
     statuses: [502],
-    proxyLog: ['too-big-header'],
     evidence: ['large Set-Cookie or Location headers in the upstream response'],
     confirm: ['curl -sI the upstream directly | wc -c'],
     fix: ['raise proxy_buffer_size and proxy_buffers', 'send smaller headers'],
@@ -262,7 +242,6 @@ export const CAUSES: readonly Cause[] = [
       'socket waits in CLOSE_WAIT holding an fd for as long as the process lives. They pile up to RLIMIT_NOFILE and ' +
       'new connections cannot be accepted (Node: reset or premature close, 502; Python servers: 504).',
     statuses: [502, 504],
-    proxyLog: ['recv-reset', 'premature-close', 'read-timeout', 'connect-timeout'],
     evidence: [
       'many sockets of the process in CLOSE_WAIT (ss -tanp state close-wait), growing and never going away',
       'fd count near the soft RLIMIT_NOFILE, most of it those sockets',
@@ -283,7 +262,6 @@ export const CAUSES: readonly Cause[] = [
       'kernel OOM killer or a memory limit killed it (SIGKILL), or an uncaught exception ended the process. The kernel ' +
       'closes its sockets, so the proxy reads EOF or a reset on a connection it had not reused and answers 502.',
     statuses: [502],
-    proxyLog: ['premature-close', 'recv-reset'],
     evidence: [
       'upstream prematurely closed connection while reading response header, with no upstream keep-alive pool (the connection was new)',
       'the app server log: gunicorn [CRITICAL] WORKER TIMEOUT (pid:N), "Worker (pid:N) was sent SIGKILL! Perhaps out of memory?", a fatal trace (Node.js vN after an uncaught exception, Fatal Python error)',
@@ -298,6 +276,21 @@ export const CAUSES: readonly Cause[] = [
   },
 ];
 
+/**
+ * The patterns a cause shows up as, from the patterns' side: those that read as this cause
+ * first come first (a connect() EAGAIN is a full unix backlog before anything else), then in the
+ * catalogue's order of patterns.
+ */
+function patternsOf(cause: CauseId): string[] {
+  return PROXY_LOG_PATTERNS.map((p, order) => ({ id: p.id, rank: p.causes.indexOf(cause), order }))
+    .filter((p) => p.rank >= 0)
+    .sort((a, b) => a.rank - b.rank || a.order - b.order)
+    .map((p) => p.id);
+}
+
+/** Every cause, its `proxyLog` derived from the patterns. */
+export const CAUSES: readonly Cause[] = ENTRIES.map((c) => ({ ...c, proxyLog: patternsOf(c.id) }));
+
 const BY_ID = new Map<string, Cause>(CAUSES.map((c) => [c.id, c]));
 
 /** The cause with that id, or undefined. */
@@ -305,6 +298,3 @@ export function getCause(id: string): Cause | undefined {
   return BY_ID.get(id);
 }
 
-export function isCauseId(id: string): id is CauseId {
-  return BY_ID.has(id);
-}

@@ -1,4 +1,4 @@
-import type { CauseId } from './catalogue.js';
+import type { CauseId } from './cause-ids.js';
 
 /** nginx error-log levels we meet in 502/504 lines. */
 export type LogLevel = 'emerg' | 'alert' | 'crit' | 'error' | 'warn' | 'notice' | 'info' | 'debug';
@@ -22,7 +22,10 @@ export interface ProxyLogPattern {
    * had already started or the client got no response at all (accept() failed).
    */
   readonly status: 502 | 504 | 500 | null;
-  /** Causes this symptom can stand for, most likely first. */
+  /**
+   * Causes this symptom can stand for, most likely first. The one place the link is written:
+   * each cause's `proxyLog` is derived from it.
+   */
   readonly causes: readonly CauseId[];
   /** One line, plain words. */
   readonly meaning: string;

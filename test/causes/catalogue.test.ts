@@ -21,7 +21,7 @@ test('every cause id is in the catalogue once, and every cause names patterns th
   for (const cause of CAUSES) {
     assert.ok(cause.proxyLog.length > 0, `${cause.id} names at least one log pattern`);
     for (const id of cause.proxyLog) assert.ok(patternIds.has(id), `${cause.id} → unknown pattern ${id}`);
-    // And back: a pattern a cause shows up as names that cause (regression: keepalive-leak's resets).
+    // Derived from the patterns' side (regression: keepalive-leak's resets were missing on one side).
     for (const id of cause.proxyLog) assert.ok(patternById.get(id)?.causes.includes(cause.id), `${id} should name ${cause.id}`);
     assert.ok(cause.fix.length > 0 && cause.evidence.length > 0 && cause.confirm.length > 0, cause.id);
   }
@@ -30,6 +30,9 @@ test('every cause id is in the catalogue once, and every cause names patterns th
     // A cause that a pattern stands for lists that pattern back, so docs and doctor agree.
     for (const id of p.causes) assert.ok(getCause(id)?.proxyLog.includes(p.id), `${id} should list ${p.id}`);
   }
+  // The likeliest reading first: a read timeout is a slow upstream before anything else.
+  assert.deepEqual(getCause('slow-upstream')?.proxyLog, ['read-timeout', 'send-timeout', 'body-timeout']);
+  assert.deepEqual(getCause('fd-exhaustion')?.proxyLog, ['connect-timeout', 'read-timeout', 'premature-close', 'recv-reset']);
 });
 
 test("each pattern's example line classifies as that pattern, with its status and level", () => {

@@ -224,6 +224,37 @@ function incidentFinding(inc: OpenIncident, context: LogContext): Finding {
   }, { ...where, ...(worst?.pid ? { pid: worst.pid } : {}) });
 }
 
+/** A new incident for the first line of a cause at an upstream. */
+function openIncident(id: number, upstream: string, readings: CauseId[], time: string, line: string): OpenIncident {
+  return {
+    id,
+    upstream,
+    cause: readings[0] ?? 'upstream-down',
+    alsoConsistentWith: readings.slice(1),
+    firstSeen: time,
+    lastSeen: time,
+    openedAt: new Date().toISOString(),
+    closedAt: null,
+    lines: 0,
+    statuses: { '502': 0, '504': 0, '500': 0, none: 0 },
+    patterns: [],
+    example: line.slice(0, 1000),
+    samples: [],
+    sampled: 0,
+    skipped: 0,
+    finding: null,
+    lastLineAtMs: 0,
+    byPattern: new Map(),
+    kept: {},
+  };
+}
+
+/** An incident as reported: without the bookkeeping that only the follower needs. */
+function plainIncident(inc: OpenIncident): Incident {
+  const { lastLineAtMs: _a, byPattern: _b, kept: _c, ...plain } = inc;
+  return plain;
+}
+
 /**
  * Follows an nginx-format error log until `signal` aborts (then closes the open incidents) and
  * reports incidents through `onEvent`. Resolves with every incident.
@@ -243,7 +274,7 @@ export async function followErrorLog(file: string, context: LogContext, onEvent:
     open.delete(key);
     inc.closedAt = new Date().toISOString();
     inc.finding = incidentFinding(inc, context);
-    const { lastLineAtMs: _a, byPattern: _b, kept: _c, ...plain } = inc;
+    const plain = plainIncident(inc);
     done.push(plain);
     onEvent({ event: 'closed', incident: plain });
   };
@@ -273,30 +304,9 @@ export async function followErrorLog(file: string, context: LogContext, onEvent:
     const key = `${readings[0] ?? c.patternId}\0${upstream}`;
     let inc = open.get(key);
     if (!inc) {
-      inc = {
-        id: nextId++,
-        upstream,
-        cause: readings[0] ?? 'upstream-down',
-        alsoConsistentWith: readings.slice(1),
-        firstSeen: c.time,
-        lastSeen: c.time,
-        openedAt: new Date().toISOString(),
-        closedAt: null,
-        lines: 0,
-        statuses: { '502': 0, '504': 0, '500': 0, none: 0 },
-        patterns: [],
-        example: line.slice(0, 1000),
-        samples: [],
-        sampled: 0,
-        skipped: 0,
-        finding: null,
-        lastLineAtMs: 0,
-        byPattern: new Map(),
-        kept: {},
-      };
+      inc = openIncident(nextId++, upstream, readings, c.time, line);
       open.set(key, inc);
-      const { lastLineAtMs: _a, byPattern: _b, kept: _c, ...plain } = inc;
-      onEvent({ event: 'opened', incident: plain });
+      onEvent({ event: 'opened', incident: plainIncident(inc) });
     }
     inc.lines += 1;
     inc.lastSeen = c.time.slice(0);

@@ -21,6 +21,14 @@ export interface TailOptions {
   onReady?: () => void;
 }
 
+/** Why an existing file cannot be followed, as the user's error. */
+function openError(path: string, err: unknown): BadgatewayError {
+  const code = errnoCode(err);
+  if (code === 'EACCES' || code === 'EPERM') return new BadgatewayError(ERROR_CODES.PERMISSION, `cannot read ${path}: permission denied`, { cause: err });
+  if (code === 'EISDIR') return new BadgatewayError(ERROR_CODES.UNREADABLE, `cannot read ${path}: is a directory`, { cause: err });
+  return new BadgatewayError(ERROR_CODES.UNREADABLE, `cannot read ${path}: ${code ?? String(err)}`, { cause: err });
+}
+
 /**
  * Follows a file like `tail -F`: from its end (or start), by name, through rotation (the name
  * points at a new inode: the old file is read to its end, then the new one from its start) and
@@ -59,11 +67,8 @@ export async function tailFile(path: string, onLine: (line: string) => void, opt
       decoder = new StringDecoder('utf8');
       return true;
     } catch (err) {
-      const code = errnoCode(err);
-      if (code === 'ENOENT') return false;
-      if (code === 'EACCES' || code === 'EPERM') throw new BadgatewayError(ERROR_CODES.PERMISSION, `cannot read ${path}: permission denied`, { cause: err });
-      if (code === 'EISDIR') throw new BadgatewayError(ERROR_CODES.UNREADABLE, `cannot read ${path}: is a directory`, { cause: err });
-      throw new BadgatewayError(ERROR_CODES.UNREADABLE, `cannot read ${path}: ${code ?? String(err)}`, { cause: err });
+      if (errnoCode(err) === 'ENOENT') return false;
+      throw openError(path, err);
     }
   };
   try {
@@ -75,12 +80,7 @@ export async function tailFile(path: string, onLine: (line: string) => void, opt
         if (await openCurrent(true)) notice(`${path} appeared`);
       } else {
         await drain();
-        let now: { ino: number; size: number } | undefined;
-        try {
-          now = await stat(path);
-        } catch {
-          now = undefined;
-        }
+        const now = await stat(path).catch(() => undefined);
         if (now === undefined) {
           // Renamed or removed: the writer may still append to it until it reopens the name
           // (nginx does at USR1), so keep reading it until a new file appears there.

@@ -192,15 +192,18 @@ function listenTo(
   };
 }
 
-/** Creates a {@link SocketTracker}; `hooks` let the guard keep its fd estimate current. */
+/**
+ * Creates a {@link SocketTracker}; `hooks` let the guard keep its fd estimate current.
+ *
+ * The order of idleness is a counter stamped on the socket's state plus a lazy queue, not an
+ * ordered Set: deleting and re-adding every socket on every request churned the Set's hash
+ * table (rehash garbage per few dozen requests). A counter needs no clock on the request path,
+ * and the queue gives the reaper the oldest idle socket without scanning and sorting them all
+ * (that cost 250–290 µs per accepted connection at 20,000 sockets above reapFdRatio).
+ */
 export function createSocketTracker(hooks: SocketTrackerHooks): SocketTracker {
   const registry = createRegistry();
   const { states, keptAlive, fresh } = registry;
-  // The order of idleness is a counter stamped on the socket's state plus a lazy queue, not an
-  // ordered Set: deleting and re-adding every socket on every request churned the Set's hash
-  // table (rehash garbage per few dozen requests). A counter needs no clock on the request path,
-  // and the queue gives the reaper the oldest idle socket without scanning and sorting them all
-  // (that cost 250–290 µs per accepted connection at 20,000 sockets above reapFdRatio).
   let idleSeq = 0;
   const servers: Array<{ server: Server; detach: () => void }> = [];
 

@@ -54,7 +54,10 @@ function valueOf(metric: string, labels: readonly string[] = []): string {
   return `{{ with query (printf "${metric}{${names.map((l) => `${l}=%q`).join(',')}}" ${names.map((l) => `$labels.${l}`).join(' ')}) }}{{ . | first | value | printf "%.0f" }}{{ end }}`;
 }
 
-/** Builds every alert definition from the config (live rules, then one pair per cause the error log names). */
+/**
+ * Builds every alert definition from the config (live rules, then one pair per cause the error log names).
+ * Long on purpose: the alert table as data, one entry per alert in the order the README lists them.
+ */
 export function createAlertDefinitions(c: MixinConfig): AlertDefinition[] {
   const n = recordedNames(c);
   const w = c.rateInterval;

@@ -51,6 +51,7 @@ export function dashboardExpressions(dashboard: { panels: Panel[] }): string[] {
  * 502/504 by upstream and cause, firing alerts), then one collapsed row per cause of the
  * catalogue with its live metrics, its error-log lines and what to do. A `datasource` variable
  * makes it import into any Grafana; `instance` narrows it to some machines.
+ * Long on purpose: the dashboard as data, panel after panel in the order Grafana shows them.
  */
 export function createDashboard(c: MixinConfig): Record<string, unknown> {
   const n = recordedNames(c);

@@ -8,7 +8,7 @@ import { spawnDemoApp } from '../../src/app/index.js';
 import { readListenQueue } from '../../src/proc/index.js';
 import { isBadgatewayError } from '../../src/errors/index.js';
 import { createTempDir } from '../../src/util/index.js';
-import { BIN, runCli, startCli } from '../helpers/cli.js';
+import { BIN, runCli, startCli } from '../../src/testing/index.js';
 import { waitUntilBlocked } from '../helpers/waits.js';
 import { get, getJson, idleKeepAlive, watchRaw } from './http.js';
 

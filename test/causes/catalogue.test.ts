@@ -8,7 +8,7 @@ import {
   parseErrorLogLine,
   getCause,
 } from '../../src/causes/index.js';
-import { runCli } from '../helpers/cli.js';
+import { runCli } from '../../src/testing/index.js';
 
 test('every cause id is in the catalogue once, and every cause names patterns that exist', () => {
   assert.deepEqual(

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CAUSE_IDS, PROXY_LOG_PATTERNS, PROXY_NAMES, PROXY_SIGNALS, causesWithViews, getProxyView } from '../../src/causes/index.js';
-import { runCli } from '../helpers/cli.js';
+import { runCli } from '../../src/testing/index.js';
 
 test('every cause has a view for every proxy: nginx from its own entry, the others written out (or n/a with the reason)', () => {
   assert.deepEqual([...causesWithViews()].sort(), [...CAUSE_IDS].sort());

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { createTempDir, waitFor } from '../../src/util/index.js';
 import { renderProgressLine } from '../../src/load/index.js';
-import { runCli, startCli } from '../helpers/cli.js';
+import { runCli, startCli } from '../../src/testing/index.js';
 import { closedPort, startServer } from '../load/servers.js';
 
 test('load: bad input is one line naming the option, exit 2', { timeout: 30_000 }, async () => {

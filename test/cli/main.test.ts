@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { runCli } from '../helpers/cli.js';
+import { runCli } from '../../src/testing/index.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -33,7 +33,7 @@ test('an unknown option is one line on stderr and exit 2', async () => {
 
 test('a reader that closes the pipe early (| head) is not a crash', async () => {
   const { spawn } = await import('node:child_process');
-  const { BIN } = await import('../helpers/cli.js');
+  const { BIN } = await import('../../src/testing/index.js');
   const child = spawn(process.execPath, [BIN, 'causes', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
@@ -45,7 +45,7 @@ test('a reader that closes the pipe early (| head) is not a crash', async () => 
 
 test('output larger than the pipe, read late, arrives whole (regression: the exit cut it short)', { timeout: 30_000 }, async () => {
   const { execFile } = await import('node:child_process');
-  const { BIN } = await import('../helpers/cli.js');
+  const { BIN } = await import('../../src/testing/index.js');
   // Python shrinks the pipe to 4 KiB (F_SETPIPE_SZ) and reads only after 1 s, so most of the
   // 26 KB catalogue is still queued inside Node when the command returns.
   const script = [

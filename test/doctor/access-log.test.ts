@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { parseAccessLogLine, summarizeAccessLogs } from '../../src/doctor/index.js';
 import { createTempDir } from '../../src/util/index.js';
-import { runCli } from '../helpers/cli.js';
+import { runCli } from '../../src/testing/index.js';
 
 const COMBINED = '127.0.0.1 - - [26/Nov/2026:07:47:01 +0000] "GET / HTTP/1.1" 502 157 "-" "curl/7.88.1"';
 

@@ -5,7 +5,7 @@ import { createServer, get as httpGet } from 'node:http';
 import { spawnDemoApp } from '../../src/app/index.js';
 import { writeFile, chmod } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import { runCli, startCli } from '../helpers/cli.js';
+import { runCli, startCli } from '../../src/testing/index.js';
 import { createTempDir, sleep } from '../../src/util/index.js';
 import type { DoctorReport } from '../../src/doctor/index.js';
 import { BLOCKED_TCP, BLOCKED_UNIX, NO_IDLE_TIMEOUT, spawnNodeChild } from './children.js';

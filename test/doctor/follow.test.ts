@@ -4,7 +4,7 @@ import { appendFile, rename, truncate, unlink, writeFile } from 'node:fs/promise
 import { spawn } from 'node:child_process';
 import { tailFile, summarizeAppLogs, readKernelCrashes, CrashCounter, KERNEL_CRASH_PATTERNS } from '../../src/doctor/index.js';
 import { createTempDir, sleep, waitFor, which } from '../../src/util/index.js';
-import { BIN, runCli, runCommand, startCli } from '../helpers/cli.js';
+import { BIN, runCli, runCommand, startCli } from '../../src/testing/index.js';
 import { findNginx, runNginx } from '../../src/proxy/index.js';
 
 const line = (n: number, path = '/tmp/x.sock'): string =>

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { createDoctorMetrics, createDoctorSampler } from '../../src/doctor/index.js';
 import { renderAccessLogLine } from '../../src/proxy/index.js';
 import { createTempDir, which } from '../../src/util/index.js';
-import { runCommand } from '../helpers/cli.js';
+import { runCommand } from '../../src/testing/index.js';
 
 const LINES = fileURLToPath(new URL('../../../test/fixtures/nginx-error-lines.txt', import.meta.url));
 
@@ -111,7 +111,7 @@ async function checkMetricsWithPromtool(text: string): Promise<void> {
 }
 
 test('doctor --prometheus follows the error log it was given: the scrape shows lines appended after it started', { timeout: 30_000 }, async () => {
-  const { startCli } = await import('../helpers/cli.js');
+  const { startCli } = await import('../../src/testing/index.js');
   await using dir = await createTempDir('bg-metrics-');
   const log = join(dir.path, 'error.log');
   const refused = (await recordedLines()).find((l) => l.includes('(111: Connection refused) while connecting to upstream, client'))!;

@@ -13,7 +13,7 @@ import {
 } from '../../src/doctor/index.js';
 import { findNginx, runNginx } from '../../src/proxy/index.js';
 import { createTempDir } from '../../src/util/index.js';
-import { runCli } from '../helpers/cli.js';
+import { runCli } from '../../src/testing/index.js';
 
 test('parseNginxTime: nginx time units, combined, bare seconds; malformed is undefined', () => {
   assert.equal(parseNginxTime('60s'), 60_000);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startProxy, findNginx } from '../../src/proxy/index.js';
-import { runCli } from '../helpers/cli.js';
+import { runCli } from '../../src/testing/index.js';
 import type { DoctorReport } from '../../src/doctor/index.js';
 
 /** A port nothing listens on: bound, read, closed. */

@@ -20,7 +20,7 @@ import {
 } from '../../src/causes/index.js';
 import { ErrorLogAggregator, summarizeProxyLogs, type ErrorLogSummary } from '../../src/doctor/index.js';
 import { createTempDir } from '../../src/util/index.js';
-import { runCli } from '../helpers/cli.js';
+import { runCli } from '../../src/testing/index.js';
 
 const fixture = (name: string): string => new URL(`../../../test/doctor/fixtures/${name}`, import.meta.url).pathname;
 /** A fixture's lines, as the reader sees them (no empty line after the last newline). */

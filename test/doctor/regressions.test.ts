@@ -6,7 +6,7 @@ import { spawnDemoApp } from '../../src/app/index.js';
 import { checkPythonServers, openIdleClients, spawnPythonApp } from '../../src/lab/index.js';
 import { createTempDir, sleep, waitFor } from '../../src/util/index.js';
 import type { DoctorReport } from '../../src/doctor/index.js';
-import { runCli } from '../helpers/cli.js';
+import { runCli } from '../../src/testing/index.js';
 import { spawnNodeChild } from './children.js';
 
 // Gaps the lab found by running doctor at the end of its fail phases.

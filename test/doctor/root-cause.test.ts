@@ -7,7 +7,7 @@ import { findNginx, runNginx, startProxy } from '../../src/proxy/index.js';
 import { runLoad } from '../../src/load/index.js';
 import { createTempDir, sleep, waitFor } from '../../src/util/index.js';
 import type { DoctorReport, FollowEvent } from '../../src/doctor/index.js';
-import { runCli, startCli } from '../helpers/cli.js';
+import { runCli, startCli } from '../../src/testing/index.js';
 import { spawnNodeChild } from './children.js';
 
 // Issue 13: doctor names the root cause, tried as an on-call engineer would, with the real servers

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
-import { runCli } from '../helpers/cli.js';
+import { runCli } from '../../src/testing/index.js';
 import { createTempDir } from '../../src/util/index.js';
 import { escapeForTerminal } from '../../src/doctor/index.js';
 

@@ -1,7 +1,7 @@
 /** `badgateway app --guard`: the real binary. (The fd-leak run is in reliability.test.ts.) */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runCli, startCli } from '../helpers/cli.js';
+import { runCli, startCli } from '../../src/testing/index.js';
 import { renderAppArgs } from '../../src/app/index.js';
 
 test('app --guard prints the guard line; --guard-max-fd-ratio sets it; /metrics serves the guard\'s metrics', { timeout: 15_000 }, async () => {

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import type { LabReport } from '../../src/lab/index.js';
 import { createTempDir, which, waitFor } from '../../src/util/index.js';
-import { BIN, runCli } from '../helpers/cli.js';
+import { BIN, runCli } from '../../src/testing/index.js';
 
 /** What the proxy must log in each fail phase: the message of the cause's line, as nginx writes it. */
 const EXPECTED_LINE: Record<string, RegExp> = {

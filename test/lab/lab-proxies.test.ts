@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { LINE, createLogLineClassifier, type FastClassification } from '../../src/causes/index.js';
 import type { LabReport } from '../../src/lab/index.js';
 import { findCaddy, findHaproxy } from '../../src/proxy/index.js';
-import { runCli } from '../helpers/cli.js';
+import { runCli } from '../../src/testing/index.js';
 
 /** Per proxy and scenario: the status the client must get and the signals its log lines may be. */
 const EXPECTED: Record<'haproxy' | 'caddy', Record<string, { status: string; signals: RegExp }>> = {

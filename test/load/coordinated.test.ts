@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import hdr from 'hdr-histogram-js';
 import { createConstantPacer, createSharePacer, decodeHeader, decodeResult, runLoad, type LoadResult, type ResultsHeader } from '../../src/load/index.js';
 import { waitFor, createTempDir } from '../../src/util/index.js';
-import { runCli, startCli } from '../helpers/cli.js';
+import { runCli, startCli } from '../../src/testing/index.js';
 import { startServer } from './servers.js';
 
 test('rate shares: n interleaved parts of a schedule are the schedule, for any rate, duration and n', () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { METRICS, metricsOf } from '../../src/metrics/index.js';
 import { which } from '../../src/util/index.js';
-import { runCommand } from '../helpers/cli.js';
+import { runCommand } from '../../src/testing/index.js';
 import { doctorExposition, guardExposition } from '../helpers/exporters.js';
 
 const declared = (text: string): string[] => [...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => `${m[1]} ${m[2]}`).sort();

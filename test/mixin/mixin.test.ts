@@ -21,7 +21,7 @@ import {
   type Panel,
 } from '../../src/mixin/index.js';
 import { createTempDir, which } from '../../src/util/index.js';
-import { runCli, runCommand } from '../helpers/cli.js';
+import { runCli, runCommand } from '../../src/testing/index.js';
 import { doctorExposition, guardExposition } from '../helpers/exporters.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { spawnDemoApp } from '../../src/app/index.js';
 import { MIXIN_FILES, renderMixinFiles, resolveMixinConfig } from '../../src/mixin/index.js';
 import { sleep, which } from '../../src/util/index.js';
-import { startCli } from '../helpers/cli.js';
+import { startCli } from '../../src/testing/index.js';
 import { PROMETHEUS, startPrometheus } from './prometheus-server.js';
 
 interface ApiAlert {

@@ -5,7 +5,7 @@ import { createServer } from 'node:http';
 import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { findNginx } from '../../src/proxy/index.js';
-import { runCli, startCli } from '../helpers/cli.js';
+import { runCli, startCli } from '../../src/testing/index.js';
 
 const NGINX = findNginx();
 

@@ -24,7 +24,7 @@ import {
   type ProxyHandle,
 } from '../../src/proxy/index.js';
 import { waitFor } from '../../src/util/index.js';
-import { startCli } from '../helpers/cli.js';
+import { startCli } from '../../src/testing/index.js';
 
 const FOUND = { haproxy: findHaproxy(), caddy: findCaddy() };
 for (const [kind, path] of Object.entries(FOUND)) if (!path) console.log(`# skipping the ${kind} tests: ${kind} is not installed (apt-get install ${kind}; .ci/run does)`);

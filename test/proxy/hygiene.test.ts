@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { findNginx, startProxy, type ProxyHandle } from '../../src/proxy/index.js';
-import { BIN } from '../helpers/cli.js';
+import { BIN } from '../../src/testing/index.js';
 import { rawExchange, type RawExchange } from './raw-client.js';
 import { startRecordingUpstream, type RecordingUpstream, type SeenRequest } from './recording-upstream.js';
 import { REQUEST_CASES, RESPONSE_CASES, raw, type ExpectedRequest, type RequestCase, type ResponseCase } from './hygiene-cases.js';

@@ -77,7 +77,11 @@ function proxyLogInputs(opts: DoctorCliOptions): { file: string; format: ProxyLo
 /** Default --watch period when given without a value, and --prometheus' sampling period. */
 const DEFAULT_WATCH_MS = 5000;
 
-/** `badgateway doctor`: diagnose a live process/port/socket and proxy logs. */
+/**
+ * `badgateway doctor`: diagnose a live process/port/socket and proxy logs.
+ * Long on purpose: one commander chain that declares the flags in the order `--help` lists them;
+ * the action only calls into doctor/ and renders.
+ */
 export function registerDoctor(program: Command, ctx: CliContext): void {
   program
     .command('doctor')

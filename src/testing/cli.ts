@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 
 /** The compiled CLI entry point, run as a real child process in CLI tests. */
-export const BIN = fileURLToPath(new URL('../../src/cli/bin.js', import.meta.url));
+export const BIN = fileURLToPath(new URL('../cli/bin.js', import.meta.url));
 
 export interface CliResult {
   code: number | null;

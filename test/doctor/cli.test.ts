@@ -6,7 +6,9 @@ import { spawnDemoApp } from '../../src/app/index.js';
 import { writeFile, chmod } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { runCli, startCli } from '../../src/testing/index.js';
-import { createTempDir, sleep } from '../../src/util/index.js';
+import { createTempDir, sleep, waitFor } from '../../src/util/index.js';
+import { countFds, readConnections } from '../../src/proc/index.js';
+import { waitUntilBlocked } from '../helpers/waits.js';
 import type { DoctorReport } from '../../src/doctor/index.js';
 import { BLOCKED_TCP, BLOCKED_UNIX, NO_IDLE_TIMEOUT, spawnNodeChild } from './children.js';
 
@@ -36,7 +38,8 @@ test('the demo app at ≥ 95% of its fd limit: doctor --pid / --port names fd-ex
   try {
     const { open } = await getJson<{ open: number }>(`${app.url}/fds`);
     await getJson(`${app.url}/leak?n=${62 - open}`);
-    await sleep(50); // the request's socket closes just after the response
+    // The leak's own request socket closes just after the response: 62 fds left open then.
+    await waitFor('the /leak request to release its socket', async () => (await countFds(app.pid)) === 62, { intervalMs: 10 });
     const r = await runCli(['doctor', '--pid', String(app.pid), '--json', '--interval', '0']);
     assert.equal(r.code, 1, r.stderr);
     const report = parseReport(r.stdout);
@@ -62,7 +65,7 @@ test('a unix socket with a full backlog (listener blocked, 5 connects on backlog
   const app = await spawnNodeChild<{ path: string }>(BLOCKED_UNIX, { args: [path, '2', '4000'] });
   const sockets: Socket[] = [];
   try {
-    await sleep(150); // the child's loop is blocked from 50 ms after ready
+    await waitUntilBlocked(app.pid); // the child's loop blocks 50 ms after ready
     const results = await Promise.all(
       Array.from({ length: 5 }, () => new Promise<string>((resolve) => {
         const s = connect(path);
@@ -98,7 +101,8 @@ test('a server holding idle keep-alive connections: keepalive-leak; with a proxy
         s.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
       });
     }
-    await sleep(1100);
+    // Idle for 1 s by the kernel's count (ss' timer), as doctor's --idle 1s will read them.
+    await waitFor('25 connections idle for 1 s', async () => (await readConnections({ port: app.info.port }, { idleMs: 1000 })).idle.count === 25, { timeoutMs: 5000, intervalMs: 50 });
     const r = await runCli(['doctor', '--port', String(app.info.port), '--idle', '1s', '--idle-sockets', '20', '--interval', '0', '--json', '--proxy-idle-timeout', '60s']);
     assert.equal(r.code, 1, r.stderr);
     const report = parseReport(r.stdout);
@@ -250,7 +254,7 @@ test('a TCP listener with a full backlog: queue full on the port, and ListenOver
   const app = await spawnNodeChild<{ port: number }>(BLOCKED_TCP, { args: ['1', '6000'] });
   const sockets: Socket[] = [];
   try {
-    await sleep(150);
+    await waitUntilBlocked(app.pid);
     // More connects than the queue holds: the kernel drops the extra SYNs (and their retries).
     for (let i = 0; i < 6; i++) {
       const s = connect(app.info.port, '127.0.0.1');

@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { waitFor } from '../../src/util/index.js';
 import type { AddressInfo } from 'node:net';
 import { startProxy, findNginx } from '../../src/proxy/index.js';
 import { runCli } from '../../src/testing/index.js';
@@ -25,8 +27,8 @@ for (const kind of ['builtin', 'nginx'] as const) {
         assert.equal(res.status, 502);
         await res.arrayBuffer();
       }
-      // Both proxies write their lines as they happen; give nginx's access log a moment to flush.
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      // Both proxies write their lines as they happen; nginx's access log may lag a moment behind.
+      await waitFor('three access lines', async () => (await readFile(proxy.accessLogPath, 'utf8')).trim().split('\n').length === 3, { intervalMs: 20 });
       const r = await runCli(['doctor', '--nginx-error-log', proxy.errorLogPath, '--access-log', proxy.accessLogPath, '--json']);
       assert.equal(r.code, 1, r.stderr);
       const report = JSON.parse(r.stdout) as DoctorReport;

@@ -8,6 +8,7 @@ import { createTempDir, sleep, waitFor } from '../../src/util/index.js';
 import type { DoctorReport } from '../../src/doctor/index.js';
 import { runCli } from '../../src/testing/index.js';
 import { spawnNodeChild } from './children.js';
+import { countFds } from '../../src/proc/index.js';
 
 // Gaps the lab found by running doctor at the end of its fail phases.
 
@@ -94,7 +95,7 @@ test('fd-exhaustion once, not twice, when --pid and --port name the same process
       });
     const { open } = await get('/fds');
     await get(`/leak?n=${62 - open}`);
-    await sleep(50);
+    await waitFor('the /leak request to release its socket', async () => (await countFds(app.pid)) === 62, { intervalMs: 10 });
     const port = Number(new URL(app.url).port);
     const r = await runCli(['doctor', '--pid', String(app.pid), '--port', String(port), '--interval', '0', '--json']);
     assert.equal(r.code, 1, r.stderr);

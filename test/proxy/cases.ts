@@ -6,7 +6,8 @@
  */
 import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import { sleep } from '../../src/util/index.js';
+import { sleep, waitFor } from '../../src/util/index.js';
+import { readListenQueue } from '../../src/proc/index.js';
 import type { StartProxyOptions } from '../../src/proxy/index.js';
 import * as up from './upstreams.js';
 import type { TestUpstream } from './upstreams.js';
@@ -133,7 +134,7 @@ export const CASES: ProxyCase[] = [
         s.on('error', () => {});
         fillers.push(s);
       }
-      await sleep(100);
+      await waitFor('the upstream accept queue to be full', async () => (await readListenQueue({ port }))?.queue === 2, { timeoutMs: 3000, intervalMs: 10 });
       try {
         return await sequential(url, 1);
       } finally {

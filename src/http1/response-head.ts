@@ -115,6 +115,9 @@ export interface ParsedHead {
    * if the length frames the body: Transfer-Encoding, HEAD, 204 and 304 ignore it).
    */
   contentLength: number;
+  /** Where the first Content-Length's value lies in the head (a repeat must hold the same bytes); -1 without one. */
+  lengthStart: number;
+  lengthEnd: number;
   /** `Transfer-Encoding`'s values, comma-joined. */
   transferEncoding: string | undefined;
 }
@@ -130,16 +133,18 @@ const isDigit = (c: number | undefined): c is number => c !== undefined && c >= 
 const startsWithHttp1 = (buf: Buffer): boolean =>
   buf[0] === 0x48 && buf[1] === 0x54 && buf[2] === 0x54 && buf[3] === 0x50 && buf[4] === 0x2f && buf[5] === 0x31 && buf[6] === 0x2e;
 
-/** `HTTP/1.x NNN[ reason]` in `buf[0, end)`; the reason's bytes were checked by the scan. */
-function readStatusLine(buf: Buffer, end: number): { statusCode: number; minor: number } | undefined {
-  if (end < 12 || !startsWithHttp1(buf)) return undefined;
-  const minor = buf[7];
+/**
+ * The status of `HTTP/1.x NNN[ reason]` in `buf[0, end)`, or 0 when the line is not one (the
+ * reason's bytes were checked by the scan). A number, not an object: one head, no garbage.
+ */
+function readStatusLine(buf: Buffer, end: number): number {
+  if (end < 12 || !startsWithHttp1(buf)) return 0;
   const a = buf[9]!;
   const b = buf[10];
   const c = buf[11];
-  if (!isDigit(minor) || buf[8] !== 0x20 || a < 0x31 || a > 0x39 || !isDigit(b) || !isDigit(c)) return undefined;
-  if (end > 12 && buf[12] !== 0x20) return undefined;
-  return { statusCode: (a - 0x30) * 100 + (b - 0x30) * 10 + (c - 0x30), minor: minor - 0x30 };
+  if (!isDigit(buf[7]) || buf[8] !== 0x20 || a < 0x31 || a > 0x39 || !isDigit(b) || !isDigit(c)) return 0;
+  if (end > 12 && buf[12] !== 0x20) return 0;
+  return (a - 0x30) * 100 + (b - 0x30) * 10 + (c - 0x30);
 }
 
 /** `buf[from, to)` is `name` (lowercase ASCII) in any case; the span holds token bytes only. */
@@ -165,19 +170,20 @@ export function readHead(buf: Buffer, scanner: HeadScanner, collect: boolean): P
   let lf = 0;
   while (lf < headEnd && buf[lf] !== 0x0a) lf++;
   const statusEnd = contentEnd(buf, 0, lf);
-  const status = bad < lf ? undefined : readStatusLine(buf, statusEnd);
-  if (status === undefined) return 'bad-status-line';
+  const statusCode = bad < lf ? 0 : readStatusLine(buf, statusEnd);
+  if (statusCode === 0) return 'bad-status-line';
   // Fields set one by one: a spread of `status` here cost 9 µs a head (V8's slow path).
   const head: ParsedHead = {
-    statusCode: status.statusCode,
-    minor: status.minor,
+    statusCode,
+    minor: buf[7]! - 0x30,
     statusMessage: collect && statusEnd > 13 ? latin1(buf, 13, statusEnd) : '',
     rawHeaders: [],
     connection: undefined,
     contentLength: NO_LENGTH,
+    lengthStart: -1,
+    lengthEnd: -1,
     transferEncoding: undefined,
   };
-  const length: LengthSpan = { start: -1, end: -1 };
   for (let pos = lf + 1; pos <= headEnd; pos = lf + 1) {
     lf = pos;
     while (buf[lf] !== 0x0a) lf++; // headEnd is an LF: the loop stops there at the latest
@@ -189,16 +195,10 @@ export function readHead(buf: Buffer, scanner: HeadScanner, collect: boolean): P
     let ve = end;
     while (vs < ve && isOws(buf[vs])) vs++;
     while (ve > vs && isOws(buf[ve - 1])) ve--;
-    const wrong = readHeader(buf, pos, colon, vs, ve, head, length, collect);
+    const wrong = readHeader(buf, pos, colon, vs, ve, head, collect);
     if (wrong !== undefined) return wrong;
   }
   return head;
-}
-
-/** Where the first Content-Length's value lies (a repeat must hold the same bytes). */
-interface LengthSpan {
-  start: number;
-  end: number;
 }
 
 /** 1-15 digits as a number, else {@link BAD_LENGTH}. */
@@ -214,20 +214,20 @@ function readLength(buf: Buffer, from: number, to: number): number {
 }
 
 /** One header line: the framing headers are noted, the pair collected when asked. */
-function readHeader(buf: Buffer, name: number, colon: number, vs: number, ve: number, head: ParsedHead, length: LengthSpan, collect: boolean): ResponseErrorReason | undefined {
+function readHeader(buf: Buffer, name: number, colon: number, vs: number, ve: number, head: ParsedHead, collect: boolean): ResponseErrorReason | undefined {
   // Only three names matter for framing; their lengths (10, 14, 17) sort out the rest at once.
   const size = colon - name;
   if (size === 10 && isName(buf, name, colon, 'connection')) {
     const value = latin1(buf, vs, ve);
     head.connection = head.connection === undefined ? value : `${head.connection}, ${value}`;
   } else if (size === 14 && isName(buf, name, colon, 'content-length')) {
-    if (length.start >= 0) {
+    if (head.lengthStart >= 0) {
       // An identical copy is forwarded once; any other is a smuggling hint.
-      const same = ve - vs === length.end - length.start && buf.compare(buf, vs, ve, length.start, length.end) === 0;
+      const same = ve - vs === head.lengthEnd - head.lengthStart && buf.compare(buf, vs, ve, head.lengthStart, head.lengthEnd) === 0;
       return same ? undefined : 'bad-length';
     }
-    length.start = vs;
-    length.end = ve;
+    head.lengthStart = vs;
+    head.lengthEnd = ve;
     head.contentLength = readLength(buf, vs, ve);
   } else if (size === 17 && isName(buf, name, colon, 'transfer-encoding')) {
     const value = latin1(buf, vs, ve);

@@ -3,8 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { createTempDir, sleep, which, type TempDir } from '../src/util/index.js';
-import { runCommand, type CliResult } from '../test/helpers/cli.js';
-import { startCustomNginx } from '../test/causes/nginx-custom.js';
+import { runCommand, startCustomNginx, type CliResult } from '../src/testing/index.js';
 
 /**
  * Benchmark of `badgateway load` against the same local target in one run (real nginx `return

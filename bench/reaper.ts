@@ -9,7 +9,7 @@
 import { EventEmitter } from 'node:events';
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
-import { createSocketTracker } from '../src/guard/socket-tracker.js';
+import { createSocketTracker } from '../src/guard/index.js';
 
 const SOCKETS = 20_000;
 const ACCEPTS = 2_000;

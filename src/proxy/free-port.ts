@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { BadgatewayError, ERROR_CODES, errnoCode } from '../errors/index.js';
 
 /**
  * A port that was free a moment ago on `host`: bind to port 0, read the port, close. nginx cannot
@@ -15,4 +17,51 @@ export function findFreePort(host = '127.0.0.1'): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/** The lowest port an unprivileged process may bind (`net.ipv4.ip_unprivileged_port_start`, 1024 by default). */
+export function unprivilegedPortStart(): number {
+  try {
+    const n = Number(readFileSync('/proc/sys/net/ipv4/ip_unprivileged_port_start', 'utf8').trim());
+    return Number.isInteger(n) && n >= 0 ? n : 1024;
+  } catch {
+    return 1024;
+  }
+}
+
+/**
+ * Why binding 127.0.0.1:`port` failed, said as it is: in use, or a privileged port for a process
+ * that is not root. Anything else names the errno.
+ */
+export function listenError(err: unknown, port: number, host = '127.0.0.1'): BadgatewayError {
+  const code = errnoCode(err);
+  if (code === 'EADDRINUSE') {
+    return new BadgatewayError(ERROR_CODES.ADDRESS_IN_USE, `${host}:${port} is already in use`, { cause: err, hint: '--port 0 picks a free port' });
+  }
+  if (code === 'EACCES' || code === 'EPERM') {
+    return new BadgatewayError(ERROR_CODES.PERMISSION, `binding ${host}:${port} needs root (ports below ${unprivilegedPortStart()})`, {
+      cause: err,
+      hint: `run as root, pick a port from ${unprivilegedPortStart()} up, or --port 0 for a free one`,
+    });
+  }
+  return new BadgatewayError(ERROR_CODES.BAD_OPTION, `cannot listen on ${host}:${port} (${code ?? String(err)})`, { cause: err });
+}
+
+/**
+ * Binds `port` for a moment and lets it go, so a proxy that cannot listen there fails at once with
+ * the real reason ({@link listenError}) instead of its own retries or its own words (nginx says
+ * `bind() failed` after 2.5 s).
+ */
+export async function checkListenPort(port: number, host = '127.0.0.1'): Promise<void> {
+  const server = createServer();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host, port, exclusive: true }, resolve);
+    });
+  } catch (err) {
+    throw listenError(err, port, host);
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
 }

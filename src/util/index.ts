@@ -3,3 +3,4 @@ export { debug } from './debug.js';
 export { createTempDir, type TempDir } from './temp-dir.js';
 export { waitFor, sleep } from './wait.js';
 export { which } from './which.js';
+export { isGzipHead, sniffGzipStream } from './gzip-stream.js';

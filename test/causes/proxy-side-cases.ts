@@ -12,7 +12,7 @@ import { readdirSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { findFreePort } from '../../src/proxy/index.js';
 import { sleep, waitFor } from '../../src/util/index.js';
-import type { CustomNginx, CustomNginxConfig } from './nginx-custom.js';
+import type { CustomNginx, CustomNginxConfig } from '../../src/testing/index.js';
 
 /** What a client saw for one request: the status, `200 truncated`, or an error code. */
 export type Outcome = string;

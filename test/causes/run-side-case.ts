@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { which } from '../../src/util/index.js';
 import { runCommand } from '../helpers/cli.js';
-import { startCustomNginx } from './nginx-custom.js';
+import { startCustomNginx } from '../../src/testing/index.js';
 import { SIDE_CASES, type Outcome, type SideCase } from './proxy-side-cases.js';
 
 export interface SideCaseResult {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { createTempDir, waitFor } from '../../src/util/index.js';
-import { renderProgressLine } from '../../src/load/index.js';
+import { renderProgressLine } from '../../src/report/index.js';
 import { runCli, startCli } from '../helpers/cli.js';
 import { closedPort, startServer } from '../load/servers.js';
 
@@ -13,11 +13,11 @@ test('load: bad input is one line naming the option, exit 2', { timeout: 30_000 
     [['load'], /url: "" is not valid \(expected a target URL/],
     [['load', 'nope'], /url: "nope" is not valid/],
     [['load', 'ftp://127.0.0.1/'], /url: "ftp:\/\/127\.0\.0\.1\/" is not valid/],
-    [['load', 'http://127.0.0.1/', '--rate', '-1'], /'--rate <n>' argument '-1' is invalid/],
-    [['load', 'http://127.0.0.1/', '--rate', 'NaN'], /'--rate <n>' argument 'NaN' is invalid/],
-    [['load', 'http://127.0.0.1/', '--duration', '0'], /'--duration <time>' argument '0' is invalid/],
-    [['load', 'http://127.0.0.1/', '--duration', '-5s'], /'--duration <time>' argument '-5s' is invalid/],
-    [['load', 'http://127.0.0.1/', '--connections', '0'], /'--connections <n>' argument '0' is invalid/],
+    [['load', 'http://127.0.0.1/', '--rate', '-1'], /'-r, --rate <rate>' argument '-1' is invalid/],
+    [['load', 'http://127.0.0.1/', '--rate', 'NaN'], /'-r, --rate <rate>' argument 'NaN' is invalid/],
+    [['load', 'http://127.0.0.1/', '--duration', '0'], /'-d, --duration <duration>' argument '0' is invalid/],
+    [['load', 'http://127.0.0.1/', '--duration', '-5s'], /'-d, --duration <duration>' argument '-5s' is invalid/],
+    [['load', 'http://127.0.0.1/', '--connections', '0'], /'-c, --connections <n>' argument '0' is invalid/],
     [['load', '--targets', dir.file('none.txt')], /--targets: cannot read .*none\.txt \(ENOENT\)/],
     [['load', '--targets', dir.file('bad-targets.txt')], /bad-targets\.txt:1: expected "METHOD URL"/],
     [['load', 'http://localhost/', '--unix-socket', dir.file('none.sock')], /--unix-socket: .*none\.sock does not exist/],
@@ -137,13 +137,27 @@ test('load: Ctrl-C stops sending and still prints the report; no progress line w
 test('load --help shows examples', { timeout: 10_000 }, async () => {
   const r = await runCli(['load', '--help']);
   assert.equal(r.code, 0);
-  assert.match(r.stdout, /Examples:\n\s+badgateway load http:\/\/127\.0\.0\.1:8080\/ --rate 200/);
+  assert.match(r.stdout, /Examples:\n {2}\$ badgateway load http:\/\/127\.0\.0\.1:8080\/ -r 200/);
   assert.match(r.stdout, /--no-keepalive/);
   const report = await runCli(['report', '--help']);
   assert.match(report.stdout, /Examples:/);
 });
 
 test('the progress line shows elapsed time, a bar, sent, rate and errors', () => {
-  const line = renderProgressLine({ elapsedMs: 5000, durationMs: 10_000, sent: 500, done: 490, inflight: 10, errors: 3, success: 487, rateAsked: 100 }, 10);
-  assert.equal(line, '█████░░░░░ 5.0/10.0s  sent 500  100 req/s (asked 100)  in flight 10  ok 487  errors 3');
+  const line = renderProgressLine({ elapsedMs: 5000, durationMs: 10_000, sent: 500, done: 490, inflight: 10, errors: 3, success: 487, rateAsked: 100 });
+  assert.equal(line, '████████████░░░░░░░░░░░░ 5.0/10.0s  sent 500  100 req/s (asked 100)  in flight 10  ok 487  errors 3');
+});
+
+test('regression: at 80 columns (and narrower) the progress line keeps every count; parts go in the stated order', () => {
+  const p = { elapsedMs: 65_000, durationMs: 120_000, sent: 1_234_567, done: 1_234_000, inflight: 567, errors: 98_765, success: 1_135_235, rateAsked: 20_000 };
+  const full = renderProgressLine(p);
+  assert.ok(full.length > 80, full);
+  const widths = [200, 100, 80, 72, 60, 50, 40, 30];
+  const lines = widths.map((w) => renderProgressLine(p, w));
+  for (const [i, line] of lines.entries()) {
+    assert.ok(line.length <= widths[i]! || line === lines[lines.length - 1], `${widths[i]}: ${line}`);
+    for (const count of ['1234567', '1135235', '98765']) assert.ok(line.includes(count), `${widths[i]} columns lost ${count}: ${line}`);
+  }
+  assert.match(lines[2]!, /ok 1135235 {2}errors 98765$/);
+  assert.equal(lines[7], '65.0/120.0s sent 1234567 ok 1135235 err 98765');
 });

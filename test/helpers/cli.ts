@@ -1,46 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { runCommand, type CliResult, type RunOptions } from '../../src/testing/index.js';
+
+export type { CliResult, RunOptions };
+export { runCommand };
 
 /** The compiled CLI entry point, run as a real child process in CLI tests. */
 export const BIN = fileURLToPath(new URL('../../src/cli/bin.js', import.meta.url));
-
-export interface CliResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-export interface RunOptions {
-  timeoutMs?: number;
-  /** Added to this process's environment. */
-  env?: NodeJS.ProcessEnv;
-  /** Written to the child's stdin, which is then closed (empty by default). */
-  input?: string;
-}
-
-/** Runs a command to completion, collecting its output (SIGKILLed after `timeoutMs`). */
-export function runCommand(cmd: string, args: readonly string[], { timeoutMs = 30_000, env, input }: RunOptions = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, {
-      env: { ...process.env, ...env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-    child.stdin.on('error', () => {}); // a child that exits without reading its input
-    child.stdin.end(input ?? '');
-  });
-}
 
 /** Runs `badgateway ...args` to completion (killed after `timeoutMs`). */
 export function runCli(args: readonly string[], options: RunOptions = {}): Promise<CliResult> {

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { classifyError, createMetrics, renderLoadText, type LoadResult } from '../../src/load/index.js';
+import { classifyError, createMetrics, type LoadResult } from '../../src/load/index.js';
+import { renderLoadText } from '../../src/report/index.js';
 
 const result = (seq: number, over: Partial<LoadResult> = {}): LoadResult => ({
   seq,

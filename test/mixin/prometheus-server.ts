@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { stringify } from 'yaml';
 import { findFreePort } from '../../src/proxy/index.js';
 import { createTempDir, sleep, which, type TempDir } from '../../src/util/index.js';
-import { spawnGroupChild } from '../helpers/process-group.js';
+import { spawnGroupChild } from '../../src/testing/index.js';
 
 /** A real Prometheus server (Debian's `prometheus`) in a temp dir, on a free loopback port. */
 export interface PrometheusServer {

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { sleep } from '../../src/util/index.js';
+import { sleep } from '../util/index.js';
 
 /** A server a test started in its own process group (nginx, Prometheus …). */
 export interface GroupChild {

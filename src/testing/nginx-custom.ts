@@ -7,9 +7,9 @@
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
-import { findFreePort, findNginx } from '../../src/proxy/index.js';
-import { createTempDir, sleep } from '../../src/util/index.js';
-import { spawnGroupChild } from '../helpers/process-group.js';
+import { findFreePort, findNginx } from '../proxy/index.js';
+import { createTempDir, sleep } from '../util/index.js';
+import { spawnGroupChild } from './process-group.js';
 
 /** The parts of nginx.conf a case chooses; the rest (prefix paths, listen, ready probe) is fixed. */
 export interface CustomNginxConfig {

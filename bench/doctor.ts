@@ -325,7 +325,7 @@ async function benchFollow(): Promise<void> {
       const c = classifier.classify(l);
       return c !== undefined && !(c.status === null && c.causes.length === 0);
     }).length / block.length;
-    const doctor = await followRun(dir, (file) => [process.execPath, BIN, 'doctor', '--follow', '--nginx-error-log', file, '--json', '--no-proxy-discovery', '--quiet', '60s'], 'doctor', block);
+    const doctor = await followRun(dir, (file) => [process.execPath, BIN, 'doctor', '--follow', '--nginx-error-log', file, '--json', '--no-proxy-discovery', '--close-after', '60s'], 'doctor', block);
     const tail = await followRun(dir, (file) => ['tail', '-n', '0', '-F', file], 'tail', block);
     const events = doctor.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { event: string; incident?: { lines: number; sampled: number; skipped: number } });
     const closed = events.filter((e) => e.event === 'closed').map((e) => e.incident!);

@@ -51,7 +51,7 @@ test('tailFile follows like tail -F: new lines only, through rotation (rename + 
 test('doctor --follow: incidents grouped per cause and upstream, NDJSON, exit 1; a file that appears later is waited for', { timeout: 30_000 }, async () => {
   await using dir = await createTempDir('follow');
   const file = dir.file('error.log');
-  const follow = startCli(['doctor', '--follow', '--nginx-error-log', file, '--json', '--quiet', '500ms', '--no-proxy-discovery']);
+  const follow = startCli(['doctor', '--follow', '--nginx-error-log', file, '--json', '--close-after', '500ms', '--no-proxy-discovery']);
   try {
     await follow.waitForLine(/"following /, 15_000);
     await writeFile(file, [line(1, dir.file('a.sock')), line(2, dir.file('a.sock')), line(3, dir.file('b.sock'))].join('\n') + '\n');
@@ -162,7 +162,7 @@ test('doctor --follow with hostile lines: escape sequences shown escaped, a 5 MB
   await using dir = await createTempDir('follow');
   const file = dir.file('error.log');
   await writeFile(file, '');
-  const follow = startCli(['doctor', '--follow', '--nginx-error-log', file, '--quiet', '500ms', '--no-proxy-discovery']);
+  const follow = startCli(['doctor', '--follow', '--nginx-error-log', file, '--close-after', '500ms', '--no-proxy-discovery']);
   try {
     await follow.waitForLine(/^note: following /, 15_000);
     const evil = '\x1b]0;pwned\x07\x1b[31m';

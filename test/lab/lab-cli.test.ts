@@ -92,10 +92,10 @@ const NODE_RUNS = [
   'worker-timeout/node',
 ];
 
-test('badgateway lab --upstream node on a machine without nginx: falls back to the built-in proxy, every verdict holds and each fail phase logs the cause\'s line', { timeout: 180_000 }, async () => {
+test('badgateway lab --app node on a machine without nginx: falls back to the built-in proxy, every verdict holds and each fail phase logs the cause\'s line', { timeout: 180_000 }, async () => {
   // BADGATEWAY_NGINX='' hides nginx from findNginx(), as on a fresh machine where `npm install &&
   // npx badgateway lab` must still work; no --proxy, so the default (auto) has to choose.
-  const r = await runCli(['lab', '--upstream', 'node', '--json'], { timeoutMs: 170_000, env: { BADGATEWAY_NGINX: '' } });
+  const r = await runCli(['lab', '--app', 'node', '--json'], { timeoutMs: 170_000, env: { BADGATEWAY_NGINX: '' } });
   assert.equal(r.stderr, '', 'quiet when piped');
   const report = JSON.parse(r.stdout) as LabReport;
   assertVerdicts(report, 'builtin', NODE_RUNS);
@@ -258,11 +258,16 @@ test('badgateway lab: bad input is one line and exit 2', { timeout: 30_000 }, as
   const proxy = await runCli(['lab', '--proxy', 'traefik']);
   assert.equal(proxy.code, 2);
   assert.equal(proxy.stderr, "badgateway lab: option '--proxy <kind>' argument 'traefik' is invalid. Allowed choices are auto, all, nginx, haproxy, caddy, builtin.\n");
-  const upstream = await runCli(['lab', 'keepalive-race', '--upstream', 'gevent']);
+  const upstream = await runCli(['lab', 'keepalive-race', '--app', 'gevent']);
   assert.equal(upstream.code, 2);
-  assert.match(upstream.stderr, /^badgateway: --upstream: "gevent" is not valid \(expected an upstream the chosen scenarios have \(keepalive-race runs with node upstreams only\)\)\n$/);  const html = await runCli(['lab', 'slow-upstream', '--html', '/nonexistent-dir/lab.html']);
+  assert.match(upstream.stderr, /^badgateway: --app: "gevent" is not valid \(expected an app the chosen scenarios have \(keepalive-race runs with node upstreams only\)\)\n$/);
+  // The old spelling still works, with one deprecation line first.
+  const old = await runCli(['lab', 'keepalive-race', '--upstream', 'gevent']);
+  assert.equal(old.code, 2);
+  assert.match(old.stderr, /^badgateway lab: --upstream is deprecated; use --app\nbadgateway: --app: "gevent" is not valid/);
+  const html = await runCli(['lab', 'slow-upstream', '--html', '/nonexistent-dir/lab.html']);
   assert.equal(html.code, 2);
-  assert.equal(html.stderr, 'badgateway: --html /nonexistent-dir/lab.html: cannot write there (ENOENT)\n');
+  assert.equal(html.stderr, 'badgateway: --html: cannot write /nonexistent-dir/lab.html (ENOENT)\n');
 });
 
 test('badgateway lab list: every scenario and upstream, with the seeds', { timeout: 30_000 }, async () => {

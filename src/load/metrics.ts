@@ -30,7 +30,7 @@ export interface LoadMetrics {
   rate: {
     /** Asked rate in req/s (0 = closed loop; inferred from due times when read back from files). */
     asked: number;
-    /** Requests / attack duration. */
+    /** Requests / attack duration; 0 with fewer than two requests (no interval to measure a rate over). */
     achieved: number;
   };
   /** Successful responses per second of the whole run (vegeta's throughput). */
@@ -76,25 +76,39 @@ const newHistogram = (digits: 2 | 3): Histogram =>
 const toUs = (ms: number): number => Math.min(3_600_000_000, Math.max(1, Math.round(ms * 1000)));
 const toMs = (us: number): number => Math.round(us) / 1000;
 
+/**
+ * A percentile of the histogram, kept within the observed extremes: the histogram reports the top
+ * of a value's bucket (3 significant digits), so in a short run p99 could read 4.755 ms over a max
+ * of 4.753 ms.
+ */
+const percentile = (h: Histogram, p: number, min: number, max: number): number => Math.min(max, Math.max(min, toMs(h.getValueAtPercentile(p))));
+
 function summarise(h: Histogram, sumMs: number, count: number, minMs: number, maxMs: number): LatencySummaryMs {
   if (count === 0) return { min: 0, mean: 0, p50: 0, p90: 0, p95: 0, p99: 0, max: 0 };
+  // Exact extremes; the histogram's are rounded to its precision.
+  const min = Math.round(minMs * 1000) / 1000;
+  const max = Math.round(maxMs * 1000) / 1000;
   return {
-    // Exact extremes; the histogram's are rounded to its precision.
-    min: Math.round(minMs * 1000) / 1000,
+    min,
     mean: Math.round((sumMs / count) * 1000) / 1000,
-    p50: toMs(h.getValueAtPercentile(50)),
-    p90: toMs(h.getValueAtPercentile(90)),
-    p95: toMs(h.getValueAtPercentile(95)),
-    p99: toMs(h.getValueAtPercentile(99)),
-    max: Math.round(maxMs * 1000) / 1000,
+    p50: percentile(h, 50, min, max),
+    p90: percentile(h, 90, min, max),
+    p95: percentile(h, 95, min, max),
+    p99: percentile(h, 99, min, max),
+    max,
   };
 }
+
+/** A timeline bucket's percentile (2 significant digits), kept within the bucket's observed extremes. */
+const bucketPercentile = (b: Bucket, p: number): number => percentile(b.histogram, p, Math.round(b.minMs * 1000) / 1000, Math.round(b.maxMs * 1000) / 1000);
 
 /** Most timeline buckets kept (a day of 1 s buckets); records sent later count in the totals only. */
 const MAX_TIMELINE_BUCKETS = 86_400;
 
 interface Bucket {
   sent: number;
+  minMs: number;
+  maxMs: number;
   statusCodes: Record<string, number>;
   errors: Record<string, number>;
   histogram: Histogram;
@@ -156,11 +170,13 @@ export function createMetrics({ bucketMs = 1000 }: { bucketMs?: number } = {}): 
       let bucket = index < MAX_TIMELINE_BUCKETS ? buckets[index] : undefined;
       if (!bucket && index < MAX_TIMELINE_BUCKETS) {
         for (let i = buckets.length; i < index; i++) buckets[i] = undefined;
-        bucket = buckets[index] = { sent: 0, statusCodes: {}, errors: {}, histogram: newHistogram(2) };
+        bucket = buckets[index] = { sent: 0, minMs: Infinity, maxMs: 0, statusCodes: {}, errors: {}, histogram: newHistogram(2) };
       }
       if (bucket) {
         bucket.sent += 1;
         bucket.histogram.recordValue(toUs(r.latencyMs));
+        if (r.latencyMs < bucket.minMs) bucket.minMs = r.latencyMs;
+        if (r.latencyMs > bucket.maxMs) bucket.maxMs = r.latencyMs;
       }
       if (r.error !== '') {
         errors[r.error] = (errors[r.error] ?? 0) + 1;
@@ -187,7 +203,7 @@ export function createMetrics({ bucketMs = 1000 }: { bucketMs?: number } = {}): 
         const b = buckets[i];
         timeline.push(
           b
-            ? { tMs: i * bucketMs, sent: b.sent, statusCodes: b.statusCodes, errors: b.errors, p50: toMs(b.histogram.getValueAtPercentile(50)), p99: toMs(b.histogram.getValueAtPercentile(99)) }
+            ? { tMs: i * bucketMs, sent: b.sent, statusCodes: b.statusCodes, errors: b.errors, p50: bucketPercentile(b, 50), p99: bucketPercentile(b, 99) }
             : { tMs: i * bucketMs, sent: 0, statusCodes: {}, errors: {}, p50: 0, p99: 0 },
         );
       }
@@ -200,7 +216,7 @@ export function createMetrics({ bucketMs = 1000 }: { bucketMs?: number } = {}): 
         waitMs: r3(waitMs),
         latenciesMs: summarise(latency, latencySum, n, latencyMin, latencyMax),
         serviceLatenciesMs: summarise(service, serviceSum, n, serviceMin, serviceMax),
-        sendLagMs: n === 0 ? { mean: 0, p99: 0, max: 0 } : { mean: r3(lagSum / n), p99: toMs(lag.getValueAtPercentile(99)), max: r3(lagMax) },
+        sendLagMs: n === 0 ? { mean: 0, p99: 0, max: 0 } : { mean: r3(lagSum / n), p99: percentile(lag, 99, 0, r3(lagMax)), max: r3(lagMax) },
         bytesIn,
         bytesOut,
         success,

@@ -28,8 +28,14 @@ function counts(record: Record<string, number>, sep: string): string {
 
 /** True when an open-loop run did not send at the asked rate (more than 1% short, or requests left unsent). */
 export function fellBehind(m: LoadReportInput): boolean {
-  return m.rate.asked > 0 && ((m.unsent ?? 0) > 0 || m.rate.achieved < m.rate.asked * 0.99);
+  if (m.rate.asked <= 0) return false;
+  if ((m.unsent ?? 0) > 0) return true;
+  // One request (0.5/s for 1 s: only the first was due) has no rate to fall short of.
+  return m.requests > 1 && m.rate.achieved < m.rate.asked * 0.99;
 }
+
+/** The achieved rate, or `-` when fewer than two requests leave no interval to measure it over. */
+const achieved = (m: LoadReportInput): string => (m.requests > 1 ? fixed2(m.rate.achieved) : '-');
 
 /**
  * vegeta's text report, plus the asked/achieved rate, the uncorrected latencies (from the actual
@@ -38,8 +44,8 @@ export function fellBehind(m: LoadReportInput): boolean {
 export function renderLoadText(m: LoadReportInput): string {
   const row = (label: string, fields: string, value: string): string => `${label.padEnd(14)}${`[${fields}]`.padEnd(34)}${value}\n`;
   let out = '';
-  out += row('Requests', 'total, rate, throughput', `${m.requests}, ${fixed2(m.rate.achieved)}, ${fixed2(m.throughput)}`);
-  out += row('Rate', 'asked, achieved', `${m.rate.asked > 0 ? fixed2(m.rate.asked) : 'max'}, ${fixed2(m.rate.achieved)}`);
+  out += row('Requests', 'total, rate, throughput', `${m.requests}, ${achieved(m)}, ${fixed2(m.throughput)}`);
+  out += row('Rate', 'asked, achieved', `${m.rate.asked > 0 ? fixed2(m.rate.asked) : 'max'}, ${achieved(m)}`);
   out += row('Duration', 'total, attack, wait', [m.durationMs, m.attackMs, m.waitMs].map(formatDurationMs).join(', '));
   out += row('Latencies', 'min, mean, 50, 90, 95, 99, max', latencies(m.latenciesMs));
   out += row('Uncorrected', 'min, mean, 50, 90, 95, 99, max', latencies(m.serviceLatenciesMs));

@@ -64,7 +64,7 @@ export async function main(argv: readonly string[], io: MainIO = {}): Promise<nu
     process.on('SIGTERM', onSignal);
   }
 
-  const program = buildProgram(ctx);
+  const program = createProgram(ctx);
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return ctx.exitCode;
@@ -96,7 +96,11 @@ export function formatError(err: unknown): string {
   }`;
 }
 
-function buildProgram(ctx: CliContext): Command {
+/**
+ * The whole command tree, as commander defines it: `main` parses argv with it, and the conventions
+ * test walks its options (placeholders, parsers, help) against the README's table.
+ */
+export function createProgram(ctx: CliContext): Command {
   const program = new Command('badgateway')
     .description('reproduce, diagnose and prevent the 502/504 errors a reverse proxy returns when the app behind it fails')
     .version(packageVersion(), '-V, --version')

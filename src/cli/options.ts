@@ -169,7 +169,7 @@ const exitLines = (...lines: string[]): string => `Exit status:\n${lines.map((l)
 export const EXIT_STATUS = {
   app: exitLines('0 stopped by Ctrl-C or SIGTERM (cleanly: connections closed, socket file removed)', EXIT.usage, EXIT.internal),
   causes: exitLines(EXIT.ok.replace('done', 'printed'), EXIT.usage, EXIT.internal),
-  doctor: exitLines('0 healthy: every fact doctor looked for was read, and none is a finding', '1 findings (or 502/504s in an access log, or upstream errors no pattern knows)', '2 nothing could be inspected, or a target only in part with no finding (never "healthy" over facts it did not see), or bad input', EXIT.interrupted.replace('interrupted', 'interrupted --watch/--follow'), EXIT.internal),
+  doctor: exitLines('0 healthy: every fact doctor looked for was read, and none is a finding', '1 findings (or 502/504s in an access log, or upstream errors no pattern knows)', '2 bad input or nothing could be read (one line on stderr); or incomplete: no finding, but facts of a target could not be read (never "healthy" over facts doctor did not see)', EXIT.interrupted.replace('interrupted', 'interrupted --watch/--follow'), EXIT.internal),
   lab: exitLines('0 every verdict holds', '1 some verdict does not', EXIT.usage, EXIT.interrupted, EXIT.internal),
   load: exitLines('0 the run completed (failed requests are data, not errors)', '1 with --fail-on-errors: some request failed or got a status outside 200-399', EXIT.usage, EXIT.interrupted, EXIT.internal),
   mixin: exitLines('0 the files were written', EXIT.usage, EXIT.internal),

@@ -62,8 +62,8 @@ export function registerApp(program: Command, ctx: CliContext): void {
   const command = program
     .command('app')
     .description('run the demo upstream: a Node HTTP server with knobs that make a proxy return 502/504')
-    .addOption(new Option('--port <n>', 'TCP port (0 = any free port)').argParser(parseIntArg(0, 65535)).default(DEFAULT_CLI_PORT).conflicts('unixSocket'))
-    .addOption(new Option('--host <address>', 'TCP address to bind').default(DEFAULTS.host).conflicts('unixSocket'))
+    .addOption(new Option('--port <n>', 'port to listen on, TCP (0 = any free port)').argParser(parseIntArg(0, 65535)).default(DEFAULT_CLI_PORT).conflicts('unixSocket'))
+    .addOption(new Option('--host <address>', 'address to bind, TCP').default(DEFAULTS.host).conflicts('unixSocket'))
     .addOption(new Option('--unix-socket <path>', 'listen on a unix socket instead of TCP (mode 0666; a stale file is removed)'))
     .addOption(new Option('--backlog <n>', 'listen backlog (the kernel caps it at net.core.somaxconn)').argParser(parseIntArg(1, 65535)).default(DEFAULTS.backlog))
     .addOption(durationOption(`--keepalive-timeout ${DURATION_PLACEHOLDER}`, 'close idle keep-alive connections after this long (Node adds 1 s); 0 = never', DEFAULTS.keepAliveTimeoutMs, { allowZero: true }))

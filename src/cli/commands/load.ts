@@ -49,7 +49,7 @@ export function registerLoad(program: Command, ctx: CliContext): void {
     .addOption(new Option('--keepalive', 'reuse connections').default(true, 'on'))
     .option('--no-keepalive', 'open a new connection for every request')
     .option('--unix-socket <path>', 'connect to this unix socket instead of the URL host')
-    .option('-X, --method <method>', 'HTTP method', LOAD_DEFAULTS.method)
+    .option('-X, --method <method>', 'the HTTP method', LOAD_DEFAULTS.method)
     .option('-H, --header <header>', "request header 'Name: value' (repeatable)", collect)
     .option('--body <text>', 'request body, or @file to read it from a file')
     .option('--targets <file>', "targets file: vegeta's format (METHOD URL / headers / @body) or JSON lines; - = stdin")
@@ -58,7 +58,7 @@ export function registerLoad(program: Command, ctx: CliContext): void {
     .option('--output <file>', 'write one NDJSON record per request after a header line (for `badgateway report`); - = stdout (the report then goes to stderr), .gz = gzip')
     .addOption(durationOption(`--bucket ${DURATION_PLACEHOLDER}`, 'timeline bucket width in the JSON report', LOAD_DEFAULTS.bucketMs))
     .addOption(jsonOption('print the metrics as JSON (schema badgateway.load/v1) instead of text'))
-    .addOption(new Option('--engine <name>', 'HTTP client: raw (minimal HTTP/1.1 on node:net, fastest) or undici').choices(LOAD_ENGINES).default(LOAD_DEFAULTS.engine))
+    .addOption(new Option('--engine <name>', 'the HTTP client: raw (minimal HTTP/1.1 on node:net, fastest) or undici').choices(LOAD_ENGINES).default(LOAD_DEFAULTS.engine))
     .option('--fail-on-errors', 'exit 1 when any request failed or got a status outside 200-399')
     .addHelpText(
       'after',

@@ -11,7 +11,7 @@ export function registerMixin(program: Command, ctx: CliContext): void {
     .command('mixin')
     .description('write the monitoring mixin: Prometheus recording and alerting rules (one alert per cause) and a Grafana dashboard')
     .addOption(requiredOption(new Option('--out <dir>', 'directory to write the files into (created if missing; files in it are replaced)')))
-    .option('--config <file>', 'JSON object overriding the defaults: selector, rateInterval, thresholds, for (per rule key), runbookUrlPattern, dashboard')
+    .option('--config <file>', 'a JSON object overriding the defaults: selector, rateInterval, thresholds, for (per rule key), runbookUrlPattern, dashboard')
     .addOption(jsonOption('print what was written as JSON (schema badgateway.mixin/v1: the files) instead of one line each'))
     .addHelpText(
       'after',

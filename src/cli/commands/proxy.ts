@@ -64,7 +64,7 @@ export function registerProxy(program: Command, ctx: CliContext): void {
     .addOption(new Option('--builtin', 'run the built-in node:http proxy').conflicts(['nginx', 'haproxy', 'caddy']))
     .addOption(new Option('--port <n>', 'port to listen on, 127.0.0.1 (0 = a free one)').argParser(parseIntArg(0, 65535)).default(DEFAULTS.listenPort))
     .addOption(new Option('--upstream-keepalive <n>', 'idle upstream connections to keep for reuse (0 = a new connection per request)').argParser(parseIntArg(0, 100_000)).default(DEFAULTS.keepalive))
-    .addOption(durationOption(`--upstream-idle-timeout ${DURATION_PLACEHOLDER}`, 'how long an idle pooled upstream connection is kept (nginx: upstream keepalive_timeout)', 60_000))
+    .addOption(durationOption(`--upstream-idle-timeout ${DURATION_PLACEHOLDER}`, 'with --haproxy or --caddy: how long an idle pooled upstream connection is kept (nginx keeps them 60s, its keepalive_timeout)', 60_000))
     .addOption(durationOption(`--connect-timeout ${DURATION_PLACEHOLDER}`, 'proxy_connect_timeout: longest wait for the upstream to accept', DEFAULTS.connectTimeoutMs))
     .addOption(durationOption(`--read-timeout ${DURATION_PLACEHOLDER}`, 'proxy_read_timeout: longest wait between two reads from the upstream', DEFAULTS.readTimeoutMs))
     .addOption(durationOption(`--send-timeout ${DURATION_PLACEHOLDER}`, 'proxy_send_timeout: longest wait between two writes to the upstream', DEFAULTS.sendTimeoutMs))
@@ -73,7 +73,7 @@ export function registerProxy(program: Command, ctx: CliContext): void {
     .addOption(durationOption(`--client-send-timeout ${DURATION_PLACEHOLDER}`, 'send_timeout: longest wait between two writes to a client that does not read', DEFAULTS.clientSendTimeoutMs))
     .addOption(sizeOption(`--client-max-body-size ${SIZE_PLACEHOLDER}`, 'client_max_body_size: larger request bodies get 413 (0 = no limit)', DEFAULTS.clientMaxBodyBytes))
     .option('--no-next-upstream', 'never retry, not even an idempotent request on a failed reused connection')
-    .addOption(new Option('--haproxy-log-to <target>', 'HAProxy: log to its stdout or to a unix datagram socket badgateway reads (syslog format)').choices(['stdout', 'socket']).default('stdout'))
+    .addOption(new Option('--haproxy-log-to <target>', 'with --haproxy: log to its stdout or to a unix datagram socket badgateway reads (syslog format)').choices(['stdout', 'socket']).default('stdout'))
     .addOption(jsonOption('print the ready line as one JSON object (schema badgateway.proxy/v1: url, kind, pid, log paths) instead of text'))
     .addHelpText('after', EXAMPLES);
   addDeprecatedAliases(command, ctx, [

@@ -22,7 +22,7 @@ test('load: bad input is one line naming the option, exit 2', { timeout: 30_000 
     [['load', '--targets', dir.file('none.txt')], /--targets: cannot read .*none\.txt \(ENOENT\)/],
     [['load', '--targets', dir.file('bad-targets.txt')], /bad-targets\.txt:1: expected "METHOD URL"/],
     [['load', 'http://localhost/', '--unix-socket', dir.file('none.sock')], /--unix-socket: .*none\.sock does not exist/],
-    [['load', 'http://localhost/', '--unix-socket', dir.file('bad-targets.txt')], /is not a unix socket/],
+    [['load', 'http://localhost/', '--unix-socket', dir.file('bad-targets.txt')], /is not a socket\n$/],
     [['load', 'http://127.0.0.1/', '-H', 'no-colon'], /--header: "no-colon" is not valid/],
     [['load', 'http://127.0.0.1/', '-X', 'G E T'], /--method: "G E T" is not valid/],
     [['load', 'http://127.0.0.1/', '--body', `@${dir.file('none.json')}`], /--body: cannot read/],

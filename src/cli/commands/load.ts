@@ -141,7 +141,7 @@ export function buildLoadOptions(url: string | undefined, flags: LoadFlags): Loa
         hint: 'start the server first, or check the path',
       });
     }
-    if (!isSocket) throw new BadgatewayError(ERROR_CODES.NO_SUCH_SOCKET, `--unix-socket: ${flags.unixSocket} is not a unix socket`);
+    if (!isSocket) throw new BadgatewayError(ERROR_CODES.NO_SUCH_SOCKET, `--unix-socket: ${flags.unixSocket} is not a socket`);
     options.unixSocket = flags.unixSocket;
   }
   if (flags.targets !== undefined) {

@@ -23,7 +23,7 @@ import { runSs } from '../proc/index.js';
 import { sleep } from '../util/index.js';
 import { FdTargetCounter, quietInodes, summarizeHolders, type FdHolders } from './holders.js';
 import { NO_PROXY_CONTEXT, type ProxyContext } from './proxy-context.js';
-import { checkSocketAccess, readAccountDb, type SocketAccess, type WorkerIdentity } from './socket-access.js';
+import { checkSocketAccess, readAccountDb, type SocketAccess, type WorkerIdentity } from '../proc/index.js';
 import { probeKeepAlive, type KeepAliveProbe } from './probe.js';
 import type { DoctorOptions } from './options.js';
 

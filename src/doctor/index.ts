@@ -10,7 +10,7 @@ export { evaluateErrorLog, readingsOf, type LogContext, type RuledOut } from './
 export { parseNginxConfig, loadNginxConfig, parseNginxTime, dumpSource, diskSource, parseServerAddress, proxyPassTarget, findUpstream, type NginxConfigFacts, type NginxUpstream, type NginxServer, type NginxDirective } from './nginx-config.js';
 export { findRunningNginx, parseMasterCommandLine, dumpRunningConfig, type RunningNginx, type RunningWorker } from './nginx-running.js';
 export { loadProxyContext, resolveWorkerIdentity, type ProxyContext, type ProxyConfig } from './proxy-context.js';
-export { checkSocketAccess, readAccountDb, resolveUserSpec, type WorkerIdentity, type SocketAccess, type AccountDb } from './socket-access.js';
+export { checkSocketAccess, readAccountDb, resolveUserSpec, type WorkerIdentity, type SocketAccess, type AccountDb } from '../proc/index.js';
 export { summarizeAppLogs, readKernelCrashes, CrashCounter, APP_CRASH_PATTERNS, KERNEL_CRASH_PATTERNS, type CrashLogSummary, type CrashSummary, type CrashKind } from './app-log.js';
 export type { FdHolders } from './holders.js';
 export {

@@ -4,7 +4,7 @@ import { debug } from '../util/index.js';
 import { loadNginxConfig, type NginxConfigFacts } from './nginx-config.js';
 import { dumpRunningConfig, findRunningNginx, masterErrorLog, type RunningNginx, type RunningWorker } from './nginx-running.js';
 import type { DoctorOptions } from './options.js';
-import { readAccountDb, resolveUserSpec, type AccountDb, type WorkerIdentity } from './socket-access.js';
+import { readAccountDb, resolveUserSpec, type AccountDb, type WorkerIdentity } from '../proc/index.js';
 
 /** One proxy configuration doctor read, with the workers that run it when it is a running nginx. */
 export interface ProxyConfig extends NginxConfigFacts {

@@ -158,7 +158,7 @@ const keepAliveRaceRule: LiveRule = (target, _facts, options) => {
 
 /**
  * The proxy's workers may not connect() to the unix socket: mode, owner, group, supplementary
- * groups and the directories' search bits, checked as the kernel does (see socket-access.ts).
+ * groups and the directories' search bits, checked as the kernel does (see proc/socket-access.ts).
  */
 const socketPermissionRule: LiveRule = (target) => {
   const checks = [...(target.proxyAccess ?? []), ...target.listeners.flatMap((l) => l.proxyAccess ?? [])];

@@ -231,7 +231,9 @@ export async function runLab(options: LabOptions = {}): Promise<LabReport> {
   for (const run of planned) {
     const reason = run.upstream === 'node' ? undefined : python?.[run.upstream as PythonServer];
     for (const proxy of proxies) {
-      if (reason) skipped.push({ id: run.scenario.id, kind: 'unavailable', proxy, upstream: run.upstream, reason });
+      const notBehind = run.scenario.notBehind?.[proxy];
+      if (notBehind) skipped.push({ id: run.scenario.id, kind: 'unsupported', proxy, upstream: run.upstream, reason: notBehind });
+      else if (reason) skipped.push({ id: run.scenario.id, kind: 'unavailable', proxy, upstream: run.upstream, reason });
       else runs.push({ run, proxy });
     }
     for (const m of missing) skipped.push({ id: run.scenario.id, kind: 'unavailable', proxy: m.proxy, upstream: run.upstream, reason: m.reason });

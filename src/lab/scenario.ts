@@ -2,7 +2,7 @@ import type { CauseId } from '../causes/index.js';
 import type { NodeAppOptions } from './node-apps.js';
 import type { PythonAppOptions } from './python-apps.js';
 import type { LabDemoAppOptions } from './parts.js';
-import type { PhaseName, UpstreamKind } from './types.js';
+import type { PhaseName, ProxyKind, UpstreamKind } from './types.js';
 
 /** How a phase's upstream is started. */
 export type UpstreamSpec =
@@ -90,5 +90,7 @@ export interface Scenario {
   upstreams: readonly UpstreamKind[];
   /** The seed incident a (scenario, upstream) pair reproduces. */
   seeds?: Partial<Record<UpstreamKind, string>>;
+  /** Proxies behind which the cause cannot show, each with the measured reason (the run is skipped, the reason printed). */
+  notBehind?: Partial<Record<ProxyKind, string>>;
   plan(upstream: UpstreamKind): ScenarioPlan;
 }

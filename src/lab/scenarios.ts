@@ -361,6 +361,10 @@ export const closeWaitLeak: Scenario = {
   title: 'The app never closes connections its peer closed (CLOSE_WAIT leak)',
   causeId: 'close-wait-leak',
   upstreams: ['node'],
+  notBehind: {
+    haproxy:
+      'HAProxy ends its connection to the app with a reset, which frees the socket at once: after 5 requests the app held 0 sockets in CLOSE_WAIT behind HAProxy 2.6.12, 5 behind nginx (measured); no pile to reproduce',
+  },
   plan(upstream): ScenarioPlan {
     if (upstream !== 'node') return unsupported(this.id, upstream);
     const load = { path: '/', rate: 50, durationMs: 1500 };
@@ -401,7 +405,8 @@ export const workerTimeout: Scenario = {
     // The proxy waits longer than the request takes: what it sees is the worker dying, not a read timeout.
     const proxy: PhaseProxySpec = { keepalive: 0, connectTimeoutMs: 1000, readTimeoutMs: 3000 };
     if (upstream === 'gunicorn') {
-      const load = { path: '/', rate: 2, durationMs: 2000 };
+      // POSTs: no proxy retries them (HAProxy's retry-on would quietly retry a GET the dying worker dropped).
+      const load = { path: '/', method: 'POST' as const, rate: 2, durationMs: 2000 };
       return {
         how:
           `gunicorn -k sync --timeout ${GUNICORN_TIMEOUT_S} on a unix socket, every request takes ${SLOW_REQUEST_MS / 1000} s: the arbiter kills the worker in the middle of ` +
@@ -425,11 +430,14 @@ export const workerTimeout: Scenario = {
     }
     if (upstream === 'node') {
       // One request in four fails: the others keep the app busy while the dead workers are replaced.
-      const load = { path: ['/', '/crash', '/', '/'], rate: 12, durationMs: 1500 };
+      // POSTs: no proxy retries them (HAProxy's retry-on would quietly retry a GET the dying worker
+      // dropped). A client connection per request: HAProxy answers 502 only to a connection's first
+      // request and closes a kept-alive one without an answer (see keepalive-race).
+      const load = { path: ['/', '/crash', '/', '/'], method: 'POST' as const, rate: 12, durationMs: 1500, clientKeepAlive: false };
       return {
         how:
           'a node:cluster app (four workers, a new one forked when one exits, as pm2 cluster mode does) whose handler throws in the middle of one request in four: ' +
-          `the exception is uncaught, the worker dies with the request read and unanswered (${load.rate} req/s, every fourth GET /crash)`,
+          `the exception is uncaught, the worker dies with the request read and unanswered (${load.rate} req/s, every fourth POST /crash)`,
         fix: "an error handler catches what the request throws and answers 500: the worker lives, the proxy passes the 500 on (no 502)",
         phases: {
           fail: {

@@ -49,3 +49,12 @@ export {
   type ProcTcpSocket,
   type ProcUnixSocket,
 } from './types.js';
+export {
+  checkSocketAccess,
+  checkSearchAccess,
+  readAccountDb,
+  resolveUserSpec,
+  type AccountDb,
+  type SocketAccess,
+  type WorkerIdentity,
+} from './socket-access.js';

@@ -10,8 +10,8 @@ import { REQUEST_LIMITS, rejectParserError, renderRejection, type ParserError, t
 import { createTempDir, debug } from '../util/index.js';
 import { onProcessExit } from './cleanup.js';
 import { renderErrorResponse } from './error-pages.js';
-import { ProxyExchange, type ProxyContext } from './exchange.js';
-import { formatTimeLocal, renderAccessLogLine, renderErrorLogLine } from './log-format.js';
+import { logClientEvent, ProxyExchange, type ProxyContext } from './exchange.js';
+import { formatTimeLocal, renderAccessLogLine } from './log-format.js';
 import { resolveOptions, type ProxyHandle, type ProxyOptions, type Upstream } from './options.js';
 import { createProxyLogs } from './proxy-logs.js';
 import { UpstreamPool } from './upstream-pool.js';
@@ -181,7 +181,7 @@ function onClientError(ctx: ProxyContext, err: NodeJS.ErrnoException & ParserErr
     const started = socket.bytesRead > 0;
     const message = `client timed out (110: Connection timed out) while ${started ? 'reading client request headers' : 'waiting for request'}`;
     // Before a request there is no server block chosen yet: nginx names the listen address.
-    logClientLine(ctx, socket, message, 'info', undefined, started ? 'localhost' : `${socket.localAddress ?? '127.0.0.1'}:${socket.localPort ?? 0}`);
+    logClientEvent(ctx, socket, message, 'info', { server: started ? 'localhost' : `${socket.localAddress ?? '127.0.0.1'}:${socket.localPort ?? 0}` });
     if (started) logRefusedAccess(ctx, socket, 408, undefined);
     socket.destroy();
     return;
@@ -205,7 +205,7 @@ function onClientError(ctx: ProxyContext, err: NodeJS.ErrnoException & ParserErr
 
 /** Writes nginx's answer for a refused request straight to the socket, logs it, and closes. */
 function answerRefused(ctx: ProxyContext, socket: Socket, rejection: RequestRejection, requestLine: string | undefined): void {
-  logClientLine(ctx, socket, renderRejection(rejection), 'info', requestLine);
+  logClientEvent(ctx, socket, renderRejection(rejection), 'info', requestLine === undefined ? {} : { request: requestLine });
   // A response already under way on this connection (pipelining) cannot be followed by another.
   const current = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
   if (current?.headersSent || !socket.writable) {
@@ -215,23 +215,6 @@ function answerRefused(ctx: ProxyContext, socket: Socket, rejection: RequestReje
   const response = renderErrorResponse(rejection.status);
   logRefusedAccess(ctx, socket, rejection.status, requestLine, Buffer.byteLength(response) - response.indexOf('\r\n\r\n') - 4);
   socket.end(response);
-}
-
-function logClientLine(ctx: ProxyContext, socket: Socket, message: string, level: 'info', requestLine?: string, server = 'localhost'): void {
-  if (!ctx.logs.wants(level)) return;
-  ctx.logs.writeError(
-    renderErrorLogLine({
-      time: new Date(),
-      level,
-      pid: process.pid,
-      connectionId: ctx.connectionIds.get(socket) ?? 0,
-      message,
-      client: socket.remoteAddress ?? '-',
-      server,
-      ...(requestLine === undefined ? {} : { request: requestLine }),
-    }),
-    level,
-  );
 }
 
 function logRefusedAccess(ctx: ProxyContext, socket: Socket, status: number, requestLine: string | undefined, bytes = 0): void {

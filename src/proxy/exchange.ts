@@ -89,6 +89,35 @@ export interface ProxyContext {
   bodyFile(): string;
 }
 
+/**
+ * An error-log line about a client connection (no upstream involved), at nginx's level for it
+ * (`info` for a refused or timed-out request): skipped, unbuilt, below the log's threshold.
+ * `server` is nginx's server name, or its listen address before a request chose one.
+ */
+export function logClientEvent(
+  ctx: ProxyContext,
+  socket: Socket,
+  message: string,
+  level: LogLevel,
+  fields: { request?: string; host?: string; server?: string } = {},
+): void {
+  if (!ctx.logs.wants(level)) return;
+  ctx.logs.writeError(
+    renderErrorLogLine({
+      time: new Date(),
+      level,
+      pid: process.pid,
+      connectionId: ctx.connectionIds.get(socket) ?? 0,
+      message,
+      client: socket.remoteAddress ?? '-',
+      server: fields.server ?? 'localhost',
+      ...(fields.request === undefined ? {} : { request: fields.request }),
+      ...(fields.host === undefined ? {} : { host: fields.host }),
+    }),
+    level,
+  );
+}
+
 /** One upstream attempt's outcome for `$upstream_status` / `$upstream_response_time`. */
 interface Attempt {
   status: number | undefined;
@@ -613,22 +642,7 @@ export class ProxyExchange implements ExchangeHandler {
 
   /** An error-log line about the client side of this request (no upstream involved). */
   private logClient(message: string, level: LogLevel): void {
-    const { ctx, req } = this;
-    if (!ctx.logs.wants(level)) return;
-    ctx.logs.writeError(
-      renderErrorLogLine({
-        time: new Date(),
-        level,
-        pid: process.pid,
-        connectionId: ctx.connectionIds.get(req.socket) ?? 0,
-        message,
-        client: this.client,
-        server: 'localhost',
-        request: this.requestLine,
-        ...(this.facts?.host === undefined ? {} : { host: this.facts.host }),
-      }),
-      level,
-    );
+    logClientEvent(this.ctx, this.req.socket, message, level, { request: this.requestLine, ...(this.facts?.host === undefined ? {} : { host: this.facts.host }) });
   }
 
   private logFailure(failure: UpstreamFailure, retried: boolean): void {

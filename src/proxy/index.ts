@@ -5,7 +5,7 @@
  * behind one handle ({@link startProxy}).
  */
 export { DEFAULTS, parseUpstream, resolveOptions, type ProxyHandle, type ProxyOptions, type ResolvedProxyOptions, type Upstream } from './options.js';
-export { findNginx, runNginx, renderNginxConfig, NGINX_INSTALL_HINT, NGINX_READY_PATH, type NginxHandle, type NginxOptions } from './nginx.js';
+export { chooseWorkerUser, findNginx, runNginx, renderNginxConfig, NGINX_INSTALL_HINT, NGINX_READY_PATH, type NginxHandle, type NginxOptions } from './nginx.js';
 export {
   ACCESS_LOG_FORMAT,
   renderAccessLogLine,

@@ -1,13 +1,15 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { readFile, writeFile, mkdir } from 'node:fs/promises';
+import { chmod, readFile, writeFile, mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { BadgatewayError, ERROR_CODES, badOption } from '../errors/index.js';
+import { checkSearchAccess, checkSocketAccess, readAccountDb, resolveUserSpec } from '../proc/index.js';
 import { createTempDir, debug, which } from '../util/index.js';
 import { onProcessExit } from './cleanup.js';
 import { checkListenPort, findFreePort } from './free-port.js';
 import { killGroup, stopChild, waitUntilAnswering, withParentDeathSignal } from './process.js';
 import { ACCESS_LOG_FORMAT } from './log-format.js';
-import { resolveOptions, type ProxyHandle, type ProxyOptions, type ResolvedProxyOptions } from './options.js';
+import { resolveOptions, type ProxyHandle, type ProxyOptions, type ResolvedProxyOptions, type Upstream } from './options.js';
 
 /** How to install nginx when it is missing (Debian/Ubuntu; the light flavour is enough). */
 export const NGINX_INSTALL_HINT = 'install nginx (Debian/Ubuntu: apt-get install nginx-light) or use the built-in proxy (--builtin)';
@@ -37,6 +39,13 @@ export interface NginxHandle extends ProxyHandle {
   readonly kind: 'nginx';
   readonly configPath: string;
   readonly config: string;
+  /**
+   * Who the workers run as: `nobody nogroup` (nginx's default, as in a real deployment) when nginx
+   * was started as root and the upstream is reachable by that user, `root` when it is not (see
+   * {@link chooseWorkerUser}) or when asked; `null` when nginx was not started as root (the workers
+   * then run as this process's user).
+   */
+  readonly workerUser: string | null;
 }
 
 /** Options of {@link runNginx}: the common ones plus where nginx lives. */
@@ -46,8 +55,9 @@ export interface NginxOptions extends ProxyOptions {
   /** How long to wait until nginx answers. Default 10000 ms. */
   startTimeoutMs?: number;
   /**
-   * Worker user when nginx starts as root (ignored otherwise). Default `root`, so workers reach
-   * unix sockets in private temp dirs; `nobody` (nginx's own default) reproduces the
+   * Worker user when nginx starts as root (ignored otherwise). Default: nginx's own, `nobody`
+   * (with its group), whenever that user can reach the upstream, else `root` (see
+   * {@link chooseWorkerUser}). `nobody` with a socket it cannot reach reproduces the
    * `(13: Permission denied)` socket-permission cause.
    */
   user?: string;
@@ -58,21 +68,49 @@ export const NGINX_READY_PATH = '/__badgateway/ready';
 
 const quote = (s: string): string => `"${s.replace(/(["\\$])/g, '\\$1')}"`;
 
+const isRoot = (): boolean => typeof process.getuid === 'function' && process.getuid() === 0;
+
+/**
+ * The workers' user for nginx started as root: nginx's default `nobody` (with its primary group:
+ * `nogroup` on Debian, where no group is called `nobody`), as a real deployment runs it, when that
+ * user can reach the upstream: a TCP address always; a unix socket when the kernel would let it
+ * connect (search on every directory, write on the socket) — checked as the kernel does, or, for a
+ * socket not there yet, its directories. Otherwise `root`, so the proxy fails only for the reasons
+ * the upstream gives (a socket in a private 0700 temp dir would turn every failure into
+ * `(13: Permission denied)`); `reason` says which and why.
+ */
+export function chooseWorkerUser(upstream: Upstream): { user: string; reason: string } {
+  const db = readAccountDb();
+  const nobody = resolveUserSpec('nobody', db, "nginx's default");
+  if (!nobody) return { user: 'root', reason: 'this machine has no user nobody' };
+  const user = `nobody ${nobody.group ?? nobody.gid}`;
+  if (upstream.kind === 'tcp') return { user, reason: "nginx's default" };
+  try {
+    const access = checkSocketAccess(upstream.path, nobody, db);
+    if (access.allowed) return { user, reason: "nginx's default: nobody can connect to the socket" };
+    return { user: 'root', reason: `nobody cannot connect to ${upstream.path}: ${access.denied?.why ?? 'denied'}` };
+  } catch {
+    // No socket file (yet, or a missing one the proxy is to report): the way to it decides.
+    try {
+      const denied = checkSearchAccess(dirname(upstream.path), nobody, db);
+      return denied ? { user: 'root', reason: `nobody cannot reach ${upstream.path}: ${denied.why}` } : { user, reason: "nginx's default: nobody can reach the socket's directory" };
+    } catch {
+      return { user: 'root', reason: `the directory of ${upstream.path} cannot be read` };
+    }
+  }
+}
+
 /**
  * The nginx.conf for `options`. Everything nginx writes stays in the prefix; `daemon off` so the
- * master is our child. When we run as root the workers would run as `nobody` and could not reach a
- * unix socket in a private temp dir (or write the temp paths), so `user root` is set (see
- * {@link NginxOptions.user}): the proxy then
- * fails only for the reasons the upstream gives, which is what badgateway studies.
+ * master is our child. Started as root, the workers run as `user` ({@link chooseWorkerUser}).
  */
 export function renderNginxConfig(options: ResolvedProxyOptions, listenPort: number, paths: NginxPaths, user = 'root'): string {
   const { upstream } = options;
   const server = upstream.kind === 'unix' ? `unix:${upstream.path}` : `${upstream.host.includes(':') ? `[${upstream.host}]` : upstream.host}:${upstream.port}`;
-  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   const keepalive = options.keepalive > 0;
   const lines = [
     '# generated by badgateway: do not edit, it is rewritten on every start',
-    ...(isRoot ? [`user ${user};`] : []),
+    ...(isRoot() ? [`user ${user};`] : []),
     'worker_processes 1;',
     'daemon off;',
     'master_process on;',
@@ -144,10 +182,16 @@ export async function runNginx(options: NginxOptions): Promise<NginxHandle> {
   const nginx = options.nginxPath ?? findNginx();
   if (!nginx) throw new BadgatewayError(ERROR_CODES.NO_NGINX, 'nginx is not installed (not found in PATH or /usr/sbin)', { hint: NGINX_INSTALL_HINT });
   const startTimeoutMs = options.startTimeoutMs ?? 10_000;
-  const user = options.user ?? 'root';
-  if (!/^[a-z_][a-z0-9_-]*(?: [a-z_][a-z0-9_-]*)?$/i.test(user)) throw badOption('user', user, 'a user name, optionally followed by a group name');
+  if (options.user !== undefined && !/^[a-z_][a-z0-9_-]*(?: [a-z_][a-z0-9_-]*)?$/i.test(options.user)) {
+    throw badOption('user', options.user, 'a user name, optionally followed by a group name');
+  }
+  const worker = options.user !== undefined ? { user: options.user, reason: 'as asked' } : chooseWorkerUser(resolved.upstream);
+  const user = worker.user;
+  if (isRoot()) debug('nginx: workers run as %s (%s)', user, worker.reason);
 
   const dir = await createTempDir('nginx');
+  // Workers that are not root must pass through the prefix to the temp paths nginx gives them.
+  if (isRoot() && user !== 'root') await chmod(dir.path, 0o711);
   const paths: NginxPaths = {
     prefix: dir.path,
     conf: dir.file('nginx.conf'),
@@ -168,7 +212,7 @@ export async function runNginx(options: NginxOptions): Promise<NginxHandle> {
       await writeFile(paths.conf, config);
       checkConfig(nginx, paths);
       try {
-        return await startNginx(nginx, resolved, port, paths, config, startTimeoutMs, dir.close, dir.closeSync);
+        return await startNginx(nginx, resolved, port, paths, config, startTimeoutMs, dir.close, dir.closeSync, isRoot() ? user : null);
       } catch (err) {
         if (attempt < attempts && err instanceof AddressInUse) {
           debug('nginx: port %d taken meanwhile, retrying', port);
@@ -228,6 +272,7 @@ async function startNginx(
   startTimeoutMs: number,
   removeDir: () => Promise<void>,
   removeDirSync: () => void,
+  workerUser: string | null,
 ): Promise<NginxHandle> {
   // Its own process group: the master and its workers can then be killed together (a SIGKILLed
   // master leaves its workers running), and a terminal's Ctrl-C reaches us, who stop it in order.
@@ -291,6 +336,7 @@ async function startNginx(
     accessLogPath: paths.accessLog,
     configPath: paths.conf,
     config,
+    workerUser,
     readErrorLog: () => readFile(paths.errorLog, 'utf8'),
     readAccessLog: () => readFile(paths.accessLog, 'utf8'),
     close,

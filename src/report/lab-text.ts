@@ -114,9 +114,10 @@ export function renderLabText(report: LabReport, options: LabTextOptions = {}): 
     out += c.dim(`skipped ${s.id} (${s.upstream}${s.proxy ? `, ${s.proxy}` : ''}): ${s.reason}`) + '\n';
   }
   const unsupported = report.skipped.filter((x) => x.kind === 'unsupported');
-  if (unsupported.length > 0) {
-    out += c.dim(`no ${unsupported[0]!.upstream} upstream: ${unsupported.map((s) => s.id).join(', ')}`) + '\n';
-  }
+  // A scenario without the chosen upstream, and one whose cause cannot show behind a proxy (with why).
+  const noUpstream = unsupported.filter((x) => x.proxy === null);
+  if (noUpstream.length > 0) out += c.dim(`no ${noUpstream[0]!.upstream} upstream: ${noUpstream.map((s) => s.id).join(', ')}`) + '\n';
+  for (const s of unsupported.filter((x) => x.proxy !== null)) out += c.dim(`not behind ${s.proxy}: ${s.id}: ${s.reason}`) + '\n';
   const held = report.scenarios.length - failed.length;
   const unavailable = report.skipped.length - unsupported.length;
   // Columns left out to fit the terminal are said once here, when every row had the same value.

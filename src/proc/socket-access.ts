@@ -106,6 +106,31 @@ function applicableBits(st: { mode: number; uid: number; gid: number }, who: Wor
   return { bits: st.mode & 7, as: 'other' };
 }
 
+/** `srwx------`-style text of a mode. */
+function describeStat(s: { mode: number; uid: number; gid: number }, type: string, db: AccountDb): { mode: string; owner: string; group: string } {
+  return { mode: modeString(s.mode, type), owner: db.userName(s.uid) ?? String(s.uid), group: db.groupName(s.gid) ?? String(s.gid) };
+}
+
+/**
+ * Whether `who` may search (x) every directory from `/` down to `dir` (included), as path lookup
+ * needs: undefined when it may, else the first directory that stops it. Throws when a directory
+ * cannot be stat()ed by us.
+ */
+export function checkSearchAccess(dir: string, who: WorkerIdentity, db: AccountDb): SocketAccess['denied'] {
+  if (who.uid === 0) return undefined;
+  const dirs: string[] = [];
+  for (let d = resolve(dir); ; d = dirname(d)) {
+    dirs.unshift(d);
+    if (d === dirname(d)) break;
+  }
+  for (const d of dirs) {
+    const ds = statSync(d);
+    const { bits, as } = applicableBits(ds, who);
+    if (!(bits & 1)) return { path: d, need: 'search', ...describeStat(ds, 'd', db), why: `no search (x) permission for ${as} on the directory ${d}` };
+  }
+  return undefined;
+}
+
 /**
  * Checks, as the kernel would, that `who` may connect() to the unix socket at `path`: search on
  * every directory from / down, then write on the socket. Throws only when `path` cannot be stat()ed
@@ -114,25 +139,10 @@ function applicableBits(st: { mode: number; uid: number; gid: number }, who: Wor
 export function checkSocketAccess(path: string, who: WorkerIdentity, db: AccountDb): SocketAccess {
   const full = resolve(path);
   const st = statSync(full);
-  const describe = (s: { mode: number; uid: number; gid: number }, type: string) => ({
-    mode: modeString(s.mode, type),
-    owner: db.userName(s.uid) ?? String(s.uid),
-    group: db.groupName(s.gid) ?? String(s.gid),
-  });
-  const socket = { ...describe(st, st.isSocket() ? 's' : '-'), uid: st.uid, gid: st.gid };
+  const socket = { ...describeStat(st, st.isSocket() ? 's' : '-', db), uid: st.uid, gid: st.gid };
   if (who.uid === 0) return { path: full, allowed: true, socket };
-  const dirs: string[] = [];
-  for (let d = dirname(full); ; d = dirname(d)) {
-    dirs.unshift(d);
-    if (d === dirname(d)) break;
-  }
-  for (const dir of dirs) {
-    const ds = statSync(dir);
-    const { bits, as } = applicableBits(ds, who);
-    if (!(bits & 1)) {
-      return { path: full, allowed: false, socket, denied: { path: dir, need: 'search', ...describe(ds, 'd'), why: `no search (x) permission for ${as} on the directory ${dir}` } };
-    }
-  }
+  const deniedDir = checkSearchAccess(dirname(full), who, db);
+  if (deniedDir) return { path: full, allowed: false, socket, denied: deniedDir };
   const { bits, as } = applicableBits(st, who);
   if (!(bits & 2)) {
     return { path: full, allowed: false, socket, denied: { path: full, need: 'write', ...socket, why: `no write (w) permission for ${as} on the socket` } };

@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import type { LabReport } from '../../src/lab/index.js';
+import { renderLabText } from '../../src/report/index.js';
 import { createTempDir, which, waitFor } from '../../src/util/index.js';
 import { BIN, runCli } from '../helpers/cli.js';
 
@@ -181,6 +182,10 @@ test('Ctrl-C in the middle of a scenario: the report says interrupted, no child 
   assert.equal(report.ok, false);
   assert.equal(report.scenarios.length, 1, 'stopped after the interrupted scenario');
   assert.equal(report.scenarios[0]!.phases.fix, undefined, 'no fix phase after the interrupt');
+  // Interrupted, not failed: the table says INTERRUPTED for it.
+  assert.equal(report.scenarios[0]!.interrupted, true);
+  assert.match(renderLabText(report).split('\n')[1]!, /\sINTERRUPTED\s/);
+  assert.doesNotMatch(renderLabText(report), /FAILED/);
   const tempDir = /lab: temp dir (\S+)/.exec(stderr)?.[1];
   assert.ok(tempDir, 'the temp dir is printed under NODE_DEBUG');
   assert.equal(existsSync(tempDir), false, `${tempDir} removed`);

@@ -1,8 +1,9 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
+import type { Page } from 'playwright-core';
 import { createMetrics } from '../../src/load/index.js';
 import { createPhaseCharts, escapeHtml, jsonForScript, renderCollapsedLines, renderLabHtml, renderLoadHtml } from '../../src/report/index.js';
 import { createTempDir } from '../../src/util/index.js';
@@ -19,6 +20,38 @@ const CHROMIUM_ARGS = [
   '--disable-component-update',
   '--disable-sync',
 ];
+
+/**
+ * Opens `html` in headless Chromium and hands the page to `check`, with the console errors,
+ * warnings, page errors and network requests it saw (there must be none). Skips without Chromium.
+ */
+async function inChromium(t: TestContext, html: string, check: (page: Page) => Promise<void>): Promise<void> {
+  if (!existsSync(CHROMIUM)) {
+    t.skip(`${CHROMIUM} is not installed (apt-get install chromium; .ci/run does)`);
+    return;
+  }
+  const { chromium } = await import('playwright-core');
+  await using dir = await createTempDir('report');
+  const file = dir.file('report.html');
+  await writeFile(file, html);
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  try {
+    const page = await browser.newPage();
+    const problems: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`);
+    });
+    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+    page.on('request', (r) => {
+      if (!r.url().startsWith('file:')) problems.push(`network: ${r.url()}`);
+    });
+    await page.goto(pathToFileURL(file).href, { waitUntil: 'load' });
+    await check(page);
+    assert.deepEqual(problems, []);
+  } finally {
+    await browser.close();
+  }
+}
 
 test('escapeHtml escapes the five characters', () => {
   assert.equal(escapeHtml(`<a href="x">'&'</a>`), '&#60;a href=&#34;x&#34;&#62;&#39;&#38;&#39;&#60;/a&#62;');
@@ -91,26 +124,7 @@ test('renderLabHtml is self-contained and escapes every text', () => {
 });
 
 test('the HTML report loads in headless Chromium with no console error and draws every chart', { timeout: 60_000 }, async (t) => {
-  if (!existsSync(CHROMIUM)) {
-    t.skip(`${CHROMIUM} is not installed (apt-get install chromium; .ci/run does)`);
-    return;
-  }
-  const { chromium } = await import('playwright-core');
-  await using dir = await createTempDir('report');
-  const file = dir.file('report.html');
-  await writeFile(file, renderLabHtml(sampleReport()));
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-  try {
-    const page = await browser.newPage();
-    const problems: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`);
-    });
-    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-    page.on('request', (r) => {
-      if (!r.url().startsWith('file:')) problems.push(`network: ${r.url()}`);
-    });
-    await page.goto(pathToFileURL(file).href, { waitUntil: 'load' });
+  await inChromium(t, renderLabHtml(sampleReport()), async (page) => {
     const charts = await page.evaluate(() => (globalThis as unknown as { __badgatewayCharts: unknown[] }).__badgatewayCharts.length);
     assert.equal(charts, 12);
     // Every chart canvas has drawn pixels (axes, grid and lines).
@@ -147,10 +161,7 @@ test('the HTML report loads in headless Chromium with no console error and draws
     for (const [i, chart] of geometry.entries()) for (const axis of chart.axes) assert.ok(axis.size >= axis.need, `chart ${i}: axis ${axis.size} px < ${axis.need} px`);
     // The repeated log line is folded.
     assert.match(await page.locator('pre').first().textContent() ?? '', /… 5 more like this/);
-    assert.deepEqual(problems, []);
-  } finally {
-    await browser.close();
-  }
+  });
 });
 
 test('renderLoadHtml: a load run (or a summary of result files) gets the lab page\'s client charts, drawn in Chromium', { timeout: 60_000 }, async (t) => {
@@ -164,30 +175,11 @@ test('renderLoadHtml: a load run (or a summary of result files) gets the lab pag
   assert.ok(html.includes('<tr><th>status codes</th><td>359 × 200, 40 × 502</td></tr>'));
   assert.ok(html.includes('2 files, hosts web-1 web-2, each from its own start'));
   assert.equal((html.match(/class="chart"/g) ?? []).length, 2);
-  if (!existsSync(CHROMIUM)) {
-    t.skip(`${CHROMIUM} is not installed (apt-get install chromium; .ci/run does)`);
-    return;
-  }
-  const { chromium } = await import('playwright-core');
-  await using dir = await createTempDir('report');
-  const file = dir.file('load.html');
-  await writeFile(file, html);
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-  try {
-    const page = await browser.newPage();
-    const problems: string[] = [];
-    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-    page.on('console', (m) => {
-      if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`);
-    });
-    await page.goto(pathToFileURL(file).href, { waitUntil: 'load' });
+  await inChromium(t, html, async (page) => {
     assert.equal(await page.evaluate(`window.__badgatewayCharts.length`), 2);
     const legends = (await page.evaluate(`[...document.querySelectorAll('.u-legend')].map((l) => l.textContent)`)) as string[];
     assert.match(legends[0]!, /200359 requests/);
     assert.match(legends[0]!, /50240 requests/);
     assert.match(legends[0]!, /error:ECONNRESET1 request/);
-    assert.deepEqual(problems, []);
-  } finally {
-    await browser.close();
-  }
+  });
 });

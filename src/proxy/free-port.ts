@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { BadgatewayError, ERROR_CODES, errnoCode } from '../errors/index.js';
+import { readUnprivilegedPortStart } from '../proc/index.js';
 
 /**
  * A port that was free a moment ago on `host`: bind to port 0, read the port, close. nginx cannot
@@ -19,16 +19,6 @@ export function findFreePort(host = '127.0.0.1'): Promise<number> {
   });
 }
 
-/** The lowest port an unprivileged process may bind (`net.ipv4.ip_unprivileged_port_start`, 1024 by default). */
-export function unprivilegedPortStart(): number {
-  try {
-    const n = Number(readFileSync('/proc/sys/net/ipv4/ip_unprivileged_port_start', 'utf8').trim());
-    return Number.isInteger(n) && n >= 0 ? n : 1024;
-  } catch {
-    return 1024;
-  }
-}
-
 /**
  * Why binding 127.0.0.1:`port` failed, said as it is: in use, or a privileged port for a process
  * that is not root. Anything else names the errno.
@@ -39,9 +29,9 @@ export function listenError(err: unknown, port: number, host = '127.0.0.1'): Bad
     return new BadgatewayError(ERROR_CODES.ADDRESS_IN_USE, `${host}:${port} is already in use`, { cause: err, hint: '--port 0 picks a free port' });
   }
   if (code === 'EACCES' || code === 'EPERM') {
-    return new BadgatewayError(ERROR_CODES.PERMISSION, `binding ${host}:${port} needs root (ports below ${unprivilegedPortStart()})`, {
+    return new BadgatewayError(ERROR_CODES.PERMISSION, `binding ${host}:${port} needs root (ports below ${readUnprivilegedPortStart()})`, {
       cause: err,
-      hint: `run as root, pick a port from ${unprivilegedPortStart()} up, or --port 0 for a free one`,
+      hint: `run as root, pick a port from ${readUnprivilegedPortStart()} up, or --port 0 for a free one`,
     });
   }
   return new BadgatewayError(ERROR_CODES.BAD_OPTION, `cannot listen on ${host}:${port} (${code ?? String(err)})`, { cause: err });

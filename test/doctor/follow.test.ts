@@ -60,6 +60,7 @@ test('doctor --follow: incidents grouped per cause and upstream, NDJSON, exit 1;
     const exit = await follow.stop('SIGINT');
     assert.equal(exit.code, 1);
     const events = follow.stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; incident?: { upstream: string; lines: number; cause: string; samples: { listening: boolean }[] } });
+    for (const e of events) assert.equal((e as { schema?: string }).schema, 'badgateway.doctor.follow/v1');
     const closed = events.filter((e) => e.event === 'closed').map((e) => e.incident!);
     assert.deepEqual(closed.map((i) => [i.upstream, i.lines, i.cause]).sort(), [
       [`unix:${dir.file('a.sock')}`, 2, 'backlog-overflow-unix'],
@@ -126,7 +127,8 @@ test('bad input: an unreadable app log, nginx -T denied and a kernel log without
   const missing = await runCli(['doctor', '--app-log', dir.file('nope.log'), '--nginx-error-log', '-', '--no-proxy-discovery'], { input: '' });
   assert.equal(missing.code, 0, missing.stderr);
   assert.equal(missing.stderr, `badgateway: cannot read ${dir.file('nope.log')}: no such file\n`);
-  const alone = await runCli(['doctor', '--app-log', dir.file('nope.log')]);
+  // (No discovery: an nginx another test runs on this machine would otherwise be inspected.)
+  const alone = await runCli(['doctor', '--app-log', dir.file('nope.log'), '--no-proxy-discovery']);
   assert.equal(alone.code, 2);
   assert.equal(alone.stderr, `badgateway: cannot read ${dir.file('nope.log')}: no such file\n`);
   // As nobody: the kernel log is restricted (dmesg_restrict) and journalctl has nothing for it.

@@ -80,7 +80,7 @@ test('judgeFixPhase: no 502/504, no client error, no line of the cause', () => {
 test('resolveLabOptions and planRuns: bad ids and kinds name the option; unsupported upstreams are listed', () => {
   assert.throws(() => resolveLabOptions({ scenarios: ['nope'] }), /scenario: "nope" is not valid/);
   assert.throws(() => resolveLabOptions({ proxy: 'traefik' as never }), /--proxy: "traefik" is not valid \(expected nginx, haproxy, caddy, builtin, all or auto\)/);
-  assert.throws(() => resolveLabOptions({ upstream: 'php' as never }), /--upstream: "php" is not valid/);
+  assert.throws(() => resolveLabOptions({ upstream: 'php' as never }), /--app: "php" is not valid/);
   const all = planRuns(resolveLabOptions({}).scenarios, undefined);
   assert.equal(all.runs.length, 13);
   const gevent = planRuns(resolveLabOptions({ scenarios: ['keepalive-leak', 'slow-upstream'] }).scenarios, 'gevent');

@@ -18,7 +18,7 @@ import {
 import type { ProxyLogFormatChoice } from '../../causes/index.js';
 import { sleep } from '../../util/index.js';
 import type { CliContext } from '../context.js';
-import { addDeprecatedAliases, DURATION_PLACEHOLDER, durationOption, EXIT_STATUS, formatDuration, jsonOption, parseDurationArg, parseIntArg, parseNumberArg, RATE_PLACEHOLDER, rateOption } from '../options.js';
+import { addDeprecatedAliases, DURATION_PLACEHOLDER, durationOption, EXIT_STATUS, formatDuration, jsonOption, jsonSchema, parseDurationArg, parseIntArg, parseNumberArg, RATE_PLACEHOLDER, rateOption } from '../options.js';
 
 interface DoctorCliOptions {
   pid?: number[];
@@ -99,7 +99,7 @@ export function registerDoctor(program: Command, ctx: CliContext): void {
     .option('--app-log <file...>', "app server logs (gunicorn's error log, uvicorn/Node stderr): WORKER TIMEOUT, SIGKILL, fatal traces name upstream-crash")
     .option('--no-kernel-log', 'do not read the kernel log (journalctl -k, dmesg) for OOM kills')
     .addOption(new Option('--min-backlog <n>', 'a listen backlog below this while net.core.somaxconn is higher is a warning (0 = off)').default(DOCTOR_DEFAULTS.minBacklog).argParser(parseIntArg(0)))
-    .addOption(jsonOption('print the report as JSON (schema badgateway.doctor/v1; NDJSON with --watch and --follow)'))
+    .addOption(jsonOption('print the report as JSON (schema badgateway.doctor/v1; NDJSON with --watch; --follow: one event a line, schema badgateway.doctor.follow/v1)'))
     .addOption(durationOption(`--interval ${DURATION_PLACEHOLDER}`, 'time between the two samples of TcpExt ListenOverflows/ListenDrops and of unix socket connections (0 = one sample)', DOCTOR_DEFAULTS.intervalMs, { allowZero: true }))
     .addOption(durationOption(`--idle ${DURATION_PLACEHOLDER}`, 'a connection with no traffic for this long counts as idle', DOCTOR_DEFAULTS.idleMs))
     .addOption(new Option('--idle-sockets <n>', 'idle connections on one listener that make a keep-alive leak').default(DOCTOR_DEFAULTS.idleSocketsMin).argParser(parseIntArg(1)))
@@ -214,7 +214,7 @@ async function follow(ctx: CliContext, opts: DoctorCliOptions, options: Partial<
   if ((options.errorLogs ?? []).length !== 1) throw new BadgatewayError(ERROR_CODES.BAD_OPTION, '--follow needs exactly one --nginx-error-log FILE to follow');
   const print = (e: FollowEvent): void => {
     if (opts.json) {
-      ctx.stdout.write(`${JSON.stringify(e)}\n`);
+      ctx.stdout.write(`${JSON.stringify({ schema: jsonSchema('doctor.follow'), ...e })}\n`);
       return;
     }
     // Log lines and upstream names come from whoever wrote the log: escaped for the terminal.

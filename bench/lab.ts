@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- lab`: the time of each lab scenario (fail + fix phases) and of the whole lab,
- * against DESIGN.md's targets (≤ 15 s per scenario, ≤ 2 min for all per proxy), as ratios. Runs
+ * against the targets of docs/architecture.md (≤ 15 s per scenario, ≤ 2 min for all per proxy), as ratios. Runs
  * behind every proxy installed here (`BENCH_LAB_PROXY=nginx|haproxy|caddy|builtin|auto` picks one);
  * Python upstreams that cannot run here are skipped.
  */

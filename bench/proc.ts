@@ -1,5 +1,5 @@
 /**
- * Benchmark of `readFdStats` on a process holding 20,000 fds (DESIGN: "a process with 20,000 FDs
+ * Benchmark of `readFdStats` on a process holding 20,000 fds (docs/architecture.md: "a process with 20,000 FDs
  * inspected in < 1 s"), against peers measured in the same run: `ls /proc/PID/fd | wc -l` (count
  * only, no readlink), `ls -l /proc/PID/fd` (readlinks too, like us) and a naive
  * `Promise.all(readlink)` over the thread pool.

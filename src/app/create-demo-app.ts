@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { chmod, lstat, unlink } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { BadgatewayError, ERROR_CODES, errnoCode } from '../errors/index.js';
-import { readFdStats, type FdStats } from '../proc/index.js';
+import { readFdStats, readUnprivilegedPortStart, type FdStats } from '../proc/index.js';
 import { debug, listen } from '../util/index.js';
 import { createFdLeak, type FdLeak } from './fd-leak.js';
 import { DEMO_APP_DEFAULTS, MAX_TIMER_MS, resolveDemoAppOptions, type DemoAppOptions, type MetricsSource, type ResolvedDemoAppOptions } from './options.js';
@@ -274,7 +274,7 @@ function tcpListenError(opts: ResolvedDemoAppOptions, err: unknown): BadgatewayE
         cause: err,
       });
     case 'EACCES':
-      return new BadgatewayError(ERROR_CODES.PERMISSION, `--port ${opts.port}: binding ${where} is not permitted (ports below 1024 need root)`, {
+      return new BadgatewayError(ERROR_CODES.PERMISSION, `--port ${opts.port}: binding ${where} needs root (ports below ${readUnprivilegedPortStart()})`, {
         cause: err,
       });
     case 'EADDRNOTAVAIL':

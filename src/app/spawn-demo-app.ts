@@ -46,9 +46,9 @@ export function renderAppArgs(options: SpawnDemoAppOptions): string[] {
     if (options.host !== undefined) args.push('--host', options.host);
   }
   if (options.backlog !== undefined) args.push('--backlog', String(options.backlog));
-  if (options.keepAliveTimeoutMs !== undefined) args.push('--keep-alive-timeout', String(options.keepAliveTimeoutMs));
+  if (options.keepAliveTimeoutMs !== undefined) args.push('--keepalive-timeout', `${options.keepAliveTimeoutMs}ms`);
   if (options.sync) args.push('--sync');
-  if (options.workMs !== undefined) args.push('--work-ms', String(options.workMs));
+  if (options.workMs !== undefined) args.push('--work', `${options.workMs}ms`);
   if (options.fdLimit !== undefined) args.push('--fd-limit', String(options.fdLimit));
   if (options.guard) args.push('--guard');
   if (typeof options.guard === 'object' && options.guard.maxFdRatio !== undefined) {

@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { BadgatewayError, ERROR_CODES, exitCodeFor } from '../errors/index.js';
 import { createCloser, debug } from '../util/index.js';
 import { COMMANDS } from './commands/index.js';
+import { CONVENTION_NOTES, conventionOf, missingRequiredOption } from './options.js';
 import type { CliContext } from './context.js';
 
 export interface MainIO {
@@ -50,7 +51,7 @@ export async function main(argv: readonly string[], io: MainIO = {}): Promise<nu
     process.on('SIGTERM', onSignal);
   }
 
-  const program = buildProgram(ctx);
+  const program = createProgram(ctx);
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return ctx.exitCode;
@@ -82,9 +83,13 @@ export function formatError(err: unknown): string {
   }`;
 }
 
-function buildProgram(ctx: CliContext): Command {
+/**
+ * The whole command tree, as commander defines it: `main` parses argv with it, and the conventions
+ * test walks its options (placeholders, parsers, help) against the README's table.
+ */
+export function createProgram(ctx: CliContext): Command {
   const program = new Command('badgateway')
-    .description('Reproduce, diagnose and prevent the 502/504 errors a reverse proxy returns when the app behind it fails.')
+    .description('reproduce, diagnose and prevent the 502/504 errors a reverse proxy returns when the app behind it fails')
     .version(packageVersion(), '-V, --version')
     .showSuggestionAfterError(true)
     .configureOutput({
@@ -95,8 +100,32 @@ function buildProgram(ctx: CliContext): Command {
     .exitOverride()
     .enablePositionalOptions();
   for (const register of COMMANDS) register(program, ctx);
-  // Subcommands inherit the error handling and output of the program.
+  // Runs after commander has rejected unknown options and bad values: those are named first.
+  program.hook('preAction', (_program, action) => {
+    const missing = missingRequiredOption(action);
+    if (missing) action.error(`error: required option '${missing.flags}' not specified`, { code: 'commander.missingMandatoryOptionValue', exitCode: USAGE_EXIT });
+  });
+  program.addHelpText(
+    'after',
+    `
+Every command takes --json (one object, or NDJSON lines, with a "schema" field) and says its exit
+status in its --help: 0 done, 1 what was looked for was found (findings, failed verdicts), 2 bad
+input or nothing could be read, 130 interrupted, 70 a bug of badgateway.
+${CONVENTION_NOTES.duration}
+${CONVENTION_NOTES.size}
+${CONVENTION_NOTES.rate}
+
+Examples:
+  $ badgateway lab
+  $ badgateway doctor --port 8080
+  $ badgateway load http://127.0.0.1:8080/ -r 200 -d 10s
+  $ badgateway causes`,
+  );
+  // Subcommands inherit the error handling and output of the program, and state the conventions
+  // their options follow.
   for (const command of program.commands) {
+    const notes = (['duration', 'size', 'rate'] as const).filter((kind) => command.options.some((o) => !o.hidden && conventionOf(o) === kind));
+    if (notes.length > 0) command.addHelpText('after', `\n${notes.map((kind) => CONVENTION_NOTES[kind]).join('\n')}`);
     command.exitOverride().configureOutput({
       writeOut: (s) => ctx.stdout.write(s),
       writeErr: (s) => ctx.stderr.write(s),

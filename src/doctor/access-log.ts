@@ -1,3 +1,4 @@
+import { BadgatewayError, ERROR_CODES } from '../errors/index.js';
 import type { Readable } from 'node:stream';
 import { CappedCounter } from './counter.js';
 import { detach, latin1ToUtf8, readLines } from './lines.js';
@@ -194,6 +195,11 @@ export class AccessLogAggregator {
     }
   }
 
+  /** Lines parsed so far (all files). */
+  get parsed(): number {
+    return this.#parsed;
+  }
+
   addFile(file: AccessLogSummary['files'][number]): void {
     this.#files.push(file);
   }
@@ -218,7 +224,14 @@ export class AccessLogAggregator {
   }
 }
 
-/** Streams access logs (`-` = stdin, gzip detected) into an {@link AccessLogSummary}. */
+/** The access-log formats doctor reads, as `--help` and the errors name them. */
+export const ACCESS_LOG_FORMATS: readonly AccessLogFormat[] = ['combined', 'combined+upstream', 'json'];
+
+/**
+ * Streams access logs (`-` = stdin, gzip detected) into an {@link AccessLogSummary}. A file with
+ * lines of which none parses is `BG_UNKNOWN_FORMAT`: counting nothing from it would read as a log
+ * without a 502.
+ */
 export async function summarizeAccessLogs(
   files: readonly string[],
   options: Partial<ReadLogOptions> & { bucketS?: number; stdin?: Readable } = {},
@@ -226,8 +239,21 @@ export async function summarizeAccessLogs(
   const read = { ...READ_LOG_DEFAULTS, ...options };
   const aggregator = new AccessLogAggregator(options.bucketS === undefined ? {} : { bucketS: options.bucketS });
   for (const file of files) {
-    const r = await readLines(file, (line) => aggregator.add(line), read);
+    const parsedBefore = aggregator.parsed;
+    let nonBlank = 0;
+    const r = await readLines(
+      file,
+      (line) => {
+        if (line.trim() !== '') nonBlank += 1;
+        aggregator.add(line);
+      },
+      read,
+    );
     aggregator.addFile({ file, lines: r.lines, bytes: r.bytes, gzip: r.gzip, truncatedLines: r.truncated });
+    if (nonBlank > 0 && aggregator.parsed === parsedBefore) {
+      const name = file === '-' ? 'standard input' : file;
+      throw new BadgatewayError(ERROR_CODES.UNKNOWN_FORMAT, `no line of ${name} is in a format doctor reads (tried: ${ACCESS_LOG_FORMATS.join(', ')})`);
+    }
   }
   return aggregator.summary();
 }

@@ -146,6 +146,11 @@ export interface TargetFacts {
   proxyAccess?: ProxyAccessFacts[];
   /** Set when the target came from the proxy config: the upstream that names it. */
   fromConfig?: string;
+  /**
+   * Facts about this target doctor looked for and could not read (another user's process as a
+   * non-root user): the report says so and never calls the target healthy.
+   */
+  unseen?: string[];
 }
 
 /** Machine-wide facts. */
@@ -509,13 +514,26 @@ async function collectPid(pid: number, options: DoctorOptions, ctx: CollectConte
   return { label: `pid ${pid}${process.command ? ` (${process.command})` : ''}`, kind: 'pid', pid, process, listeners };
 }
 
-async function ownerProcess(listeners: readonly ListenerFacts[], options: DoctorOptions, ctx: CollectContext): Promise<ProcessFacts | undefined> {
-  const pid = listeners.find((l) => l.pid !== undefined)?.pid;
-  if (pid === undefined) return undefined;
+/** Why a process doctor needs could not be read, for the report's `not seen:` lines. */
+const NOT_ROOT = 'doctor runs as a user that may not read it: run it as root or as the process\'s user';
+
+/**
+ * The process that owns the listeners, read (fds, what holds them). When it cannot be read —
+ * another user's process, or `ss` showing no owner to a non-root user — the socket facts still
+ * stand and the target says what was not seen.
+ */
+async function ownerProcess(target: TargetFacts, options: DoctorOptions, ctx: CollectContext): Promise<ProcessFacts | undefined> {
+  const pid = target.listeners.find((l) => l.pid !== undefined)?.pid;
+  if (pid === undefined) {
+    if (process.getuid?.() !== 0) (target.unseen ??= []).push(`${target.label}: the process that listens (ss shows other users' processes only to root; ${NOT_ROOT}, or give --pid)`);
+    return undefined;
+  }
   try {
     return await collectProcess(pid, ctx, options);
-  } catch {
-    return undefined; // gone meanwhile, or another user's: the socket facts still stand
+  } catch (err) {
+    const why = errnoCode((err as { cause?: unknown }).cause) === 'ENOENT' ? 'it exited while doctor read it' : `permission denied (${NOT_ROOT})`;
+    (target.unseen ??= []).push(`${target.label}: the fds of pid ${pid}, its owner: ${why}`);
+    return undefined;
   }
 }
 
@@ -526,10 +544,10 @@ async function collectPort(port: number, options: DoctorOptions, ctx: CollectCon
     target.missing = 'no-listener';
     return target;
   }
-  const process = await ownerProcess(listeners, options, ctx);
-  if (process) {
-    target.process = process;
-    target.pid = process.pid;
+  const owner = await ownerProcess(target, options, ctx);
+  if (owner) {
+    target.process = owner;
+    target.pid = owner.pid;
   }
   await enrichListeners(listeners, options, ctx);
   return target;
@@ -537,8 +555,9 @@ async function collectPort(port: number, options: DoctorOptions, ctx: CollectCon
 
 async function collectUnixSocket(path: string, options: DoctorOptions, ctx: CollectContext, fromConfig?: string): Promise<TargetFacts> {
   const target: TargetFacts = { label: `unix:${path}`, kind: 'unix-socket', unixSocket: path, listeners: [], ...(fromConfig ? { fromConfig } : {}) };
+  let isSocket: boolean;
   try {
-    await stat(path);
+    isSocket = (await stat(path)).isSocket();
   } catch (err) {
     const code = errnoCode(err);
     if (code === 'ENOENT') {
@@ -550,15 +569,17 @@ async function collectUnixSocket(path: string, options: DoctorOptions, ctx: Coll
     }
     throw new BadgatewayError(ERROR_CODES.UNREADABLE, `cannot inspect ${path}: ${code ?? String(err)}`, { cause: err });
   }
+  // A file or a directory is no stale socket: nothing was ever listening there, the path is wrong.
+  if (!isSocket) throw new BadgatewayError(ERROR_CODES.NO_SUCH_SOCKET, `--unix-socket: ${path} is not a socket`);
   target.listeners = (await readListenSockets({ unixSocket: path })).map((s) => toListener(s));
   if (target.listeners.length === 0) {
     target.missing = 'stale-socket-file';
     return target;
   }
-  const process = await ownerProcess(target.listeners, options, ctx);
-  if (process) {
-    target.process = process;
-    target.pid = process.pid;
+  const owner = await ownerProcess(target, options, ctx);
+  if (owner) {
+    target.process = owner;
+    target.pid = owner.pid;
   }
   await enrichListeners(target.listeners, options, ctx);
   return target;
@@ -578,17 +599,21 @@ async function collectAll(options: DoctorOptions, ctx: CollectContext): Promise<
   let budget = MAX_SCANNED_LISTENERS;
   for (const [pid, listeners] of [...byPid.entries()].sort(([a], [b]) => a - b)) {
     let process: ProcessFacts | undefined;
+    let unseen: string | undefined;
     try {
       process = await collectProcess(pid, ctx, options, false);
-    } catch {
+    } catch (err) {
       process = undefined;
+      if (errnoCode((err as { cause?: unknown }).cause) !== 'ENOENT') unseen = `pid ${pid}: its fds (permission denied: ${NOT_ROOT})`;
     }
     if (budget > 0) await enrichListeners(listeners.slice(0, budget), options, ctx);
     budget -= listeners.length;
     const target: TargetFacts = { label: `pid ${pid}${process?.command ? ` (${process.command})` : ''}`, kind: 'pid', pid, listeners };
     if (process) target.process = process;
+    if (unseen) target.unseen = [unseen];
     targets.push(target);
   }
+  const root = process.getuid?.() === 0;
   for (const listener of orphans) {
     targets.push({
       label: listener.name,
@@ -596,6 +621,7 @@ async function collectAll(options: DoctorOptions, ctx: CollectContext): Promise<
       ...(listener.port !== undefined ? { port: listener.port } : {}),
       ...(listener.path !== undefined ? { unixSocket: listener.path } : {}),
       listeners: [listener],
+      ...(root ? {} : { unseen: [`${listener.name}: the process that listens (ss shows other users' processes only to root; ${NOT_ROOT})`] }),
     });
   }
   return targets;

@@ -17,9 +17,13 @@ export const DOCTOR_SCHEMA = 'badgateway.doctor/v1';
 /** What `badgateway doctor` found. Plain JSON: `--json` prints exactly this. */
 export interface DoctorReport {
   schema: typeof DOCTOR_SCHEMA;
-  /** `healthy`: nothing found (exit 0); `findings`: at least one finding or unexplained 5xx (exit 1). */
-  verdict: 'healthy' | 'findings';
-  exitCode: 0 | 1;
+  /**
+   * `healthy`: nothing found and every fact looked for was read (exit 0); `findings`: at least one
+   * finding or unexplained 5xx (exit 1); `incomplete`: nothing found, but facts of a target could not
+   * be read (another user's process): doctor cannot call it healthy (exit 2).
+   */
+  verdict: 'healthy' | 'findings' | 'incomplete';
+  exitCode: 0 | 1 | 2;
   generatedAt: string;
   /**
    * The first finding in one sentence: the cause an engineer should act on first (a cause ranks
@@ -164,10 +168,13 @@ export function buildReport(
     notes.push(`access log: none of ${accessLog.lines.total} lines is in a known format (combined, combined+upstream, json)`);
   }
   const unhealthy = findings.length > 0 || (errorLog?.lines.unknownUpstream ?? 0) > 0 || accessLogHas5xx(accessLog ?? undefined);
+  // What a target's own facts lacked weighs on the verdict; a config or kernel log not read does not.
+  const targetUnseen = (facts?.targets ?? []).flatMap((t) => t.unseen ?? []);
+  const verdict = unhealthy ? 'findings' : targetUnseen.length > 0 ? 'incomplete' : 'healthy';
   return {
     schema: DOCTOR_SCHEMA,
-    verdict: unhealthy ? 'findings' : 'healthy',
-    exitCode: unhealthy ? 1 : 0,
+    verdict,
+    exitCode: verdict === 'findings' ? 1 : verdict === 'incomplete' ? 2 : 0,
     generatedAt: new Date().toISOString(),
     rootCause: rootCauseOf(findings),
     findings,
@@ -176,7 +183,7 @@ export function buildReport(
     accessLog,
     proxyConfigs: context.proxy.configs,
     crashLogs: context.crashes,
-    unseen: context.proxy.unseen,
+    unseen: [...targetUnseen, ...context.proxy.unseen],
     notes,
   };
 }

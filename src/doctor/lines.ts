@@ -3,6 +3,7 @@ import { open, stat } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
 import { Readable } from 'node:stream';
 import { BadgatewayError, ERROR_CODES, errnoCode } from '../errors/index.js';
+import { isGzipHead, sniffGzipStream } from '../util/index.js';
 
 /** Lines are read as latin1 (one char per byte); this turns such a string back into the UTF-8 text it holds. */
 export function latin1ToUtf8(text: string): string {
@@ -131,8 +132,6 @@ export interface ReadLinesResult {
   gzip: boolean;
 }
 
-const GZIP_MAGIC = [0x1f, 0x8b];
-
 /**
  * Streams the lines of a file (`-` = stdin). gzip is detected by its magic bytes (not the name),
  * so rotated `error.log.2.gz` and a renamed file both work. Errors opening the file become
@@ -238,7 +237,7 @@ async function readStream(
   let gzip = gzipKnown ?? false;
   let source: AsyncIterable<Buffer> = raw;
   if (gzipKnown === undefined) {
-    const sniffed = await sniffStream(raw);
+    const sniffed = await sniffGzipStream(raw);
     gzip = sniffed.gzip;
     source = sniffed.chunks;
   }
@@ -278,28 +277,12 @@ export async function sniffGzip(file: string): Promise<boolean> {
     handle = await open(file, 'r');
     const head = Buffer.alloc(2);
     const { bytesRead } = await handle.read(head, 0, 2, 0);
-    return bytesRead === 2 && head[0] === GZIP_MAGIC[0] && head[1] === GZIP_MAGIC[1];
+    return bytesRead === 2 && isGzipHead(head);
   } catch (err) {
     throw readError(file, err, false);
   } finally {
     await handle?.close();
   }
-}
-
-async function sniffStream(raw: Readable): Promise<{ gzip: boolean; chunks: AsyncIterable<Buffer> }> {
-  const iterator = (raw as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
-  const first = await iterator.next();
-  const head = first.done ? undefined : (Buffer.isBuffer(first.value) ? first.value : Buffer.from(first.value as string));
-  const gzip = head !== undefined && head.length >= 2 && head[0] === GZIP_MAGIC[0] && head[1] === GZIP_MAGIC[1];
-  const chunks = (async function* () {
-    if (head) yield head;
-    for (;;) {
-      const next = await iterator.next();
-      if (next.done) return;
-      yield Buffer.isBuffer(next.value) ? next.value : Buffer.from(next.value as string);
-    }
-  })();
-  return { gzip, chunks };
 }
 
 function readError(file: string, err: unknown, gzip: boolean): BadgatewayError {

@@ -177,7 +177,11 @@ export function renderDoctorText(report: DoctorReport): string {
   }
   for (const n of report.notes) out.push(`note: ${n}`);
   for (const u of report.unseen) out.push(`not seen: ${u}`);
-  out.push(`verdict: ${report.verdict} (exit ${report.exitCode})`);
+  out.push(
+    report.verdict === 'incomplete'
+      ? `verdict: incomplete — no finding in what doctor could read, but it could not read all of it (not seen, above) (exit ${report.exitCode})`
+      : `verdict: ${report.verdict} (exit ${report.exitCode})`,
+  );
   return `${escapeForTerminal(out.join('\n'))}\n`;
 }
 
@@ -202,6 +206,6 @@ export function renderWatchLine(report: DoctorReport, previous: DoctorReport | u
   }
   const n = report.facts?.machine.netstat;
   if (n) parts.push(`overflows +${n.listenOverflows.delta} drops +${n.listenDrops.delta}`);
-  const causes = report.findings.map((f) => `${f.cause}(${f.severity})`).join(' ') || 'healthy';
+  const causes = report.findings.map((f) => `${f.cause}(${f.severity})`).join(' ') || (report.verdict === 'incomplete' ? 'incomplete (not seen: see the report)' : 'healthy');
   return `${escapeForTerminal(`${time}  ${parts.join(' | ')}  → ${causes}`)}\n`;
 }

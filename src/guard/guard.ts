@@ -65,11 +65,12 @@ export interface Guard {
   protect<S extends Server>(server: S): S;
   /**
    * Tracks `server`'s connections: keeps the fd estimate exact and enables the idle reaper. Call
-   * before `listen`. Adapters that call {@link Guard.enter} for every request pass
-   * `{ requests: 'manual' }`: `enter` then does the socket bookkeeping too (cheaper than the
-   * second 'request' listener the default adds).
+   * before the first connection arrives (before `listen`, or in the same tick:
+   * `guard.attach(app.listen(3000))`); returns `server`. Adapters that call {@link Guard.enter} for
+   * every request pass `{ requests: 'manual' }`: `enter` then does the socket bookkeeping too
+   * (cheaper than the second 'request' listener the default adds).
    */
-  attach(server: Server, options?: { requests?: 'listener' | 'manual' }): void;
+  attach<S extends Server>(server: S, options?: { requests?: 'listener' | 'manual' }): S;
   /**
    * `node:http` admission without writing: returns the reason to shed (the caller answers with
    * {@link Guard.shedResponse}), or `undefined` — then the request is in flight until `res`
@@ -379,6 +380,7 @@ function createNodeHttpGlue(core: GuardCore, tracker: SocketTracker): Pick<Guard
     },
     attach(server, options) {
       tracker.attach(server, options);
+      return server;
     },
   };
 }

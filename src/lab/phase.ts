@@ -257,6 +257,7 @@ export async function runPhase(name: PhaseName, spec: PhaseSpec, env: PhaseEnv):
     const socketPath = `${env.dir}/${spec.socketName ?? `${name}.sock`}`;
     const upstream = own(await startUpstream(spec.upstream, env.parts, env.dir, socketPath));
     result.childPids.push(...upstream.childPids);
+    result.upstream = { pid: await upstream.samplePid().catch(() => null), ...upstream.target };
     mark(`upstream up (pids ${upstream.childPids.join(', ') || 'none: in process'})`);
     const prepared = await spec.prepare?.(upstream);
     if (prepared) result.notes.push(...prepared);

@@ -78,7 +78,7 @@ export function resolveLabOptions(options: LabOptions): Required<Pick<LabOptions
   const proxy = options.proxy ?? LAB_DEFAULTS.proxy;
   if (proxy !== 'auto' && proxy !== 'all' && !PROXY_KINDS.includes(proxy)) throw badOption('--proxy', proxy, `${PROXY_KINDS.join(', ')}, all or auto`);
   if (options.upstream !== undefined && !UPSTREAM_KINDS.includes(options.upstream)) {
-    throw badOption('--upstream', options.upstream, UPSTREAM_KINDS.join(', '));
+    throw badOption('--app', options.upstream, UPSTREAM_KINDS.join(', '));
   }
   return {
     scenarios: [...new Set(scenarios)],
@@ -189,6 +189,7 @@ async function runScenario(
     fix: plan.fix,
     phases: fix ? { fail, fix } : { fail },
     verdict: { ok: failVerdict.ok && fixVerdict.ok, fail: failVerdict, fix: fixVerdict },
+    interrupted: options.signal?.aborted ?? false,
     durationMs: Math.round(performance.now() - t0),
   };
 }
@@ -204,7 +205,7 @@ export async function runLab(options: LabOptions = {}): Promise<LabReport> {
   const startedAt = new Date().toISOString();
   const { runs: planned, unsupported } = planRuns(resolved.scenarios, resolved.upstream);
   if (planned.length === 0) {
-    throw badOption('--upstream', resolved.upstream, `an upstream the chosen scenarios have (${unsupported.map((s) => s.reason).join('; ')})`);
+    throw badOption('--app', resolved.upstream, `an app the chosen scenarios have (${unsupported.map((s) => s.reason).join('; ')})`);
   }
   const parts = options.parts ?? (await loadParts());
   const { proxies, missing } = chooseProxies(resolved.proxy, parts);

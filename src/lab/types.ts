@@ -73,6 +73,8 @@ export interface PhaseResult {
   doctor: { causes: CauseId[]; findings: { cause: CauseId; severity: string; summary: string }[]; error?: string } | null;
   /** Pids of the child processes this phase started (for cleanup checks). */
   childPids: number[];
+  /** The upstream the phase ran: its pid (when one process serves) and its port or socket. */
+  upstream?: { pid: number | null; port?: number; unixSocket?: string };
   /** Set when the phase could not run to the end. */
   error?: string;
 }
@@ -96,6 +98,8 @@ export interface ScenarioResult {
   fix: string;
   phases: { fail: PhaseResult; fix?: PhaseResult };
   verdict: { ok: boolean; fail: PhaseVerdict; fix: PhaseVerdict };
+  /** Stopped by the run's signal (Ctrl-C) before its phases ended: no verdict, not a failure. */
+  interrupted: boolean;
   durationMs: number;
 }
 

@@ -9,8 +9,7 @@ export { createConstantPacer, createSharePacer, createOpenLoop, createLoopClock,
 export { runAttack, RESULT_CHANNEL, type AttackSummary } from './attacker.js';
 export { LOAD_ERROR_CODES, classifyError, toLoadErrorCode, type LoadErrorCode } from './error-codes.js';
 export { encodeResult, decodeResult, encodeHeader, decodeHeader, RESULTS_SCHEMA, type LoadResult, type ResultsHeader } from './result.js';
-export { createResultsWriter, readResults, readResultsHeader, type ResultsWriter, type ReadStats, type ReadResultsOptions } from './results-file.js';
-export { mergeResultFiles, type MergedReport, type MergeSources } from './merge.js';
+export { createResultsWriter, openResultsFile, readResults, readResultsHeader, STDIO_PATH, type OpenResultsFile, type ResultsWriter, type ResultsWriterOptions, type ReadStats, type ReadResultsOptions } from './results-file.js';
+export { summarizeResultFiles, type ResultsSummary, type ResultsSources, type SummarizeOptions } from './summarize.js';
 export { createMetrics, type Metrics, type LoadMetrics, type LatencySummaryMs, type TimelineBucket } from './metrics.js';
-export { renderLoadText, renderLoadJson, renderProgressLine, formatDurationMs, fellBehind } from './report-text.js';
 export { RawPool, serializeRequest, type RawHandler, type RawRequest, type RawPoolOptions } from './raw-pool.js';

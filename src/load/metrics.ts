@@ -31,7 +31,7 @@ export interface LoadMetrics {
   rate: {
     /** Asked rate in req/s (0 = closed loop; inferred from due times when read back from files). */
     asked: number;
-    /** Requests / attack duration. */
+    /** Requests / attack duration; 0 with fewer than two requests (no interval to measure a rate over). */
     achieved: number;
   };
   /** Successful responses per second of the whole run (vegeta's throughput). */
@@ -89,6 +89,13 @@ const toUs = (ms: number): number => Math.min(3_600_000_000, Math.max(1, Math.ro
 const toMs = (us: number): number => Math.round(us) / 1000;
 const r3 = (x: number): number => Math.round(x * 1000) / 1000;
 
+/**
+ * A percentile of the histogram, kept within the observed extremes: the histogram reports the top
+ * of a value's bucket (3 significant digits), so in a short run p99 could read 4.755 ms over a max
+ * of 4.753 ms.
+ */
+const percentile = (h: Histogram, p: number, min: number, max: number): number => Math.min(max, Math.max(min, toMs(h.getValueAtPercentile(p))));
+
 /** One latency series: percentiles from an HDR histogram, exact mean and extremes beside it. */
 class LatencySeries {
   private readonly histogram = newHistogram(3);
@@ -103,15 +110,15 @@ class LatencySeries {
     if (ms > this.max) this.max = ms;
   }
 
-  p99(): number {
-    return toMs(this.histogram.getValueAtPercentile(99));
+  /** The `p`th percentile, within the observed extremes. */
+  at(p: number): number {
+    return percentile(this.histogram, p, r3(this.min), r3(this.max));
   }
 
   summary(count: number): LatencySummaryMs {
     if (count === 0) return { min: 0, mean: 0, p50: 0, p90: 0, p95: 0, p99: 0, max: 0 };
-    const h = this.histogram;
     // Exact extremes; the histogram's are rounded to its precision.
-    return { min: r3(this.min), mean: r3(this.sum / count), p50: toMs(h.getValueAtPercentile(50)), p90: toMs(h.getValueAtPercentile(90)), p95: toMs(h.getValueAtPercentile(95)), p99: this.p99(), max: r3(this.max) };
+    return { min: r3(this.min), mean: r3(this.sum / count), p50: this.at(50), p90: this.at(90), p95: this.at(95), p99: this.at(99), max: r3(this.max) };
   }
 
   mean(count: number): number {
@@ -124,10 +131,15 @@ const MAX_TIMELINE_BUCKETS = 86_400;
 
 interface Bucket {
   sent: number;
+  minMs: number;
+  maxMs: number;
   statusCodes: Record<string, number>;
   errors: Record<string, number>;
   histogram: Histogram;
 }
+
+/** A timeline bucket's percentile (2 significant digits), kept within the bucket's observed extremes. */
+const bucketPercentile = (b: Bucket, p: number): number => percentile(b.histogram, p, r3(b.minMs), r3(b.maxMs));
 
 /** Requests by when they were sent, in buckets of `bucketMs`. */
 class Timeline {
@@ -143,10 +155,12 @@ class Timeline {
     let bucket = this.buckets[index];
     if (!bucket) {
       for (let i = this.buckets.length; i < index; i++) this.buckets[i] = undefined;
-      bucket = this.buckets[index] = { sent: 0, statusCodes: {}, errors: {}, histogram: newHistogram(2) };
+      bucket = this.buckets[index] = { sent: 0, minMs: Infinity, maxMs: 0, statusCodes: {}, errors: {}, histogram: newHistogram(2) };
     }
     bucket.sent += 1;
     bucket.histogram.recordValue(toUs(r.latencyMs));
+    if (r.latencyMs < bucket.minMs) bucket.minMs = r.latencyMs;
+    if (r.latencyMs > bucket.maxMs) bucket.maxMs = r.latencyMs;
     return bucket;
   }
 
@@ -154,7 +168,7 @@ class Timeline {
     const bucketMs = this.bucketMs;
     return Array.from(this.buckets, (b, i) =>
       b
-        ? { tMs: i * bucketMs, sent: b.sent, statusCodes: b.statusCodes, errors: b.errors, p50: toMs(b.histogram.getValueAtPercentile(50)), p99: toMs(b.histogram.getValueAtPercentile(99)) }
+        ? { tMs: i * bucketMs, sent: b.sent, statusCodes: b.statusCodes, errors: b.errors, p50: bucketPercentile(b, 50), p99: bucketPercentile(b, 99) }
         : { tMs: i * bucketMs, sent: 0, statusCodes: {}, errors: {}, p50: 0, p99: 0 },
     );
   }
@@ -241,7 +255,7 @@ export function createMetrics({ bucketMs = 1000 }: { bucketMs?: number } = {}): 
         waitMs: r3(waitMs),
         latenciesMs: latency.summary(n),
         serviceLatenciesMs: service.summary(n),
-        sendLagMs: n === 0 ? { mean: 0, p99: 0, max: 0 } : { mean: lag.mean(n), p99: lag.p99(), max: r3(lag.max) },
+        sendLagMs: n === 0 ? { mean: 0, p99: 0, max: 0 } : { mean: lag.mean(n), p99: lag.at(99), max: r3(lag.max) },
         bytesIn,
         bytesOut,
         success,

@@ -1,3 +1,4 @@
+import type { Writable } from 'node:stream';
 import { BadgatewayError, ERROR_CODES, badOption } from '../errors/index.js';
 import type { RateShare } from './pacer.js';
 import { createTarget, DEFAULT_METHOD, type Target } from './targets.js';
@@ -65,8 +66,10 @@ export interface LoadOptions {
   connections?: number;
   /** Cap on requests in flight; the pacer waits when reached (default 10,000; 0 = none). */
   maxInflight?: number;
-  /** Write one NDJSON record per request to this file (streamed). */
+  /** Write one NDJSON record per request to this file (streamed; `-` = `resultsStdout`, a `.gz` name = gzip). */
   resultsPath?: string;
+  /** Where `resultsPath: '-'` writes (default `process.stdout`). */
+  resultsStdout?: Writable;
   /** Stops sending when aborted; requests in flight get `drainMs`, then count as `CANCELED`. */
   signal?: AbortSignal;
   /** How long to wait for requests in flight after an abort (default 1 s). */
@@ -128,6 +131,7 @@ export interface ResolvedLoadOptions {
   connections: number;
   maxInflight: number;
   resultsPath: string | undefined;
+  resultsStdout: Writable | undefined;
   signal: AbortSignal | undefined;
   drainMs: number;
   onProgress: ((progress: LoadProgress) => void) | undefined;
@@ -188,6 +192,7 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
     connections,
     maxInflight,
     resultsPath: options.resultsPath,
+    resultsStdout: options.resultsStdout,
     signal: options.signal,
     drainMs,
     onProgress: options.onProgress,

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { BadgatewayError, ERROR_CODES } from '../errors/index.js';
 import { parseNetstat } from './parse-proc-net.js';
 import { PROC_ROOT, readProcFile } from './platform.js';
@@ -33,4 +34,18 @@ export async function readSomaxconn(): Promise<number> {
   const text = (await readProcFile(path)).trim();
   if (!/^\d+$/.test(text)) throw new BadgatewayError(ERROR_CODES.UNREADABLE, `${path}: ${JSON.stringify(text)} is not a number`);
   return Number(text);
+}
+
+/**
+ * `net.ipv4.ip_unprivileged_port_start`: the lowest port a process without root (or
+ * CAP_NET_BIND_SERVICE) may bind; 1024 when unreadable, the kernel's default. Synchronous: it is
+ * read only to word an error.
+ */
+export function readUnprivilegedPortStart(): number {
+  try {
+    const n = Number(readFileSync(`${PROC_ROOT}/sys/net/ipv4/ip_unprivileged_port_start`, 'utf8').trim());
+    return Number.isInteger(n) && n >= 0 ? n : 1024;
+  } catch {
+    return 1024;
+  }
 }

@@ -30,7 +30,7 @@ export {
   type ConnectionSocket,
   type ConnectionStats,
 } from './connections.js';
-export { readNetstatCounters, readSomaxconn, type NetstatCounters } from './counters.js';
+export { readNetstatCounters, readSomaxconn, readUnprivilegedPortStart, type NetstatCounters } from './counters.js';
 export { readSocketStates, readSocketSnapshot, type SocketState, type SocketSnapshot } from './socket-states.js';
 export { findSocketOwners, FIND_OWNERS_DEFAULTS, type FindOwnersOptions } from './owners.js';
 export { assertLinux } from './platform.js';

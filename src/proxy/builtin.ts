@@ -1,3 +1,4 @@
+import { listenError } from './free-port.js';
 import { mkdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -84,10 +85,7 @@ export async function createProxy(options: ProxyOptions): Promise<BuiltinProxyHa
     logs.close();
     unregister();
     await dir.close();
-    if (errnoCode(err) === 'EADDRINUSE') {
-      throw new BadgatewayError(ERROR_CODES.ADDRESS_IN_USE, `port ${resolved.listenPort} on 127.0.0.1 is already in use`, { cause: err });
-    }
-    throw err;
+    throw listenError(err, resolved.listenPort);
   }
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : resolved.listenPort;

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { BadgatewayError, ERROR_CODES, type ErrorCode } from '../errors/index.js';
 import { debug, type TempDir } from '../util/index.js';
 import { onProcessExit } from './cleanup.js';
-import { findFreePort } from './free-port.js';
+import { checkListenPort, findFreePort } from './free-port.js';
 import { killGroup, stopChild, waitUntilAnswering, withParentDeathSignal, type StopSteps } from './process.js';
 import type { ResolvedProxyOptions } from './options.js';
 
@@ -63,6 +63,7 @@ export async function startExternalProxy(spec: ExternalProxySpec): Promise<Exter
   try {
     for (let attempt = 1; ; attempt++) {
       const port = options.listenPort || (await findFreePort());
+      if (options.listenPort !== 0) await checkListenPort(port);
       const command = await spec.prepare(port);
       try {
         return await spawnAndWait(spec, port, command);

@@ -2,12 +2,11 @@ import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { chmod, readFile, writeFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { createServer } from 'node:net';
 import { BadgatewayError, ERROR_CODES, badOption } from '../errors/index.js';
 import { checkSearchAccess, checkSocketAccess, readAccountDb, resolveUserSpec } from '../proc/index.js';
-import { createTempDir, debug, listen, which } from '../util/index.js';
+import { createTempDir, debug, which } from '../util/index.js';
 import { onProcessExit } from './cleanup.js';
-import { findFreePort } from './free-port.js';
+import { checkListenPort, findFreePort } from './free-port.js';
 import { killGroup, stopChild, waitUntilAnswering, withParentDeathSignal } from './process.js';
 import { ACCESS_LOG_FORMAT } from './log-format.js';
 import { resolveProxyOptions, type ProxyHandle, type ProxyOptions, type ResolvedProxyOptions, type Upstream } from './options.js';
@@ -208,7 +207,7 @@ export async function runNginx(options: NginxOptions): Promise<NginxHandle> {
     const attempts = resolved.listenPort === 0 ? 5 : 1;
     for (let attempt = 1; ; attempt++) {
       const port = resolved.listenPort || (await findFreePort());
-      if (resolved.listenPort !== 0) await assertPortFree(port);
+      if (resolved.listenPort !== 0) await checkListenPort(port);
       const config = renderNginxConfig(resolved, port, paths, user);
       await writeFile(paths.conf, config);
       checkConfig(nginx, paths);
@@ -234,18 +233,6 @@ class AddressInUse extends Error {
   }
   toBadgatewayError(): BadgatewayError {
     return new BadgatewayError(ERROR_CODES.ADDRESS_IN_USE, `nginx could not listen on 127.0.0.1:${this.port}: ${this.detail}`);
-  }
-}
-
-/** Fails at once with `BG_ADDRESS_IN_USE` when `port` is taken (nginx itself would retry for 2.5 s). */
-async function assertPortFree(port: number): Promise<void> {
-  const server = createServer();
-  try {
-    await listen(server, { host: '127.0.0.1', port, exclusive: true });
-  } catch (err) {
-    throw new BadgatewayError(ERROR_CODES.ADDRESS_IN_USE, `nginx could not listen on 127.0.0.1:${port}: bind() failed (98: Address already in use)`, { cause: err });
-  } finally {
-    await new Promise((resolve) => server.close(resolve));
   }
 }
 

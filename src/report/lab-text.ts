@@ -1,12 +1,17 @@
 import { describeLogLine } from '../causes/index.js';
 import { causeStatuses, logFormatOf, type ClassifiedLine, type LabReport, type PhaseResult, type ProxyKind, type ScenarioResult } from '../lab/index.js';
-import { createColors, renderTable, type TableColumn } from './table.js';
+import { createColors, renderTable, tableWidth, type TableColumn } from './table.js';
 
 /** Options of {@link renderLabText}. */
 export interface LabTextOptions {
   /** ANSI colour (only for a TTY). Default false. */
   color?: boolean;
+  /** Fit the table to this many columns (a terminal's width); default: no limit (full width, as for a pipe). */
+  columns?: number;
 }
+
+/** The proxy log column is shortened down to this many characters before columns are dropped. */
+const MIN_LOG_WIDTH = 24;
 
 /** `87 × 502, 3 × 504` for the given statuses (those with a count), `0 × 502/504` when none. */
 export function renderStatusCounts(statusCodes: Record<string, number>, only: readonly string[] = ['502', '504']): string {
@@ -69,6 +74,11 @@ function fixCell(s: ScenarioResult): string {
   return `${renderStatusCounts(phase.client.statusCodes)}${others.length > 0 ? ` (${others.join(', ')})` : ''}`;
 }
 
+/** `ok`, `FAILED`, or `INTERRUPTED` for a scenario Ctrl-C stopped (no verdict, not a failure). */
+export function renderScenarioVerdict(s: ScenarioResult): string {
+  return s.verdict.ok ? 'ok' : s.interrupted ? 'INTERRUPTED' : 'FAILED';
+}
+
 /** `3.2 s` */
 export function renderSeconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
@@ -81,20 +91,22 @@ export function renderSeconds(ms: number): string {
  */
 export function renderLabText(report: LabReport, options: LabTextOptions = {}): string {
   const c = createColors(options.color ?? false);
-  const columns: TableColumn<ScenarioResult>[] = [
+  const all: TableColumn<ScenarioResult>[] = [
     { header: 'SCENARIO', cell: (s) => s.id },
     { header: 'PROXY', cell: (s) => s.proxy },
     { header: 'UPSTREAM', cell: (s) => s.upstream },
     { header: 'FAIL PHASE', cell: failCell, style: (t, s) => (s.verdict.fail.ok ? t : c.red(t)) },
     { header: 'FIX PHASE', cell: fixCell, style: (t, s) => (s.verdict.fix.ok ? t : c.red(t)) },
     { header: 'TIME', cell: (s) => renderSeconds(s.durationMs), align: 'right' },
-    { header: 'VERDICT', cell: (s) => (s.verdict.ok ? 'ok' : 'FAILED'), style: (t, s) => (s.verdict.ok ? c.green(t) : c.red(t)) },
+    { header: 'VERDICT', cell: renderScenarioVerdict, style: (t, s) => (s.verdict.ok ? c.green(t) : s.interrupted ? c.yellow(t) : c.red(t)) },
     { header: 'DOCTOR NAMES IT', cell: renderDoctorVerdict },
     { header: 'PROXY LOG (FAIL PHASE)', cell: (s) => firstCauseLine(s.phases.fail, s.proxy, s.causeId) ?? '(no line of this cause)' },
   ];
+  const columns = fitLabColumns(all, report.scenarios, options.columns ?? Number.POSITIVE_INFINITY);
   let out = report.scenarios.length > 0 ? renderTable(columns, report.scenarios) : 'no scenario ran\n';
   const failed = report.scenarios.filter((s) => !s.verdict.ok);
-  for (const s of failed) {
+  for (const s of failed.filter((x) => x.interrupted)) out += `${c.yellow('■')} ${s.id} (${s.proxy}, ${s.upstream}) interrupted before its verdict\n`;
+  for (const s of failed.filter((x) => !x.interrupted)) {
     if (!s.verdict.fail.ok) out += `${c.red('✗')} ${s.id} (${s.proxy}, ${s.upstream}) fail phase: ${s.verdict.fail.reason}\n`;
     if (!s.verdict.fix.ok) out += `${c.red('✗')} ${s.id} (${s.proxy}, ${s.upstream}) fix phase: ${s.verdict.fix.reason}\n`;
   }
@@ -108,14 +120,64 @@ export function renderLabText(report: LabReport, options: LabTextOptions = {}): 
   for (const s of unsupported.filter((x) => x.proxy !== null)) out += c.dim(`not behind ${s.proxy}: ${s.id}: ${s.reason}`) + '\n';
   const held = report.scenarios.length - failed.length;
   const unavailable = report.skipped.length - unsupported.length;
-  const summary = `${held} of ${report.scenarios.length} verdicts hold${unavailable > 0 ? `, ${unavailable} skipped (cannot run here)` : ''}${
-    report.interrupted ? ', interrupted' : ''
-  } (${renderSeconds(report.durationMs)})`;
+  // Columns left out to fit the terminal are said once here, when every row had the same value.
+  const first = report.scenarios[0];
+  const dropped = first
+    ? [
+        ...(columns.some((col) => col.header === 'PROXY') ? [] : [`behind ${first.proxy}`]),
+        ...(columns.some((col) => col.header === 'UPSTREAM') ? [] : [`${first.upstream} upstream`]),
+      ]
+    : [];
+  const summary = `${held} of ${report.scenarios.length} verdicts hold${dropped.length > 0 ? ` (${dropped.join(', ')})` : ''}${
+    unavailable > 0 ? `, ${unavailable} skipped (cannot run here)` : ''
+  }${report.interrupted ? ', interrupted' : ''} (${renderSeconds(report.durationMs)})`;
   out += `${report.ok ? c.green(summary) : c.red(summary)}\n`;
   return out;
 }
 
+/**
+ * The lab table's columns for a terminal `width` wide, in this order until it fits: the proxy log
+ * line is shortened (to {@link MIN_LOG_WIDTH} at least), DOCTOR NAMES IT says only yes/no, PROXY and
+ * UPSTREAM go when every row has the same one (the summary line names them), the log column and
+ * the doctor column go, the fix phase keeps only its 502/504 count, the time goes. The scenario,
+ * the 502/504 counts of both phases and the verdict are never cut.
+ */
+function fitLabColumns(all: TableColumn<ScenarioResult>[], rows: readonly ScenarioResult[], width: number): TableColumn<ScenarioResult>[] {
+  let columns = all;
+  const fits = (): boolean => tableWidth(columns, rows) <= width;
+  const fitLog = (): boolean => {
+    const log = columns.find((col) => col.header === LOG_HEADER);
+    if (!log) return fits();
+    const others = tableWidth(columns.filter((col) => col !== log), rows) + 2;
+    if (width - others < MIN_LOG_WIDTH) return false;
+    columns = columns.map((col) => (col === log ? { ...col, maxWidth: width - others } : col));
+    return true;
+  };
+  if (fits() || fitLog()) return columns;
+  columns = columns.map((col) => (col.header === DOCTOR_HEADER ? { ...col, cell: (s: ScenarioResult) => renderDoctorVerdict(s).replace(/ \(.*$/, '') } : col));
+  if (fitLog()) return columns;
+  for (const header of ['PROXY', 'UPSTREAM']) {
+    const cell = all.find((col) => col.header === header)!.cell;
+    if (new Set(rows.map(cell)).size <= 1) columns = columns.filter((col) => col.header !== header);
+  }
+  if (fitLog()) return columns;
+  for (const header of [LOG_HEADER, DOCTOR_HEADER]) {
+    columns = columns.filter((col) => col.header !== header);
+    if (fits()) return columns;
+  }
+  // The fix phase keeps its 502/504 count (what the verdict is about) and drops the other statuses.
+  columns = columns.map((col) => (col.header === 'FIX PHASE' ? { ...col, cell: (s: ScenarioResult) => col.cell(s).replace(/ \(.*\)$/, '') } : col));
+  if (fits()) return columns;
+  return columns.filter((col) => col.header !== 'TIME');
+}
+
+const LOG_HEADER = 'PROXY LOG (FAIL PHASE)';
+const DOCTOR_HEADER = 'DOCTOR NAMES IT';
+
+/** The `schema` of `lab --json`. */
+export const LAB_JSON_SCHEMA = 'badgateway.lab/v1';
+
 /** The report as JSON (2-space indent, trailing newline): what `badgateway lab --json` prints. */
 export function renderLabJson(report: LabReport): string {
-  return `${JSON.stringify(report, null, 2)}\n`;
+  return `${JSON.stringify({ schema: LAB_JSON_SCHEMA, ...report }, null, 2)}\n`;
 }

@@ -6,6 +6,8 @@ export interface TableColumn<Row> {
   align?: 'left' | 'right';
   /** Wraps the padded cell for a terminal (colour); never changes its width. */
   style?(text: string, row: Row): string;
+  /** Cells longer than this are cut, ending in `…` (only for text that is not a count). */
+  maxWidth?: number;
 }
 
 /** Column gap, in spaces. */
@@ -16,7 +18,7 @@ const GAP = '  ';
  * Widths count UTF-16 code units of the unstyled text, so styling (ANSI colour) never shifts columns.
  */
 export function renderTable<Row>(columns: readonly TableColumn<Row>[], rows: readonly Row[]): string {
-  const cells = rows.map((row) => columns.map((c) => c.cell(row).replace(/\s*\n\s*/g, ' ')));
+  const cells = rows.map((row) => columns.map((c) => cut(c.cell(row).replace(/\s*\n\s*/g, ' '), c.maxWidth)));
   const widths = columns.map((c, i) => Math.max(c.header.length, ...cells.map((r) => (r[i] ?? '').length)));
   const pad = (text: string, i: number): string => {
     const width = widths[i] ?? 0;
@@ -33,6 +35,19 @@ export function renderTable<Row>(columns: readonly TableColumn<Row>[], rows: rea
     lines.push(line.trimEnd());
   });
   return `${lines.join('\n')}\n`;
+}
+
+const cut = (text: string, maxWidth: number | undefined): string =>
+  maxWidth !== undefined && text.length > maxWidth ? `${text.slice(0, Math.max(0, maxWidth - 1))}…` : text;
+
+/** Width of each column of {@link renderTable}'s output (the header or the longest cell). */
+export function tableWidths<Row>(columns: readonly TableColumn<Row>[], rows: readonly Row[]): number[] {
+  return columns.map((c) => Math.max(c.header.length, ...rows.map((row) => cut(c.cell(row).replace(/\s*\n\s*/g, ' '), c.maxWidth).length)));
+}
+
+/** Width of the widest line {@link renderTable} prints. */
+export function tableWidth<Row>(columns: readonly TableColumn<Row>[], rows: readonly Row[]): number {
+  return tableWidths(columns, rows).reduce((sum, w) => sum + w, 0) + GAP.length * Math.max(0, columns.length - 1);
 }
 
 /** ANSI colours for a terminal; identity functions when off (pipes, files, NO_COLOR). */

@@ -6,3 +6,4 @@ export { which } from './which.js';
 export { listen } from './listen.js';
 export { createCloser, type Closable, type Closer } from './closer.js';
 export { stripUndefined } from './objects.js';
+export { isGzipHead, sniffGzipStream } from './gzip-stream.js';

@@ -46,10 +46,44 @@ describe('badgateway app', { concurrency: true }, () => {
   test('--help lists every option and has examples', { timeout: 10_000 }, async () => {
     const r = await runCli(['app', '--help']);
     assert.equal(r.code, 0);
-    for (const flag of ['--port', '--host', '--unix-socket', '--backlog', '--keep-alive-timeout', '--sync', '--work-ms', '--fd-limit']) {
+    for (const flag of ['--port', '--host', '--unix-socket', '--backlog', '--keepalive-timeout', '--sync', '--work', '--fd-limit', '--json']) {
       assert.match(r.stdout, new RegExp(`^  ${flag} `, 'm'), flag);
     }
     assert.match(r.stdout, /^Examples:\n {2}\$ badgateway app --port 8080$/m);
+    assert.doesNotMatch(r.stdout, /--keep-alive-timeout|--work-ms/, 'the old spellings are hidden');
+  });
+
+  test('the old spellings --keep-alive-timeout and --work-ms still work (bare numbers are ms there), with one deprecation line each', { timeout: 15_000 }, async () => {
+    const app = startCli(['app', '--port', '0', '--keep-alive-timeout', '200', '--work-ms', '5']);
+    try {
+      await app.waitForLine(/^pid \d+, backlog 511, keep-alive timeout 200 ms, async, work 5 ms, fd limit \d+$/);
+      assert.equal(
+        app.stderr,
+        'badgateway app: --keep-alive-timeout is deprecated; use --keepalive-timeout\nbadgateway app: --work-ms is deprecated; use --work\n',
+      );
+    } finally {
+      assert.deepEqual(await app.stop('SIGTERM'), { code: 0, signal: null });
+    }
+  });
+
+  test('--json prints the ready line as one JSON object a script can read', { timeout: 15_000 }, async () => {
+    const app = startCli(['app', '--port', '0', '--json', '--keepalive-timeout', '1m30s', '--work', '20ms']);
+    try {
+      const [line] = await app.waitForLine(/^\{.*\}$/);
+      const ready = JSON.parse(line) as Record<string, unknown>;
+      assert.equal(ready['schema'], 'badgateway.app/v1');
+      assert.equal(ready['event'], 'ready');
+      assert.match(String(ready['url']), /^http:\/\/127\.0\.0\.1:\d+$/);
+      assert.equal(ready['url'], `http://127.0.0.1:${ready['port']}`);
+      assert.equal(ready['pid'], app.child.pid);
+      assert.equal(ready['keepAliveTimeoutMs'], 90_000);
+      assert.equal(ready['workMs'], 20);
+      assert.equal(ready['guard'], null);
+      assert.equal((await get(String(ready['url']), '/')).body, 'ok\n');
+      assert.equal(app.stdout.trim().split('\n').length, 1, 'nothing but the JSON line');
+    } finally {
+      assert.deepEqual(await app.stop('SIGTERM'), { code: 0, signal: null });
+    }
   });
 
   test('--port 0 prints the ready line with the real port, then the settings; SIGTERM exits 0', { timeout: 15_000 }, async () => {
@@ -126,7 +160,7 @@ describe('badgateway app', { concurrency: true }, () => {
     assert.equal((await slow).status, 200);
   });
 
-  test('--keep-alive-timeout 0 keeps an idle socket open past 2 × Node\'s 5 s default; 200 closes it (after 200 + 1000 ms)', { timeout: 25_000 }, async () => {
+  test('--keepalive-timeout 0 keeps an idle socket open past 2 × Node\'s 5 s default; 200 closes it (after 200 + 1000 ms)', { timeout: 25_000 }, async () => {
     await using never = await spawnDemoApp({ keepAliveTimeoutMs: 0 });
     await using short = await spawnDemoApp({ keepAliveTimeoutMs: 200 });
     const [kept, closed] = await Promise.all([idleKeepAlive(never.url, 10_500), idleKeepAlive(short.url, 5000)]);
@@ -157,7 +191,7 @@ describe('badgateway app', { concurrency: true }, () => {
   test('SIGINT stops it cleanly too, dropping idle keep-alive connections', { timeout: 15_000 }, async () => {
     await using dir = await createTempDir('app');
     const path = dir.file('i.sock');
-    const app = startCli(['app', '--unix-socket', path, '--keep-alive-timeout', '0']);
+    const app = startCli(['app', '--unix-socket', path, '--keepalive-timeout', '0']);
     let idle;
     try {
       await app.waitForLine(/^listening on unix:/);
@@ -190,14 +224,15 @@ describe('badgateway app', { concurrency: true }, () => {
     const root = process.getuid?.() === 0;
     const cases: [string[], RegExp, { uid?: number; env?: NodeJS.ProcessEnv }?][] = [
       [['--frobnicate'], /^badgateway app: unknown option '--frobnicate'$/],
-      [['--port', '65536'], /^badgateway app: option '--port <n>' argument '65536' is invalid\. expected an integer from 0 to 65535\.$/],
+      [['--port', '65536'], /^badgateway app: option '--port <n>' argument '65536' is invalid\. expected a whole number from 0 to 65535\.$/],
       [['--port', '-1'], /^badgateway app: option '--port <n>' argument '-1' is invalid\./],
       [['--port', 'abc'], /^badgateway app: option '--port <n>' argument 'abc' is invalid\./],
-      [['--backlog', '0'], /^badgateway app: option '--backlog <n>' argument '0' is invalid\. expected an integer from 1 to 65535\.$/],
+      [['--backlog', '0'], /^badgateway app: option '--backlog <n>' argument '0' is invalid\. expected a whole number from 1 to 65535\.$/],
       [['--backlog', 'NaN'], /^badgateway app: option '--backlog <n>' argument 'NaN' is invalid\./],
-      [['--keep-alive-timeout', '-5'], /^badgateway app: option '--keep-alive-timeout <ms>' argument '-5' is invalid\./],
-      [['--keep-alive-timeout', '3000000000'], /^badgateway app: option '--keep-alive-timeout <ms>' argument '3000000000' is invalid\. expected at most 2147483647 ms\.$/],
-      [['--work-ms', 'NaN'], /^badgateway app: option '--work-ms <ms>' argument 'NaN' is invalid\./],
+      [['--keepalive-timeout', '-5'], /^badgateway app: option '--keepalive-timeout <duration>' argument '-5' is invalid\./],
+      [['--keepalive-timeout', '3000000'], /^badgateway app: option '--keepalive-timeout <duration>' argument '3000000' is invalid\. expected a duration: .*at most 596h31m23s\.$/],
+      [['--keep-alive-timeout', '3000000000'], /^badgateway app: option '--keep-alive-timeout <ms>' argument '3000000000' is invalid\. expected a duration: .*at most 596h31m23s\.$/],
+      [['--work', 'NaN'], /^badgateway app: option '--work <duration>' argument 'NaN' is invalid\./],
       [['--fd-limit', '0'], /^badgateway app: option '--fd-limit <n>' argument '0' is invalid\./],
       [['--fd-limit', '5', '--port', '0'], /^badgateway: --fd-limit 5: too low, the app has \d+ fds open at start and needs at least \d+$/],
       [['--fd-limit', '64', '--port', '0'], /^badgateway: --fd-limit 64: needs prlimit \(util-linux\), which is not installed$/, { env: { PATH: '/nonexistent' } }],

@@ -45,7 +45,7 @@ test('resolveDemoAppOptions rejects bad values naming the option and the value',
 test('renderAppArgs turns options into badgateway app flags (port 0 by default)', () => {
   assert.deepEqual(renderAppArgs({}), ['--port', '0']);
   assert.deepEqual(renderAppArgs({ port: 8080, host: '::1', backlog: 4, keepAliveTimeoutMs: 0, sync: true, workMs: 50, fdLimit: 64 }), [
-    '--port', '8080', '--host', '::1', '--backlog', '4', '--keep-alive-timeout', '0', '--sync', '--work-ms', '50', '--fd-limit', '64',
+    '--port', '8080', '--host', '::1', '--backlog', '4', '--keepalive-timeout', '0ms', '--sync', '--work', '50ms', '--fd-limit', '64',
   ]);
   assert.deepEqual(renderAppArgs({ unixSocket: '/tmp/a.sock', port: 1 }), ['--unix-socket', '/tmp/a.sock']);
 });

@@ -93,12 +93,18 @@ test('classifier never throws on random, truncated or huge input', () => {
 test('badgateway causes lists every cause; causes ID explains one; --json is the catalogue', async () => {
   const list = await runCli(['causes']);
   assert.equal(list.code, 0);
+  const rows = list.stdout.split('\n');
+  assert.match(rows[0]!, /^CAUSE\s+CLIENT SEES\s+WHAT IT IS$/);
   for (const id of CAUSE_IDS) assert.match(list.stdout, new RegExp(`^${id} `, 'm'));
+  // Aligned: every title starts where the header's does.
+  const at = rows[0]!.indexOf('WHAT IT IS');
+  for (const row of rows.slice(1, 1 + CAUSE_IDS.length)) assert.match(row.slice(at - 2, at), /^ {2}$/, row);
   const one = await runCli(['causes', 'backlog-overflow-unix']);
   assert.equal(one.code, 0);
   assert.match(one.stdout, /Resource temporarily unavailable/);
   assert.match(one.stdout, /gunicorn --backlog 2048/);
-  const json = JSON.parse((await runCli(['causes', '--json'])).stdout) as { causes: { id: string }[]; patterns: { id: string }[] };
+  const json = JSON.parse((await runCli(['causes', '--json'])).stdout) as { schema: string; causes: { id: string }[]; patterns: { id: string }[] };
+  assert.equal(json.schema, 'badgateway.causes/v1');
   assert.equal(json.causes.length, CAUSES.length);
   assert.equal(json.patterns.length, PROXY_LOG_PATTERNS.length);
   const bad = await runCli(['causes', 'nope']);

@@ -51,7 +51,7 @@ test('tailFile follows like tail -F: new lines only, through rotation (rename + 
 test('doctor --follow: incidents grouped per cause and upstream, NDJSON, exit 1; a file that appears later is waited for', { timeout: 30_000 }, async () => {
   await using dir = await createTempDir('follow');
   const file = dir.file('error.log');
-  const follow = startCli(['doctor', '--follow', '--nginx-error-log', file, '--json', '--quiet', '500ms', '--no-proxy-discovery']);
+  const follow = startCli(['doctor', '--follow', '--nginx-error-log', file, '--json', '--close-after', '500ms', '--no-proxy-discovery']);
   try {
     await follow.waitForLine(/"following /, 15_000);
     await writeFile(file, [line(1, dir.file('a.sock')), line(2, dir.file('a.sock')), line(3, dir.file('b.sock'))].join('\n') + '\n');
@@ -60,6 +60,7 @@ test('doctor --follow: incidents grouped per cause and upstream, NDJSON, exit 1;
     const exit = await follow.stop('SIGINT');
     assert.equal(exit.code, 1);
     const events = follow.stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; incident?: { upstream: string; lines: number; cause: string; samples: { listening: boolean }[] } });
+    for (const e of events) assert.equal((e as { schema?: string }).schema, 'badgateway.doctor.follow/v1');
     const closed = events.filter((e) => e.event === 'closed').map((e) => e.incident!);
     assert.deepEqual(closed.map((i) => [i.upstream, i.lines, i.cause]).sort(), [
       [`unix:${dir.file('a.sock')}`, 2, 'backlog-overflow-unix'],
@@ -126,7 +127,8 @@ test('bad input: an unreadable app log, nginx -T denied and a kernel log without
   const missing = await runCli(['doctor', '--app-log', dir.file('nope.log'), '--nginx-error-log', '-', '--no-proxy-discovery'], { input: '' });
   assert.equal(missing.code, 0, missing.stderr);
   assert.equal(missing.stderr, `badgateway: cannot read ${dir.file('nope.log')}: no such file\n`);
-  const alone = await runCli(['doctor', '--app-log', dir.file('nope.log')]);
+  // (No discovery: an nginx another test runs on this machine would otherwise be inspected.)
+  const alone = await runCli(['doctor', '--app-log', dir.file('nope.log'), '--no-proxy-discovery']);
   assert.equal(alone.code, 2);
   assert.equal(alone.stderr, `badgateway: cannot read ${dir.file('nope.log')}: no such file\n`);
   // As nobody: the kernel log is restricted (dmesg_restrict) and journalctl has nothing for it.
@@ -162,7 +164,7 @@ test('doctor --follow with hostile lines: escape sequences shown escaped, a 5 MB
   await using dir = await createTempDir('follow');
   const file = dir.file('error.log');
   await writeFile(file, '');
-  const follow = startCli(['doctor', '--follow', '--nginx-error-log', file, '--quiet', '500ms', '--no-proxy-discovery']);
+  const follow = startCli(['doctor', '--follow', '--nginx-error-log', file, '--close-after', '500ms', '--no-proxy-discovery']);
   try {
     await follow.waitForLine(/^note: following /, 15_000);
     const evil = '\x1b]0;pwned\x07\x1b[31m';

@@ -233,7 +233,7 @@ test('--follow catches a 2 s burst against backlog 16 behind real nginx, with th
   await using dir = await createTempDir('rcfol');
   const app = await spawnPythonApp({ server: 'gunicorn', dir: dir.path, unixSocket: dir.file('app.sock'), workers: 1, backlog: 16, workMs: 20 });
   const proxy = await startProxy({ kind: 'nginx', upstream: app.url, keepalive: 0, readTimeoutMs: 5000 });
-  const follow = startCli(['doctor', '--follow', '--nginx-error-log', proxy.errorLogPath, '--json', '--quiet', '1s']);
+  const follow = startCli(['doctor', '--follow', '--nginx-error-log', proxy.errorLogPath, '--json', '--close-after', '1s']);
   try {
     await follow.waitForLine(/"following /, 20_000);
     const load = await runLoad({ url: `${proxy.url}/`, rate: 150, durationMs: 2000, timeoutMs: 8000, keepAlive: false });

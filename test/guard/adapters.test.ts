@@ -55,8 +55,8 @@ test('express: shed and pass through', { timeout: 10_000 }, async () => {
   app.get('/', (_req, res) => {
     res.send('hello');
   });
-  const server = app.listen(0, '127.0.0.1');
-  guard.attach(server);
+  // attach returns the server: the one-liner the docs show.
+  const server = guard.attach(app.listen(0, '127.0.0.1'));
   await once(server, 'listening');
   try {
     await shedAndPass(urlOf(server), guard, g);

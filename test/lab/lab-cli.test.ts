@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import type { LabReport } from '../../src/lab/index.js';
+import { renderLabText } from '../../src/report/index.js';
 import { createTempDir, which, waitFor } from '../../src/util/index.js';
 import { BIN, runCli } from '../../src/testing/index.js';
 
@@ -92,10 +93,10 @@ const NODE_RUNS = [
   'worker-timeout/node',
 ];
 
-test('badgateway lab --upstream node on a machine without nginx: falls back to the built-in proxy, every verdict holds and each fail phase logs the cause\'s line', { timeout: 180_000 }, async () => {
+test('badgateway lab --app node on a machine without nginx: falls back to the built-in proxy, every verdict holds and each fail phase logs the cause\'s line', { timeout: 180_000 }, async () => {
   // BADGATEWAY_NGINX='' hides nginx from findNginx(), as on a fresh machine where `npm install &&
   // npx badgateway lab` must still work; no --proxy, so the default (auto) has to choose.
-  const r = await runCli(['lab', '--upstream', 'node', '--json'], { timeoutMs: 170_000, env: { BADGATEWAY_NGINX: '' } });
+  const r = await runCli(['lab', '--app', 'node', '--json'], { timeoutMs: 170_000, env: { BADGATEWAY_NGINX: '' } });
   assert.equal(r.stderr, '', 'quiet when piped');
   const report = JSON.parse(r.stdout) as LabReport;
   assertVerdicts(report, 'builtin', NODE_RUNS);
@@ -181,6 +182,10 @@ test('Ctrl-C in the middle of a scenario: the report says interrupted, no child 
   assert.equal(report.ok, false);
   assert.equal(report.scenarios.length, 1, 'stopped after the interrupted scenario');
   assert.equal(report.scenarios[0]!.phases.fix, undefined, 'no fix phase after the interrupt');
+  // Interrupted, not failed: the table says INTERRUPTED for it.
+  assert.equal(report.scenarios[0]!.interrupted, true);
+  assert.match(renderLabText(report).split('\n')[1]!, /\sINTERRUPTED\s/);
+  assert.doesNotMatch(renderLabText(report), /FAILED/);
   const tempDir = /lab: temp dir (\S+)/.exec(stderr)?.[1];
   assert.ok(tempDir, 'the temp dir is printed under NODE_DEBUG');
   assert.equal(existsSync(tempDir), false, `${tempDir} removed`);
@@ -258,11 +263,16 @@ test('badgateway lab: bad input is one line and exit 2', { timeout: 30_000 }, as
   const proxy = await runCli(['lab', '--proxy', 'traefik']);
   assert.equal(proxy.code, 2);
   assert.equal(proxy.stderr, "badgateway lab: option '--proxy <kind>' argument 'traefik' is invalid. Allowed choices are auto, all, nginx, haproxy, caddy, builtin.\n");
-  const upstream = await runCli(['lab', 'keepalive-race', '--upstream', 'gevent']);
+  const upstream = await runCli(['lab', 'keepalive-race', '--app', 'gevent']);
   assert.equal(upstream.code, 2);
-  assert.match(upstream.stderr, /^badgateway: --upstream: "gevent" is not valid \(expected an upstream the chosen scenarios have \(keepalive-race runs with node upstreams only\)\)\n$/);  const html = await runCli(['lab', 'slow-upstream', '--html', '/nonexistent-dir/lab.html']);
+  assert.match(upstream.stderr, /^badgateway: --app: "gevent" is not valid \(expected an app the chosen scenarios have \(keepalive-race runs with node upstreams only\)\)\n$/);
+  // The old spelling still works, with one deprecation line first.
+  const old = await runCli(['lab', 'keepalive-race', '--upstream', 'gevent']);
+  assert.equal(old.code, 2);
+  assert.match(old.stderr, /^badgateway lab: --upstream is deprecated; use --app\nbadgateway: --app: "gevent" is not valid/);
+  const html = await runCli(['lab', 'slow-upstream', '--html', '/nonexistent-dir/lab.html']);
   assert.equal(html.code, 2);
-  assert.equal(html.stderr, 'badgateway: --html /nonexistent-dir/lab.html: cannot write there (ENOENT)\n');
+  assert.equal(html.stderr, 'badgateway: --html: cannot write /nonexistent-dir/lab.html (ENOENT)\n');
 });
 
 test('badgateway lab list: every scenario and upstream, with the seeds', { timeout: 30_000 }, async () => {

@@ -38,7 +38,7 @@ const EXPECTED: Record<'haproxy' | 'caddy', Record<string, { status: string; sig
 
 for (const [proxy, find] of [['haproxy', findHaproxy], ['caddy', findCaddy]] as const) {
   test(`badgateway lab --proxy ${proxy} --upstream node: every verdict holds by ${proxy}'s own status and log line`, { skip: find() ? false : `${proxy} is not installed (apt-get install ${proxy}; .ci/run does)`, timeout: 150_000 }, async () => {
-    const r = await runCli(['lab', '--proxy', proxy, '--upstream', 'node', '--json'], { timeoutMs: 140_000 });
+    const r = await runCli(['lab', '--proxy', proxy, '--app', 'node', '--json'], { timeoutMs: 140_000 });
     const report = JSON.parse(r.stdout) as LabReport;
     assert.deepEqual(report.scenarios.map((s) => s.id), Object.keys(EXPECTED[proxy]));
     if (proxy === 'haproxy') assert.ok(report.skipped.some((s) => s.id === 'close-wait-leak' && s.proxy === 'haproxy' && /reset/.test(s.reason)), 'close-wait-leak skipped with its reason');

@@ -10,7 +10,7 @@ const RESET =
   '2026/11/26 08:00:00 [error] 11#11: *3 recv() failed (104: Connection reset by peer) while reading response header from upstream, client: 127.0.0.1, server: _, request: "GET / HTTP/1.1", upstream: "http://127.0.0.1:9/", host: "127.0.0.1"';
 const NOTICE = '2026/11/26 08:00:00 [notice] 11#11: signal process started';
 
-test('the catalogue has every scenario of DESIGN.md, each naming a known cause and plans for each of its upstreams', () => {
+test('the catalogue has every scenario of the design, each naming a known cause and plans for each of its upstreams', () => {
   assert.deepEqual(
     SCENARIOS.map((s) => s.id),
     ['fd-exhaustion', 'keepalive-leak', 'backlog-overflow-unix', 'backlog-overflow-tcp', 'keepalive-race', 'slow-upstream', 'upstream-down', 'close-wait-leak', 'worker-timeout'],
@@ -80,7 +80,7 @@ test('judgeFixPhase: no 502/504, no client error, no line of the cause', () => {
 test('resolveLabOptions and planRuns: bad ids and kinds name the option; unsupported upstreams are listed', () => {
   assert.throws(() => resolveLabOptions({ scenarios: ['nope'] }), /scenario: "nope" is not valid/);
   assert.throws(() => resolveLabOptions({ proxy: 'traefik' as never }), /--proxy: "traefik" is not valid \(expected nginx, haproxy, caddy, builtin, all or auto\)/);
-  assert.throws(() => resolveLabOptions({ upstream: 'php' as never }), /--upstream: "php" is not valid/);
+  assert.throws(() => resolveLabOptions({ upstream: 'php' as never }), /--app: "php" is not valid/);
   const all = planRuns(resolveLabOptions({}).scenarios, undefined);
   assert.equal(all.runs.length, 13);
   const gevent = planRuns(resolveLabOptions({ scenarios: ['keepalive-leak', 'slow-upstream'] }).scenarios, 'gevent');

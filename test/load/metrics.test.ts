@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { classifyError, createMetrics, renderLoadText, type LoadResult } from '../../src/load/index.js';
+import { classifyError, createMetrics, type LoadResult } from '../../src/load/index.js';
+import { renderLoadText } from '../../src/report/index.js';
 
 const result = (seq: number, over: Partial<LoadResult> = {}): LoadResult => ({
   seq,
@@ -71,7 +72,39 @@ test('empty metrics are zeros, not NaN', () => {
   assert.equal(out.rate.achieved, 0);
   assert.equal(out.latenciesMs.p99, 0);
   assert.deepEqual(out.timeline, []);
-  assert.match(renderLoadText(out), /^Requests\s+\[total, rate, throughput\]\s+0, 0\.00, 0\.00$/m);
+  assert.match(renderLoadText(out), /^Requests\s+\[total, rate, throughput\]\s+0, -, 0\.00$/m);
+});
+
+test('regression: percentiles never read above the max or below the min (the histogram rounds up to its bucket)', () => {
+  const m = createMetrics({ bucketMs: 1000 });
+  // 4.753 ms falls in a histogram bucket whose top is above it.
+  for (const [i, latencyMs] of [4.753, 4.751, 0.1234].entries()) m.add(result(i, { latencyMs }));
+  const out = m.close();
+  assert.equal(out.latenciesMs.max, 4.753);
+  assert.equal(out.latenciesMs.p99, 4.753);
+  assert.equal(out.latenciesMs.p95, 4.753);
+  assert.equal(out.latenciesMs.min, 0.123);
+  for (const b of out.timeline) assert.ok(b.p99 <= 4.753 && b.p50 >= 0.123, JSON.stringify(b));
+  // The send lag too (15.897 ms read back as p99 15.903 ms).
+  const lagged = createMetrics();
+  lagged.add(result(0, { sentMs: 15.897, latencyMs: 16.155 }));
+  const lag = lagged.close().sendLagMs;
+  assert.deepEqual(lag, { mean: 15.897, p99: 15.897, max: 15.897 });
+  const one = createMetrics();
+  one.add(result(0, { latencyMs: 0.0004 }));
+  const single = one.close();
+  assert.deepEqual([single.latenciesMs.min, single.latenciesMs.p50, single.latenciesMs.p99, single.latenciesMs.max], [0, 0, 0, 0]);
+});
+
+test('regression: one request (0.5/s for 1 s) has no measurable rate: "-" and no false "fell behind" warning', () => {
+  const m = createMetrics();
+  m.add(result(0, { latencyMs: 1 }));
+  const text = renderLoadText({ ...m.close({ rateAsked: 0.5 }), unsent: 0, interrupted: false });
+  assert.match(text, /^Requests\s+\[total, rate, throughput\]\s+1, -, /m);
+  assert.match(text, /^Rate\s+\[asked, achieved\]\s+0\.50, -$/m);
+  assert.doesNotMatch(text, /Warning/);
+  // A request due and never sent is still said.
+  assert.match(renderLoadText({ ...m.close({ rateAsked: 0.5 }), unsent: 1, interrupted: false }), /^Warning: the load generator fell behind/m);
 });
 
 test('the text report is vegeta-shaped and says when the generator fell behind', () => {

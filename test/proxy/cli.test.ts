@@ -14,7 +14,7 @@ for (const kind of ['nginx', 'builtin'] as const) {
     const upstream = createServer((_req, res) => res.end('hello'));
     await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
     const upstreamUrl = `http://127.0.0.1:${(upstream.address() as { port: number }).port}`;
-    const cli = startCli(['proxy', '--upstream', upstreamUrl, `--${kind}`, '--keepalive', '2', '--read-timeout', '5s']);
+    const cli = startCli(['proxy', '--upstream', upstreamUrl, `--${kind}`, '--upstream-keepalive', '2', '--read-timeout', '5s']);
     try {
       const m = await cli.waitForLine(/^proxying (http:\/\/127\.0\.0\.1:\d+) -> (\S+) \((nginx|builtin)\)$/);
       assert.equal(m[2], upstreamUrl);
@@ -43,6 +43,7 @@ test('bad input is one line on stderr and exit 2', { timeout: 20_000 }, async ()
     [['proxy', '--upstream', 'unix:relative.sock'], /argument 'unix:relative\.sock' is invalid/],
     [['proxy', '--upstream', '127.0.0.1:1', '--nginx', '--builtin'], /^badgateway proxy: option '--nginx' cannot be used with option '--builtin'\n$/],
     [['proxy', '--upstream', '127.0.0.1:1', '--port', '70000'], /option '--port <n>' argument '70000' is invalid/],
+    [['proxy', '--upstream', '127.0.0.1:1', '--upstream-keepalive', '-1'], /option '--upstream-keepalive <n>' argument '-1' is invalid/],
     [['proxy', '--upstream', '127.0.0.1:1', '--keepalive', '-1'], /option '--keepalive <n>' argument '-1' is invalid/],
     [['proxy', '--upstream', '127.0.0.1:1', '--read-timeout', 'soon'], /option '--read-timeout <duration>' argument 'soon' is invalid/],
   ];

@@ -153,7 +153,8 @@ process.exit(0);`;
       const port = (taken.address() as { port: number }).port;
       await assert.rejects(startProxy({ kind, upstream: 'http://127.0.0.1:9', listenPort: port }), (err: unknown) => {
         assert.ok(isBadgatewayError(err, 'BG_ADDRESS_IN_USE'), String(err));
-        assert.match(err.message, new RegExp(`^${kind} could not listen on 127\\.0\\.0\\.1:${port}: `));
+        assert.equal(err.message, `127.0.0.1:${port} is already in use`);
+        assert.equal(err.hint, '--port 0 picks a free port');
         return true;
       });
     } finally {
@@ -193,7 +194,7 @@ for (const kind of ['haproxy', 'caddy'] as const) {
   test(`badgateway proxy --${kind} prints where it listens and its logs, proxies, and cleans up on SIGINT`, { skip: skipUnless(kind), timeout: 20_000 }, async () => {
     await withUpstream(async (url) => {
       // HAProxy through the datagram socket here (the library test above covers its stdout).
-      const cli = startCli(['proxy', '--upstream', url, `--${kind}`, '--read-timeout', '5s', '--idle-timeout', '10s', ...(kind === 'haproxy' ? ['--haproxy-log-to', 'socket'] : [])]);
+      const cli = startCli(['proxy', '--upstream', url, `--${kind}`, '--read-timeout', '5s', '--upstream-idle-timeout', '10s', ...(kind === 'haproxy' ? ['--haproxy-log-to', 'socket'] : [])]);
       try {
         const m = await cli.waitForLine(new RegExp(`^proxying (http://127\\.0\\.0\\.1:\\d+) -> (\\S+) \\(${kind}\\)$`));
         const log = (await cli.waitForLine(kind === 'haproxy' ? /^ {2}log: {8}(\/\S+\/haproxy\.log)$/ : /^ {2}error log: {2}(\/\S+\/caddy\.log)$/))[1]!;

@@ -50,7 +50,7 @@ async function startBuiltinTarget(): Promise<Target> {
   const upstream = await startRecordingUpstream();
   const child: ChildProcess = spawn(
     process.execPath,
-    [BIN, 'proxy', '--builtin', '--upstream', upstream.upstream, '--keepalive', '2', '--connect-timeout', '1s', '--read-timeout', '1s', '--send-timeout', '1s'],
+    [BIN, 'proxy', '--builtin', '--upstream', upstream.upstream, '--upstream-keepalive', '2', '--connect-timeout', '1s', '--read-timeout', '1s', '--send-timeout', '1s'],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stderr = '';

@@ -49,6 +49,7 @@ export function samplePhase(name: 'fail' | 'fix', statusCodes: Record<string, nu
         ? { causes: ['backlog-overflow-unix'], findings: [{ cause: 'backlog-overflow-unix', severity: 'critical', summary: 'accept queue full: 9 queued, backlog 8' }] }
         : { causes: [], findings: [] },
     childPids: [4242],
+    upstream: { pid: 4242, unixSocket: '/tmp/bg-lab-Ab12Cd/app.sock' },
   };
 }
 
@@ -71,7 +72,8 @@ export function sampleReport(): LabReport {
         how: 'a sync app (10 ms per request) on a unix socket with listen backlog 8, 200 req/s',
         fix: 'backlog 511',
         phases: {
-          fail: samplePhase('fail', { '200': 110, '502': 90 }, 2, [LINE_EAGAIN, LINE_EAGAIN]),
+          // Seven lines of one kind (connection ids differ): the page shows two and "… 5 more like this".
+          fail: samplePhase('fail', { '200': 110, '502': 90 }, 2, Array.from({ length: 7 }, (_, i) => LINE_EAGAIN.replace('*267', `*${267 + i}`))),
           fix: samplePhase('fix', { '200': 200 }),
         },
         verdict: {
@@ -79,6 +81,7 @@ export function sampleReport(): LabReport {
           fail: { ok: true, reason: '90 × 502 and 2 proxy lines of backlog-overflow-unix' },
           fix: { ok: true, reason: 'no 502/504, no line of this cause' },
         },
+        interrupted: false,
         durationMs: 5200,
       },
       {
@@ -98,6 +101,7 @@ export function sampleReport(): LabReport {
           fail: { ok: false, reason: 'no 502/504 seen' },
           fix: { ok: false, reason: '5 × 504' },
         },
+        interrupted: false,
         durationMs: 4100,
       },
     ],

@@ -1,6 +1,8 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { CAUSES, CAUSE_IDS, PROXY_LOG_PATTERNS, PROXY_NAMES, PROXY_SIGNALS, getCause, getProxyView, renderCauseText, renderCausesMarkdown } from '../../causes/index.js';
+import { renderTable } from '../../report/index.js';
 import type { CliContext } from '../context.js';
+import { EXIT_STATUS, jsonOption, jsonSchema } from '../options.js';
 
 /** `badgateway causes [id]`: the cause catalogue, as text, JSON or Markdown. */
 export function registerCauses(program: Command, ctx: CliContext): void {
@@ -11,11 +13,13 @@ export function registerCauses(program: Command, ctx: CliContext): void {
       if (!getCause(id)) throw new InvalidArgumentError(`unknown cause; known: ${CAUSE_IDS.join(', ')}.`);
       return id;
     })
-    .option('--json', 'the catalogue (causes with their per-proxy views, nginx log patterns, other proxies\' signals) as JSON')
+    .addOption(jsonOption("the catalogue as JSON (schema badgateway.causes/v1): causes with their per-proxy views, nginx log patterns, other proxies' signals"))
     .option('--markdown', 'a Markdown table of all causes')
     .addHelpText(
       'after',
       `
+${EXIT_STATUS.causes}
+
 Examples:
   $ badgateway causes                      list every cause
   $ badgateway causes backlog-overflow-unix
@@ -26,14 +30,22 @@ Examples:
       if (opts.json) {
         const patterns = PROXY_LOG_PATTERNS.map((p) => ({ ...p, regex: p.regex.source }));
         const withViews = causes.map((c) => ({ ...c, proxies: Object.fromEntries(PROXY_NAMES.map((p) => [p, getProxyView(c.id, p) ?? null])) }));
-        ctx.stdout.write(`${JSON.stringify({ causes: withViews, patterns, signals: PROXY_SIGNALS }, null, 2)}\n`);
+        ctx.stdout.write(`${JSON.stringify({ schema: jsonSchema('causes'), causes: withViews, patterns, signals: PROXY_SIGNALS }, null, 2)}\n`);
       } else if (opts.markdown) {
         ctx.stdout.write(renderCausesMarkdown());
       } else if (id) {
         ctx.stdout.write(renderCauseText(causes[0]!));
       } else {
-        const width = Math.max(...causes.map((c) => c.id.length));
-        for (const c of causes) ctx.stdout.write(`${c.id.padEnd(width)}  ${c.statuses.join('/')}  ${c.title}\n`);
+        ctx.stdout.write(
+          renderTable(
+            [
+              { header: 'CAUSE', cell: (c: (typeof causes)[number]) => c.id },
+              { header: 'CLIENT SEES', cell: (c) => c.statuses.join('/') },
+              { header: 'WHAT IT IS', cell: (c) => c.title },
+            ],
+            causes,
+          ),
+        );
         ctx.stdout.write(`\nbadgateway causes ID explains one.\n`);
       }
     });

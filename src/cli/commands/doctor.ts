@@ -18,7 +18,7 @@ import {
 import type { ProxyLogFormatChoice } from '../../causes/index.js';
 import { sleep } from '../../util/index.js';
 import type { CliContext } from '../context.js';
-import { parseDurationArg, parseIntArg, parseNumberArg } from '../options.js';
+import { addDeprecatedAliases, DURATION_PLACEHOLDER, durationOption, EXIT_STATUS, formatDuration, jsonOption, jsonSchema, parseDurationArg, parseIntArg, parseNumberArg, RATE_PLACEHOLDER, rateOption } from '../options.js';
 
 interface DoctorCliOptions {
   pid?: number[];
@@ -52,7 +52,7 @@ interface DoctorCliOptions {
   prometheus?: number;
   prometheusHost: string;
   follow?: boolean;
-  quiet: number;
+  closeAfter: number;
   sampleRate: number;
   fromStart?: boolean;
 }
@@ -83,7 +83,7 @@ const DEFAULT_WATCH_MS = 5000;
  * the action only calls into doctor/ and renders.
  */
 export function registerDoctor(program: Command, ctx: CliContext): void {
-  program
+  const command = program
     .command('doctor')
     .description('name the cause of 502/504s: inspect a live process, port or unix socket (fds, accept queue, idle keep-alive connections) and proxy logs')
     .option('--pid <pid>', 'inspect this process (repeatable)', collect(parseIntArg(1)))
@@ -98,28 +98,30 @@ export function registerDoctor(program: Command, ctx: CliContext): void {
     .option('--proxy-log <file...>', 'classify proxy logs of any of these formats, sniffed line by line (a file may mix them)')
     .option('--access-log <file...>', 'count 502/504 per upstream and time bucket (combined, combined+upstream_status=…, json)')
     .option('--nginx-conf <file...>', "the proxy's nginx.conf (includes followed): upstreams, keepalive pools, timeouts, worker user and limits; with no target its upstreams are inspected")
-    .option('--no-proxy-discovery', 'do not read the running nginx (nginx -T with its own -p/-c, workers\' uid/gid) when no --nginx-conf is given')
+    .option('--no-proxy-discovery', "do not read the running nginx (nginx -T with its own -p/-c, workers' uid/gid) when no --nginx-conf is given")
     .option('--proxy-user <user>', "the proxy workers' user for the unix socket permission check (www-data, 'nobody nogroup', 33:33); default: the running workers' or the config's")
     .option('--app-log <file...>', "app server logs (gunicorn's error log, uvicorn/Node stderr): WORKER TIMEOUT, SIGKILL, fatal traces name upstream-crash")
     .option('--no-kernel-log', 'do not read the kernel log (journalctl -k, dmesg) for OOM kills')
     .addOption(new Option('--min-backlog <n>', 'a listen backlog below this while net.core.somaxconn is higher is a warning (0 = off)').default(DOCTOR_DEFAULTS.minBacklog).argParser(parseIntArg(0)))
-    .option('--json', `print the report as JSON (schema badgateway.doctor/v1; NDJSON with --watch)`)
-    .addOption(new Option('--interval <duration>', 'time between the two samples of TcpExt ListenOverflows/ListenDrops and of unix socket connections (0 = one sample)').default(DOCTOR_DEFAULTS.intervalMs, '1s').argParser(parseDurationArg({ allowZero: true })))
-    .addOption(new Option('--idle <duration>', 'a connection with no traffic for this long counts as idle').default(DOCTOR_DEFAULTS.idleMs, '10s').argParser(parseDurationArg()))
+    .addOption(jsonOption('print the report as JSON (schema badgateway.doctor/v1; NDJSON with --watch; --follow: one event a line, schema badgateway.doctor.follow/v1)'))
+    .addOption(durationOption(`--interval ${DURATION_PLACEHOLDER}`, 'time between the two samples of TcpExt ListenOverflows/ListenDrops and of unix socket connections (0 = one sample)', DOCTOR_DEFAULTS.intervalMs, { allowZero: true }))
+    .addOption(durationOption(`--idle ${DURATION_PLACEHOLDER}`, 'a connection with no traffic for this long counts as idle', DOCTOR_DEFAULTS.idleMs))
     .addOption(new Option('--idle-sockets <n>', 'idle connections on one listener that make a keep-alive leak').default(DOCTOR_DEFAULTS.idleSocketsMin).argParser(parseIntArg(1)))
-    .addOption(new Option('--proxy-idle-timeout <duration>', "the proxy's idle timeout for pooled upstream connections: probe the upstream's Keep-Alive timeout and compare").argParser(parseDurationArg()))
+    .addOption(durationOption(`--proxy-idle-timeout ${DURATION_PLACEHOLDER}`, "the proxy's idle timeout for pooled upstream connections: probe the upstream's Keep-Alive timeout and compare"))
     .addOption(new Option('--burst <n>', 'expected peak of simultaneous new connections: warn when a backlog is smaller').argParser(parseIntArg(1)))
     .addOption(new Option('--fd-warning <ratio>', 'fd usage (open / soft limit) that is a warning').default(DOCTOR_DEFAULTS.fdWarningRatio).argParser(parseNumberArg(0, 1, { exclusiveMin: true })))
     .addOption(new Option('--fd-critical <ratio>', 'fd usage that is critical').default(DOCTOR_DEFAULTS.fdCriticalRatio).argParser(parseNumberArg(0, 1, { exclusiveMin: true })))
-    .addOption(new Option('--bucket <duration>', 'time bucket of the log timelines').default(DOCTOR_DEFAULTS.bucketS * 1000, '1m').argParser(parseDurationArg()))
-    .addOption(new Option('--watch [seconds]', 're-sample every N seconds and print changes; logs are followed (new lines added) (Ctrl-C stops)').argParser(parseDurationArg()))
+    .addOption(durationOption(`--bucket ${DURATION_PLACEHOLDER}`, 'time bucket of the log timelines', DOCTOR_DEFAULTS.bucketS * 1000))
+    .addOption(durationOption(`--watch [duration]`, `re-sample every so often (default ${formatDuration(DEFAULT_WATCH_MS)}) and print what changed; logs are followed (new lines added); Ctrl-C stops`))
     .addOption(new Option('--count <n>', 'with --watch/--prometheus: stop after N samples (0 = until Ctrl-C)').default(0).argParser(parseIntArg(0)))
     .addOption(new Option('--prometheus <port>', 'serve the same facts as Prometheus metrics on PORT/metrics (0 = a free port) until Ctrl-C; logs are followed, so their counters grow (see badgateway mixin)').argParser(parseIntArg(0, 65535)))
     .option('--prometheus-host <host>', 'address for --prometheus', '127.0.0.1')
     .option('--follow', 'flight recorder: follow --nginx-error-log like tail -F (rotation, truncation) and sample each failing upstream at once; one finding per incident (NDJSON with --json); Ctrl-C stops')
-    .addOption(new Option('--quiet <duration>', 'with --follow: an incident closes after this long without a line of it').default(FOLLOW_DEFAULTS.quietCloseMs, '5s').argParser(parseDurationArg()))
-    .addOption(new Option('--sample-rate <n>', 'with --follow: at most N upstream samples a second').default(FOLLOW_DEFAULTS.maxSamplesPerSecond).argParser(parseIntArg(1, 100)))
-    .option('--from-start', 'with --follow: read the log from its start, not only the lines written from now on')
+    .addOption(durationOption(`--close-after ${DURATION_PLACEHOLDER}`, 'with --follow: an incident closes after this long without a line of it', FOLLOW_DEFAULTS.quietCloseMs))
+    .addOption(rateOption(`--sample-rate ${RATE_PLACEHOLDER}`, 'with --follow: most upstream samples a second', { min: 1, max: 100, defaultRate: FOLLOW_DEFAULTS.maxSamplesPerSecond }))
+    .option('--from-start', 'with --follow: read the log from its start, not only the lines written from now on');
+  addDeprecatedAliases(command, ctx, [{ flags: '--quiet <duration>', replacement: '--close-after', attribute: 'closeAfter', parse: parseDurationArg() }]);
+  command
     .addHelpText(
       'after',
       `
@@ -129,8 +131,10 @@ files); the proxy's config (--nginx-conf, or nginx -T of the running nginx that 
 rules out what it makes impossible (no upstream keepalive pool: no keep-alive race).
 With no target and no log, doctor inspects every listening socket of this machine; with a config
 (given or found), the upstreams it names.
-Exit status: 0 healthy, 1 findings, 2 nothing could be inspected (no such pid, permission denied,
-unreadable file); what could not be read besides is one line each on stderr.
+What could not be read (a process doctor may not inspect, a config, the kernel log) is one line each
+on stderr and a "not seen:" line in the report; doctor never says "healthy" over facts it did not see.
+
+${EXIT_STATUS.doctor}
 
 Examples:
   $ badgateway doctor --pid 4242
@@ -214,7 +218,7 @@ async function follow(ctx: CliContext, opts: DoctorCliOptions, options: Partial<
   if ((options.errorLogs ?? []).length !== 1) throw new BadgatewayError(ERROR_CODES.BAD_OPTION, '--follow needs exactly one --nginx-error-log FILE to follow');
   const print = (e: FollowEvent): void => {
     if (opts.json) {
-      ctx.stdout.write(`${JSON.stringify(e)}\n`);
+      ctx.stdout.write(`${JSON.stringify({ schema: jsonSchema('doctor.follow'), ...e })}\n`);
       return;
     }
     // Log lines and upstream names come from whoever wrote the log: escaped for the terminal.
@@ -226,7 +230,7 @@ async function follow(ctx: CliContext, opts: DoctorCliOptions, options: Partial<
       write(`${renderFinding(e.incident.finding).join('\n')}\n`);
     }
   };
-  const { incidents, unseen } = await runFollow(options, { quietCloseMs: opts.quiet, maxSamplesPerSecond: opts.sampleRate, fromStart: opts.fromStart ?? false }, print);
+  const { incidents, unseen } = await runFollow(options, { quietCloseMs: opts.closeAfter, maxSamplesPerSecond: opts.sampleRate, fromStart: opts.fromStart ?? false }, print);
   for (const line of unseen) ctx.stderr.write(`badgateway: ${line}\n`);
   if (!opts.json) ctx.stdout.write(`${incidents.length} incident${incidents.length === 1 ? '' : 's'}\n`);
   ctx.exitCode = incidents.length > 0 ? 1 : 0;

@@ -1,7 +1,5 @@
-import { accessSync, constants } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { getCause } from '../../causes/index.js';
 import { errnoCode, BadgatewayError, ERROR_CODES } from '../../errors/index.js';
 import {
@@ -28,10 +26,12 @@ import {
   shouldColor,
 } from '../../report/index.js';
 import type { CliContext } from '../context.js';
+import { addDeprecatedAliases, checkWritable, EXIT_STATUS, jsonOption, jsonSchema } from '../options.js';
+import { terminalColumns } from '../terminal.js';
 
 interface LabCliOptions {
   proxy: ProxyKind | 'auto' | 'all';
-  upstream?: UpstreamKind;
+  app?: UpstreamKind;
   json?: boolean;
   markdown?: boolean;
   html?: string;
@@ -51,7 +51,7 @@ function createProgress(ctx: CliContext): (event: LabEvent) => void {
   return (event) => {
     switch (event.type) {
       case 'start':
-        stream.write(`badgateway lab: ${event.runs} scenario run(s) behind ${event.proxies.join(', ')}${event.skipped.length > 0 ? `, ${event.skipped.length} skipped` : ''}\n`);
+        stream.write(`badgateway lab: ${event.runs} ${event.runs === 1 ? 'run' : 'runs'} (scenario × app) behind ${event.proxies.join(', ')}${event.skipped.length > 0 ? `, ${event.skipped.length} skipped` : ''}\n`);
         break;
       case 'scenario':
         clear();
@@ -96,7 +96,7 @@ async function listScenarios(ctx: CliContext, json: boolean): Promise<void> {
     })),
   );
   if (json) {
-    ctx.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+    ctx.stdout.write(`${JSON.stringify({ schema: jsonSchema('lab.list'), scenarios: rows }, null, 2)}\n`);
     return;
   }
   ctx.stdout.write(
@@ -116,7 +116,7 @@ async function listScenarios(ctx: CliContext, json: boolean): Promise<void> {
 
 /** `badgateway lab [scenario…]`: reproduce each cause behind a real proxy, then show the fix holds. */
 export function registerLab(program: Command, ctx: CliContext): void {
-  program
+  const command = program
     .command('lab')
     .description('reproduce each cause of 502/504 end to end (fail phase), then show the fix holds (fix phase)')
     .argument('[scenario...]', `scenarios to run (default: all), or "list": ${SCENARIOS.map((s) => s.id).join(', ')}`)
@@ -125,8 +125,8 @@ export function registerLab(program: Command, ctx: CliContext): void {
         .choices(['auto', 'all', ...PROXY_KINDS])
         .default('auto'),
     )
-    .addOption(new Option('--upstream <kind>', 'app server behind it (default: every one a scenario has that runs here)').choices([...UPSTREAM_KINDS]))
-    .option('--json', 'print the full report as JSON on stdout (no table)')
+    .addOption(new Option('--app <kind>', 'app server behind the proxy (default: every one a scenario has that runs here)').choices([...UPSTREAM_KINDS]))
+    .addOption(jsonOption('print the full report as JSON on stdout (schema badgateway.lab/v1; no table)'))
     .option('--markdown', 'print the cause × proxy matrix (status and log line or flag per proxy) as Markdown instead of the table')
     .option('--html <file>', 'also write a self-contained HTML report with charts')
     .addHelpText(
@@ -134,18 +134,33 @@ export function registerLab(program: Command, ctx: CliContext): void {
       `
 Each scenario runs a fail phase (the cause, provoked on purpose) and a fix phase (the same load
 with the fix applied), behind nginx, HAProxy, Caddy or the built-in proxy, and prints one verdict
-per scenario and proxy, each judged by that proxy's own status and log line for the cause.
-Exit status: 0 every verdict holds, 1 some do not, 2 bad input, 130 interrupted.
+per scenario and proxy, each judged by that proxy's own status and log line for the cause. On a
+terminal the table is fitted to its width (the log line is shortened first, then the doctor column,
+then the proxy and app names); piped, it is printed whole.
+
+${EXIT_STATUS.lab}
 
 Examples:
   $ badgateway lab                                 every scenario that can run here
   $ badgateway lab list
-  $ badgateway lab backlog-overflow-unix --upstream gunicorn   seed 002 for real
+  $ badgateway lab backlog-overflow-unix --app gunicorn     seed 002 for real
   $ badgateway lab keepalive-race --proxy builtin --json > race.json
-  $ badgateway lab --proxy haproxy --upstream node
+  $ badgateway lab --proxy haproxy --app node
   $ badgateway lab --proxy all --markdown         the cause × proxy matrix of a run
   $ badgateway lab --html lab.html`,
-    )
+    );
+  addDeprecatedAliases(command, ctx, [
+    {
+      flags: '--upstream <kind>',
+      replacement: '--app',
+      attribute: 'app',
+      parse: (value: string) => {
+        if (!(UPSTREAM_KINDS as readonly string[]).includes(value)) throw new InvalidArgumentError(`Allowed choices are ${UPSTREAM_KINDS.join(', ')}.`);
+        return value;
+      },
+    },
+  ]);
+  command
     .action(async (ids: string[], opts: LabCliOptions) => {
       if (ids.length === 1 && ids[0] === 'list') return listScenarios(ctx, opts.json === true);
       for (const id of ids) {
@@ -155,19 +170,13 @@ Examples:
           });
         }
       }
-      if (opts.html) {
-        // Say so before a minute of lab, not after.
-        try {
-          accessSync(dirname(resolve(opts.html)), constants.W_OK);
-        } catch (err) {
-          throw new BadgatewayError(ERROR_CODES.BAD_OPTION, `--html ${opts.html}: cannot write there (${errnoCode(err) ?? String(err)})`);
-        }
-      }
+      // Say so before a minute of lab, not after.
+      if (opts.html) checkWritable('--html', opts.html);
       const progress = createProgress(ctx);
       const report = await runLab({
         scenarios: ids,
         proxy: opts.proxy,
-        ...(opts.upstream ? { upstream: opts.upstream } : {}),
+        ...(opts.app ? { upstream: opts.app } : {}),
         signal: ctx.signal,
         onEvent: progress,
         own: (resource) => ctx.own(resource),
@@ -179,7 +188,7 @@ Examples:
           throw new BadgatewayError(ERROR_CODES.UNREADABLE, `--html ${opts.html}: cannot write (${errnoCode(err) ?? String(err)})`);
         }
       }
-      const out = opts.json ? renderLabJson(report) : opts.markdown ? renderLabMatrix(matrixRunsOf(report)) : renderLabText(report, { color: shouldColor(ctx.stdout) });
+      const out = opts.json ? renderLabJson(report) : opts.markdown ? renderLabMatrix(matrixRunsOf(report)) : renderLabText(report, { color: shouldColor(ctx.stdout), columns: terminalColumns(ctx.stdout) });
       // The report can be hundreds of KB: wait until a pipe has taken it all, the process exits right after.
       await new Promise<void>((resolve) => ctx.stdout.write(out, () => resolve()));
       if (opts.html && !opts.json && ctx.stderr.isTTY) ctx.stderr.write(`HTML report: ${opts.html}\n`);

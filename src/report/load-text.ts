@@ -1,15 +1,9 @@
-import type { LatencySummaryMs, LoadMetrics } from './metrics.js';
-import type { LoadProgress } from './options.js';
+import type { LatencySummaryMs, LoadMetrics, LoadProgress, LoadRunMetrics, ResultsSummary } from '../load/index.js';
 
-/** `LoadMetrics` plus the live-run extras, or a merged report's sources, when known. */
-type ReportInput = LoadMetrics & {
-  unsent?: number;
-  interrupted?: boolean;
-  peakInflight?: number;
-  connectionCap?: number;
-  files?: number;
-  sources?: { hosts: string[]; aligned: 'wall-clock' | 'own-start'; startedAt: string | null };
-};
+/** `LoadMetrics` plus the live run's extras (`runLoad`), or a summary's sources (`summarizeResultFiles`), when known. */
+export type LoadReportInput = LoadMetrics &
+  Partial<Pick<LoadRunMetrics, 'unsent' | 'interrupted' | 'peakInflight' | 'connectionCap'>> &
+  Partial<Pick<ResultsSummary, 'files' | 'sources'>>;
 
 /** Go-style duration text as vegeta prints it: `1.234s`, `12.5ms`, `90µs`. */
 export function formatDurationMs(ms: number): string {
@@ -33,19 +27,25 @@ function counts(record: Record<string, number>, sep: string): string {
 }
 
 /** True when an open-loop run did not send at the asked rate (more than 1% short, or requests left unsent). */
-export function fellBehind(m: ReportInput): boolean {
-  return m.rate.asked > 0 && ((m.unsent ?? 0) > 0 || m.rate.achieved < m.rate.asked * 0.99);
+export function fellBehind(m: LoadReportInput): boolean {
+  if (m.rate.asked <= 0) return false;
+  if ((m.unsent ?? 0) > 0) return true;
+  // One request (0.5/s for 1 s: only the first was due) has no rate to fall short of.
+  return m.requests > 1 && m.rate.achieved < m.rate.asked * 0.99;
 }
+
+/** The achieved rate, or `-` when fewer than two requests leave no interval to measure it over. */
+const achieved = (m: LoadReportInput): string => (m.requests > 1 ? fixed2(m.rate.achieved) : '-');
 
 /**
  * vegeta's text report, plus the asked/achieved rate, the uncorrected latencies (from the actual
  * send) and the send lag. Latencies are corrected (from the due time) as in wrk2.
  */
-export function renderLoadText(m: ReportInput): string {
+export function renderLoadText(m: LoadReportInput): string {
   const row = (label: string, fields: string, value: string): string => `${label.padEnd(14)}${`[${fields}]`.padEnd(34)}${value}\n`;
   let out = '';
-  out += row('Requests', 'total, rate, throughput', `${m.requests}, ${fixed2(m.rate.achieved)}, ${fixed2(m.throughput)}`);
-  out += row('Rate', 'asked, achieved', `${m.rate.asked > 0 ? fixed2(m.rate.asked) : 'max'}, ${fixed2(m.rate.achieved)}`);
+  out += row('Requests', 'total, rate, throughput', `${m.requests}, ${achieved(m)}, ${fixed2(m.throughput)}`);
+  out += row('Rate', 'asked, achieved', `${m.rate.asked > 0 ? fixed2(m.rate.asked) : 'max'}, ${achieved(m)}`);
   out += row('Duration', 'total, attack, wait', [m.durationMs, m.attackMs, m.waitMs].map(formatDurationMs).join(', '));
   out += row('Latencies', 'min, mean, 50, 90, 95, 99, max', latencies(m.latenciesMs));
   out += row('Uncorrected', 'min, mean, 50, 90, 95, 99, max', latencies(m.serviceLatenciesMs));
@@ -75,18 +75,38 @@ export function renderLoadText(m: ReportInput): string {
   return out;
 }
 
+/** The `schema` of `load --json` and `report --json`. */
+export const LOAD_JSON_SCHEMA = 'badgateway.load/v1';
+
 /** The metrics as pretty JSON (with a trailing newline). */
-export function renderLoadJson(m: ReportInput): string {
-  return `${JSON.stringify(m, null, 2)}\n`;
+export function renderLoadJson(m: LoadReportInput): string {
+  return `${JSON.stringify({ schema: LOAD_JSON_SCHEMA, ...m }, null, 2)}\n`;
 }
 
-/** One progress line (no newline) for a terminal: elapsed/duration, bar, sent, rate, errors. */
-export function renderProgressLine(p: LoadProgress, width = 24): string {
+/**
+ * One progress line (no newline) for a terminal `columns` wide: elapsed/duration, a bar, sent,
+ * rate, in flight, ok and errors. When it does not fit, parts go in this order — the bar shrinks,
+ * then the asked rate, the bar, the in-flight count and the rate go, then labels shorten — and the
+ * counts (sent, ok, errors) are never cut.
+ */
+export function renderProgressLine(p: LoadProgress, columns = Number.POSITIVE_INFINITY): string {
   const fraction = Math.min(1, p.elapsedMs / p.durationMs);
-  const filled = Math.round(fraction * width);
-  const bar = `${'█'.repeat(filled)}${'░'.repeat(width - filled)}`;
-  const rate = p.elapsedMs > 0 ? (p.sent * 1000) / p.elapsedMs : 0;
-  return `${bar} ${(p.elapsedMs / 1000).toFixed(1)}/${(p.durationMs / 1000).toFixed(1)}s  sent ${p.sent}  ${rate.toFixed(0)} req/s${
-    p.rateAsked > 0 ? ` (asked ${p.rateAsked})` : ''
-  }  in flight ${p.inflight}  ok ${p.success}  errors ${p.errors}`;
+  const bar = (width: number): string => {
+    const filled = Math.round(fraction * width);
+    return `${'█'.repeat(filled)}${'░'.repeat(width - filled)} `;
+  };
+  const time = `${(p.elapsedMs / 1000).toFixed(1)}/${(p.durationMs / 1000).toFixed(1)}s`;
+  const rate = `${(p.elapsedMs > 0 ? (p.sent * 1000) / p.elapsedMs : 0).toFixed(0)} req/s`;
+  const asked = p.rateAsked > 0 ? ` (asked ${p.rateAsked})` : '';
+  const counts = `ok ${p.success}  errors ${p.errors}`;
+  const variants = [
+    `${bar(24)}${time}  sent ${p.sent}  ${rate}${asked}  in flight ${p.inflight}  ${counts}`,
+    `${bar(12)}${time}  sent ${p.sent}  ${rate}${asked}  in flight ${p.inflight}  ${counts}`,
+    `${bar(12)}${time}  sent ${p.sent}  ${rate}  in flight ${p.inflight}  ${counts}`,
+    `${time}  sent ${p.sent}  ${rate}  in flight ${p.inflight}  ${counts}`,
+    `${time}  sent ${p.sent}  ${rate}  ${counts}`,
+    `${time}  sent ${p.sent}  ${counts}`,
+    `${time} sent ${p.sent} ok ${p.success} err ${p.errors}`,
+  ];
+  return variants.find((line) => line.length <= columns) ?? variants[variants.length - 1]!;
 }

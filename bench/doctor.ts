@@ -34,7 +34,8 @@ const TARGET_FDS = 20_000;
 const FIXTURE = fileURLToPath(new URL('../../test/doctor/fixtures/nginx-error.log', import.meta.url));
 const DOCTOR = fileURLToPath(new URL('../src/doctor/index.js', import.meta.url));
 const BIN = fileURLToPath(new URL('../src/cli/bin.js', import.meta.url));
-const GREP_FIVE = 'Resource temporarily unavailable|Too many open files|Connection timed out|prematurely closed|Connection refused';
+const GREP_FIVE =
+  'Resource temporarily unavailable|Too many open files|Connection timed out|prematurely closed|Connection refused';
 const HAPROXY_FIXTURE = fileURLToPath(new URL('../../test/doctor/fixtures/haproxy.log', import.meta.url));
 /** The termination states of HAProxy that stand for a cause (its grep equivalent of GREP_FIVE). */
 const GREP_HAPROXY = ' (S[CHD]|s[CHDQ]|PH|[PR]C)-- ';
@@ -57,8 +58,11 @@ export async function makeBlock(): Promise<Buffer> {
   let size = 0;
   for (let i = 0; size < BLOCK_BYTES; i++) {
     const t = i >> 6; // 64 lines per second
-    const time = `2026/11/${String(20 + ((t / 86400) | 0) % 8).padStart(2, '0')} ${String(((t / 3600) | 0) % 24).padStart(2, '0')}:${String(((t / 60) | 0) % 60).padStart(2, '0')}:${String(t % 60).padStart(2, '0')}`;
-    const body = i % 5 === 4 ? NOISE[i % NOISE.length]! : shapes[i % shapes.length]!.replace(/\*\d+ /, `*${i} `).replace(/:1808(\d)/g, `:${18080 + (i % 7)}`);
+    const time = `2026/11/${String(20 + (((t / 86400) | 0) % 8)).padStart(2, '0')} ${String(((t / 3600) | 0) % 24).padStart(2, '0')}:${String(((t / 60) | 0) % 60).padStart(2, '0')}:${String(t % 60).padStart(2, '0')}`;
+    const body =
+      i % 5 === 4
+        ? NOISE[i % NOISE.length]!
+        : shapes[i % shapes.length]!.replace(/\*\d+ /, `*${i} `).replace(/:1808(\d)/g, `:${18080 + (i % 7)}`);
     const line = `${time} ${body}\n`;
     lines.push(line);
     size += line.length;
@@ -73,7 +77,9 @@ const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', '
  * with time, client port and status varied, every other line an ordinary 200 as most of a real log is.
  */
 export async function makeHaproxyBlock(): Promise<Buffer> {
-  const recorded = (await readFile(HAPROXY_FIXTURE, 'utf8')).split('\n').filter((l) => / \[\d\d\/\w{3}\/\d{4}:/.test(l));
+  const recorded = (await readFile(HAPROXY_FIXTURE, 'utf8'))
+    .split('\n')
+    .filter((l) => / \[\d\d\/\w{3}\/\d{4}:/.test(l));
   const ok = recorded.find((l) => / 200 \d+ - - ---- /.test(l))!;
   const lines: string[] = [];
   let size = 0;
@@ -134,7 +140,8 @@ function timeCommand(cmd: string, args: string[], rounds = 2): Timing {
   return best;
 }
 
-const ratio = (a: Timing, b: Timing): string => `wall ${(a.ms / b.ms).toFixed(2)}×, cpu ${(a.cpuMs / b.cpuMs).toFixed(2)}×`;
+const ratio = (a: Timing, b: Timing): string =>
+  `wall ${(a.ms / b.ms).toFixed(2)}×, cpu ${(a.cpuMs / b.cpuMs).toFixed(2)}×`;
 const fmt = (t: Timing): string => `${(t.ms / 1000).toFixed(2)} s (cpu ${(t.cpuMs / 1000).toFixed(2)} s)`;
 
 async function benchLog(format: 'nginx' | 'haproxy'): Promise<void> {
@@ -147,18 +154,27 @@ async function benchLog(format: 'nginx' | 'haproxy'): Promise<void> {
     const wc = timeCommand('wc', ['-l', file]);
     const grepOne = timeCommand('grep', ['-c', 'upstream', file]);
     const grepFive = timeCommand('grep', ['-cE', format === 'nginx' ? GREP_FIVE : GREP_HAPROXY, file]);
-    let r: Timing & { maxRssKb: number; lines: { total: number; upstreamErrors: number } } | undefined;
+    let r: (Timing & { maxRssKb: number; lines: { total: number; upstreamErrors: number } }) | undefined;
     for (let i = 0; i < 2; i++) {
-      const child = spawnSync(process.execPath, ['--input-type=module', '-e', CHILD, DOCTOR, file, format], { encoding: 'utf8', maxBuffer: 1 << 20 });
+      const child = spawnSync(process.execPath, ['--input-type=module', '-e', CHILD, DOCTOR, file, format], {
+        encoding: 'utf8',
+        maxBuffer: 1 << 20,
+      });
       if (child.status !== 0) throw new Error(`classifier child failed: ${child.stderr}`);
       const run = JSON.parse(child.stdout) as NonNullable<typeof r>;
       if (!r || run.ms < r.ms) r = { ...run, maxRssKb: Math.max(run.maxRssKb, r?.maxRssKb ?? 0) };
     }
     if (!r) return;
     const mb = bytes / 1024 / 1024;
-    console.log(`doctor: ${format === 'nginx' ? 'nginx error log' : 'HAProxy log'} ${mb.toFixed(0)} MiB, ${r.lines.total} lines (${r.lines.upstreamErrors} upstream errors); best of 2, wall and CPU (user+sys, all threads)`);
-    console.log(`  classify (doctor)   ${fmt(r)}  ${(mb / (r.ms / 1000)).toFixed(0)} MiB/s  maxRSS ${(r.maxRssKb / 1024).toFixed(0)} MB  (targets < 10 s, < 150 MB)`);
-    console.log(`  grep -cE (${format === 'nginx' ? '5 causes' : 'states'}) ${fmt(grepFive)}  → doctor / grep -cE: ${ratio(r, grepFive)} (first target ≤ 3×; next: ≤ 1× wall, ≤ 2× CPU)`);
+    console.log(
+      `doctor: ${format === 'nginx' ? 'nginx error log' : 'HAProxy log'} ${mb.toFixed(0)} MiB, ${r.lines.total} lines (${r.lines.upstreamErrors} upstream errors); best of 2, wall and CPU (user+sys, all threads)`,
+    );
+    console.log(
+      `  classify (doctor)   ${fmt(r)}  ${(mb / (r.ms / 1000)).toFixed(0)} MiB/s  maxRSS ${(r.maxRssKb / 1024).toFixed(0)} MB  (targets < 10 s, < 150 MB)`,
+    );
+    console.log(
+      `  grep -cE (${format === 'nginx' ? '5 causes' : 'states'}) ${fmt(grepFive)}  → doctor / grep -cE: ${ratio(r, grepFive)} (first target ≤ 3×; next: ≤ 1× wall, ≤ 2× CPU)`,
+    );
     console.log(`  grep -c (1 pattern) ${fmt(grepOne)}  → doctor / grep -c:  ${ratio(r, grepOne)}`);
     console.log(`  wc -l               ${fmt(wc)}  → doctor / wc -l:    ${ratio(r, wc)}`);
   } finally {
@@ -209,7 +225,9 @@ async function benchFds(): Promise<void> {
     }
     const d = median(doctorMs);
     const l = median(lsMs);
-    console.log(`doctor: --pid on a process with ${open} fds, half of them idle loopback connections (child opened ${line.trim()})`);
+    console.log(
+      `doctor: --pid on a process with ${open} fds, half of them idle loopback connections (child opened ${line.trim()})`,
+    );
     console.log(`  runDoctor({ pids })  ${d.toFixed(0)} ms (median of 5; target < 1000 ms)`);
     console.log(`  ls /proc/PID/fd | wc -l  ${l.toFixed(0)} ms  → doctor / ls = ${(d / l).toFixed(2)}×`);
   } finally {
@@ -219,7 +237,10 @@ async function benchFds(): Promise<void> {
 
 /** Instructions a command executes, counted by callgrind (the `I refs` total it prints). */
 function instructions(cmd: string, args: string[]): number {
-  const r = spawnSync('valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', cmd, ...args], { encoding: 'utf8', maxBuffer: 1 << 22 });
+  const r = spawnSync('valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', cmd, ...args], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 22,
+  });
   const m = /I\s+refs:\s+([\d,]+)/.exec(r.stderr);
   if (r.status !== 0 || !m) throw new Error(`callgrind failed on ${cmd}: ${r.stderr.slice(-500)}`);
   return Number(m[1]!.replaceAll(',', ''));
@@ -249,13 +270,23 @@ async function benchInstructions(): Promise<void> {
     }
     await writeFile(dir.file('one'), block.subarray(0, block.indexOf(10) + 1));
     const classify = (file: string): number =>
-      instructions(process.execPath, ['--input-type=module', '-e', `const { summarizeErrorLogs } = await import(process.argv[1]); await summarizeErrorLogs([process.argv[2]], { workers: 1 });`, DOCTOR, file]);
+      instructions(process.execPath, [
+        '--input-type=module',
+        '-e',
+        `const { summarizeErrorLogs } = await import(process.argv[1]); await summarizeErrorLogs([process.argv[2]], { workers: 1 });`,
+        DOCTOR,
+        file,
+      ]);
     const doctor = classify(dir.file('log')) - classify(dir.file('one'));
     const grep = instructions('grep', ['-cE', GREP_FIVE, dir.file('log')]);
     const mb = CALLGRIND_BYTES / 1024 / 1024;
-    console.log(`doctor: instructions (callgrind) to classify a ${mb} MiB error log, one thread, Node's start-up subtracted`);
+    console.log(
+      `doctor: instructions (callgrind) to classify a ${mb} MiB error log, one thread, Node's start-up subtracted`,
+    );
     console.log(`  classify (doctor)   ${(doctor / 1e6).toFixed(0)} M`);
-    console.log(`  grep -cE (5 causes) ${(grep / 1e6).toFixed(0)} M  → doctor / grep -cE = ${(doctor / grep).toFixed(2)}×`);
+    console.log(
+      `  grep -cE (5 causes) ${(grep / 1e6).toFixed(0)} M  → doctor / grep -cE = ${(doctor / grep).toFixed(2)}×`,
+    );
   } finally {
     await dir.close();
   }
@@ -275,7 +306,12 @@ const FOLLOW_SECONDS = 5;
  * Appends FOLLOW_RATE lines a second (the recorded shapes, 10 ms batches) for FOLLOW_SECONDS to a
  * file followed by `follower`; returns its CPU use in cores while the lines came, and what it read.
  */
-async function followRun(dir: { file(name: string): string }, follower: (file: string) => string[], label: string, block: string[]): Promise<{ cores: number; stdout: string }> {
+async function followRun(
+  dir: { file(name: string): string },
+  follower: (file: string) => string[],
+  label: string,
+  block: string[],
+): Promise<{ cores: number; stdout: string }> {
   const file = dir.file(`${label}.log`);
   await writeFile(file, '');
   const [cmd, ...args] = follower(file);
@@ -321,20 +357,47 @@ async function benchFollow(): Promise<void> {
     const block = Array.from({ length: 5000 }, (_, i) => shapes[i % shapes.length]!.replace(/\*\d+ /, `*${i} `));
     // The lines --follow groups into incidents: upstream errors with a status or a cause.
     const classifier = createProxyLogClassifier();
-    const upstreamLines = block.filter((l) => {
-      const c = classifier.classify(l);
-      return c !== undefined && !(c.status === null && c.causes.length === 0);
-    }).length / block.length;
-    const doctor = await followRun(dir, (file) => [process.execPath, BIN, 'doctor', '--follow', '--nginx-error-log', file, '--json', '--no-proxy-discovery', '--close-after', '60s'], 'doctor', block);
+    const upstreamLines =
+      block.filter((l) => {
+        const c = classifier.classify(l);
+        return c !== undefined && !(c.status === null && c.causes.length === 0);
+      }).length / block.length;
+    const doctor = await followRun(
+      dir,
+      (file) => [
+        process.execPath,
+        BIN,
+        'doctor',
+        '--follow',
+        '--nginx-error-log',
+        file,
+        '--json',
+        '--no-proxy-discovery',
+        '--close-after',
+        '60s',
+      ],
+      'doctor',
+      block,
+    );
     const tail = await followRun(dir, (file) => ['tail', '-n', '0', '-F', file], 'tail', block);
-    const events = doctor.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { event: string; incident?: { lines: number; sampled: number; skipped: number } });
+    const events = doctor.stdout
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { event: string; incident?: { lines: number; sampled: number; skipped: number } });
     const closed = events.filter((e) => e.event === 'closed').map((e) => e.incident!);
     const counted = closed.reduce((n, i) => n + i.lines, 0);
     const sampled = closed.reduce((n, i) => n + i.sampled, 0);
     const expected = Math.round(FOLLOW_RATE * FOLLOW_SECONDS * upstreamLines);
-    console.log(`doctor: --follow on a log growing by ${FOLLOW_RATE.toLocaleString('en')} lines/s for ${FOLLOW_SECONDS} s (${Math.round(upstreamLines * 100)}% upstream errors)`);
-    console.log(`  doctor --follow  ${doctor.cores.toFixed(2)} cores (target < 1); ${counted.toLocaleString('en')} lines in ${closed.length} incidents (${expected.toLocaleString('en')} written); ${sampled} samples`);
-    console.log(`  tail -F          ${tail.cores.toFixed(2)} cores  → doctor / tail = ${(doctor.cores / Math.max(tail.cores, 0.01)).toFixed(1)}×`);
+    console.log(
+      `doctor: --follow on a log growing by ${FOLLOW_RATE.toLocaleString('en')} lines/s for ${FOLLOW_SECONDS} s (${Math.round(upstreamLines * 100)}% upstream errors)`,
+    );
+    console.log(
+      `  doctor --follow  ${doctor.cores.toFixed(2)} cores (target < 1); ${counted.toLocaleString('en')} lines in ${closed.length} incidents (${expected.toLocaleString('en')} written); ${sampled} samples`,
+    );
+    console.log(
+      `  tail -F          ${tail.cores.toFixed(2)} cores  → doctor / tail = ${(doctor.cores / Math.max(tail.cores, 0.01)).toFixed(1)}×`,
+    );
   } finally {
     await dir.close();
   }
@@ -360,7 +423,9 @@ async function benchSample(): Promise<void> {
     }
     const c = median(costs);
     const p = median(ss);
-    console.log(`doctor: one --follow sample of a unix listener (queue, backlog, states, owner's fds): ${c.toFixed(1)} ms median of 30 (target < 20 ms)`);
+    console.log(
+      `doctor: one --follow sample of a unix listener (queue, backlog, states, owner's fds): ${c.toFixed(1)} ms median of 30 (target < 20 ms)`,
+    );
     console.log(`  ss -xanH alone  ${p.toFixed(1)} ms  → sample / ss = ${(c / p).toFixed(2)}×`);
   } finally {
     server.close();

@@ -10,7 +10,15 @@ import Fastify from 'fastify';
 import underPressure from '@fastify/under-pressure';
 import { createGuard } from '../src/guard/index.js';
 
-export const VARIANTS = ['bare', 'guarded', 'seed-scan', 'fastify', 'fastify-empty-hook', 'fastify-under-pressure', 'fastify-guarded'] as const;
+export const VARIANTS = [
+  'bare',
+  'guarded',
+  'seed-scan',
+  'fastify',
+  'fastify-empty-hook',
+  'fastify-under-pressure',
+  'fastify-guarded',
+] as const;
 export type Variant = (typeof VARIANTS)[number];
 
 const variant = process.argv[2] as Variant | undefined;

@@ -19,9 +19,17 @@ const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 2);
 const CONNECTIONS = 50;
 /** USER_HZ: /proc/PID/stat counts CPU time in these (100 on every Linux build that matters). */
 const CLOCK_TICKS_PER_S = 100;
-const ORDER: Variant[] = (['bare', 'guarded', 'seed-scan', 'fastify', 'fastify-empty-hook', 'fastify-under-pressure', 'fastify-guarded'] as const).filter(
-  (v) => !process.env.BENCH_ONLY || process.env.BENCH_ONLY.split(',').includes(v),
-);
+const ORDER: Variant[] = (
+  [
+    'bare',
+    'guarded',
+    'seed-scan',
+    'fastify',
+    'fastify-empty-hook',
+    'fastify-under-pressure',
+    'fastify-guarded',
+  ] as const
+).filter((v) => !process.env.BENCH_ONLY || process.env.BENCH_ONLY.split(',').includes(v));
 /** Variants measured back to back (a variant right next to its peer), order flipped every round. */
 const ALL_GROUPS: Variant[][] = [
   ['bare', 'guarded', 'seed-scan'],
@@ -51,7 +59,8 @@ interface Server {
 
 async function startServer(variant: Variant, cpu: string | undefined): Promise<Server> {
   const args = [SERVER, variant];
-  const child = cpu ? spawn('taskset', ['-c', cpu, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = cpu
+    ? spawn('taskset', ['-c', cpu, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
     : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const port = await new Promise<number>((resolve, reject) => {
@@ -76,7 +85,12 @@ interface LoadResult {
   requests: number;
 }
 
-async function load(port: number, durationS: number, wrk: string | undefined, cpu: string | undefined): Promise<LoadResult> {
+async function load(
+  port: number,
+  durationS: number,
+  wrk: string | undefined,
+  cpu: string | undefined,
+): Promise<LoadResult> {
   const url = `http://127.0.0.1:${port}/`;
   if (wrk) {
     const args = ['-t1', `-c${CONNECTIONS}`, `-d${durationS}s`, url];
@@ -137,7 +151,9 @@ async function samplerCost(): Promise<void> {
   const perS = (ms: number): string => `${((ms * 4) / 10).toFixed(2)}% of a core at 4 samples/s`;
   console.log(`guard: the sampler's fd count in a process with ${r.fds} fds, CPU per sample (mean of 40)`);
   console.log(`  guard.sample()                 ${r.sample.toFixed(3)} ms   (${perS(r.sample)})`);
-  console.log(`  readdir('/proc/self/fd')       ${r.listing.toFixed(3)} ms   (${perS(r.listing)})  → sample / listing = ${(r.sample / r.listing).toFixed(3)}`);
+  console.log(
+    `  readdir('/proc/self/fd')       ${r.listing.toFixed(3)} ms   (${perS(r.listing)})  → sample / listing = ${(r.sample / r.listing).toFixed(3)}`,
+  );
 }
 
 /** Runs the guard benchmark and prints req/s per variant and the ratios to their peers. */
@@ -174,13 +190,17 @@ export async function run(): Promise<void> {
           efficiency.get(v)!.push(ticks > 0 ? (r.requests / ticks) * CLOCK_TICKS_PER_S : Number.NaN);
         }
       }
-      console.log(`  round ${round + 1}: ${ORDER.map((v) => `${v} ${Math.round(results.get(v)!.at(-1)!)}`).join(', ')}`);
+      console.log(
+        `  round ${round + 1}: ${ORDER.map((v) => `${v} ${Math.round(results.get(v)!.at(-1)!)}`).join(', ')}`,
+      );
     }
     console.log('\n  server                      median req/s   req per CPU-second   req/s per round');
     for (const v of ORDER) {
       const xs = results.get(v)!;
       console.log(
-        `  ${v.padEnd(26)}  ${Math.round(median(xs)).toString().padStart(12)}   ${Math.round(median(efficiency.get(v)!)).toString().padStart(18)}   ${xs.map((x) => Math.round(x)).join(' ')}`,
+        `  ${v.padEnd(26)}  ${Math.round(median(xs)).toString().padStart(12)}   ${Math.round(median(efficiency.get(v)!))
+          .toString()
+          .padStart(18)}   ${xs.map((x) => Math.round(x)).join(' ')}`,
       );
     }
     console.log('\n  ratio to peer (medians of per-round ratios)   req/s    req per CPU-second');
@@ -190,11 +210,14 @@ export async function run(): Promise<void> {
       const rps = median(perRound(results));
       const effs = perRound(efficiency);
       const eff = median(effs);
-      const verdict = target === undefined ? '' : eff >= target ? `   target ≥ ${target}: met` : `   target ≥ ${target}: MISSED`;
+      const verdict =
+        target === undefined ? '' : eff >= target ? `   target ≥ ${target}: met` : `   target ≥ ${target}: MISSED`;
       // The spread says how far one median can be trusted: on a shared machine a single round's
       // ratio swings by more than the 3% the target allows.
       const spread = `   (rounds ${quantile(effs, 0.25).toFixed(2)}–${quantile(effs, 0.75).toFixed(2)} mid half, ${Math.min(...effs).toFixed(2)}–${Math.max(...effs).toFixed(2)} all)`;
-      console.log(`  ${`${v} / ${peer}`.padEnd(44)} ${rps.toFixed(3).padStart(6)}    ${eff.toFixed(3).padStart(6)}${verdict}${spread}`);
+      console.log(
+        `  ${`${v} / ${peer}`.padEnd(44)} ${rps.toFixed(3).padStart(6)}    ${eff.toFixed(3).padStart(6)}${verdict}${spread}`,
+      );
     }
     console.log('  (the target is judged on req per CPU-second: req/s swings with whatever else runs on the machine)');
   } finally {

@@ -12,7 +12,9 @@ const LAB_TARGET_MS = 120_000;
 
 /** Runs the whole lab once and prints each scenario's time and the total against the targets. */
 export async function run(): Promise<void> {
-  const report = await runLab({ proxy: (process.env['BENCH_LAB_PROXY'] as ProxyKind | 'auto' | 'all' | undefined) ?? 'all' });
+  const report = await runLab({
+    proxy: (process.env['BENCH_LAB_PROXY'] as ProxyKind | 'auto' | 'all' | undefined) ?? 'all',
+  });
   const width = Math.max(...report.scenarios.map((s) => `${s.id}/${s.upstream}`.length));
   for (const s of report.scenarios) {
     const ratio = s.durationMs / SCENARIO_TARGET_MS;
@@ -21,7 +23,8 @@ export async function run(): Promise<void> {
         `${ratio.toFixed(2)}× of the 15 s target  ${ratio <= 1 ? 'ok' : 'OVER'}  verdict ${s.verdict.ok ? 'holds' : 'FAILED'}`,
     );
   }
-  for (const s of report.skipped) console.log(`skipped ${s.id}/${s.upstream}${s.proxy ? ` (${s.proxy})` : ''}: ${s.reason}`);
+  for (const s of report.skipped)
+    console.log(`skipped ${s.id}/${s.upstream}${s.proxy ? ` (${s.proxy})` : ''}: ${s.reason}`);
   for (const proxy of [...new Set(report.scenarios.map((s) => s.proxy))]) {
     const runs = report.scenarios.filter((s) => s.proxy === proxy);
     const total = runs.reduce((ms, s) => ms + s.durationMs, 0);

@@ -54,7 +54,10 @@ async function startNginx(nginx: string): Promise<Target> {
 async function startNode(): Promise<Target> {
   const child = spawn(
     process.execPath,
-    ['-e', `const s=require('http').createServer((q,r)=>r.end('ok'));s.listen(0,'127.0.0.1',()=>console.log(s.address().port))`],
+    [
+      '-e',
+      `const s=require('http').createServer((q,r)=>r.end('ok'));s.listen(0,'127.0.0.1',()=>console.log(s.address().port))`,
+    ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const port = await new Promise<string>((resolve) => createInterface({ input: child.stdout! }).once('line', resolve));
@@ -93,7 +96,11 @@ interface MaxRun {
 }
 
 async function oursMax(url: string, seconds: number, dir: TempDir): Promise<MaxRun> {
-  const r = await timed(process.execPath, [BIN, 'load', url, '--rate', '0', '--connections', String(CONNECTIONS), '--duration', `${seconds}s`, '--json'], dir);
+  const r = await timed(
+    process.execPath,
+    [BIN, 'load', url, '--rate', '0', '--connections', String(CONNECTIONS), '--duration', `${seconds}s`, '--json'],
+    dir,
+  );
   if (r.code !== 0) throw new Error(`badgateway load failed (${r.code}): ${r.stderr}`);
   const m = JSON.parse(r.stdout) as LoadJson;
   if (Object.keys(m.errors).length > 0) console.log(`   (badgateway saw errors: ${JSON.stringify(m.errors)})`);
@@ -101,7 +108,11 @@ async function oursMax(url: string, seconds: number, dir: TempDir): Promise<MaxR
 }
 
 async function autocannonMax(url: string, seconds: number, dir: TempDir): Promise<MaxRun> {
-  const r = await timed(process.execPath, [AUTOCANNON, '-c', String(CONNECTIONS), '-d', String(seconds), '--json', url], dir);
+  const r = await timed(
+    process.execPath,
+    [AUTOCANNON, '-c', String(CONNECTIONS), '-d', String(seconds), '--json', url],
+    dir,
+  );
   const m = JSON.parse(r.stdout) as { requests: { total: number }; duration: number };
   return { rate: m.requests.total / m.duration, cpuUsPerRequest: (r.cpuS * 1e6) / m.requests.total };
 }
@@ -114,7 +125,11 @@ async function wrkMax(wrk: string, url: string, seconds: number, dir: TempDir): 
   return { rate: Number(rate[1]), cpuUsPerRequest: (r.cpuS * 1e6) / Number(total[1]) };
 }
 
-async function peakRss(url: string, requests: number, dir: TempDir): Promise<{ rssMb: number; requests: number; seconds: number }> {
+async function peakRss(
+  url: string,
+  requests: number,
+  dir: TempDir,
+): Promise<{ rssMb: number; requests: number; seconds: number }> {
   const started = Date.now();
   const r = await exec('/usr/bin/time', [
     '-v',
@@ -169,7 +184,9 @@ export async function run(): Promise<void> {
   process.stdout.on('error', onSignal);
   try {
     console.log(`target: ${target.kind} at ${target.url}`);
-    console.log(`1. max rate, closed loop, ${CONNECTIONS} connections, ${seconds} s, ${rounds} interleaved rounds (req/s)`);
+    console.log(
+      `1. max rate, closed loop, ${CONNECTIONS} connections, ${seconds} s, ${rounds} interleaved rounds (req/s)`,
+    );
     const tools: [string, () => Promise<MaxRun>][] = [
       ['badgateway', () => oursMax(target.url, seconds, dir)],
       ['autocannon', () => autocannonMax(target.url, seconds, dir)],
@@ -181,7 +198,10 @@ export async function run(): Promise<void> {
         runs[name]!.push(await measure());
         await sleep(300);
       }
-      const row = tools.map(([name]) => `${name} ${f0(runs[name]![round - 1]!.rate)} (${f0(runs[name]![round - 1]!.cpuUsPerRequest)} µs CPU/req)`);
+      const row = tools.map(
+        ([name]) =>
+          `${name} ${f0(runs[name]![round - 1]!.rate)} (${f0(runs[name]![round - 1]!.cpuUsPerRequest)} µs CPU/req)`,
+      );
       console.log(`   round ${round}: ${row.join(', ')}`);
     }
     const rates = (name: string): number[] => runs[name]!.map((r) => r.rate);
@@ -189,7 +209,9 @@ export async function run(): Promise<void> {
     // Neighbouring runs share the machine's mood: the median of per-round ratios is the steadier figure.
     const perRound = (peer: string): number => median(runs['badgateway']!.map((r, i) => r.rate / runs[peer]![i]!.rate));
     console.log(`   median req/s: ${tools.map(([name]) => `${name} ${f0(median(rates(name)))}`).join(', ')}`);
-    console.log(`   median CPU µs per request: ${tools.map(([name]) => `${name} ${f2(median(cpu(name)))}`).join(', ')}`);
+    console.log(
+      `   median CPU µs per request: ${tools.map(([name]) => `${name} ${f2(median(cpu(name)))}`).join(', ')}`,
+    );
     for (const peer of tools.slice(1).map(([name]) => name)) {
       console.log(
         `   badgateway/${peer}: rate ${f2(perRound(peer))} (median of rounds; of medians ${f2(median(rates('badgateway')) / median(rates(peer)))}),` +
@@ -208,7 +230,9 @@ export async function run(): Promise<void> {
     const small = await peakRss(target.url, Math.round(requests / 10), dir);
     console.log(`   ${small.requests} requests: ${f0(small.rssMb)} MB in ${f0(small.seconds)} s`);
     const big = await peakRss(target.url, requests, dir);
-    console.log(`   ${big.requests} requests: ${f0(big.rssMb)} MB in ${f0(big.seconds)} s (×${f2(big.rssMb / small.rssMb)} the RSS for ×10 the requests)`);
+    console.log(
+      `   ${big.requests} requests: ${f0(big.rssMb)} MB in ${f0(big.seconds)} s (×${f2(big.rssMb / small.rssMb)} the RSS for ×10 the requests)`,
+    );
   } finally {
     process.off('exit', onExit);
     process.off('SIGINT', onSignal);

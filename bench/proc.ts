@@ -48,7 +48,9 @@ export async function run(): Promise<void> {
     const [line] = (await once(createInterface({ input: child.stdout }), 'line')) as [string];
     const pid = child.pid as number;
     const stats = await readFdStats(pid);
-    console.log(`proc: child ${pid} holds ${stats.open} fds (asked ${TARGET_FDS}, child says ${line.trim()}; soft limit ${stats.soft})`);
+    console.log(
+      `proc: child ${pid} holds ${stats.open} fds (asked ${TARGET_FDS}, child says ${line.trim()}; soft limit ${stats.soft})`,
+    );
     const peers: Record<string, () => unknown> = {
       readFdStats: () => readFdStats(pid),
       countFds: () => countFds(pid),
@@ -65,9 +67,13 @@ export async function run(): Promise<void> {
     for (const [name, values] of Object.entries(samples)) results[name] = median(values);
     const ours = results['readFdStats'] ?? Number.NaN;
     for (const [name, ms] of Object.entries(results)) {
-      console.log(`proc: ${name.padEnd(28)} ${ms.toFixed(1).padStart(8)} ms (median of ${ROUNDS})   readFdStats/this = ${(ours / ms).toFixed(2)}`);
+      console.log(
+        `proc: ${name.padEnd(28)} ${ms.toFixed(1).padStart(8)} ms (median of ${ROUNDS})   readFdStats/this = ${(ours / ms).toFixed(2)}`,
+      );
     }
-    console.log(`proc: readFdStats on ${stats.open} fds: ${ours.toFixed(0)} ms — target < 1000 ms: ${ours < 1000 ? 'met' : 'MISSED'}`);
+    console.log(
+      `proc: readFdStats on ${stats.open} fds: ${ours.toFixed(0)} ms — target < 1000 ms: ${ours < 1000 ? 'met' : 'MISSED'}`,
+    );
   } finally {
     child.kill('SIGKILL');
   }

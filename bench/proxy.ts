@@ -46,13 +46,21 @@ async function startUpstream(): Promise<{ url: string; close(): Promise<void> }>
 function nginxCpuS(masterPid: number): number {
   const pids = [masterPid];
   try {
-    pids.push(...readFileSync(`/proc/${masterPid}/task/${masterPid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
+    pids.push(
+      ...readFileSync(`/proc/${masterPid}/task/${masterPid}/children`, 'utf8')
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean)
+        .map(Number),
+    );
   } catch {
     /* no children file: count the master only */
   }
   let ticks = 0;
   for (const pid of pids) {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      .replace(/^.*\) /, '')
+      .split(' ');
     ticks += Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14, 15 of stat)
   }
   return ticks / 100; // USER_HZ
@@ -118,7 +126,8 @@ export async function run(): Promise<void> {
     await measure(nginx.url, 1);
     await measure(builtin.url, 2);
     const direct = (await measure(upstream.url, DURATION_S)).rps;
-    const rounds: { nginx: Measured & { cpuUsPerRequest: number }; builtin: Measured & { cpuUsPerRequest: number } }[] = [];
+    const rounds: { nginx: Measured & { cpuUsPerRequest: number }; builtin: Measured & { cpuUsPerRequest: number } }[] =
+      [];
     for (let round = 1; round <= ROUNDS; round++) {
       const runNginx = () => measureWithCpu(nginx.url, () => nginxCpuS(nginx.pid));
       const runBuiltin = () => measureWithCpu(builtin.url, selfCpuS);
@@ -144,13 +153,19 @@ export async function run(): Promise<void> {
     const ratios = rounds.map((r) => r.builtin.rps / r.nginx.rps);
     const ratio = median(ratios);
     console.log(`  upstream direct   ${Math.round(direct)} req/s`);
-    console.log(`  nginx 1 worker    median ${Math.round(nginxRps)} req/s (${(nginxRps / direct).toFixed(2)}x direct), ${nginxCpuUs.toFixed(0)} µs proxy CPU/req`);
-    console.log(`  built-in proxy    median ${Math.round(builtinRps)} req/s (${(builtinRps / direct).toFixed(2)}x direct), ${builtinCpuUs.toFixed(0)} µs proxy CPU/req`);
+    console.log(
+      `  nginx 1 worker    median ${Math.round(nginxRps)} req/s (${(nginxRps / direct).toFixed(2)}x direct), ${nginxCpuUs.toFixed(0)} µs proxy CPU/req`,
+    );
+    console.log(
+      `  built-in proxy    median ${Math.round(builtinRps)} req/s (${(builtinRps / direct).toFixed(2)}x direct), ${builtinCpuUs.toFixed(0)} µs proxy CPU/req`,
+    );
     console.log(
       `  ratio built-in/nginx throughput: median ${ratio.toFixed(2)}x (rounds ${Math.min(...ratios).toFixed(2)}..${Math.max(...ratios).toFixed(2)}) ` +
         `(target >= ${TARGET_RATIO}x) ${ratio >= TARGET_RATIO ? 'OK' : 'BELOW TARGET'}`,
     );
-    console.log(`  ratio built-in/nginx CPU per request: median ${median(rounds.map((r) => r.builtin.cpuUsPerRequest / r.nginx.cpuUsPerRequest)).toFixed(1)}x`);
+    console.log(
+      `  ratio built-in/nginx CPU per request: median ${median(rounds.map((r) => r.builtin.cpuUsPerRequest / r.nginx.cpuUsPerRequest)).toFixed(1)}x`,
+    );
   } finally {
     for (const p of proxies) await p.close();
     await upstream.close();

@@ -74,7 +74,9 @@ function perAcceptUs(peer: Peer): number {
 }
 
 export async function run(): Promise<void> {
-  console.log(`reaper bench: per accepted connection above reapFdRatio, ${SOCKETS} tracked sockets, ${ACCEPTS} accepts, median of 5 rounds`);
+  console.log(
+    `reaper bench: per accepted connection above reapFdRatio, ${SOCKETS} tracked sockets, ${ACCEPTS} accepts, median of 5 rounds`,
+  );
   for (const idle of [0, 1000]) {
     const lazy: number[] = [];
     const scan: number[] = [];
@@ -85,6 +87,8 @@ export async function run(): Promise<void> {
     const median = (xs: number[]): number => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     const l = median(lazy);
     const s = median(scan);
-    console.log(`  ${idle === 0 ? 'all busy     ' : `${idle} idle    `}  lazy queues ${l.toFixed(2)} µs/accept, scan+sort ${s.toFixed(1)} µs/accept: ${(s / l).toFixed(0)}× less`);
+    console.log(
+      `  ${idle === 0 ? 'all busy     ' : `${idle} idle    `}  lazy queues ${l.toFixed(2)} µs/accept, scan+sort ${s.toFixed(1)} µs/accept: ${(s / l).toFixed(0)}× less`,
+    );
   }
 }

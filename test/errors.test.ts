@@ -12,7 +12,9 @@ test('every user-facing error code exits 2, interrupts 130, bugs 70', () => {
 });
 
 test('formatError gives one line and the hint, never a stack', () => {
-  const text = formatError(new BadgatewayError('BG_NO_NGINX', 'nginx is not installed', { hint: 'apt-get install nginx-light' }));
+  const text = formatError(
+    new BadgatewayError('BG_NO_NGINX', 'nginx is not installed', { hint: 'apt-get install nginx-light' }),
+  );
   assert.equal(text, 'badgateway: nginx is not installed\n  hint: apt-get install nginx-light\n');
   assert.doesNotMatch(formatError(new Error('bad\nsecond line')), /second line|at /);
 });

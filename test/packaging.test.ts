@@ -12,7 +12,11 @@ import { createTempDir } from '../src/util/index.js';
 import { runCommand } from '../src/testing/index.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { license: string; scripts: Record<string, string>; files: string[] };
+const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+  license: string;
+  scripts: Record<string, string>;
+  files: string[];
+};
 
 /** The files `npm pack` would put in the tarball (scripts not run: the build is in place). */
 async function packedFiles(): Promise<string[]> {
@@ -27,20 +31,37 @@ test('the tarball has the MIT license, the built package, its sources, and no te
   assert.equal(pkg.license, 'MIT');
   assert.ok(files.includes('LICENSE'));
   assert.match(readFileSync(join(ROOT, 'LICENSE'), 'utf8'), /^MIT License\n\nCopyright \(c\) \d{4} /);
-  for (const needed of ['dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/guard/index.js', 'dist/src/cli/bin.js', 'src/index.ts', 'mixin/prometheus_alerts.yaml', 'docs/architecture.md']) {
+  for (const needed of [
+    'dist/src/index.js',
+    'dist/src/index.d.ts',
+    'dist/src/guard/index.js',
+    'dist/src/cli/bin.js',
+    'src/index.ts',
+    'mixin/prometheus_alerts.yaml',
+    'docs/architecture.md',
+  ]) {
     assert.ok(files.includes(needed), `${needed} is packed`);
   }
-  assert.deepEqual(files.filter((f) => /^(dist\/)?(test|bench)\//.test(f)), [], 'no tests or benchmarks');
+  assert.deepEqual(
+    files.filter((f) => /^(dist\/)?(test|bench)\//.test(f)),
+    [],
+    'no tests or benchmarks',
+  );
 });
 
-test('every source map in the tarball points at sources the tarball has (or carries them)', { timeout: 90_000 }, async () => {
+test('every source map in the tarball points at sources the tarball has (or carries them)', {
+  timeout: 90_000,
+}, async () => {
   const files = await packedFiles();
   const packed = new Set(files);
   const maps = files.filter((f) => f.endsWith('.map'));
   assert.ok(maps.length > 50, `${maps.length} maps`);
   const missing: string[] = [];
   for (const map of maps) {
-    const { sources, sourcesContent } = JSON.parse(readFileSync(join(ROOT, map), 'utf8')) as { sources: string[]; sourcesContent?: (string | null)[] };
+    const { sources, sourcesContent } = JSON.parse(readFileSync(join(ROOT, map), 'utf8')) as {
+      sources: string[];
+      sourcesContent?: (string | null)[];
+    };
     sources.forEach((source, i) => {
       if (typeof sourcesContent?.[i] === 'string') return;
       const target = normalize(join(dirname(map), source));
@@ -50,11 +71,20 @@ test('every source map in the tarball points at sources the tarball has (or carr
   assert.deepEqual(missing, []);
 });
 
-test('the build runs in prepack; prepare builds a fresh clone (no dist/ yet) or changed sources, nothing else', { timeout: 60_000 }, async () => {
+test('the build runs in prepack; prepare builds a fresh clone (no dist/ yet) or changed sources, nothing else', {
+  timeout: 60_000,
+}, async () => {
   assert.equal(pkg.scripts['prepack'], 'npm run build');
   await using dir = await createTempDir('pack');
   // A copy of the scripts with a build that leaves a mark instead of compiling.
-  writeFileSync(dir.file('package.json'), JSON.stringify({ name: 'x', version: '1.0.0', scripts: { prepare: pkg.scripts['prepare'], build: 'mkdir -p dist/src/cli && echo built > dist/src/cli/bin.js' } }));
+  writeFileSync(
+    dir.file('package.json'),
+    JSON.stringify({
+      name: 'x',
+      version: '1.0.0',
+      scripts: { prepare: pkg.scripts['prepare'], build: 'mkdir -p dist/src/cli && echo built > dist/src/cli/bin.js' },
+    }),
+  );
   mkdirSync(dir.file('src'));
   writeFileSync(dir.file('src/a.ts'), 'export {};\n');
   writeFileSync(dir.file('tsconfig.json'), '{}\n');
@@ -67,7 +97,11 @@ test('the build runs in prepack; prepare builds a fresh clone (no dist/ yet) or 
   writeFileSync(dir.file('dist/src/cli/bin.js'), 'already here\n');
   const again = await runCommand('npm', ['run', 'prepare', '--prefix', dir.path], { timeoutMs: 30_000 });
   assert.equal(again.code, 0, again.stderr);
-  assert.equal(readFileSync(dir.file('dist/src/cli/bin.js'), 'utf8'), 'already here\n', 'an existing build is left alone');
+  assert.equal(
+    readFileSync(dir.file('dist/src/cli/bin.js'), 'utf8'),
+    'already here\n',
+    'an existing build is left alone',
+  );
   // A source changed since (a pull): built again.
   writeFileSync(dir.file('src/a.ts'), 'export const a = 1;\n');
   utimesSync(dir.file('src/a.ts'), new Date(Date.now() + 5000), new Date(Date.now() + 5000));

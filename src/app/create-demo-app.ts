@@ -5,7 +5,14 @@ import { BadgatewayError, ERROR_CODES, errnoCode } from '../errors/index.js';
 import { readFdStats, readUnprivilegedPortStart, type FdStats } from '../proc/index.js';
 import { debug, listen } from '../util/index.js';
 import { createFdLeak, type FdLeak } from './fd-leak.js';
-import { DEMO_APP_DEFAULTS, MAX_TIMER_MS, resolveDemoAppOptions, type DemoAppOptions, type MetricsSource, type ResolvedDemoAppOptions } from './options.js';
+import {
+  DEMO_APP_DEFAULTS,
+  MAX_TIMER_MS,
+  resolveDemoAppOptions,
+  type DemoAppOptions,
+  type MetricsSource,
+  type ResolvedDemoAppOptions,
+} from './options.js';
 import { prepareSocketPath, socketPathError } from './socket-file.js';
 
 /** A running demo upstream (in this process). */
@@ -104,11 +111,24 @@ function createWaiter(sync: boolean): Waiter {
 }
 
 /** The app's routes (see {@link createDemoApp}); errors are the caller's to answer. */
-function createRoutes(opts: ResolvedDemoAppOptions, leak: FdLeak, waiter: Waiter): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+function createRoutes(
+  opts: ResolvedDemoAppOptions,
+  leak: FdLeak,
+  waiter: Waiter,
+): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   const fdsReport = (): Promise<FdsReport> =>
     leak.withReserve(async () => {
       const stats = await readFdStats(process.pid);
-      return { pid: stats.pid, open: stats.open, limit: stats.soft, soft: stats.soft, hard: stats.hard, ratio: stats.ratio, byKind: stats.byKind, leaked: leak.held };
+      return {
+        pid: stats.pid,
+        open: stats.open,
+        limit: stats.soft,
+        soft: stats.soft,
+        hard: stats.hard,
+        ratio: stats.ratio,
+        byKind: stats.byKind,
+        leaked: leak.held,
+      };
     });
 
   // The leak already happened: report it even if /proc cannot be read (a connection took the reserve).
@@ -160,7 +180,12 @@ function createRoutes(opts: ResolvedDemoAppOptions, leak: FdLeak, waiter: Waiter
 async function bind(server: Server, opts: ResolvedDemoAppOptions): Promise<number | undefined> {
   const socketPath = opts.unixSocket;
   try {
-    await listen(server, socketPath !== undefined ? { path: socketPath, backlog: opts.backlog } : { port: opts.port, host: opts.host, backlog: opts.backlog });
+    await listen(
+      server,
+      socketPath !== undefined
+        ? { path: socketPath, backlog: opts.backlog }
+        : { port: opts.port, host: opts.host, backlog: opts.backlog },
+    );
   } catch (err) {
     throw socketPath !== undefined ? socketPathError(socketPath, err) : tcpListenError(opts, err);
   }
@@ -217,7 +242,10 @@ export async function createDemoApp(options: DemoAppOptions = {}): Promise<DemoA
   });
 
   const address = server.address();
-  const port = socketPath === undefined && address !== null && typeof address === 'object' ? (address as AddressInfo).port : undefined;
+  const port =
+    socketPath === undefined && address !== null && typeof address === 'object'
+      ? (address as AddressInfo).port
+      : undefined;
   const url = socketPath !== undefined ? `unix:${socketPath}` : `http://${connectHost(opts.host)}:${port}`;
 
   let closed: Promise<void> | undefined;
@@ -270,22 +298,38 @@ function tcpListenError(opts: ResolvedDemoAppOptions, err: unknown): BadgatewayE
   const where = `${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${opts.port}`;
   switch (code) {
     case 'EADDRINUSE':
-      return new BadgatewayError(ERROR_CODES.ADDRESS_IN_USE, `--port ${opts.port}: ${where} is already in use (--port 0 picks a free port)`, {
-        cause: err,
-      });
+      return new BadgatewayError(
+        ERROR_CODES.ADDRESS_IN_USE,
+        `--port ${opts.port}: ${where} is already in use (--port 0 picks a free port)`,
+        {
+          cause: err,
+        },
+      );
     case 'EACCES':
-      return new BadgatewayError(ERROR_CODES.PERMISSION, `--port ${opts.port}: binding ${where} needs root (ports below ${readUnprivilegedPortStart()})`, {
+      return new BadgatewayError(
+        ERROR_CODES.PERMISSION,
+        `--port ${opts.port}: binding ${where} needs root (ports below ${readUnprivilegedPortStart()})`,
+        {
+          cause: err,
+        },
+      );
+    case 'EADDRNOTAVAIL':
+      return new BadgatewayError(ERROR_CODES.BAD_OPTION, `--host ${opts.host}: not an address of this machine`, {
         cause: err,
       });
-    case 'EADDRNOTAVAIL':
-      return new BadgatewayError(ERROR_CODES.BAD_OPTION, `--host ${opts.host}: not an address of this machine`, { cause: err });
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
     case 'EAI_NONAME':
-      return new BadgatewayError(ERROR_CODES.BAD_OPTION, `--host ${opts.host}: cannot resolve it to an address`, { cause: err });
-    default:
-      return new BadgatewayError(ERROR_CODES.BAD_OPTION, `--host ${opts.host} --port ${opts.port}: cannot listen (${code ?? String(err)})`, {
+      return new BadgatewayError(ERROR_CODES.BAD_OPTION, `--host ${opts.host}: cannot resolve it to an address`, {
         cause: err,
       });
+    default:
+      return new BadgatewayError(
+        ERROR_CODES.BAD_OPTION,
+        `--host ${opts.host} --port ${opts.port}: cannot listen (${code ?? String(err)})`,
+        {
+          cause: err,
+        },
+      );
   }
 }

@@ -18,11 +18,17 @@ export const MIN_FD_HEADROOM = 8;
  */
 export async function applyFdLimit(limit: number, pid: number = process.pid): Promise<FdLimits> {
   if (!Number.isSafeInteger(limit) || limit < 1) {
-    throw new BadgatewayError(ERROR_CODES.BAD_OPTION, `--fd-limit: ${JSON.stringify(limit)} is not valid (expected an integer of at least 1)`);
+    throw new BadgatewayError(
+      ERROR_CODES.BAD_OPTION,
+      `--fd-limit: ${JSON.stringify(limit)} is not valid (expected an integer of at least 1)`,
+    );
   }
   const prlimit = which('prlimit');
   if (prlimit === undefined) {
-    throw new BadgatewayError(ERROR_CODES.NO_PRLIMIT, `--fd-limit ${limit}: needs prlimit (util-linux), which is not installed`);
+    throw new BadgatewayError(
+      ERROR_CODES.NO_PRLIMIT,
+      `--fd-limit ${limit}: needs prlimit (util-linux), which is not installed`,
+    );
   }
   const open = await countFds(pid);
   if (limit < open + MIN_FD_HEADROOM) {
@@ -39,7 +45,10 @@ export async function applyFdLimit(limit: number, pid: number = process.pid): Pr
   }
   const limits = await readFdLimits(pid);
   if (limits.soft !== limit) {
-    throw new BadgatewayError(ERROR_CODES.PERMISSION, `--fd-limit ${limit}: the limit is still ${String(limits.soft)} after prlimit`);
+    throw new BadgatewayError(
+      ERROR_CODES.PERMISSION,
+      `--fd-limit ${limit}: the limit is still ${String(limits.soft)} after prlimit`,
+    );
   }
   return limits;
 }

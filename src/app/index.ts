@@ -1,6 +1,13 @@
 /** The demo upstream: a node:http server with failure knobs, in-process or as `badgateway app`. */
 export { createDemoApp, type DemoApp, type FdsReport } from './create-demo-app.js';
-export { spawnDemoApp, renderAppArgs, CLI_BIN, EXIT_WITH_STDIN_ENV, type SpawnDemoAppOptions, type SpawnedDemoApp } from './spawn-demo-app.js';
+export {
+  spawnDemoApp,
+  renderAppArgs,
+  CLI_BIN,
+  EXIT_WITH_STDIN_ENV,
+  type SpawnDemoAppOptions,
+  type SpawnedDemoApp,
+} from './spawn-demo-app.js';
 export {
   DEMO_APP_DEFAULTS,
   DEFAULT_CLI_PORT,

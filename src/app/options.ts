@@ -81,7 +81,10 @@ export const MAX_SOCKET_PATH_BYTES = 107;
 function checkInt(option: string, value: number, min: number, max: number): number {
   if (!Number.isSafeInteger(value) || value < min || value > max) {
     // String(), not JSON: NaN must read as NaN, not null.
-    throw new BadgatewayError(ERROR_CODES.BAD_OPTION, `${option}: ${String(value)} is not valid (expected an integer from ${min} to ${max})`);
+    throw new BadgatewayError(
+      ERROR_CODES.BAD_OPTION,
+      `${option}: ${String(value)} is not valid (expected an integer from ${min} to ${max})`,
+    );
   }
   return value;
 }
@@ -93,11 +96,22 @@ export function resolveDemoAppOptions(options: DemoAppOptions = {}): ResolvedDem
     port: checkInt('--port', options.port ?? DEMO_APP_DEFAULTS.port, 0, 65535),
     host: options.host ?? DEMO_APP_DEFAULTS.host,
     // Absolute, so the printed `unix:` address works from any directory (nginx needs it absolute).
-    unixSocket: options.unixSocket === undefined || options.unixSocket === '' ? options.unixSocket : resolve(options.unixSocket),
+    unixSocket:
+      options.unixSocket === undefined || options.unixSocket === '' ? options.unixSocket : resolve(options.unixSocket),
     backlog: checkInt('--backlog', options.backlog ?? DEMO_APP_DEFAULTS.backlog, 1, 65535),
-    keepAliveTimeoutMs: checkInt('--keep-alive-timeout', options.keepAliveTimeoutMs ?? DEMO_APP_DEFAULTS.keepAliveTimeoutMs, 0, MAX_TIMER_MS),
+    keepAliveTimeoutMs: checkInt(
+      '--keep-alive-timeout',
+      options.keepAliveTimeoutMs ?? DEMO_APP_DEFAULTS.keepAliveTimeoutMs,
+      0,
+      MAX_TIMER_MS,
+    ),
     sync,
-    workMs: checkInt('--work-ms', options.workMs ?? (sync ? DEMO_APP_DEFAULTS.syncWorkMs : DEMO_APP_DEFAULTS.workMs), 0, MAX_TIMER_MS),
+    workMs: checkInt(
+      '--work-ms',
+      options.workMs ?? (sync ? DEMO_APP_DEFAULTS.syncWorkMs : DEMO_APP_DEFAULTS.workMs),
+      0,
+      MAX_TIMER_MS,
+    ),
     connectionsCheckingIntervalMs: checkInt(
       'connectionsCheckingIntervalMs',
       options.connectionsCheckingIntervalMs ?? DEMO_APP_DEFAULTS.connectionsCheckingIntervalMs,

@@ -48,7 +48,10 @@ export async function prepareSocketPath(path: string): Promise<void> {
     throw socketPathError(path, err);
   }
   if (!st.isSocket()) {
-    throw new BadgatewayError(ERROR_CODES.BAD_SOCKET_PATH, `--unix-socket ${path}: exists and is not a socket (not removing it)`);
+    throw new BadgatewayError(
+      ERROR_CODES.BAD_SOCKET_PATH,
+      `--unix-socket ${path}: exists and is not a socket (not removing it)`,
+    );
   }
   if (await probeUnixSocket(path)) {
     throw new BadgatewayError(ERROR_CODES.ADDRESS_IN_USE, `--unix-socket ${path}: another process is listening on it`);
@@ -77,7 +80,11 @@ export function socketPathError(path: string, err: unknown): BadgatewayError {
             : code === 'EADDRINUSE'
               ? 'another process is listening on it'
               : `cannot listen: ${code ?? String(err)}`;
-  return new BadgatewayError(code === 'EADDRINUSE' ? ERROR_CODES.ADDRESS_IN_USE : ERROR_CODES.BAD_SOCKET_PATH, `--unix-socket ${path}: ${reason}`, {
-    cause: err,
-  });
+  return new BadgatewayError(
+    code === 'EADDRINUSE' ? ERROR_CODES.ADDRESS_IN_USE : ERROR_CODES.BAD_SOCKET_PATH,
+    `--unix-socket ${path}: ${reason}`,
+    {
+      cause: err,
+    },
+  );
 }

@@ -102,10 +102,17 @@ export function spawnDemoApp(options: SpawnDemoAppOptions = {}): Promise<Spawned
       void close().then(() => reject(err));
     };
     const timer = setTimeout(
-      () => fail(new BadgatewayError(ERROR_CODES.TIMEOUT, `badgateway app printed no ready line within ${readyTimeoutMs} ms`)),
+      () =>
+        fail(
+          new BadgatewayError(ERROR_CODES.TIMEOUT, `badgateway app printed no ready line within ${readyTimeoutMs} ms`),
+        ),
       readyTimeoutMs,
     );
-    child.once('error', (err) => fail(new BadgatewayError(ERROR_CODES.CHILD_FAILED, `cannot start badgateway app: ${err.message}`, { cause: err })));
+    child.once('error', (err) =>
+      fail(
+        new BadgatewayError(ERROR_CODES.CHILD_FAILED, `cannot start badgateway app: ${err.message}`, { cause: err }),
+      ),
+    );
     // The child keeps writing after the ready line; keep reading so its pipe never fills.
     lines.on('line', (line) => {
       if (ready) return;

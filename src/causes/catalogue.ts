@@ -94,7 +94,7 @@ const ENTRIES: readonly CauseEntry[] = [
     fix: [
       'raise the backlog (gunicorn --backlog 2048) and net.core.somaxconn, which caps it',
       'add workers or use async workers so the queue drains',
-      "limit concurrency in front of the app so bursts wait in the proxy, not in the kernel",
+      'limit concurrency in front of the app so bursts wait in the proxy, not in the kernel',
     ],
     seed: '002_51a03c311a778af2.txt',
   },
@@ -124,7 +124,7 @@ const ENTRIES: readonly CauseEntry[] = [
     title: 'Keep-alive race: upstream closes an idle connection as the proxy reuses it',
     side: 'upstream',
     summary:
-      "The proxy keeps idle upstream connections to reuse them; the upstream closes idle ones after its own keep-alive " +
+      'The proxy keeps idle upstream connections to reuse them; the upstream closes idle ones after its own keep-alive ' +
       'timeout (Node: 5 s). When the close and the next request cross, the request hits a closed socket: the proxy ' +
       'sees a reset or a premature close and answers 502 (a non-idempotent request such as POST is not retried).',
     statuses: [502],
@@ -133,7 +133,10 @@ const ENTRIES: readonly CauseEntry[] = [
       'the proxy keeps a pool of idle upstream connections (nginx: keepalive N in the upstream block); without one no connection is reused and there is no race',
       'errors spread thinly over time, mostly on POST/PATCH, none at low idle times',
     ],
-    confirm: ['curl -sv the upstream and read its Keep-Alive: timeout= header', 'grep keepalive_timeout in the proxy config'],
+    confirm: [
+      'curl -sv the upstream and read its Keep-Alive: timeout= header',
+      'grep keepalive_timeout in the proxy config',
+    ],
     fix: [
       "make the upstream's keep-alive timeout longer than the proxy's idle timeout (Node: keepAliveTimeout > proxy idle, headersTimeout > keepAliveTimeout)",
       'badgateway/guard hardenServer(server, { proxyIdleTimeoutMs }) sets and checks them',
@@ -147,7 +150,10 @@ const ENTRIES: readonly CauseEntry[] = [
       'The upstream accepted the request but did not answer within proxy_read_timeout (60 s by default), so the proxy ' +
       'answers 504 and logs a read timeout.',
     statuses: [504],
-    evidence: ['upstream response times near the proxy read timeout ($upstream_response_time in the access log)', 'requests in flight piling up'],
+    evidence: [
+      'upstream response times near the proxy read timeout ($upstream_response_time in the access log)',
+      'requests in flight piling up',
+    ],
     confirm: ['the access log with $upstream_response_time', 'curl -w "%{time_total}" the slow endpoint directly'],
     fix: [
       'make the slow work asynchronous (a job queue) or faster',
@@ -165,7 +171,11 @@ const ENTRIES: readonly CauseEntry[] = [
     statuses: [502],
     evidence: ['no listener on the port / socket path (ss -ltn, ss -xl)', 'a socket file that nothing listens on'],
     confirm: ['ss -ltnp sport = :PORT', 'ss -xlp | grep SOCKET', 'ls -l SOCKET'],
-    fix: ['start the app (and have its supervisor restart it)', 'remove a stale socket file on start', 'point the proxy at the address the app really uses'],
+    fix: [
+      'start the app (and have its supervisor restart it)',
+      'remove a stale socket file on start',
+      'point the proxy at the address the app really uses',
+    ],
   },
   {
     id: 'socket-permission',
@@ -176,7 +186,7 @@ const ENTRIES: readonly CauseEntry[] = [
       'on the socket file, so a socket created with mode 0755/0700 by another user fails with EACCES (502, [crit]).',
     statuses: [502],
     evidence: [
-      "socket file mode / owner / group vs the nginx worker user and its groups (write permission on the socket is what connect() needs)",
+      'socket file mode / owner / group vs the nginx worker user and its groups (write permission on the socket is what connect() needs)',
       'execute (search) permission on every directory above the socket for that user',
     ],
     confirm: ['ls -l SOCKET', 'namei -l SOCKET', 'ps -o user=,group= -C nginx'],
@@ -195,9 +205,18 @@ const ENTRIES: readonly CauseEntry[] = [
       'cannot accept clients (they get no response) or open upstream sockets (the client gets 500, not 502: measured ' +
       'with nginx 1.22.1).',
     statuses: [500],
-    evidence: ['nginx worker fds near their limit', '"Too many open files" or "worker_connections are not enough" in the error log'],
-    confirm: ["grep 'Max open files' /proc/$(pgrep -f 'nginx: worker' | head -1)/limits", 'ls /proc/NGINX_WORKER_PID/fd | wc -l'],
-    fix: ['raise worker_rlimit_nofile and worker_connections together', 'use upstream keepalive to need fewer upstream sockets'],
+    evidence: [
+      'nginx worker fds near their limit',
+      '"Too many open files" or "worker_connections are not enough" in the error log',
+    ],
+    confirm: [
+      "grep 'Max open files' /proc/$(pgrep -f 'nginx: worker' | head -1)/limits",
+      'ls /proc/NGINX_WORKER_PID/fd | wc -l',
+    ],
+    fix: [
+      'raise worker_rlimit_nofile and worker_connections together',
+      'use upstream keepalive to need fewer upstream sockets',
+    ],
   },
   {
     id: 'ephemeral-ports',
@@ -209,7 +228,11 @@ const ENTRIES: readonly CauseEntry[] = [
     statuses: [502],
     evidence: ['tens of thousands of TIME_WAIT sockets towards the upstream', 'net.ipv4.ip_local_port_range'],
     confirm: ['ss -tan state time-wait | wc -l', 'sysctl net.ipv4.ip_local_port_range'],
-    fix: ['enable upstream keep-alive (keepalive N; proxy_http_version 1.1; proxy_set_header Connection "")', 'widen ip_local_port_range', 'spread over more upstream addresses'],
+    fix: [
+      'enable upstream keep-alive (keepalive N; proxy_http_version 1.1; proxy_set_header Connection "")',
+      'widen ip_local_port_range',
+      'spread over more upstream addresses',
+    ],
   },
   {
     id: 'no-live-upstreams',
@@ -227,7 +250,8 @@ const ENTRIES: readonly CauseEntry[] = [
     id: 'too-big-header',
     title: 'Upstream response headers too big for the proxy buffer',
     side: 'proxy',
-    summary: "The upstream's response header block (large cookies, long redirects) does not fit proxy_buffer_size: nginx answers 502.",
+    summary:
+      "The upstream's response header block (large cookies, long redirects) does not fit proxy_buffer_size: nginx answers 502.",
     statuses: [502],
     evidence: ['large Set-Cookie or Location headers in the upstream response'],
     confirm: ['curl -sI the upstream directly | wc -c'],
@@ -267,11 +291,15 @@ const ENTRIES: readonly CauseEntry[] = [
       'the app server log: gunicorn [CRITICAL] WORKER TIMEOUT (pid:N), "Worker (pid:N) was sent SIGKILL! Perhaps out of memory?", a fatal trace (Node.js vN after an uncaught exception, Fatal Python error)',
       'the kernel log: Out of memory: Killed process N',
     ],
-    confirm: ["grep -E 'WORKER TIMEOUT|SIGKILL|signal 9|exited with code' /var/log/gunicorn/error.log", "journalctl -k | grep -i 'killed process'", 'badgateway doctor --nginx-error-log ERROR_LOG --app-log APP_LOG'],
+    confirm: [
+      "grep -E 'WORKER TIMEOUT|SIGKILL|signal 9|exited with code' /var/log/gunicorn/error.log",
+      "journalctl -k | grep -i 'killed process'",
+      'badgateway doctor --nginx-error-log ERROR_LOG --app-log APP_LOG',
+    ],
     fix: [
       'gunicorn: raise --timeout above the slowest request, or move slow requests to async or threaded workers (-k gthread --threads N, -k gevent)',
       'give the workers the memory they need (or lower their use): a cgroup/container memory limit or the OOM killer ends them with SIGKILL',
-      'catch what the request throws: an error handler that answers 500 instead of an uncaught exception that ends the process (Node: process.on(\'uncaughtException\') logs and exits cleanly, the framework\'s error middleware answers)',
+      "catch what the request throws: an error handler that answers 500 instead of an uncaught exception that ends the process (Node: process.on('uncaughtException') logs and exits cleanly, the framework's error middleware answers)",
     ],
   },
 ];
@@ -297,4 +325,3 @@ const BY_ID = new Map<string, Cause>(CAUSES.map((c) => [c.id, c]));
 export function getCause(id: string): Cause | undefined {
   return BY_ID.get(id);
 }
-

@@ -230,7 +230,6 @@ export function createProxyLogClassifier({ cacheSize = 1024 }: { cacheSize?: num
 
 const NO_CAUSES: readonly CauseId[] = [];
 
-
 /** LINE_HEAD without captures, sticky: after a successful test() its lastIndex is the head's length. */
 const LINE_HEAD_STICKY = /\d{4}\/\d{2}\/\d{2} \d{2}:\d{2}:\d{2} \[\w+\] \d+#\d+: (?:\*\d+ )?/y;
 

@@ -19,4 +19,11 @@ export {
 } from './classify.js';
 export { renderCauseText, renderCausesMarkdown } from './render.js';
 export * from './proxy-logs/index.js';
-export { PROXY_NAMES, getProxyView, describeSignal, causesWithViews, type ProxyName, type ProxyView } from './proxy-views.js';
+export {
+  PROXY_NAMES,
+  getProxyView,
+  describeSignal,
+  causesWithViews,
+  type ProxyName,
+  type ProxyView,
+} from './proxy-views.js';

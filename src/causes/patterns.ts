@@ -142,7 +142,8 @@ export const PROXY_LOG_PATTERNS: readonly ProxyLogPattern[] = [
     level: 'error',
     status: null,
     causes: ['slow-upstream'],
-    meaning: 'the response had started, then the upstream went quiet for proxy_read_timeout (client gets a truncated body)',
+    meaning:
+      'the response had started, then the upstream went quiet for proxy_read_timeout (client gets a truncated body)',
     example:
       '2026/11/26 08:40:18 [error] 18636#18636: *2 upstream timed out (110: Connection timed out) while reading upstream, client: 127.0.0.1, server: localhost, request: "GET / HTTP/1.1", upstream: "http://127.0.0.1:46775/", host: "127.0.0.1:33437"',
     recorded: true,
@@ -153,7 +154,8 @@ export const PROXY_LOG_PATTERNS: readonly ProxyLogPattern[] = [
     level: 'error',
     status: 502,
     causes: ['keepalive-race', 'upstream-crash', 'fd-exhaustion', 'keepalive-leak', 'close-wait-leak'],
-    meaning: 'the upstream closed the connection before sending a response header (a reused connection it was closing, or a worker that died)',
+    meaning:
+      'the upstream closed the connection before sending a response header (a reused connection it was closing, or a worker that died)',
     example:
       '2026/11/26 08:21:05 [error] 23612#23612: *2 upstream prematurely closed connection while reading response header from upstream, client: 127.0.0.1, server: localhost, request: "GET / HTTP/1.1", upstream: "http://127.0.0.1:35275/", host: "127.0.0.1:41657"',
     recorded: true,
@@ -173,7 +175,8 @@ export const PROXY_LOG_PATTERNS: readonly ProxyLogPattern[] = [
     id: 'send-failed',
     // writev() for a body in memory or with sendfile off (the default), sendfile() for a body buffered
     // to a temp file with sendfile on: both recorded, each with EPIPE and ECONNRESET.
-    regex: /(?:writev|sendfile)\(\) failed \((?:32: Broken pipe|104: Connection reset by peer)\) while sending request to upstream/,
+    regex:
+      /(?:writev|sendfile)\(\) failed \((?:32: Broken pipe|104: Connection reset by peer)\) while sending request to upstream/,
     level: 'error',
     status: 502,
     causes: ['keepalive-race'],
@@ -223,9 +226,9 @@ export const PROXY_LOG_PATTERNS: readonly ProxyLogPattern[] = [
     level: 'crit',
     status: null,
     causes: ['proxy-fd-exhaustion'],
-    meaning: 'nginx itself is out of file descriptors (worker_rlimit_nofile): it cannot accept clients, who wait unanswered',
-    example:
-      '2026/11/26 08:40:18 [crit] 18617#18617: accept4() failed (24: Too many open files)',
+    meaning:
+      'nginx itself is out of file descriptors (worker_rlimit_nofile): it cannot accept clients, who wait unanswered',
+    example: '2026/11/26 08:40:18 [crit] 18617#18617: accept4() failed (24: Too many open files)',
     recorded: true,
   },
   {
@@ -245,9 +248,9 @@ export const PROXY_LOG_PATTERNS: readonly ProxyLogPattern[] = [
     level: 'warn',
     status: null,
     causes: ['proxy-fd-exhaustion'],
-    meaning: 'nginx ran out of worker_connections and closes idle client connections (keep-alive, not yet sent a request) to go on',
-    example:
-      '2026/11/26 08:40:16 [warn] 18564#18564: 8 worker_connections are not enough, reusing connections',
+    meaning:
+      'nginx ran out of worker_connections and closes idle client connections (keep-alive, not yet sent a request) to go on',
+    example: '2026/11/26 08:40:16 [warn] 18564#18564: 8 worker_connections are not enough, reusing connections',
     recorded: true,
   },
   {
@@ -256,9 +259,9 @@ export const PROXY_LOG_PATTERNS: readonly ProxyLogPattern[] = [
     level: 'alert',
     status: null,
     causes: ['proxy-fd-exhaustion'],
-    meaning: 'nginx ran out of worker_connections while accepting: it closes the new client connection at once (no response)',
-    example:
-      '2026/11/26 08:40:16 [alert] 18396#18396: 8 worker_connections are not enough',
+    meaning:
+      'nginx ran out of worker_connections while accepting: it closes the new client connection at once (no response)',
+    example: '2026/11/26 08:40:16 [alert] 18396#18396: 8 worker_connections are not enough',
     recorded: true,
   },
   {
@@ -267,7 +270,8 @@ export const PROXY_LOG_PATTERNS: readonly ProxyLogPattern[] = [
     level: 'warn',
     status: null,
     causes: ['no-live-upstreams'],
-    meaning: 'a server of an upstream group reached max_fails and is skipped for fail_timeout (the line before says why it failed)',
+    meaning:
+      'a server of an upstream group reached max_fails and is skipped for fail_timeout (the line before says why it failed)',
     example:
       '2026/11/26 08:40:15 [warn] 18363#18363: *2 upstream server temporarily disabled while connecting to upstream, client: 127.0.0.1, server: localhost, request: "GET / HTTP/1.1", upstream: "http://127.0.0.1:40781/", host: "127.0.0.1:41137"',
     recorded: true,

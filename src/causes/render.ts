@@ -38,8 +38,13 @@ export function renderProxyViews(cause: Cause): string[] {
     }
     const flags = [...new Set(view.signals.map((id) => describeSignal(id)?.flag ?? id))];
     lines.push(`  ${proxy.padEnd(8)} ${view.statuses.join('/')}  ${flags[0] ?? ''}`);
-    for (const flag of flags.slice(1)) lines.push(`  ${''.padEnd(8)} ${''.padEnd(view.statuses.join('/').length)}  ${flag}`);
-    lines.push(...wrap(`fix: ${view.fix}`, 88).split('\n').map((l) => `  ${''.padEnd(8)} ${l}`));
+    for (const flag of flags.slice(1))
+      lines.push(`  ${''.padEnd(8)} ${''.padEnd(view.statuses.join('/').length)}  ${flag}`);
+    lines.push(
+      ...wrap(`fix: ${view.fix}`, 88)
+        .split('\n')
+        .map((l) => `  ${''.padEnd(8)} ${l}`),
+    );
   }
   return lines;
 }

@@ -16,7 +16,9 @@ export interface MainIO {
 const USAGE_EXIT = 2;
 
 export function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
   return pkg.version;
 }
 
@@ -89,7 +91,9 @@ export function formatError(err: unknown): string {
  */
 export function createProgram(ctx: CliContext): Command {
   const program = new Command('badgateway')
-    .description('reproduce, diagnose and prevent the 502/504 errors a reverse proxy returns when the app behind it fails')
+    .description(
+      'reproduce, diagnose and prevent the 502/504 errors a reverse proxy returns when the app behind it fails',
+    )
     .version(packageVersion(), '-V, --version')
     .showSuggestionAfterError(true)
     .configureOutput({
@@ -103,7 +107,11 @@ export function createProgram(ctx: CliContext): Command {
   // Runs after commander has rejected unknown options and bad values: those are named first.
   program.hook('preAction', (_program, action) => {
     const missing = missingRequiredOption(action);
-    if (missing) action.error(`error: required option '${missing.flags}' not specified`, { code: 'commander.missingMandatoryOptionValue', exitCode: USAGE_EXIT });
+    if (missing)
+      action.error(`error: required option '${missing.flags}' not specified`, {
+        code: 'commander.missingMandatoryOptionValue',
+        exitCode: USAGE_EXIT,
+      });
   });
   program.addHelpText(
     'after',
@@ -124,7 +132,9 @@ Examples:
   // Subcommands inherit the error handling and output of the program, and state the conventions
   // their options follow.
   for (const command of program.commands) {
-    const notes = (['duration', 'size', 'rate'] as const).filter((kind) => command.options.some((o) => !o.hidden && conventionOf(o) === kind));
+    const notes = (['duration', 'size', 'rate'] as const).filter((kind) =>
+      command.options.some((o) => !o.hidden && conventionOf(o) === kind),
+    );
     if (notes.length > 0) command.addHelpText('after', `\n${notes.map((kind) => CONVENTION_NOTES[kind]).join('\n')}`);
     command.exitOverride().configureOutput({
       writeOut: (s) => ctx.stdout.write(s),

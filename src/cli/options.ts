@@ -28,7 +28,8 @@ export function conventionOf(option: Option): 'duration' | 'size' | 'rate' | und
 
 /** The rules as `--help` states them (appended to the help of each command that has such options). */
 export const CONVENTION_NOTES = {
-  duration: 'Durations: a bare number is seconds (1.5 = 1.5 s); units ms, s, m, h, combined as in Go and k6 (250ms, 1m30s, 2h).',
+  duration:
+    'Durations: a bare number is seconds (1.5 = 1.5 s); units ms, s, m, h, combined as in Go and k6 (250ms, 1m30s, 2h).',
   size: 'Sizes: a bare number is bytes; k, m, g are KiB, MiB, GiB as in nginx (512k, 10m).',
   rate: 'Rates: requests per second (200), or per any duration as in vegeta (6000/1m, 50/100ms).',
 } as const;
@@ -44,7 +45,8 @@ export function parseDurationMs(value: string): number {
   if (/^\d+(?:\.\d+)?$/.test(text)) return Number(text) * 1000;
   if (!/^(?:\d+(?:\.\d+)?(?:ms|s|m|h))+$/.test(text)) return Number.NaN;
   let total = 0;
-  for (const [, n, unit] of text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) total += Number(n) * (UNIT_MS[unit!] ?? Number.NaN);
+  for (const [, n, unit] of text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g))
+    total += Number(n) * (UNIT_MS[unit!] ?? Number.NaN);
   return total;
 }
 
@@ -54,7 +56,10 @@ export function formatDuration(ms: number): string {
   if (ms % 1000 !== 0) return `${ms}ms`;
   let s = ms / 1000;
   let out = '';
-  for (const [unit, size] of [['h', 3600], ['m', 60]] as const) {
+  for (const [unit, size] of [
+    ['h', 3600],
+    ['m', 60],
+  ] as const) {
     if (s >= size) {
       out += `${Math.floor(s / size)}${unit}`;
       s %= size;
@@ -78,12 +83,25 @@ export function parseDurationArg({ allowZero = false }: { allowZero?: boolean } 
 }
 
 /** A duration option: `<duration>` placeholder, the one grammar, the default shown as a duration. */
-export function durationOption(flags: string, description: string, defaultMs?: number, { allowZero = false }: { allowZero?: boolean } = {}): Option {
+export function durationOption(
+  flags: string,
+  description: string,
+  defaultMs?: number,
+  { allowZero = false }: { allowZero?: boolean } = {},
+): Option {
   const option = new Option(flags, description).argParser(parseDurationArg({ allowZero }));
   return defaultMs === undefined ? option : option.default(defaultMs, formatDuration(defaultMs));
 }
 
-const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, kib: 1024, m: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gib: 1024 ** 3 };
+const SIZE_UNITS: Record<string, number> = {
+  '': 1,
+  k: 1024,
+  kib: 1024,
+  m: 1024 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gib: 1024 ** 3,
+};
 
 /** `"1024"` (bytes), `"512k"`, `"10m"`, `"1g"`, `"10MiB"`: bytes, 1024-based as nginx reads sizes; NaN when not a size. */
 export function parseSizeBytes(value: string): number {
@@ -98,7 +116,8 @@ export function sizeOption(flags: string, description: string, defaultBytes: num
   return new Option(flags, description)
     .argParser((value: string) => {
       const bytes = parseSizeBytes(value);
-      if (!Number.isSafeInteger(bytes)) throw new InvalidArgumentError('expected a size: bytes (1048576) or with k, m, g (512k, 10m).');
+      if (!Number.isSafeInteger(bytes))
+        throw new InvalidArgumentError('expected a size: bytes (1048576) or with k, m, g (512k, 10m).');
       return bytes;
     })
     .default(defaultBytes);
@@ -113,11 +132,17 @@ export function parseRatePerSecond(value: string): number {
 }
 
 /** A rate option (`<rate>`): per second, or N/duration. */
-export function rateOption(flags: string, description: string, { min = 0, max = Number.POSITIVE_INFINITY, defaultRate }: { min?: number; max?: number; defaultRate?: number } = {}): Option {
+export function rateOption(
+  flags: string,
+  description: string,
+  { min = 0, max = Number.POSITIVE_INFINITY, defaultRate }: { min?: number; max?: number; defaultRate?: number } = {},
+): Option {
   const option = new Option(flags, description).argParser((value: string) => {
     const rate = parseRatePerSecond(value);
     if (!Number.isFinite(rate) || rate < min || rate > max) {
-      throw new InvalidArgumentError(`expected a rate: per second (200) or per duration (6000/1m), ${Number.isFinite(max) ? `from ${min} to ${max} a second` : `at least ${min}`}.`);
+      throw new InvalidArgumentError(
+        `expected a rate: per second (200) or per duration (6000/1m), ${Number.isFinite(max) ? `from ${min} to ${max} a second` : `at least ${min}`}.`,
+      );
     }
     return Math.round(rate * 1000) / 1000;
   });
@@ -129,7 +154,11 @@ export function parseIntArg(min: number, max: number = Number.MAX_SAFE_INTEGER) 
   return (value: string): number => {
     const n = /^-?\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
     if (!Number.isSafeInteger(n) || n < min || n > max) {
-      throw new InvalidArgumentError(max === Number.MAX_SAFE_INTEGER ? `expected a whole number, at least ${min}.` : `expected a whole number from ${min} to ${max}.`);
+      throw new InvalidArgumentError(
+        max === Number.MAX_SAFE_INTEGER
+          ? `expected a whole number, at least ${min}.`
+          : `expected a whole number from ${min} to ${max}.`,
+      );
     }
     return n;
   };
@@ -167,14 +196,38 @@ const exitLines = (...lines: string[]): string => `Exit status:\n${lines.map((l)
 
 /** The `Exit status:` section of each command's help. */
 export const EXIT_STATUS = {
-  app: exitLines('0 stopped by Ctrl-C or SIGTERM (cleanly: connections closed, socket file removed)', EXIT.usage, EXIT.internal),
+  app: exitLines(
+    '0 stopped by Ctrl-C or SIGTERM (cleanly: connections closed, socket file removed)',
+    EXIT.usage,
+    EXIT.internal,
+  ),
   causes: exitLines(EXIT.ok.replace('done', 'printed'), EXIT.usage, EXIT.internal),
-  doctor: exitLines('0 healthy: every fact doctor looked for was read, and none is a finding', '1 findings (or 502/504s in an access log, or upstream errors no pattern knows)', '2 bad input or nothing could be read (one line on stderr); or incomplete: no finding, but facts of a target could not be read (never "healthy" over facts doctor did not see)', EXIT.interrupted.replace('interrupted', 'interrupted --watch/--follow'), EXIT.internal),
+  doctor: exitLines(
+    '0 healthy: every fact doctor looked for was read, and none is a finding',
+    '1 findings (or 502/504s in an access log, or upstream errors no pattern knows)',
+    '2 bad input or nothing could be read (one line on stderr); or incomplete: no finding, but facts of a target could not be read (never "healthy" over facts doctor did not see)',
+    EXIT.interrupted.replace('interrupted', 'interrupted --watch/--follow'),
+    EXIT.internal,
+  ),
   lab: exitLines('0 every verdict holds', '1 some verdict does not', EXIT.usage, EXIT.interrupted, EXIT.internal),
-  load: exitLines('0 the run completed (failed requests are data, not errors)', '1 with --fail-on-errors: some request failed or got a status outside 200-399', EXIT.usage, EXIT.interrupted, EXIT.internal),
+  load: exitLines(
+    '0 the run completed (failed requests are data, not errors)',
+    '1 with --fail-on-errors: some request failed or got a status outside 200-399',
+    EXIT.usage,
+    EXIT.interrupted,
+    EXIT.internal,
+  ),
   mixin: exitLines('0 the files were written', EXIT.usage, EXIT.internal),
-  proxy: exitLines('0 stopped by Ctrl-C or SIGTERM (the proxy stopped, its temp dir removed)', EXIT.usage.replace('bad input', 'bad input, a proxy that is missing or refuses its config, a port it may not bind'), EXIT.internal),
-  report: exitLines(EXIT.ok.replace('done', 'reported'), EXIT.usage.replace('bad input', 'bad input, a file with no result record'), EXIT.internal),
+  proxy: exitLines(
+    '0 stopped by Ctrl-C or SIGTERM (the proxy stopped, its temp dir removed)',
+    EXIT.usage.replace('bad input', 'bad input, a proxy that is missing or refuses its config, a port it may not bind'),
+    EXIT.internal,
+  ),
+  report: exitLines(
+    EXIT.ok.replace('done', 'reported'),
+    EXIT.usage.replace('bad input', 'bad input, a file with no result record'),
+    EXIT.internal,
+  ),
 } as const;
 
 /** Fails now, not after a long run, when `path` cannot be written (its directory missing or read-only). */
@@ -183,7 +236,10 @@ export function checkWritable(option: string, path: string): void {
   try {
     accessSync(dirname(resolve(path)), constants.W_OK);
   } catch (err) {
-    throw new BadgatewayError(ERROR_CODES.BAD_OPTION, `${option}: cannot write ${path} (${errnoCode(err) ?? String(err)})`);
+    throw new BadgatewayError(
+      ERROR_CODES.BAD_OPTION,
+      `${option}: cannot write ${path} (${errnoCode(err) ?? String(err)})`,
+    );
   }
 }
 
@@ -197,9 +253,13 @@ export function checkUnixSocket(path: string, { missingOk = false }: { missingOk
     isSocket = statSync(path).isSocket();
   } catch (err) {
     if (missingOk && errnoCode(err) === 'ENOENT') return;
-    throw new BadgatewayError(ERROR_CODES.NO_SUCH_SOCKET, `--unix-socket: ${path} does not exist (${errnoCode(err) ?? 'error'})`, {
-      hint: 'start the server first, or check the path',
-    });
+    throw new BadgatewayError(
+      ERROR_CODES.NO_SUCH_SOCKET,
+      `--unix-socket: ${path} does not exist (${errnoCode(err) ?? 'error'})`,
+      {
+        hint: 'start the server first, or check the path',
+      },
+    );
   }
   if (!isSocket) throw new BadgatewayError(ERROR_CODES.NO_SUCH_SOCKET, `--unix-socket: ${path} is not a socket`);
 }
@@ -249,7 +309,10 @@ export function addDeprecatedAliases(command: Command, ctx: CliContext, aliases:
       if (value === undefined) continue;
       const oldFlag = alias.flags.split(/[ ,]/)[0]!;
       if (cmd.getOptionValueSource(alias.attribute) === 'cli') {
-        throw new BadgatewayError(ERROR_CODES.BAD_OPTION, `${oldFlag} and ${alias.replacement} mean the same: give ${alias.replacement} only`);
+        throw new BadgatewayError(
+          ERROR_CODES.BAD_OPTION,
+          `${oldFlag} and ${alias.replacement} mean the same: give ${alias.replacement} only`,
+        );
       }
       ctx.stderr.write(`badgateway ${cmd.name()}: ${oldFlag} is deprecated; use ${alias.replacement}\n`);
       cmd.setOptionValueWithSource(alias.attribute, value, 'cli');

@@ -36,7 +36,8 @@ export interface AccessLogRecord {
   upstreamLogged: boolean;
 }
 
-const COMBINED = /^\S+ \S+ \S+ \[([^\]]+)\] "(?:[^"\\]|\\.)*" (\d{3}) (?:\d+|-)(?: "(?:[^"\\]|\\.)*" "(?:[^"\\]|\\.)*")?(.*)$/;
+const COMBINED =
+  /^\S+ \S+ \S+ \[([^\]]+)\] "(?:[^"\\]|\\.)*" (\d{3}) (?:\d+|-)(?: "(?:[^"\\]|\\.)*" "(?:[^"\\]|\\.)*")?(.*)$/;
 const KEY_ALIASES: Record<string, 'us' | 'ua' | 'urt' | 'rt'> = {
   upstream_status: 'us',
   us: 'us',
@@ -56,8 +57,15 @@ export function parseAccessLogLine(line: string): AccessLogRecord | undefined {
   const status = Number(m[2]);
   const fields = parseKeyValues(m[3] ?? '');
   const time = parseTimeLocal(m[1] ?? '') ?? null;
-  if (fields.us === undefined && fields.ua === undefined) return { format: 'combined', time, status, attempts: [], upstreamLogged: false };
-  return { format: 'combined+upstream', time, status, attempts: pairAttempts(fields.ua, fields.us), upstreamLogged: fields.ua !== undefined };
+  if (fields.us === undefined && fields.ua === undefined)
+    return { format: 'combined', time, status, attempts: [], upstreamLogged: false };
+  return {
+    format: 'combined+upstream',
+    time,
+    status,
+    attempts: pairAttempts(fields.ua, fields.us),
+    upstreamLogged: fields.ua !== undefined,
+  };
 }
 
 function parseKeyValues(rest: string): Partial<Record<'us' | 'ua' | 'urt' | 'rt', string>> {
@@ -75,7 +83,8 @@ function parseKeyValues(rest: string): Partial<Record<'us' | 'ua' | 'urt' | 'rt'
 
 /** `127.0.0.1:1, 127.0.0.1:2` + `502, 200` → two attempts; `-` = not tried / no value. */
 function pairAttempts(addrs: string | undefined, statuses: string | undefined): AccessLogRecord['attempts'] {
-  const split = (v: string | undefined): string[] => (v === undefined || v === '' ? [] : v.split(/\s*(?:,|:(?=\s))\s*/).filter((x) => x !== ''));
+  const split = (v: string | undefined): string[] =>
+    v === undefined || v === '' ? [] : v.split(/\s*(?:,|:(?=\s))\s*/).filter((x) => x !== '');
   const a = split(addrs);
   const s = split(statuses);
   const n = Math.max(a.length, s.length);
@@ -101,13 +110,23 @@ function parseJsonLine(line: string): AccessLogRecord | undefined {
   const o = value as Record<string, unknown>;
   const status = Number(o['status']);
   if (!Number.isInteger(status) || status < 100 || status > 599) return undefined;
-  const text = (k: string): string | undefined => (typeof o[k] === 'string' || typeof o[k] === 'number' ? String(o[k]) : undefined);
+  const text = (k: string): string | undefined =>
+    typeof o[k] === 'string' || typeof o[k] === 'number' ? String(o[k]) : undefined;
   const timeLocal = text('time_local');
   const iso = text('time_iso8601') ?? text('time');
-  const time = (timeLocal !== undefined ? parseTimeLocal(timeLocal) : undefined) ?? (iso !== undefined ? parseIsoTime(iso) : undefined) ?? null;
+  const time =
+    (timeLocal !== undefined ? parseTimeLocal(timeLocal) : undefined) ??
+    (iso !== undefined ? parseIsoTime(iso) : undefined) ??
+    null;
   const us = text('upstream_status');
   const ua = text('upstream_addr');
-  return { format: 'json', time, status, attempts: us === undefined && ua === undefined ? [] : pairAttempts(ua, us), upstreamLogged: ua !== undefined };
+  return {
+    format: 'json',
+    time,
+    status,
+    attempts: us === undefined && ua === undefined ? [] : pairAttempts(ua, us),
+    upstreamLogged: ua !== undefined,
+  };
 }
 
 /** 502s and 504s seen on one upstream. */
@@ -153,7 +172,11 @@ export class AccessLogAggregator {
   #s502 = 0;
   #s504 = 0;
 
-  constructor({ bucketS = 60, maxBuckets = 10_000, maxUpstreams = 1000 }: { bucketS?: number; maxBuckets?: number; maxUpstreams?: number } = {}) {
+  constructor({
+    bucketS = 60,
+    maxBuckets = 10_000,
+    maxUpstreams = 1000,
+  }: { bucketS?: number; maxBuckets?: number; maxUpstreams?: number } = {}) {
     this.#bucketS = bucketS;
     this.#bucket = createBucketer(bucketS);
     this.#maxBuckets = maxBuckets;
@@ -209,7 +232,12 @@ export class AccessLogAggregator {
     for (const { name, count } of this.#statuses.entries()) statuses[name] = count;
     return {
       files: this.#files,
-      lines: { total: this.#total, parsed: this.#parsed, unparsed: this.#total - this.#parsed, byFormat: this.#byFormat },
+      lines: {
+        total: this.#total,
+        parsed: this.#parsed,
+        unparsed: this.#total - this.#parsed,
+        byFormat: this.#byFormat,
+      },
       statuses,
       s502: this.#s502,
       s504: this.#s504,
@@ -252,7 +280,10 @@ export async function summarizeAccessLogs(
     aggregator.addFile({ file, lines: r.lines, bytes: r.bytes, gzip: r.gzip, truncatedLines: r.truncated });
     if (nonBlank > 0 && aggregator.parsed === parsedBefore) {
       const name = file === '-' ? 'standard input' : file;
-      throw new BadgatewayError(ERROR_CODES.UNKNOWN_FORMAT, `no line of ${name} is in a format doctor reads (tried: ${ACCESS_LOG_FORMATS.join(', ')})`);
+      throw new BadgatewayError(
+        ERROR_CODES.UNKNOWN_FORMAT,
+        `no line of ${name} is in a format doctor reads (tried: ${ACCESS_LOG_FORMATS.join(', ')})`,
+      );
     }
   }
   return aggregator.summary();

@@ -96,7 +96,10 @@ export const fdChainRule: LiveRule = (target, _facts, options) => {
   if (dominant === 'own') {
     return [
       fdFinding({
-        evidence: [`held by the app's own files, pipes and anon inodes (${counts.own} of ${p.fds.open}): ${targetList(h)} — opened and never closed: a leak in the app's code`, socketLine(h)],
+        evidence: [
+          `held by the app's own files, pipes and anon inodes (${counts.own} of ${p.fds.open}): ${targetList(h)} — opened and never closed: a leak in the app's code`,
+          socketLine(h),
+        ],
       }),
     ];
   }
@@ -123,7 +126,14 @@ export const fdChainRule: LiveRule = (target, _facts, options) => {
 };
 
 /** keepalive-leak or close-wait-leak as the root of an fd shortage: critical, with fd-exhaustion as its effect. */
-function socketLeakFinding(target: TargetFacts, cause: CauseId, n: number, fdSeverity: Severity, holderEvidence: string[], options: DoctorOptions): Finding {
+function socketLeakFinding(
+  target: TargetFacts,
+  cause: CauseId,
+  n: number,
+  fdSeverity: Severity,
+  holderEvidence: string[],
+  options: DoctorOptions,
+): Finding {
   const p = target.process!;
   const what =
     cause === 'keepalive-leak'

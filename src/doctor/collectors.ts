@@ -203,15 +203,24 @@ export async function collectFacts(
   const named = targets.length > 0;
   // Nothing named and nothing to read: the whole machine. A log or a config given: the upstreams
   // the proxy config names are what to inspect.
-  const scan = !named && options.scanAll && options.errorLogs.length + options.accessLogs.length + options.nginxConfs.length + options.appLogs.length === 0;
+  const scan =
+    !named &&
+    options.scanAll &&
+    options.errorLogs.length + options.accessLogs.length + options.nginxConfs.length + options.appLogs.length === 0;
   if (scan) targets.push(...(await collectAll(options, ctx)));
   else if (!named) {
     for (const t of configTargets(proxy)) {
       try {
-        targets.push(t.kind === 'port' ? await collectPort(t.port, options, ctx, t.upstream) : await collectUnixSocket(t.path, options, ctx, t.upstream));
+        targets.push(
+          t.kind === 'port'
+            ? await collectPort(t.port, options, ctx, t.upstream)
+            : await collectUnixSocket(t.path, options, ctx, t.upstream),
+        );
       } catch (err) {
         // An upstream of the config we may not look at: said, not fatal (the user named no target).
-        proxy.unseen.push(`upstream ${t.upstream} (${t.kind === 'port' ? `port ${t.port}` : `unix:${t.path}`}): ${err instanceof Error ? err.message : String(err)}`);
+        proxy.unseen.push(
+          `upstream ${t.upstream} (${t.kind === 'port' ? `port ${t.port}` : `unix:${t.path}`}): ${err instanceof Error ? err.message : String(err)}`,
+        );
       }
     }
   }
@@ -229,15 +238,22 @@ export async function collectFacts(
   const wantCounters = tcpInspected && (previous !== undefined || options.intervalMs > 0);
   // Unix connections carry no idle timers: doctor looks at them twice, the interval apart (or, when
   // watching, compares with the previous sample) and counts the ones that stayed quiet.
-  const unixListeners = targets.flatMap((t) => t.listeners).filter((l) => l.kind === 'unix' && l.path !== undefined && (l.connections?.states.ESTABLISHED ?? 0) > 0);
+  const unixListeners = targets
+    .flatMap((t) => t.listeners)
+    .filter((l) => l.kind === 'unix' && l.path !== undefined && (l.connections?.states.ESTABLISHED ?? 0) > 0);
   const wantUnix = unixListeners.length > 0 && (previousUnix !== undefined || options.intervalMs > 0);
   const firstUnix = wantUnix ? (previousUnix ?? (await readUnixSample())) : undefined;
   // A process near its fd limit gets a second look too: a socket quiet at both samples is idle,
   // not a request caught between its read and its answer.
-  const wantHolders = options.intervalMs > 0 && [...ctx.holders.values()].some((h) => h.process.fds.ratio >= options.fdWarningRatio);
+  const wantHolders =
+    options.intervalMs > 0 && [...ctx.holders.values()].some((h) => h.process.fds.ratio >= options.fdWarningRatio);
   if ((wantCounters || wantUnix || wantHolders) && options.intervalMs > 0) {
     const holderStarts = wantHolders ? [...ctx.holders.values()].map((h) => h.atMs) : [];
-    const starts = [!previous && wantCounters ? before?.atMs : undefined, !previousUnix ? firstUnix?.atMs : undefined, ...holderStarts].filter((t) => t !== undefined);
+    const starts = [
+      !previous && wantCounters ? before?.atMs : undefined,
+      !previousUnix ? firstUnix?.atMs : undefined,
+      ...holderStarts,
+    ].filter((t) => t !== undefined);
     const waited = starts.length > 0 ? Date.now() - Math.max(...starts) : Infinity;
     if (waited < options.intervalMs) await sleep(options.intervalMs - waited, options.signal);
   }
@@ -250,18 +266,31 @@ export async function collectFacts(
     before && after
       ? {
           intervalMs: after.atMs - before.atMs,
-          listenOverflows: { before: before.listenOverflows, after: after.listenOverflows, delta: after.listenOverflows - before.listenOverflows },
-          listenDrops: { before: before.listenDrops, after: after.listenDrops, delta: after.listenDrops - before.listenDrops },
+          listenOverflows: {
+            before: before.listenOverflows,
+            after: after.listenOverflows,
+            delta: after.listenOverflows - before.listenOverflows,
+          },
+          listenDrops: {
+            before: before.listenDrops,
+            after: after.listenDrops,
+            delta: after.listenDrops - before.listenDrops,
+          },
         }
       : null;
   // The latest reading is what the next sample (watch mode) compares with.
-  return { facts: { collectedAt: new Date().toISOString(), targets, machine: { somaxconn, netstat } }, netstat: after ?? before, unix };
+  return {
+    facts: { collectedAt: new Date().toISOString(), targets, machine: { somaxconn, netstat } },
+    netstat: after ?? before,
+    unix,
+  };
 }
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '0.0.0.0', '::', '[::1]']);
 
 /** A pool key: `unix:/path` or `port:N`. */
-const addressKey = (l: { kind: string; path?: string; port?: number }): string => (l.kind === 'unix' ? `unix:${l.path}` : `port:${l.port}`);
+const addressKey = (l: { kind: string; path?: string; port?: number }): string =>
+  l.kind === 'unix' ? `unix:${l.path}` : `port:${l.port}`;
 
 /** Every keep-alive pool the proxy configs keep, by the address of its servers (local ones only). */
 function poolsOf(proxy: ProxyContext): Map<string, ProxyPoolFacts | null> {
@@ -270,10 +299,21 @@ function poolsOf(proxy: ProxyContext): Map<string, ProxyPoolFacts | null> {
     for (const u of config.upstreams) {
       const pooled = u.keepalive > 0 && u.poolEffective;
       for (const s of u.servers) {
-        const key = s.unixPath !== undefined ? `unix:${s.unixPath}` : s.port !== undefined && LOOPBACK.has(s.host ?? '') ? `port:${s.port}` : undefined;
+        const key =
+          s.unixPath !== undefined
+            ? `unix:${s.unixPath}`
+            : s.port !== undefined && LOOPBACK.has(s.host ?? '')
+              ? `port:${s.port}`
+              : undefined;
         if (!key) continue;
         // One config that pools connections to the address is enough for a race.
-        if (pooled) pools.set(key, { upstream: u.name, keepalive: u.keepalive, keepaliveTimeoutMs: u.keepaliveTimeoutMs, source: config.source });
+        if (pooled)
+          pools.set(key, {
+            upstream: u.name,
+            keepalive: u.keepalive,
+            keepaliveTimeoutMs: u.keepaliveTimeoutMs,
+            source: config.source,
+          });
         else if (!pools.get(key)) pools.set(key, null);
       }
     }
@@ -282,8 +322,11 @@ function poolsOf(proxy: ProxyContext): Map<string, ProxyPoolFacts | null> {
 }
 
 /** The local upstream servers the proxy configs name (each once); remote ones are noted, not inspected. */
-function configTargets(proxy: ProxyContext): ({ kind: 'port'; port: number; upstream: string } | { kind: 'unix'; path: string; upstream: string })[] {
-  const out: ({ kind: 'port'; port: number; upstream: string } | { kind: 'unix'; path: string; upstream: string })[] = [];
+function configTargets(
+  proxy: ProxyContext,
+): ({ kind: 'port'; port: number; upstream: string } | { kind: 'unix'; path: string; upstream: string })[] {
+  const out: ({ kind: 'port'; port: number; upstream: string } | { kind: 'unix'; path: string; upstream: string })[] =
+    [];
   const seen = new Set<string>();
   for (const config of proxy.configs) {
     for (const u of config.upstreams) {
@@ -309,7 +352,11 @@ function checkProxyAccess(targets: TargetFacts[], proxy: ProxyContext): void {
   const identitiesFor = (path: string): WorkerIdentity[] => {
     if (proxy.proxyUser) return [proxy.proxyUser];
     return proxy.configs
-      .filter((c) => c.workerIdentity && c.upstreams.some((u) => u.servers.some((s) => s.unixPath !== undefined && samePathLoose(s.unixPath, path))))
+      .filter(
+        (c) =>
+          c.workerIdentity &&
+          c.upstreams.some((u) => u.servers.some((s) => s.unixPath !== undefined && samePathLoose(s.unixPath, path))),
+      )
       .map((c) => c.workerIdentity!)
       .filter((w, i, all) => all.findIndex((x) => x.uid === w.uid && x.gid === w.gid) === i);
   };
@@ -328,7 +375,13 @@ function checkProxyAccess(targets: TargetFacts[], proxy: ProxyContext): void {
   };
   for (const t of targets) {
     for (const l of t.listeners) if (l.kind === 'unix' && l.path !== undefined) l.proxyAccess = check(l.path);
-    if (t.kind === 'unix-socket' && t.unixSocket !== undefined && t.listeners.length === 0 && t.missing === 'stale-socket-file') t.proxyAccess = check(t.unixSocket);
+    if (
+      t.kind === 'unix-socket' &&
+      t.unixSocket !== undefined &&
+      t.listeners.length === 0 &&
+      t.missing === 'stale-socket-file'
+    )
+      t.proxyAccess = check(t.unixSocket);
   }
 }
 
@@ -384,7 +437,12 @@ async function readCommand(pid: number): Promise<string | null> {
 }
 
 /** The process's fds; what holds them too when `withHolders` (or when it is near its limit). */
-async function collectProcess(pid: number, ctx: CollectContext, options: DoctorOptions, withHolders = true): Promise<ProcessFacts> {
+async function collectProcess(
+  pid: number,
+  ctx: CollectContext,
+  options: DoctorOptions,
+  withHolders = true,
+): Promise<ProcessFacts> {
   const read = await readProcessFds(pid);
   if (withHolders || read.process.fds.ratio >= options.fdWarningRatio) await readHolders(read, ctx);
   return read.process;
@@ -397,7 +455,9 @@ async function collectProcess(pid: number, ctx: CollectContext, options: DoctorO
  * Synchronous readlinks on purpose: ~10 µs each against ~20 µs through the thread pool, so 20,000
  * fds take ~0.2 s; fds closing meanwhile are skipped.
  */
-async function readProcessFds(pid: number): Promise<{ process: ProcessFacts; socketInodes: Set<number>; targets: FdTargetCounter }> {
+async function readProcessFds(
+  pid: number,
+): Promise<{ process: ProcessFacts; socketInodes: Set<number>; targets: FdTargetCounter }> {
   const dir = `/proc/${pid}/fd`;
   let names: string[];
   try {
@@ -428,7 +488,10 @@ async function readProcessFds(pid: number): Promise<{ process: ProcessFacts; soc
 }
 
 /** Reads what holds the fds of a process once per sample (several targets may name it). */
-async function readHolders(read: { process: ProcessFacts; socketInodes: Set<number>; targets: FdTargetCounter }, ctx: CollectContext): Promise<void> {
+async function readHolders(
+  read: { process: ProcessFacts; socketInodes: Set<number>; targets: FdTargetCounter },
+  ctx: CollectContext,
+): Promise<void> {
   const known = ctx.holders.get(read.process.pid);
   if (known) {
     if (known.process.holders) read.process.holders = known.process.holders;
@@ -444,7 +507,10 @@ async function rereadHolders(ctx: CollectContext): Promise<void> {
   for (const sample of ctx.holders.values()) {
     try {
       const states = await readSocketStates(sample.process.pid, sample.socketInodes);
-      sample.process.holders = summarizeHolders(sample.socketInodes, states, sample.targets, { quiet: sample.quiet, gapMs: Date.now() - sample.atMs });
+      sample.process.holders = summarizeHolders(sample.socketInodes, states, sample.targets, {
+        quiet: sample.quiet,
+        gapMs: Date.now() - sample.atMs,
+      });
     } catch {
       // Gone meanwhile: the first look stands.
     }
@@ -453,7 +519,9 @@ async function rereadHolders(ctx: CollectContext): Promise<void> {
 
 function toListener(s: ListenSocket, pid?: number): ListenerFacts {
   const name =
-    s.kind === 'unix' ? `unix:${s.path ?? s.address}` : `${s.address.includes(':') ? `[${s.address}]` : s.address}:${s.port ?? '*'}`;
+    s.kind === 'unix'
+      ? `unix:${s.path ?? s.address}`
+      : `${s.address.includes(':') ? `[${s.address}]` : s.address}:${s.port ?? '*'}`;
   const listener: ListenerFacts = { kind: s.kind, name, queue: s.queue, backlog: s.backlog };
   if (s.port !== undefined) listener.port = s.port;
   if (s.path !== undefined) listener.path = s.path;
@@ -471,7 +539,10 @@ async function enrichListeners(listeners: ListenerFacts[], options: DoctorOption
     if (!seen.has(key)) {
       let facts: ConnectionFacts | undefined;
       try {
-        const stats = await readConnections(listener.kind === 'unix' ? { unixSocket: listener.path ?? '' } : { port: listener.port ?? 0 }, { idleMs: options.idleMs });
+        const stats = await readConnections(
+          listener.kind === 'unix' ? { unixSocket: listener.path ?? '' } : { port: listener.port ?? 0 },
+          { idleMs: options.idleMs },
+        );
         facts = summarizeConnections(stats, options.idleMs);
       } catch {
         facts = undefined;
@@ -486,7 +557,9 @@ async function enrichListeners(listeners: ListenerFacts[], options: DoctorOption
     if (pool === null) listener.proxyUnpooled = true;
     else if (options.proxyIdleTimeoutMs > 0 || pool) {
       listener.keepAlive = await probeKeepAlive(
-        listener.kind === 'unix' ? { unixSocket: listener.path ?? '' } : { host: probeHost(listener), port: listener.port ?? 0 },
+        listener.kind === 'unix'
+          ? { unixSocket: listener.path ?? '' }
+          : { host: probeHost(listener), port: listener.port ?? 0 },
         { timeoutMs: options.probeTimeoutMs, ...(options.signal ? { signal: options.signal } : {}) },
       );
     }
@@ -509,37 +582,60 @@ async function collectPid(pid: number, options: DoctorOptions, ctx: CollectConte
   const read = await readProcessFds(pid);
   const { process, socketInodes } = read;
   await readHolders(read, ctx);
-  const listeners = (await readListenSockets({}, { owners: false })).filter((s) => socketInodes.has(s.inode)).map((s) => toListener(s, pid));
+  const listeners = (await readListenSockets({}, { owners: false }))
+    .filter((s) => socketInodes.has(s.inode))
+    .map((s) => toListener(s, pid));
   await enrichListeners(listeners, options, ctx);
   return { label: `pid ${pid}${process.command ? ` (${process.command})` : ''}`, kind: 'pid', pid, process, listeners };
 }
 
 /** Why a process doctor needs could not be read, for the report's `not seen:` lines. */
-const NOT_ROOT = 'doctor runs as a user that may not read it: run it as root or as the process\'s user';
+const NOT_ROOT = "doctor runs as a user that may not read it: run it as root or as the process's user";
 
 /**
  * The process that owns the listeners, read (fds, what holds them). When it cannot be read —
  * another user's process, or `ss` showing no owner to a non-root user — the socket facts still
  * stand and the target says what was not seen.
  */
-async function ownerProcess(target: TargetFacts, options: DoctorOptions, ctx: CollectContext): Promise<ProcessFacts | undefined> {
+async function ownerProcess(
+  target: TargetFacts,
+  options: DoctorOptions,
+  ctx: CollectContext,
+): Promise<ProcessFacts | undefined> {
   const pid = target.listeners.find((l) => l.pid !== undefined)?.pid;
   if (pid === undefined) {
-    if (process.getuid?.() !== 0) (target.unseen ??= []).push(`${target.label}: the process that listens (ss shows other users' processes only to root; ${NOT_ROOT}, or give --pid)`);
+    if (process.getuid?.() !== 0)
+      (target.unseen ??= []).push(
+        `${target.label}: the process that listens (ss shows other users' processes only to root; ${NOT_ROOT}, or give --pid)`,
+      );
     return undefined;
   }
   try {
     return await collectProcess(pid, ctx, options);
   } catch (err) {
-    const why = errnoCode((err as { cause?: unknown }).cause) === 'ENOENT' ? 'it exited while doctor read it' : `permission denied (${NOT_ROOT})`;
+    const why =
+      errnoCode((err as { cause?: unknown }).cause) === 'ENOENT'
+        ? 'it exited while doctor read it'
+        : `permission denied (${NOT_ROOT})`;
     (target.unseen ??= []).push(`${target.label}: the fds of pid ${pid}, its owner: ${why}`);
     return undefined;
   }
 }
 
-async function collectPort(port: number, options: DoctorOptions, ctx: CollectContext, fromConfig?: string): Promise<TargetFacts> {
+async function collectPort(
+  port: number,
+  options: DoctorOptions,
+  ctx: CollectContext,
+  fromConfig?: string,
+): Promise<TargetFacts> {
   const listeners = (await readListenSockets({ port })).map((s) => toListener(s));
-  const target: TargetFacts = { label: `port ${port}`, kind: 'port', port, listeners, ...(fromConfig ? { fromConfig } : {}) };
+  const target: TargetFacts = {
+    label: `port ${port}`,
+    kind: 'port',
+    port,
+    listeners,
+    ...(fromConfig ? { fromConfig } : {}),
+  };
   if (listeners.length === 0) {
     target.missing = 'no-listener';
     return target;
@@ -553,8 +649,19 @@ async function collectPort(port: number, options: DoctorOptions, ctx: CollectCon
   return target;
 }
 
-async function collectUnixSocket(path: string, options: DoctorOptions, ctx: CollectContext, fromConfig?: string): Promise<TargetFacts> {
-  const target: TargetFacts = { label: `unix:${path}`, kind: 'unix-socket', unixSocket: path, listeners: [], ...(fromConfig ? { fromConfig } : {}) };
+async function collectUnixSocket(
+  path: string,
+  options: DoctorOptions,
+  ctx: CollectContext,
+  fromConfig?: string,
+): Promise<TargetFacts> {
+  const target: TargetFacts = {
+    label: `unix:${path}`,
+    kind: 'unix-socket',
+    unixSocket: path,
+    listeners: [],
+    ...(fromConfig ? { fromConfig } : {}),
+  };
   let isSocket: boolean;
   try {
     isSocket = (await stat(path)).isSocket();
@@ -604,11 +711,17 @@ async function collectAll(options: DoctorOptions, ctx: CollectContext): Promise<
       process = await collectProcess(pid, ctx, options, false);
     } catch (err) {
       process = undefined;
-      if (errnoCode((err as { cause?: unknown }).cause) !== 'ENOENT') unseen = `pid ${pid}: its fds (permission denied: ${NOT_ROOT})`;
+      if (errnoCode((err as { cause?: unknown }).cause) !== 'ENOENT')
+        unseen = `pid ${pid}: its fds (permission denied: ${NOT_ROOT})`;
     }
     if (budget > 0) await enrichListeners(listeners.slice(0, budget), options, ctx);
     budget -= listeners.length;
-    const target: TargetFacts = { label: `pid ${pid}${process?.command ? ` (${process.command})` : ''}`, kind: 'pid', pid, listeners };
+    const target: TargetFacts = {
+      label: `pid ${pid}${process?.command ? ` (${process.command})` : ''}`,
+      kind: 'pid',
+      pid,
+      listeners,
+    };
     if (process) target.process = process;
     if (unseen) target.unseen = [unseen];
     targets.push(target);
@@ -621,7 +734,13 @@ async function collectAll(options: DoctorOptions, ctx: CollectContext): Promise<
       ...(listener.port !== undefined ? { port: listener.port } : {}),
       ...(listener.path !== undefined ? { unixSocket: listener.path } : {}),
       listeners: [listener],
-      ...(root ? {} : { unseen: [`${listener.name}: the process that listens (ss shows other users' processes only to root; ${NOT_ROOT})`] }),
+      ...(root
+        ? {}
+        : {
+            unseen: [
+              `${listener.name}: the process that listens (ss shows other users' processes only to root; ${NOT_ROOT})`,
+            ],
+          }),
     });
   }
   return targets;

@@ -66,7 +66,16 @@ export interface RootCause {
 export function rootCauseOf(findings: readonly Finding[]): RootCause | null {
   const f = findings[0];
   if (!f) return null;
-  return { cause: f.cause, title: f.title, severity: f.severity, source: f.source, target: f.target, sentence: f.summary, alternatives: f.alsoConsistentWith, effects: f.causes };
+  return {
+    cause: f.cause,
+    title: f.title,
+    severity: f.severity,
+    source: f.source,
+    target: f.target,
+    sentence: f.summary,
+    alternatives: f.alsoConsistentWith,
+    effects: f.causes,
+  };
 }
 
 /** Re-samples live facts (for --watch / --prometheus); see {@link createLogReader} for the logs; the proxy's config and the app/kernel logs are read once, on the first sample. */
@@ -79,7 +88,11 @@ export interface DoctorSampler {
  * Logs are read on the first sample; with `follow` (watch mode) each later sample adds the lines
  * appended since, so the log counts only grow.
  */
-export function createDoctorSampler(user: Partial<DoctorOptions> = {}, io: { stdin?: Readable } = {}, { follow = false } = {}): DoctorSampler {
+export function createDoctorSampler(
+  user: Partial<DoctorOptions> = {},
+  io: { stdin?: Readable } = {},
+  { follow = false } = {},
+): DoctorSampler {
   const options = resolveDoctorOptions(user);
   let previous: NetstatSample | undefined;
   let previousUnix: UnixSample | undefined;
@@ -90,11 +103,25 @@ export function createDoctorSampler(user: Partial<DoctorOptions> = {}, io: { std
       const start = performance.now();
       const { errorLog, accessLog } = await logReader.read();
       if (!context && (errorLog || accessLog)) {
-        debug('doctor: read logs in %d ms (%d error-log lines, %d access-log lines)', Math.round(performance.now() - start), errorLog?.lines.total ?? 0, accessLog?.lines.total ?? 0);
+        debug(
+          'doctor: read logs in %d ms (%d error-log lines, %d access-log lines)',
+          Math.round(performance.now() - start),
+          errorLog?.lines.total ?? 0,
+          accessLog?.lines.total ?? 0,
+        );
       }
       context ??= await readContext(options, errorLog);
       const explicit = options.pids.length + options.ports.length + options.unixSockets.length > 0;
-      const wantsLive = explicit || context.proxy.configs.length > 0 || (options.scanAll && options.errorLogs.length + options.proxyLogs.length + options.accessLogs.length + options.appLogs.length + options.nginxConfs.length === 0);
+      const wantsLive =
+        explicit ||
+        context.proxy.configs.length > 0 ||
+        (options.scanAll &&
+          options.errorLogs.length +
+            options.proxyLogs.length +
+            options.accessLogs.length +
+            options.appLogs.length +
+            options.nginxConfs.length ===
+            0);
       let facts: DoctorFacts | null = null;
       if (wantsLive) {
         const start = performance.now();
@@ -111,21 +138,34 @@ export function createDoctorSampler(user: Partial<DoctorOptions> = {}, io: { std
 
 /** What is read once per doctor run besides the logs: the proxy's config, worker deaths. */
 async function readContext(options: DoctorOptions, errorLog: ErrorLogSummary | null): Promise<LogContext> {
-  const proxy = options.nginxConfs.length > 0 || options.discoverProxy || options.proxyUser ? await loadProxyContext(options) : { ...NO_PROXY_CONTEXT, unseen: [] };
+  const proxy =
+    options.nginxConfs.length > 0 || options.discoverProxy || options.proxyUser
+      ? await loadProxyContext(options)
+      : { ...NO_PROXY_CONTEXT, unseen: [] };
   return { proxy, crashes: await readCrashLogs(options, errorLog, proxy.unseen) };
 }
 
 /** App logs (each readable one) and, when a worker death is in question, the kernel log. */
-async function readCrashLogs(options: DoctorOptions, errorLog: ErrorLogSummary | null, unseen: string[]): Promise<CrashLogSummary[]> {
+async function readCrashLogs(
+  options: DoctorOptions,
+  errorLog: ErrorLogSummary | null,
+  unseen: string[],
+): Promise<CrashLogSummary[]> {
   const out: CrashLogSummary[] = [];
   for (const file of options.appLogs) {
     try {
-      out.push(await summarizeAppLogs([file], { maxLineChars: options.maxLineChars, ...(options.signal ? { signal: options.signal } : {}) }));
+      out.push(
+        await summarizeAppLogs([file], {
+          maxLineChars: options.maxLineChars,
+          ...(options.signal ? { signal: options.signal } : {}),
+        }),
+      );
     } catch (err) {
       unseen.push(err instanceof Error ? err.message : String(err));
     }
   }
-  const deathInQuestion = options.appLogs.length > 0 || (errorLog?.patterns.some((p) => p.causes.includes('upstream-crash')) ?? false);
+  const deathInQuestion =
+    options.appLogs.length > 0 || (errorLog?.patterns.some((p) => p.causes.includes('upstream-crash')) ?? false);
   if (options.kernelLog && deathInQuestion) {
     const kernel = await readKernelCrashes();
     if ('unreadable' in kernel) unseen.push(kernel.unreadable);
@@ -135,7 +175,10 @@ async function readCrashLogs(options: DoctorOptions, errorLog: ErrorLogSummary |
 }
 
 /** One diagnosis: collect → rules → verdict. Throws BG_NO_SUCH_PID / BG_PERMISSION / BG_UNREADABLE when it cannot inspect. */
-export async function runDoctor(user: Partial<DoctorOptions> = {}, io: { stdin?: Readable } = {}): Promise<DoctorReport> {
+export async function runDoctor(
+  user: Partial<DoctorOptions> = {},
+  io: { stdin?: Readable } = {},
+): Promise<DoctorReport> {
   return createDoctorSampler(user, io).sample();
 }
 
@@ -151,23 +194,31 @@ export function buildReport(
   context: LogContext = { proxy: NO_PROXY_CONTEXT, crashes: [] },
 ): DoctorReport {
   const live = facts ? evaluateLiveRules(facts, options, context.proxy) : [];
-  const fromLog = errorLog ? evaluateErrorLog(errorLog, options, live, context) : evaluateErrorLog(EMPTY_ERROR_LOG, options, live, context);
+  const fromLog = errorLog
+    ? evaluateErrorLog(errorLog, options, live, context)
+    : evaluateErrorLog(EMPTY_ERROR_LOG, options, live, context);
   const findings = rankFindings([...live, ...fromLog]);
   const notes: string[] = [];
   if (errorLog && errorLog.lines.unknownUpstream > 0) {
     const unknown = errorLog.patterns.find((p) => p.id === 'unknown-upstream-error');
-    notes.push(`${errorLog.lines.unknownUpstream} upstream error line(s) match no known pattern, e.g. ${unknown?.example ?? '?'}`);
+    notes.push(
+      `${errorLog.lines.unknownUpstream} upstream error line(s) match no known pattern, e.g. ${unknown?.example ?? '?'}`,
+    );
   }
-  if (errorLog && errorLog.lines.truncated > 0) notes.push(`${errorLog.lines.truncated} error-log line(s) longer than ${options.maxLineChars} characters were cut`);
+  if (errorLog && errorLog.lines.truncated > 0)
+    notes.push(`${errorLog.lines.truncated} error-log line(s) longer than ${options.maxLineChars} characters were cut`);
   if (accessLog && accessLogHas5xx(accessLog)) {
     notes.push(
       `access log: ${accessLog.s502} × 502 and ${accessLog.s504} × 504${errorLog ? '' : ' — pass the proxy error log (--nginx-error-log) to name their cause'}`,
     );
   }
   if (accessLog && accessLog.lines.parsed === 0 && accessLog.lines.total > 0) {
-    notes.push(`access log: none of ${accessLog.lines.total} lines is in a known format (combined, combined+upstream, json)`);
+    notes.push(
+      `access log: none of ${accessLog.lines.total} lines is in a known format (combined, combined+upstream, json)`,
+    );
   }
-  const unhealthy = findings.length > 0 || (errorLog?.lines.unknownUpstream ?? 0) > 0 || accessLogHas5xx(accessLog ?? undefined);
+  const unhealthy =
+    findings.length > 0 || (errorLog?.lines.unknownUpstream ?? 0) > 0 || accessLogHas5xx(accessLog ?? undefined);
   // What a target's own facts lacked weighs on the verdict; a config or kernel log not read does not.
   const targetUnseen = (facts?.targets ?? []).flatMap((t) => t.unseen ?? []);
   const verdict = unhealthy ? 'findings' : targetUnseen.length > 0 ? 'incomplete' : 'healthy';

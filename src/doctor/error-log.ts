@@ -254,7 +254,9 @@ export class ErrorLogAggregator {
         lastSeen: null,
         firstKey: -1,
         lastKey: -1,
-        example: detach(line.length > this.#options.maxExampleChars ? line.slice(0, this.#options.maxExampleChars) : line),
+        example: detach(
+          line.length > this.#options.maxExampleChars ? line.slice(0, this.#options.maxExampleChars) : line,
+        ),
         upstreams: new CappedCounter(this.#options.maxUpstreams),
       };
       this.#patterns.set(c.patternId, state);
@@ -345,9 +347,21 @@ export class ErrorLogAggregator {
       proxy: this.#proxy,
       notProxy: this.#total - this.#proxy,
     };
-    const formats = this.#singleFormat === undefined ? { ...this.#formats } : this.#proxy > 0 ? { [this.#singleFormat]: this.#proxy } : {};
+    const formats =
+      this.#singleFormat === undefined
+        ? { ...this.#formats }
+        : this.#proxy > 0
+          ? { [this.#singleFormat]: this.#proxy }
+          : {};
     const statuses = { '502': this.#s502, '503': this.#s503, '504': this.#s504, '500': this.#s500, none: this.#sNone };
-    return finishSummary(this.#files, lines, { formats, ignored: { ...this.#ignored }, statuses }, patterns, timeline, this.#options);
+    return finishSummary(
+      this.#files,
+      lines,
+      { formats, ignored: { ...this.#ignored }, statuses },
+      patterns,
+      timeline,
+      this.#options,
+    );
   }
 }
 
@@ -371,7 +385,9 @@ function finishSummary(
     });
   }
   // '(other)' sorts last: it is the overflow of the bucket cap.
-  timeline.sort((a, b) => (a.bucket === '(other)' ? 1 : b.bucket === '(other)' ? -1 : a.bucket < b.bucket ? -1 : a.bucket > b.bucket ? 1 : 0));
+  timeline.sort((a, b) =>
+    a.bucket === '(other)' ? 1 : b.bucket === '(other)' ? -1 : a.bucket < b.bucket ? -1 : a.bucket > b.bucket ? 1 : 0,
+  );
   return {
     files,
     lines,
@@ -392,11 +408,23 @@ function finishSummary(
  * Merges summaries of parts of one log (rotated files, byte ranges read by parallel workers):
  * counts add up, first/last seen widen, the example is the first part's. Parts in log order.
  */
-export function mergeErrorLogSummaries(parts: readonly ErrorLogSummary[], options: Partial<ErrorLogSummaryOptions> = {}): ErrorLogSummary {
+export function mergeErrorLogSummaries(
+  parts: readonly ErrorLogSummary[],
+  options: Partial<ErrorLogSummaryOptions> = {},
+): ErrorLogSummary {
   const o = { ...ERROR_LOG_SUMMARY_DEFAULTS, ...options };
   const patterns = new Map<string, PatternSummary & { counter: CappedCounter }>();
   const timeline = new Map<string, { s502: number; s504: number; errors: number }>();
-  const lines = { total: 0, nginx: 0, upstreamErrors: 0, unknownUpstream: 0, notNginx: 0, truncated: 0, proxy: 0, notProxy: 0 };
+  const lines = {
+    total: 0,
+    nginx: 0,
+    upstreamErrors: 0,
+    unknownUpstream: 0,
+    notNginx: 0,
+    truncated: 0,
+    proxy: 0,
+    notProxy: 0,
+  };
   const counts: Pick<ErrorLogSummary, 'formats' | 'ignored' | 'statuses'> = {
     formats: {},
     ignored: { clientAbort: 0, appError: 0, healthCheck: 0 },
@@ -406,13 +434,23 @@ export function mergeErrorLogSummaries(parts: readonly ErrorLogSummary[], option
   for (const part of parts) {
     files.push(...part.files);
     for (const key of Object.keys(lines) as (keyof typeof lines)[]) lines[key] += part.lines[key];
-    for (const [f, n] of Object.entries(part.formats) as [ProxyLogFormat, number][]) counts.formats[f] = (counts.formats[f] ?? 0) + n;
-    for (const key of Object.keys(counts.ignored) as (keyof ErrorLogSummary['ignored'])[]) counts.ignored[key] += part.ignored[key];
-    for (const key of Object.keys(counts.statuses) as (keyof ErrorLogSummary['statuses'])[]) counts.statuses[key] += part.statuses[key];
+    for (const [f, n] of Object.entries(part.formats) as [ProxyLogFormat, number][])
+      counts.formats[f] = (counts.formats[f] ?? 0) + n;
+    for (const key of Object.keys(counts.ignored) as (keyof ErrorLogSummary['ignored'])[])
+      counts.ignored[key] += part.ignored[key];
+    for (const key of Object.keys(counts.statuses) as (keyof ErrorLogSummary['statuses'])[])
+      counts.statuses[key] += part.statuses[key];
     for (const p of part.patterns) {
       let m = patterns.get(p.id);
       if (!m) {
-        m = { ...p, count: 0, firstSeen: null, lastSeen: null, upstreams: [], counter: new CappedCounter(o.maxUpstreams) };
+        m = {
+          ...p,
+          count: 0,
+          firstSeen: null,
+          lastSeen: null,
+          upstreams: [],
+          counter: new CappedCounter(o.maxUpstreams),
+        };
         patterns.set(p.id, m);
       }
       m.count += p.count;
@@ -430,7 +468,14 @@ export function mergeErrorLogSummaries(parts: readonly ErrorLogSummary[], option
     }
   }
   const merged = [...patterns.values()].map(({ counter, ...p }) => ({ ...p, upstreams: counter.entries() }));
-  return finishSummary(files, lines, counts, merged, [...timeline.entries()].map(([bucket, v]) => ({ bucket, ...v })), o);
+  return finishSummary(
+    files,
+    lines,
+    counts,
+    merged,
+    [...timeline.entries()].map(([bucket, v]) => ({ bucket, ...v })),
+    o,
+  );
 }
 
 /** All patterns' upstream counts added up (the per-pattern counts are already UTF-8). */
@@ -541,12 +586,27 @@ export async function summarizeProxyLogs(
     };
     try {
       const result = await readLines(file, onLine, read);
-      aggregator.addFile({ file, lines: result.lines, bytes: result.bytes, gzip: result.gzip, truncatedLines: result.truncated, format });
+      aggregator.addFile({
+        file,
+        lines: result.lines,
+        bytes: result.bytes,
+        gzip: result.gzip,
+        truncatedLines: result.truncated,
+        format,
+      });
     } catch (err) {
       const broken = brokenGzip(err);
       if (broken === undefined) throw err;
       const lines = aggregator.summary().lines.total;
-      aggregator.addFile({ file, lines, bytes: 0, gzip: true, truncatedLines: 0, format, error: `${broken} after ${lines} line${lines === 1 ? '' : 's'}` });
+      aggregator.addFile({
+        file,
+        lines,
+        bytes: 0,
+        gzip: true,
+        truncatedLines: 0,
+        format,
+        error: `${broken} after ${lines} line${lines === 1 ? '' : 's'}`,
+      });
     }
     const summary = aggregator.summary();
     assertKnownFormat(file, format, summary.lines.total - blank, summary.lines.proxy);
@@ -568,7 +628,10 @@ function assertKnownFormat(file: string, format: ProxyLogFormatChoice, lines: nu
 /** The reason a gzip stream broke (truncated or corrupt), or undefined for any other error. */
 function brokenGzip(err: unknown): string | undefined {
   if (!(err instanceof BadgatewayError) || err.code !== ERROR_CODES.UNREADABLE) return undefined;
-  const code = typeof err.cause === 'object' && err.cause !== null && 'code' in err.cause ? String((err.cause as { code: unknown }).code) : '';
+  const code =
+    typeof err.cause === 'object' && err.cause !== null && 'code' in err.cause
+      ? String((err.cause as { code: unknown }).code)
+      : '';
   if (code === 'Z_BUF_ERROR') return 'truncated gzip data (unexpected end of file)';
   if (code.startsWith('Z_')) return `corrupt gzip data (${(err.cause as Error).message})`;
   return undefined;
@@ -628,10 +691,18 @@ async function summarizeInWorkers(
           new Promise<ErrorLogSummary>((resolve, reject) => {
             w.once('message', (m: { summary?: ErrorLogSummary; error?: { code: string; message: string } }) => {
               if (m.summary) resolve(m.summary);
-              else reject(new BadgatewayError((m.error?.code ?? ERROR_CODES.UNREADABLE) as ErrorCode, m.error?.message ?? `cannot read ${file}`));
+              else
+                reject(
+                  new BadgatewayError(
+                    (m.error?.code ?? ERROR_CODES.UNREADABLE) as ErrorCode,
+                    m.error?.message ?? `cannot read ${file}`,
+                  ),
+                );
             });
             w.once('error', reject);
-            w.once('exit', (code) => reject(new BadgatewayError(ERROR_CODES.UNREADABLE, `cannot read ${file}: worker exited (${code})`)));
+            w.once('exit', (code) =>
+              reject(new BadgatewayError(ERROR_CODES.UNREADABLE, `cannot read ${file}: worker exited (${code})`)),
+            );
           }),
       ),
     );
@@ -639,7 +710,16 @@ async function summarizeInWorkers(
     const merged = mergeErrorLogSummaries(parts, summaryOptions);
     const lines = parts.reduce((sum, p) => sum + (p.files[0]?.lines ?? 0), 0);
     const truncatedLines = parts.reduce((sum, p) => sum + (p.files[0]?.truncatedLines ?? 0), 0);
-    merged.files = [{ file, lines, bytes: size, gzip: false, truncatedLines, ...(summaryOptions.format === undefined ? {} : { format: summaryOptions.format }) }];
+    merged.files = [
+      {
+        file,
+        lines,
+        bytes: size,
+        gzip: false,
+        truncatedLines,
+        ...(summaryOptions.format === undefined ? {} : { format: summaryOptions.format }),
+      },
+    ];
     return merged;
   } finally {
     read.signal?.removeEventListener('abort', stop);

@@ -1,5 +1,17 @@
-import { createProxyLogClassifier, PROXY_LOG_PATTERNS, type CauseId, type FastClassification } from '../causes/index.js';
-import { countFds, readFdLimits, readListenSockets, readSocketSnapshot, type SocketTarget, type TcpState } from '../proc/index.js';
+import {
+  createProxyLogClassifier,
+  PROXY_LOG_PATTERNS,
+  type CauseId,
+  type FastClassification,
+} from '../causes/index.js';
+import {
+  countFds,
+  readFdLimits,
+  readListenSockets,
+  readSocketSnapshot,
+  type SocketTarget,
+  type TcpState,
+} from '../proc/index.js';
 import { debug } from '../util/index.js';
 import { normalizeUpstream } from './error-log.js';
 import { createFinding, type Finding } from './findings.js';
@@ -127,7 +139,11 @@ function asTarget(address: string): { label: string; target: SocketTarget } | un
  * stat and the limits) and connection states (one more ss call). The owner is looked up once per
  * upstream, in the background (`ss -p` reads every process's fds), and cached.
  */
-export function createUpstreamSampler(): (label: string, target: SocketTarget, delayMs: number) => Promise<FollowSample> {
+export function createUpstreamSampler(): (
+  label: string,
+  target: SocketTarget,
+  delayMs: number,
+) => Promise<FollowSample> {
   const owners = new Map<string, number | null>();
   const looking = new Set<string>();
   const lookUpOwner = (label: string, target: SocketTarget): void => {
@@ -173,7 +189,8 @@ function sampleCauses(samples: readonly FollowSample[]): Set<CauseId> {
   const out = new Set<CauseId>();
   for (const s of samples) {
     if (!s.listening) out.add('upstream-down');
-    if (s.queue !== null && s.backlog !== null && s.queue >= s.backlog) out.add(s.target.startsWith('unix:') ? 'backlog-overflow-unix' : 'backlog-overflow-tcp');
+    if (s.queue !== null && s.backlog !== null && s.queue >= s.backlog)
+      out.add(s.target.startsWith('unix:') ? 'backlog-overflow-unix' : 'backlog-overflow-tcp');
     if (s.fds && s.fds.soft && s.fds.open >= 0.95 * s.fds.soft) out.add('fd-exhaustion');
     if ((s.states?.CLOSE_WAIT ?? 0) > 0 && s.fds?.soft && s.fds.open >= 0.8 * s.fds.soft) out.add('close-wait-leak');
   }
@@ -188,14 +205,32 @@ function incidentFinding(inc: OpenIncident, context: LogContext): Finding {
   const all: CauseId[] = [];
   for (const [id] of patterns) {
     const p = PROXY_LOG_PATTERNS.find((x) => x.id === id);
-    const readings = readingsOf({ id, level: null, format: 'nginx', status: null, causes: p?.causes ?? [], count: 0, firstSeen: null, lastSeen: null, example: '', upstreams: [{ name: inc.upstream, count: 1 }] }, context, shown).causes;
+    const readings = readingsOf(
+      {
+        id,
+        level: null,
+        format: 'nginx',
+        status: null,
+        causes: p?.causes ?? [],
+        count: 0,
+        firstSeen: null,
+        lastSeen: null,
+        example: '',
+        upstreams: [{ name: inc.upstream, count: 1 }],
+      },
+      context,
+      shown,
+    ).causes;
     if (readings[0]) causes.add(readings[0]);
     all.push(...readings);
   }
   const cause = [...causes][0] ?? inc.cause;
   inc.cause = cause;
   inc.alsoConsistentWith = [...new Set(all)].filter((c) => c !== cause);
-  const worst = inc.samples.reduce<FollowSample | undefined>((w, s) => (s.queue !== null && (w === undefined || (s.queue ?? 0) > (w.queue ?? 0)) ? s : w), undefined);
+  const worst = inc.samples.reduce<FollowSample | undefined>(
+    (w, s) => (s.queue !== null && (w === undefined || (s.queue ?? 0) > (w.queue ?? 0)) ? s : w),
+    undefined,
+  );
   const at = worst
     ? `; at the error: ${worst.listening ? `accept queue ${worst.queue ?? '?'}/${worst.backlog ?? '?'}` : 'nothing listening'}${worst.fds ? `, owner pid ${worst.pid} ${worst.fds.open}/${worst.fds.soft ?? '∞'} fds` : ''} (sampled at ${worst.at.slice(11, 23)}, ${worst.delayMs} ms after doctor read the line)`
     : inc.sampled === 0
@@ -205,23 +240,39 @@ function incidentFinding(inc: OpenIncident, context: LogContext): Finding {
     .filter(([, n]) => n > 0)
     .map(([s, n]) => `${n} × ${s}`)
     .join(', ');
-  const where = inc.upstream.startsWith('unix:') ? { socket: inc.upstream.slice(5) } : /:(\d+)$/.test(inc.upstream) ? { port: Number(/:(\d+)$/.exec(inc.upstream)![1]) } : {};
-  return createFinding(cause, {
-    severity: inc.lines >= 10 || shown.has(cause) ? 'critical' : 'warning',
-    source: 'error-log',
-    target: inc.upstream,
-    summary: `${inc.lines} line${inc.lines === 1 ? '' : 's'} (${statusText}) from ${inc.firstSeen} to ${inc.lastSeen}${at}`,
-    evidence: [
-      ...patterns.map(([id, n]) => `${n} × ${id}`),
-      `  e.g. ${inc.example}`,
-      ...inc.samples.map(
-        (s) =>
-          `sample ${s.at.slice(11, 23)} (+${s.delayMs} ms, took ${s.costMs} ms): ${s.target} ${s.listening ? `queue ${s.queue ?? '?'}/${s.backlog ?? '?'}` : 'nothing listening'}${s.pid !== null ? `, pid ${s.pid}` : ''}${s.fds ? ` fds ${s.fds.open}/${s.fds.soft ?? '∞'}` : ''}${s.states ? `, connections ${Object.entries(s.states).map(([k, v]) => `${k} ${v}`).join(' ') || 'none'}` : ''}`,
-      ),
-      `${inc.sampled} sample(s) taken, ${inc.skipped} skipped by the rate limit`,
-    ],
-    alsoConsistentWith: inc.alsoConsistentWith,
-  }, { ...where, ...(worst?.pid ? { pid: worst.pid } : {}) });
+  const where = inc.upstream.startsWith('unix:')
+    ? { socket: inc.upstream.slice(5) }
+    : /:(\d+)$/.test(inc.upstream)
+      ? { port: Number(/:(\d+)$/.exec(inc.upstream)![1]) }
+      : {};
+  return createFinding(
+    cause,
+    {
+      severity: inc.lines >= 10 || shown.has(cause) ? 'critical' : 'warning',
+      source: 'error-log',
+      target: inc.upstream,
+      summary: `${inc.lines} line${inc.lines === 1 ? '' : 's'} (${statusText}) from ${inc.firstSeen} to ${inc.lastSeen}${at}`,
+      evidence: [
+        ...patterns.map(([id, n]) => `${n} × ${id}`),
+        `  e.g. ${inc.example}`,
+        ...inc.samples.map(
+          (s) =>
+            `sample ${s.at.slice(11, 23)} (+${s.delayMs} ms, took ${s.costMs} ms): ${s.target} ${s.listening ? `queue ${s.queue ?? '?'}/${s.backlog ?? '?'}` : 'nothing listening'}${s.pid !== null ? `, pid ${s.pid}` : ''}${s.fds ? ` fds ${s.fds.open}/${s.fds.soft ?? '∞'}` : ''}${
+              s.states
+                ? `, connections ${
+                    Object.entries(s.states)
+                      .map(([k, v]) => `${k} ${v}`)
+                      .join(' ') || 'none'
+                  }`
+                : ''
+            }`,
+        ),
+        `${inc.sampled} sample(s) taken, ${inc.skipped} skipped by the rate limit`,
+      ],
+      alsoConsistentWith: inc.alsoConsistentWith,
+    },
+    { ...where, ...(worst?.pid ? { pid: worst.pid } : {}) },
+  );
 }
 
 /** A new incident for the first line of a cause at an upstream. */
@@ -259,7 +310,12 @@ function plainIncident(inc: OpenIncident): Incident {
  * Follows an nginx-format error log until `signal` aborts (then closes the open incidents) and
  * reports incidents through `onEvent`. Resolves with every incident.
  */
-export async function followErrorLog(file: string, context: LogContext, onEvent: (e: FollowEvent) => void, user: Partial<FollowOptions> = {}): Promise<Incident[]> {
+export async function followErrorLog(
+  file: string,
+  context: LogContext,
+  onEvent: (e: FollowEvent) => void,
+  user: Partial<FollowOptions> = {},
+): Promise<Incident[]> {
   const o: FollowOptions = { ...FOLLOW_DEFAULTS, ...user };
   const classifier = createProxyLogClassifier();
   const scratch = {} as FastClassification;
@@ -298,9 +354,24 @@ export async function followErrorLog(file: string, context: LogContext, onEvent:
   };
   const onLine = (line: string): void => {
     const c = classifier.classify(line, scratch);
-    if (!c || c.status === null && c.causes.length === 0) return;
+    if (!c || (c.status === null && c.causes.length === 0)) return;
     const upstream = c.upstream === null ? '(none)' : normalizeUpstream(c.upstream);
-    const readings = readingsOf({ id: c.patternId, level: null, format: 'nginx', status: null, causes: c.causes, count: 0, firstSeen: null, lastSeen: null, example: '', upstreams: [{ name: upstream, count: 1 }] }, context, new Set()).causes;
+    const readings = readingsOf(
+      {
+        id: c.patternId,
+        level: null,
+        format: 'nginx',
+        status: null,
+        causes: c.causes,
+        count: 0,
+        firstSeen: null,
+        lastSeen: null,
+        example: '',
+        upstreams: [{ name: upstream, count: 1 }],
+      },
+      context,
+      new Set(),
+    ).causes;
     const key = `${readings[0] ?? c.patternId}\0${upstream}`;
     let inc = open.get(key);
     if (!inc) {
@@ -316,10 +387,13 @@ export async function followErrorLog(file: string, context: LogContext, onEvent:
     inc.patterns = [...inc.byPattern.entries()].map(([id, count]) => ({ id, count }));
     if (upstream !== '(none)') maybeSample(inc);
   };
-  const closer = setInterval(() => {
-    const now = performance.now();
-    for (const [key, inc] of open) if (now - inc.lastLineAtMs >= o.quietCloseMs) close(key, inc);
-  }, Math.min(500, o.quietCloseMs));
+  const closer = setInterval(
+    () => {
+      const now = performance.now();
+      for (const [key, inc] of open) if (now - inc.lastLineAtMs >= o.quietCloseMs) close(key, inc);
+    },
+    Math.min(500, o.quietCloseMs),
+  );
   try {
     await tailFile(file, onLine, {
       pollMs: o.pollMs,
@@ -327,7 +401,11 @@ export async function followErrorLog(file: string, context: LogContext, onEvent:
       fromStart: o.fromStart,
       ...(o.signal ? { signal: o.signal } : {}),
       onNotice: (message) => onEvent({ event: 'notice', message }),
-      onReady: () => onEvent({ event: 'notice', message: `following ${file} from its ${o.fromStart ? 'start' : 'end'} (Ctrl-C stops)` }),
+      onReady: () =>
+        onEvent({
+          event: 'notice',
+          message: `following ${file} from its ${o.fromStart ? 'start' : 'end'} (Ctrl-C stops)`,
+        }),
     });
   } finally {
     clearInterval(closer);
@@ -350,10 +428,19 @@ function keepSample(inc: OpenIncident, s: FollowSample): void {
  * `doctor --follow`: reads the proxy's config (for upstream groups and what it rules out) once, then
  * follows the error log until `signal` aborts. Throws BG_BAD_OPTION unless exactly one log is given.
  */
-export async function runFollow(user: Partial<DoctorOptions>, follow: Partial<FollowOptions>, onEvent: (e: FollowEvent) => void): Promise<{ incidents: Incident[]; unseen: string[] }> {
+export async function runFollow(
+  user: Partial<DoctorOptions>,
+  follow: Partial<FollowOptions>,
+  onEvent: (e: FollowEvent) => void,
+): Promise<{ incidents: Incident[]; unseen: string[] }> {
   const options = resolveDoctorOptions(user);
-  if (options.errorLogs.length !== 1) throw badOption('--nginx-error-log', options.errorLogs.join(' '), 'exactly one error log to follow with --follow');
+  if (options.errorLogs.length !== 1)
+    throw badOption('--nginx-error-log', options.errorLogs.join(' '), 'exactly one error log to follow with --follow');
   const proxy = await loadProxyContext(options);
-  const incidents = await followErrorLog(options.errorLogs[0]!, { proxy, crashes: [] }, onEvent, { maxLineChars: options.maxLineChars, ...follow, ...(options.signal ? { signal: options.signal } : {}) });
+  const incidents = await followErrorLog(options.errorLogs[0]!, { proxy, crashes: [] }, onEvent, {
+    maxLineChars: options.maxLineChars,
+    ...follow,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
   return { incidents, unseen: proxy.unseen };
 }

@@ -137,7 +137,11 @@ export interface ReadLinesResult {
  * so rotated `error.log.2.gz` and a renamed file both work. Errors opening the file become
  * `BG_UNREADABLE` / `BG_PERMISSION` naming it.
  */
-export async function readLines(file: string, onLine: LineHandler, options: ReadLinesOptions): Promise<ReadLinesResult> {
+export async function readLines(
+  file: string,
+  onLine: LineHandler,
+  options: ReadLinesOptions,
+): Promise<ReadLinesResult> {
   const splitter = new LineSplitter(onLine, options.maxLineChars);
   let source: Readable;
   let gzip = false;
@@ -189,7 +193,13 @@ const CHUNKS_PER_YIELD = 64;
  * stream (no stream machinery, no Buffer per chunk). It yields to the event loop every
  * CHUNKS_PER_YIELD chunks, so signals and timers still run.
  */
-async function readPlainFile(file: string, from: number, splitter: LineSplitter, options: ReadLinesOptions, stop?: AbortSignal): Promise<ReadLinesResult> {
+async function readPlainFile(
+  file: string,
+  from: number,
+  splitter: LineSplitter,
+  options: ReadLinesOptions,
+  stop?: AbortSignal,
+): Promise<ReadLinesResult> {
   let fd: number;
   try {
     fd = openSync(file, 'r');
@@ -291,10 +301,18 @@ function readError(file: string, err: unknown, gzip: boolean): BadgatewayError {
   if (code === 'EACCES' || code === 'EPERM') {
     return new BadgatewayError(ERROR_CODES.PERMISSION, `cannot read ${name}: permission denied`, { cause: err });
   }
-  if (code === 'ENOENT') return new BadgatewayError(ERROR_CODES.UNREADABLE, `cannot read ${name}: no such file`, { cause: err });
-  if (code === 'EISDIR') return new BadgatewayError(ERROR_CODES.UNREADABLE, `cannot read ${name}: is a directory`, { cause: err });
+  if (code === 'ENOENT')
+    return new BadgatewayError(ERROR_CODES.UNREADABLE, `cannot read ${name}: no such file`, { cause: err });
+  if (code === 'EISDIR')
+    return new BadgatewayError(ERROR_CODES.UNREADABLE, `cannot read ${name}: is a directory`, { cause: err });
   if (gzip || (code?.startsWith('Z_') ?? false)) {
-    return new BadgatewayError(ERROR_CODES.UNREADABLE, `cannot read ${name}: corrupt gzip data (${(err as Error).message})`, { cause: err });
+    return new BadgatewayError(
+      ERROR_CODES.UNREADABLE,
+      `cannot read ${name}: corrupt gzip data (${(err as Error).message})`,
+      { cause: err },
+    );
   }
-  return new BadgatewayError(ERROR_CODES.UNREADABLE, `cannot read ${name}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+  return new BadgatewayError(ERROR_CODES.UNREADABLE, `cannot read ${name}: ${(err as Error)?.message ?? String(err)}`, {
+    cause: err,
+  });
 }

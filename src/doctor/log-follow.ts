@@ -2,7 +2,13 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { AccessLogAggregator, summarizeAccessLogs, type AccessLogSummary } from './access-log.js';
-import { ErrorLogAggregator, mergeErrorLogSummaries, summarizeProxyLogs, type ErrorLogSummary, type ProxyLogInput } from './error-log.js';
+import {
+  ErrorLogAggregator,
+  mergeErrorLogSummaries,
+  summarizeProxyLogs,
+  type ErrorLogSummary,
+  type ProxyLogInput,
+} from './error-log.js';
 import { readLines, sniffGzip } from './lines.js';
 import type { DoctorOptions } from './options.js';
 
@@ -17,7 +23,10 @@ export interface LogReader {
   read(): Promise<LogSummaries>;
 }
 
-type ReadOptions = Pick<DoctorOptions, 'errorLogs' | 'proxyLogs' | 'accessLogs' | 'maxLineChars' | 'bucketS' | 'signal'>;
+type ReadOptions = Pick<
+  DoctorOptions,
+  'errorLogs' | 'proxyLogs' | 'accessLogs' | 'maxLineChars' | 'bucketS' | 'signal'
+>;
 
 /**
  * One reader for `doctor`'s logs. Without `follow` the logs are read once, on the first sample
@@ -28,10 +37,22 @@ type ReadOptions = Pick<DoctorOptions, 'errorLogs' | 'proxyLogs' | 'accessLogs' 
  * inode) is read again from its start; a line still being written is left for the next sample.
  * gzip files, stdin and pipes are read once.
  */
-export function createLogReader(options: ReadOptions, io: { stdin?: Readable } = {}, { follow = false } = {}): LogReader {
-  const read = { maxLineChars: options.maxLineChars, bucketS: options.bucketS, ...(options.signal ? { signal: options.signal } : {}), ...(io.stdin ? { stdin: io.stdin } : {}) };
+export function createLogReader(
+  options: ReadOptions,
+  io: { stdin?: Readable } = {},
+  { follow = false } = {},
+): LogReader {
+  const read = {
+    maxLineChars: options.maxLineChars,
+    bucketS: options.bucketS,
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(io.stdin ? { stdin: io.stdin } : {}),
+  };
   // nginx-format error logs (nginx's and the built-in proxy's) and every other proxy's log, each in its format.
-  const proxyLogs: ProxyLogInput[] = [...options.errorLogs.map((file) => ({ file, format: 'nginx' as const })), ...options.proxyLogs];
+  const proxyLogs: ProxyLogInput[] = [
+    ...options.errorLogs.map((file) => ({ file, format: 'nginx' as const })),
+    ...options.proxyLogs,
+  ];
   if (!follow) {
     let once: Promise<LogSummaries> | undefined;
     return {
@@ -45,13 +66,23 @@ export function createLogReader(options: ReadOptions, io: { stdin?: Readable } =
   // One followed log (with its aggregator) per format: the files of one format are rotated parts of one log.
   const byFormat = new Map<ProxyLogInput['format'], string[]>();
   for (const { file, format } of proxyLogs) byFormat.set(format, [...(byFormat.get(format) ?? []), file]);
-  const errors = [...byFormat].map(([format, files]) => createFollowedLog(files, new ErrorLogAggregator({ bucketS: options.bucketS, format }), read));
-  const access = options.accessLogs.length > 0 ? createFollowedLog(options.accessLogs, new AccessLogAggregator({ bucketS: options.bucketS }), read) : undefined;
+  const errors = [...byFormat].map(([format, files]) =>
+    createFollowedLog(files, new ErrorLogAggregator({ bucketS: options.bucketS, format }), read),
+  );
+  const access =
+    options.accessLogs.length > 0
+      ? createFollowedLog(options.accessLogs, new AccessLogAggregator({ bucketS: options.bucketS }), read)
+      : undefined;
   return {
     async read() {
       const parts: ErrorLogSummary[] = [];
       for (const log of errors) parts.push(await log.read());
-      const errorLog = parts.length === 0 ? null : parts.length === 1 ? parts[0]! : mergeErrorLogSummaries(parts, { bucketS: options.bucketS });
+      const errorLog =
+        parts.length === 0
+          ? null
+          : parts.length === 1
+            ? parts[0]!
+            : mergeErrorLogSummaries(parts, { bucketS: options.bucketS });
       return { errorLog, accessLog: (await access?.read()) ?? null };
     },
   };
@@ -86,8 +117,21 @@ function createFollowedLog<S extends { files: FileEntry[] }>(
   aggregator: Aggregator<S>,
   read: { maxLineChars: number; signal?: AbortSignal; stdin?: Readable },
 ): { read(): Promise<S> } {
-  const states: FileState[] = files.map((file) => ({ file, ino: -1, offset: 0, lines: 0, truncatedLines: 0, gzip: false, done: false }));
-  const lineOptions = { maxLineChars: read.maxLineChars, chunkBytes: TAIL_CHUNK, ...(read.signal ? { signal: read.signal } : {}), ...(read.stdin ? { stdin: read.stdin } : {}) };
+  const states: FileState[] = files.map((file) => ({
+    file,
+    ino: -1,
+    offset: 0,
+    lines: 0,
+    truncatedLines: 0,
+    gzip: false,
+    done: false,
+  }));
+  const lineOptions = {
+    maxLineChars: read.maxLineChars,
+    chunkBytes: TAIL_CHUNK,
+    ...(read.signal ? { signal: read.signal } : {}),
+    ...(read.stdin ? { stdin: read.stdin } : {}),
+  };
   const onLine = (state: FileState) => (line: string, truncated: boolean) => {
     aggregator.add(line, truncated);
     state.lines += 1;
@@ -125,7 +169,13 @@ function createFollowedLog<S extends { files: FileEntry[] }>(
         state.offset = end;
       }
       const summary = aggregator.summary();
-      summary.files = states.map((s) => ({ file: s.file, lines: s.lines, bytes: s.offset, gzip: s.gzip, truncatedLines: s.truncatedLines }));
+      summary.files = states.map((s) => ({
+        file: s.file,
+        lines: s.lines,
+        bytes: s.offset,
+        gzip: s.gzip,
+        truncatedLines: s.truncatedLines,
+      }));
       return summary;
     },
   };

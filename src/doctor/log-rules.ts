@@ -24,13 +24,19 @@ export interface RuledOut {
  * minus what the proxy config rules out (no keep-alive pool: no race), with a cause that live
  * evidence shows, then a worker death the app or kernel log shows, moved to the front.
  */
-export function readingsOf(p: PatternSummary, context: LogContext, liveCauses: ReadonlySet<CauseId>): { causes: CauseId[]; ruledOut: RuledOut[] } {
+export function readingsOf(
+  p: PatternSummary,
+  context: LogContext,
+  liveCauses: ReadonlySet<CauseId>,
+): { causes: CauseId[]; ruledOut: RuledOut[] } {
   const ruledOut: RuledOut[] = [];
   const race = raceRuledOut(p, context.proxy);
   if (race && p.causes.includes('keepalive-race')) ruledOut.push({ cause: 'keepalive-race', why: race });
   let causes = p.causes.filter((c) => !ruledOut.some((r) => r.cause === c));
   const crashed = context.crashes.some((c) => c.crashes.length > 0);
-  const first = causes.find((c) => liveCauses.has(c)) ?? (crashed && causes.includes('upstream-crash') ? 'upstream-crash' : undefined);
+  const first =
+    causes.find((c) => liveCauses.has(c)) ??
+    (crashed && causes.includes('upstream-crash') ? 'upstream-crash' : undefined);
   if (first) causes = [first, ...causes.filter((c) => c !== first)];
   return { causes, ruledOut };
 }
@@ -39,9 +45,12 @@ export function readingsOf(p: PatternSummary, context: LogContext, liveCauses: R
 function raceRuledOut(p: PatternSummary, proxy: ProxyContext): string | undefined {
   if (proxy.configs.length === 0) return undefined;
   const names = p.upstreams.map((u) => u.name).filter((n) => n !== '(none)' && n !== '(other)');
-  const found = names.map((n) => proxy.configs.map((c) => ({ c, u: findUpstream(c, n) })).find((x) => x.u !== undefined));
+  const found = names.map((n) =>
+    proxy.configs.map((c) => ({ c, u: findUpstream(c, n) })).find((x) => x.u !== undefined),
+  );
   if (names.length > 0 && found.some((x) => x === undefined)) return undefined; // an upstream no config names
-  const pools = names.length > 0 ? found.map((x) => x!) : proxy.configs.flatMap((c) => c.upstreams.map((u) => ({ c, u })));
+  const pools =
+    names.length > 0 ? found.map((x) => x!) : proxy.configs.flatMap((c) => c.upstreams.map((u) => ({ c, u })));
   if (pools.length === 0 || pools.some(({ u }) => u!.keepalive > 0 && u!.poolEffective)) return undefined;
   const list = [...new Set(pools.map(({ c, u }) => `${u!.name} (${c.source})`))].join(', ');
   return `no keep-alive pool for ${list}: nginx opened a new connection for every request, so none was reused and no race was possible`;
@@ -73,7 +82,12 @@ export function crashEvidence(context: LogContext): string[] {
  * evidence there instead of a finding of its own; the others become one finding per cause, with
  * the readings the facts could not rule out in `alsoConsistentWith`.
  */
-export function evaluateErrorLog(summary: ErrorLogSummary, options: DoctorOptions, live: Finding[], context: LogContext = { proxy: { configs: [], proxyUser: null, unseen: [] }, crashes: [] }): Finding[] {
+export function evaluateErrorLog(
+  summary: ErrorLogSummary,
+  options: DoctorOptions,
+  live: Finding[],
+  context: LogContext = { proxy: { configs: [], proxyUser: null, unseen: [] }, crashes: [] },
+): Finding[] {
   const liveCauses = new Set(live.map((f) => f.cause));
   const byCause = new Map<CauseId, { patterns: PatternSummary[]; also: Set<CauseId>; ruledOut: RuledOut[] }>();
   for (const p of summary.patterns) {
@@ -95,7 +109,10 @@ export function evaluateErrorLog(summary: ErrorLogSummary, options: DoctorOption
     const shown = live.filter((f) => f.cause === cause);
     if (shown.length > 0) {
       for (const f of shown) {
-        f.evidence.push(`error log: ${lines} line(s) of ${patterns.map((p) => p.id).join(', ')} (${[...new Set(patterns.map((p) => p.status ?? 'no status'))].join('/')}) — this cause, shown live`, ...ruled);
+        f.evidence.push(
+          `error log: ${lines} line(s) of ${patterns.map((p) => p.id).join(', ')} (${[...new Set(patterns.map((p) => p.status ?? 'no status'))].join('/')}) — this cause, shown live`,
+          ...ruled,
+        );
       }
       continue;
     }
@@ -109,7 +126,12 @@ export function evaluateErrorLog(summary: ErrorLogSummary, options: DoctorOption
         target: log === 'error-log' ? 'error log' : 'proxy log',
         summary:
           `${lines} ${log} line${lines === 1 ? '' : 's'}${statusText ? ` (${statusText})` : ''} ${getCause(cause)?.side === 'proxy' ? 'from the proxy itself' : 'point here'}` +
-          (crashes.length > 0 ? `, and the app log shows workers dying (${context.crashes.flatMap((c) => c.crashes).map((c) => `${c.count} × ${c.pattern}`).join(', ')})` : '') +
+          (crashes.length > 0
+            ? `, and the app log shows workers dying (${context.crashes
+                .flatMap((c) => c.crashes)
+                .map((c) => `${c.count} × ${c.pattern}`)
+                .join(', ')})`
+            : '') +
           (alsoList.length > 0 ? `; the same symptom can also be ${alsoList.join(', ')}` : ''),
         evidence: [...patterns.flatMap(patternEvidence), ...crashes, ...ruled],
         alsoConsistentWith: alsoList,
@@ -117,7 +139,10 @@ export function evaluateErrorLog(summary: ErrorLogSummary, options: DoctorOption
     );
     // Live evidence that picks one of the other readings gets the log lines as support.
     for (const f of live) {
-      if (alsoList.includes(f.cause)) f.evidence.push(`error log: ${lines} line(s) of ${patterns.map((p) => p.id).join(', ')} are consistent with this cause`);
+      if (alsoList.includes(f.cause))
+        f.evidence.push(
+          `error log: ${lines} line(s) of ${patterns.map((p) => p.id).join(', ')} are consistent with this cause`,
+        );
     }
   }
   const all = [...findings, ...crashOnlyFindings(findings, live, context, options)];
@@ -141,7 +166,12 @@ function linkCrashToDown(fromLogs: Finding[], live: Finding[], context: LogConte
 }
 
 /** Worker deaths in the app/kernel logs that no error-log finding took as evidence: a finding of their own. */
-function crashOnlyFindings(fromLog: readonly Finding[], live: readonly Finding[], context: LogContext, options: DoctorOptions): Finding[] {
+function crashOnlyFindings(
+  fromLog: readonly Finding[],
+  live: readonly Finding[],
+  context: LogContext,
+  options: DoctorOptions,
+): Finding[] {
   const total = context.crashes.reduce((n, log) => n + log.crashes.reduce((m, c) => m + c.count, 0), 0);
   if (total === 0 || [...fromLog, ...live].some((f) => f.cause === 'upstream-crash')) return [];
   return [createCrashFinding(context, total, options)];
@@ -154,7 +184,7 @@ export function createCrashFinding(context: LogContext, total: number, options: 
     severity: total >= options.logCriticalLines ? 'critical' : 'warning',
     source: 'app-log',
     target: context.crashes.flatMap((c) => c.sources).join(', '),
-    summary: `${total} worker death${total === 1? '' : 's'} in the app/kernel log (${kinds.join(', ')}): each request a dying worker held ends as a 502 (upstream prematurely closed connection)`,
+    summary: `${total} worker death${total === 1 ? '' : 's'} in the app/kernel log (${kinds.join(', ')}): each request a dying worker held ends as a 502 (upstream prematurely closed connection)`,
     evidence: crashEvidence(context),
   });
 }

@@ -18,5 +18,9 @@ try {
   aggregator.addFile({ file: job.file, lines: r.lines, bytes: r.bytes, gzip: false, truncatedLines: r.truncated });
   parentPort?.postMessage({ summary: aggregator.summary() });
 } catch (err) {
-  parentPort?.postMessage({ error: isBadgatewayError(err) ? { code: err.code, message: err.message } : { code: 'BG_UNREADABLE', message: String(err) } });
+  parentPort?.postMessage({
+    error: isBadgatewayError(err)
+      ? { code: err.code, message: err.message }
+      : { code: 'BG_UNREADABLE', message: String(err) },
+  });
 }

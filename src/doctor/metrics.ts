@@ -31,9 +31,11 @@ export function createDoctorMetrics(): DoctorMetrics {
     if (spec.type === 'counter') counters.set(key, new Counter(config));
     else gauges.set(key, new Gauge(config));
   }
-  const set = (key: MetricKey, value: number, labels: Record<string, string> = {}): void => gauges.get(key)!.set(labels, value);
+  const set = (key: MetricKey, value: number, labels: Record<string, string> = {}): void =>
+    gauges.get(key)!.set(labels, value);
   // Counters are set to the report's running totals: reset, then one inc by the total.
-  const total = (key: MetricKey, value: number, labels: Record<string, string> = {}): void => counters.get(key)!.inc(labels, value);
+  const total = (key: MetricKey, value: number, labels: Record<string, string> = {}): void =>
+    counters.get(key)!.inc(labels, value);
   return {
     registry,
     update(report) {
@@ -68,7 +70,8 @@ function updateTarget(t: TargetFacts, set: Setter): void {
     const kind = l.kind === 'unix' ? 'unix' : 'tcp';
     if (l.queue !== null) set('acceptQueueLength', l.queue, { ...where, kind });
     if (l.backlog !== null) set('acceptBacklog', l.backlog, { ...where, kind });
-    for (const [state, count] of Object.entries(l.connections?.states ?? {})) set('connections', count, { ...where, state });
+    for (const [state, count] of Object.entries(l.connections?.states ?? {}))
+      set('connections', count, { ...where, state });
     const idle = l.connections?.idle ?? l.connections?.quiet?.count;
     if (idle !== undefined && idle !== null) set('idleConnections', idle, where);
   }
@@ -81,14 +84,23 @@ function updateTarget(t: TargetFacts, set: Setter): void {
 function keptUpstreams(entries: readonly { name: string; count: number }[]): Set<string> {
   const byCount = new Map<string, number>();
   for (const e of entries) byCount.set(e.name, (byCount.get(e.name) ?? 0) + e.count);
-  return new Set([...byCount.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, MAX_LABEL_VALUES).map(([name]) => name));
+  return new Set(
+    [...byCount.entries()]
+      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+      .slice(0, MAX_LABEL_VALUES)
+      .map(([name]) => name),
+  );
 }
 
 function updateErrorLog(log: ErrorLogSummary, total: Setter): void {
   const kept = keptUpstreams(log.patterns.flatMap((p) => p.upstreams));
   const sums = new Map<string, { labels: Record<string, string>; count: number }>();
   for (const p of log.patterns) {
-    const base = { pattern: p.id, cause: p.causes[0] ?? 'unknown', status: p.status === null ? 'none' : String(p.status) };
+    const base = {
+      pattern: p.id,
+      cause: p.causes[0] ?? 'unknown',
+      status: p.status === null ? 'none' : String(p.status),
+    };
     for (const u of p.upstreams) {
       const upstream = kept.has(u.name) ? u.name : 'other';
       const key = `${p.id}\0${upstream}`;
@@ -129,7 +141,10 @@ export interface MetricsServer {
 }
 
 /** Serves `registry` on `host:port` (port 0 = a free one). */
-export async function startMetricsServer(registry: Registry, { port, host = '127.0.0.1' }: { port: number; host?: string }): Promise<MetricsServer> {
+export async function startMetricsServer(
+  registry: Registry,
+  { port, host = '127.0.0.1' }: { port: number; host?: string },
+): Promise<MetricsServer> {
   const server = createServer((req, res) => {
     if (req.method !== 'GET' || (req.url ?? '/').split('?')[0] !== '/metrics') {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('GET /metrics\n');

@@ -85,7 +85,16 @@ const NGINX_DEFAULT_TIMEOUT_MS = 60_000;
 
 /** nginx time (`60s`, `1m30s`, `500ms`, `75`) → ms; undefined when malformed. */
 export function parseNginxTime(text: string): number | undefined {
-  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000, M: 2_592_000_000, y: 31_536_000_000 };
+  const units: Record<string, number> = {
+    ms: 1,
+    s: 1000,
+    m: 60_000,
+    h: 3_600_000,
+    d: 86_400_000,
+    w: 604_800_000,
+    M: 2_592_000_000,
+    y: 31_536_000_000,
+  };
   const re = /(\d+)(ms|s|m|h|d|w|M|y)?/y;
   let total = 0;
   let at = 0;
@@ -106,7 +115,10 @@ export function parseNginxTime(text: string): number | undefined {
 }
 
 /** Splits nginx config text into directives. Never throws on odd input: what cannot parse is reported in `errors`. */
-export function parseNginxConfig(text: string, file = 'nginx.conf'): { directives: NginxDirective[]; errors: string[] } {
+export function parseNginxConfig(
+  text: string,
+  file = 'nginx.conf',
+): { directives: NginxDirective[]; errors: string[] } {
   const errors: string[] = [];
   const root: NginxDirective[] = [];
   const stack: NginxDirective[][] = [root];
@@ -272,7 +284,10 @@ function globRegExp(glob: string): RegExp {
       const end = glob.indexOf(']', i + 1);
       if (end === -1) re += '\\[';
       else {
-        re += `[${glob.slice(i + 1, end).replace(/\\/g, '\\\\').replace(/^!/, '^')}]`;
+        re += `[${glob
+          .slice(i + 1, end)
+          .replace(/\\/g, '\\\\')
+          .replace(/^!/, '^')}]`;
         i = end;
       }
     } else re += c.replace(/[.+^${}()|\\]/g, '\\$&');
@@ -285,7 +300,11 @@ function globRegExp(glob: string): RegExp {
  * for its conf prefix) and extracts what doctor uses. Throws `BG_UNREADABLE` / `BG_PERMISSION`
  * when the main file cannot be read; an include that cannot is a note.
  */
-export function loadNginxConfig(mainFile: string, source: ConfigFileSource = diskSource(), label = mainFile): NginxConfigFacts {
+export function loadNginxConfig(
+  mainFile: string,
+  source: ConfigFileSource = diskSource(),
+  label = mainFile,
+): NginxConfigFacts {
   const files: string[] = [];
   const notes: string[] = [];
   const prefix = dirname(resolve(mainFile));
@@ -330,8 +349,16 @@ export function loadNginxConfig(mainFile: string, source: ConfigFileSource = dis
 
 function unreadable(path: string, err: unknown): BadgatewayError {
   const code = errnoCode(err);
-  if (code === 'EACCES' || code === 'EPERM') return new BadgatewayError(ERROR_CODES.PERMISSION, `cannot read ${path}: permission denied`, { cause: err });
-  const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code === 'EFBIG' ? 'larger than 16 MiB' : (code ?? String(err));
+  if (code === 'EACCES' || code === 'EPERM')
+    return new BadgatewayError(ERROR_CODES.PERMISSION, `cannot read ${path}: permission denied`, { cause: err });
+  const why =
+    code === 'ENOENT'
+      ? 'no such file'
+      : code === 'EISDIR'
+        ? 'is a directory'
+        : code === 'EFBIG'
+          ? 'larger than 16 MiB'
+          : (code ?? String(err));
   return new BadgatewayError(ERROR_CODES.UNREADABLE, `cannot read ${path}: ${why}`, { cause: err });
 }
 
@@ -357,43 +384,71 @@ export function proxyPassTarget(url: string): string | undefined {
   return slash === -1 ? rest : rest.slice(0, slash);
 }
 
-const TIMEOUT_DIRECTIVES = { proxy_connect_timeout: 'connectMs', proxy_read_timeout: 'readMs', proxy_send_timeout: 'sendMs' } as const;
+const TIMEOUT_DIRECTIVES = {
+  proxy_connect_timeout: 'connectMs',
+  proxy_read_timeout: 'readMs',
+  proxy_send_timeout: 'sendMs',
+} as const;
 
 /** Walks the directive tree: main-context settings, upstream groups, and every proxy_pass with its inherited timeouts. */
-function extractFacts(directives: NginxDirective[], notes: string[]): Omit<NginxConfigFacts, 'source' | 'files' | 'notes'> {
+function extractFacts(
+  directives: NginxDirective[],
+  notes: string[],
+): Omit<NginxConfigFacts, 'source' | 'files' | 'notes'> {
   let user: NginxConfigFacts['user'] = null;
   let workerConnections = 512;
   let workerRlimitNofile: number | null = null;
   const errorLogs: string[] = [];
   const groups = new Map<string, NginxUpstream>();
   const uses: { target: string; timeouts: ProxyTimeouts; http11: boolean; connectionCleared: boolean }[] = [];
-  const visit = (list: NginxDirective[], context: string[], inherited: { timeouts: ProxyTimeouts; http11: boolean; connectionCleared: boolean }): void => {
+  const visit = (
+    list: NginxDirective[],
+    context: string[],
+    inherited: { timeouts: ProxyTimeouts; http11: boolean; connectionCleared: boolean },
+  ): void => {
     // Directives of this level set what its children inherit, wherever they stand in the block.
-    const here = { timeouts: { ...inherited.timeouts }, http11: inherited.http11, connectionCleared: inherited.connectionCleared };
+    const here = {
+      timeouts: { ...inherited.timeouts },
+      http11: inherited.http11,
+      connectionCleared: inherited.connectionCleared,
+    };
     for (const d of list) {
       const key = TIMEOUT_DIRECTIVES[d.name as keyof typeof TIMEOUT_DIRECTIVES];
       if (key && d.args[0] !== undefined) {
         const ms = parseNginxTime(d.args[0]);
         if (ms !== undefined) here.timeouts[key] = ms;
       } else if (d.name === 'proxy_http_version') here.http11 = d.args[0] === '1.1';
-      else if (d.name === 'proxy_set_header' && d.args[0]?.toLowerCase() === 'connection') here.connectionCleared = d.args[1] === '' || d.args[1]?.toLowerCase() === 'keep-alive';
+      else if (d.name === 'proxy_set_header' && d.args[0]?.toLowerCase() === 'connection')
+        here.connectionCleared = d.args[1] === '' || d.args[1]?.toLowerCase() === 'keep-alive';
     }
     for (const d of list) {
       const where = context[context.length - 1];
       if (d.name === 'user' && context.length === 0 && d.args[0]) user = { user: d.args[0], group: d.args[1] ?? null };
-      else if (d.name === 'worker_connections' && where === 'events') workerConnections = toInt(d.args[0]) ?? workerConnections;
+      else if (d.name === 'worker_connections' && where === 'events')
+        workerConnections = toInt(d.args[0]) ?? workerConnections;
       else if (d.name === 'worker_rlimit_nofile' && context.length === 0) workerRlimitNofile = toInt(d.args[0]) ?? null;
-      else if (d.name === 'error_log' && d.args[0] && !/^(stderr|syslog:|memory:)/.test(d.args[0])) errorLogs.push(d.args[0]);
-      else if (d.name === 'upstream' && d.block && d.args[0]) groups.set(d.args[0], upstreamGroup(d.args[0], d.block, notes));
+      else if (d.name === 'error_log' && d.args[0] && !/^(stderr|syslog:|memory:)/.test(d.args[0]))
+        errorLogs.push(d.args[0]);
+      else if (d.name === 'upstream' && d.block && d.args[0])
+        groups.set(d.args[0], upstreamGroup(d.args[0], d.block, notes));
       else if (d.name === 'proxy_pass' && d.args[0]) {
         const target = proxyPassTarget(d.args[0]);
-        if (target === undefined) notes.push(`${d.file}:${d.line}: proxy_pass ${d.args[0]} (variables or another scheme): not followed`);
+        if (target === undefined)
+          notes.push(`${d.file}:${d.line}: proxy_pass ${d.args[0]} (variables or another scheme): not followed`);
         else uses.push({ target, ...here, timeouts: { ...here.timeouts } });
       }
       if (d.block && d.name !== 'upstream') visit(d.block, [...context, d.name], here);
     }
   };
-  visit(directives, [], { timeouts: { connectMs: NGINX_DEFAULT_TIMEOUT_MS, readMs: NGINX_DEFAULT_TIMEOUT_MS, sendMs: NGINX_DEFAULT_TIMEOUT_MS }, http11: false, connectionCleared: false });
+  visit(directives, [], {
+    timeouts: {
+      connectMs: NGINX_DEFAULT_TIMEOUT_MS,
+      readMs: NGINX_DEFAULT_TIMEOUT_MS,
+      sendMs: NGINX_DEFAULT_TIMEOUT_MS,
+    },
+    http11: false,
+    connectionCleared: false,
+  });
   const upstreams = new Map<string, NginxUpstream>();
   for (const use of uses) {
     const group = groups.get(use.target);
@@ -401,7 +456,15 @@ function extractFacts(directives: NginxDirective[], notes: string[]): Omit<Nginx
       upstreams.get(use.target) ??
       (group
         ? { ...group, timeouts: use.timeouts, locations: 0, poolEffective: group.keepalive > 0 }
-        : { name: use.target, servers: [parseServerAddress(use.target)], keepalive: 0, keepaliveTimeoutMs: NGINX_DEFAULT_TIMEOUT_MS, poolEffective: false, timeouts: use.timeouts, locations: 0 });
+        : {
+            name: use.target,
+            servers: [parseServerAddress(use.target)],
+            keepalive: 0,
+            keepaliveTimeoutMs: NGINX_DEFAULT_TIMEOUT_MS,
+            poolEffective: false,
+            timeouts: use.timeouts,
+            locations: 0,
+          });
     u.locations += 1;
     if (!(use.http11 && use.connectionCleared)) u.poolEffective = false;
     upstreams.set(use.target, u);
@@ -430,7 +493,11 @@ function upstreamGroup(name: string, block: NginxDirective[], notes: string[]): 
     keepalive,
     keepaliveTimeoutMs,
     poolEffective: keepalive > 0,
-    timeouts: { connectMs: NGINX_DEFAULT_TIMEOUT_MS, readMs: NGINX_DEFAULT_TIMEOUT_MS, sendMs: NGINX_DEFAULT_TIMEOUT_MS },
+    timeouts: {
+      connectMs: NGINX_DEFAULT_TIMEOUT_MS,
+      readMs: NGINX_DEFAULT_TIMEOUT_MS,
+      sendMs: NGINX_DEFAULT_TIMEOUT_MS,
+    },
     locations: 0,
   };
 }
@@ -452,7 +519,9 @@ export function upstreamReusesConnections(config: NginxConfigFacts, upstream: st
 
 /** The config's upstream that a log line's upstream (group name or server address) belongs to. */
 export function findUpstream(config: NginxConfigFacts, upstream: string): NginxUpstream | undefined {
-  return config.upstreams.find((u) => u.name === upstream || u.servers.some((s) => s.address === upstream || sameServer(s, upstream)));
+  return config.upstreams.find(
+    (u) => u.name === upstream || u.servers.some((s) => s.address === upstream || sameServer(s, upstream)),
+  );
 }
 
 function sameServer(s: NginxServer, address: string): boolean {

@@ -36,7 +36,9 @@ export interface RunningWorker {
 }
 
 /** Reads the argv nginx rewrote: `nginx: master process /usr/sbin/nginx -c /etc/nginx/nginx.conf`. */
-export function parseMasterCommandLine(cmdline: string): Pick<RunningNginx, 'commandLine' | 'prefix' | 'conf' | 'errorLog' | 'globals'> | undefined {
+export function parseMasterCommandLine(
+  cmdline: string,
+): Pick<RunningNginx, 'commandLine' | 'prefix' | 'conf' | 'errorLog' | 'globals'> | undefined {
   const m = /^nginx: master process (.*)$/.exec(cmdline.replace(/\0/g, ' ').trim());
   if (!m) return undefined;
   const commandLine = m[1]!.trim();
@@ -104,11 +106,7 @@ function readWorker(pid: number): RunningWorker | undefined {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const field = (name: string): number[] =>
-      (new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(status)?.[1] ?? '')
-        .trim()
-        .split(/\s+/)
-        .filter(Boolean)
-        .map(Number);
+      (new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(status)?.[1] ?? '').trim().split(/\s+/).filter(Boolean).map(Number);
     let fdSoft: number | null = null;
     try {
       const limits = /^Max open files\s+(\S+)/m.exec(readFileSync(`/proc/${pid}/limits`, 'utf8'))?.[1];
@@ -134,31 +132,42 @@ export function masterErrorLog(m: RunningNginx): string | undefined {
  * it cannot be run or read (not installed, permission denied, a config that no longer tests).
  */
 export function dumpRunningConfig(m: RunningNginx, timeoutMs = 10_000): Promise<NginxConfigFacts> {
-  const args = ['-T', ...(m.prefix ? ['-p', m.prefix] : []), ...(m.conf ? ['-c', m.conf] : []), ...(m.errorLog ? ['-e', m.errorLog] : []), ...(m.globals ? ['-g', m.globals] : [])];
+  const args = [
+    '-T',
+    ...(m.prefix ? ['-p', m.prefix] : []),
+    ...(m.conf ? ['-c', m.conf] : []),
+    ...(m.errorLog ? ['-e', m.errorLog] : []),
+    ...(m.globals ? ['-g', m.globals] : []),
+  ];
   return new Promise((resolveDump, reject) => {
     if (!m.binary) {
       reject(new Error('no nginx binary to run'));
       return;
     }
-    execFile(m.binary, args, { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' }, (err, stdout, stderr) => {
-      if (err) {
-        const said = stderr
-          .split('\n')
-          .map((l) => l.replace(/^nginx: /, '').trim())
-          .filter((l) => l && !/test failed/.test(l))[0];
-        reject(new Error(said ?? err.message));
-        return;
-      }
-      const { source, first } = dumpSource(stdout);
-      if (!first) {
-        reject(new Error('nginx -T printed no configuration'));
-        return;
-      }
-      try {
-        resolveDump(loadNginxConfig(first, source, `nginx -T of pid ${m.masterPid}`));
-      } catch (e) {
-        reject(e instanceof Error ? e : new Error(String(e)));
-      }
-    });
+    execFile(
+      m.binary,
+      args,
+      { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' },
+      (err, stdout, stderr) => {
+        if (err) {
+          const said = stderr
+            .split('\n')
+            .map((l) => l.replace(/^nginx: /, '').trim())
+            .filter((l) => l && !/test failed/.test(l))[0];
+          reject(new Error(said ?? err.message));
+          return;
+        }
+        const { source, first } = dumpSource(stdout);
+        if (!first) {
+          reject(new Error('nginx -T printed no configuration'));
+          return;
+        }
+        try {
+          resolveDump(loadNginxConfig(first, source, `nginx -T of pid ${m.masterPid}`));
+        } catch (e) {
+          reject(e instanceof Error ? e : new Error(String(e)));
+        }
+      },
+    );
   });
 }

@@ -102,8 +102,11 @@ export const DOCTOR_DEFAULTS: Readonly<DoctorOptions> = Object.freeze({
 /** Merges user options over {@link DOCTOR_DEFAULTS} and validates them (BG_BAD_OPTION naming the option). */
 export function resolveDoctorOptions(user: Partial<DoctorOptions> = {}): DoctorOptions {
   const o: DoctorOptions = { ...DOCTOR_DEFAULTS, ...stripUndefined(user) };
-  for (const pid of o.pids) if (!Number.isSafeInteger(pid) || pid <= 0) throw badOption('--pid', pid, 'a positive integer');
-  for (const port of o.ports) if (!Number.isSafeInteger(port) || port < 1 || port > 65535) throw badOption('--port', port, 'a port from 1 to 65535');
+  for (const pid of o.pids)
+    if (!Number.isSafeInteger(pid) || pid <= 0) throw badOption('--pid', pid, 'a positive integer');
+  for (const port of o.ports)
+    if (!Number.isSafeInteger(port) || port < 1 || port > 65535)
+      throw badOption('--port', port, 'a port from 1 to 65535');
   const ratio = (name: string, v: number): void => {
     if (!(v > 0 && v <= 1)) throw badOption(name, v, 'a ratio greater than 0 and at most 1');
   };
@@ -113,7 +116,17 @@ export function resolveDoctorOptions(user: Partial<DoctorOptions> = {}): DoctorO
   const nonNegative = (name: string, v: number): void => {
     if (!Number.isFinite(v) || v < 0) throw badOption(name, v, 'a number ≥ 0');
   };
-  for (const key of ['intervalMs', 'idleMs', 'idleSocketsMin', 'proxyIdleTimeoutMs', 'burst', 'minBacklog', 'minSomaxconn', 'logCriticalLines', 'probeTimeoutMs'] as const) {
+  for (const key of [
+    'intervalMs',
+    'idleMs',
+    'idleSocketsMin',
+    'proxyIdleTimeoutMs',
+    'burst',
+    'minBacklog',
+    'minSomaxconn',
+    'logCriticalLines',
+    'probeTimeoutMs',
+  ] as const) {
     nonNegative(key, o[key]);
   }
   if (!(o.bucketS >= 1)) throw badOption('bucketS', o.bucketS, 'at least 1 second');

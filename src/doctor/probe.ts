@@ -30,7 +30,10 @@ export function probeKeepAlive(
   target: { host: string; port: number } | { unixSocket: string },
   { timeoutMs = 1000, signal }: { timeoutMs?: number; signal?: AbortSignal } = {},
 ): Promise<KeepAliveProbe> {
-  const url = 'unixSocket' in target ? `unix:${target.unixSocket}` : `http://${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}/`;
+  const url =
+    'unixSocket' in target
+      ? `unix:${target.unixSocket}`
+      : `http://${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}/`;
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   return new Promise((resolve) => {
     let done = false;
@@ -65,7 +68,9 @@ export function probeKeepAlive(
       req.destroy();
       finish({ status: null, connection: null, keepAliveTimeoutS: null, error: `no response within ${timeoutMs} ms` });
     }, timeoutMs);
-    req.on('error', (err: NodeJS.ErrnoException) => finish({ status: null, connection: null, keepAliveTimeoutS: null, error: err.code ?? err.message }));
+    req.on('error', (err: NodeJS.ErrnoException) =>
+      finish({ status: null, connection: null, keepAliveTimeoutS: null, error: err.code ?? err.message }),
+    );
     req.end();
   });
 }

@@ -2,7 +2,13 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { debug } from '../util/index.js';
 import { loadNginxConfig, type NginxConfigFacts } from './nginx-config.js';
-import { dumpRunningConfig, findRunningNginx, masterErrorLog, type RunningNginx, type RunningWorker } from './nginx-running.js';
+import {
+  dumpRunningConfig,
+  findRunningNginx,
+  masterErrorLog,
+  type RunningNginx,
+  type RunningWorker,
+} from './nginx-running.js';
 import type { DoctorOptions } from './options.js';
 import { readAccountDb, resolveUserSpec, type AccountDb, type WorkerIdentity } from '../proc/index.js';
 
@@ -26,18 +32,40 @@ export interface ProxyContext {
 }
 
 /** An empty context: nothing known about the proxy. */
-export const NO_PROXY_CONTEXT: ProxyContext = Object.freeze({ configs: [], proxyUser: null, unseen: [] }) as ProxyContext;
+export const NO_PROXY_CONTEXT: ProxyContext = Object.freeze({
+  configs: [],
+  proxyUser: null,
+  unseen: [],
+}) as ProxyContext;
 
 /**
  * Who a config's workers run as: the running workers' effective uid/gid and groups (the truth);
  * else the config's `user` (nginx's default `nobody` when none is set and nginx would start as
  * root); null when the user does not exist on this machine.
  */
-export function resolveWorkerIdentity(config: NginxConfigFacts, workers: readonly RunningWorker[], db: AccountDb): WorkerIdentity | null {
+export function resolveWorkerIdentity(
+  config: NginxConfigFacts,
+  workers: readonly RunningWorker[],
+  db: AccountDb,
+): WorkerIdentity | null {
   const w = workers[0];
-  if (w) return { user: db.userName(w.uid) ?? null, uid: w.uid, gid: w.gid, group: db.groupName(w.gid) ?? null, groups: w.groups, from: `running nginx workers (pid ${workers.map((x) => x.pid).join(', ')})` };
+  if (w)
+    return {
+      user: db.userName(w.uid) ?? null,
+      uid: w.uid,
+      gid: w.gid,
+      group: db.groupName(w.gid) ?? null,
+      groups: w.groups,
+      from: `running nginx workers (pid ${workers.map((x) => x.pid).join(', ')})`,
+    };
   const spec = config.user ? `${config.user.user}${config.user.group ? ` ${config.user.group}` : ''}` : 'nobody';
-  return resolveUserSpec(spec, db, config.user ? `nginx config (user ${spec})` : 'nginx default (user nobody, no user directive)') ?? null;
+  return (
+    resolveUserSpec(
+      spec,
+      db,
+      config.user ? `nginx config (user ${spec})` : 'nginx default (user nobody, no user directive)',
+    ) ?? null
+  );
 }
 
 /**
@@ -66,9 +94,16 @@ export async function loadProxyContext(options: DoctorOptions): Promise<ProxyCon
     for (const m of pickMasters(findRunningNginx(), options.errorLogs)) {
       try {
         const facts = await dumpRunningConfig(m);
-        configs.push({ ...facts, masterPid: m.masterPid, workers: m.workers, workerIdentity: resolveWorkerIdentity(facts, m.workers, db) });
+        configs.push({
+          ...facts,
+          masterPid: m.masterPid,
+          workers: m.workers,
+          workerIdentity: resolveWorkerIdentity(facts, m.workers, db),
+        });
       } catch (err) {
-        unseen.push(`nginx -T of the running nginx (pid ${m.masterPid}) failed: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+        unseen.push(
+          `nginx -T of the running nginx (pid ${m.masterPid}) failed: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`,
+        );
       }
     }
   }

@@ -21,13 +21,20 @@ const TERMINAL_UNSAFE = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u
 export function escapeForTerminal(text: string): string {
   return text.replace(TERMINAL_UNSAFE, (c) => {
     const code = c.charCodeAt(0);
-    return code <= 0xff ? `\\x${code.toString(16).toUpperCase().padStart(2, '0')}` : `\\u{${code.toString(16).toUpperCase()}}`;
+    return code <= 0xff
+      ? `\\x${code.toString(16).toUpperCase().padStart(2, '0')}`
+      : `\\u{${code.toString(16).toUpperCase()}}`;
   });
 }
 
 /** One finding as text: cause, where, what was seen, evidence, fix, confirm (not yet escaped for a terminal). */
 export function renderFinding(f: Finding): string[] {
-  const out = [`${f.severity.toUpperCase().padEnd(8)}  ${f.cause} — ${f.title}`, `  where:  ${f.target}`, `  seen:   ${f.summary}`, '  evidence:'];
+  const out = [
+    `${f.severity.toUpperCase().padEnd(8)}  ${f.cause} — ${f.title}`,
+    `  where:  ${f.target}`,
+    `  seen:   ${f.summary}`,
+    '  evidence:',
+  ];
   // Evidence lines starting with two spaces continue the previous one (an example log line).
   for (const e of f.evidence) out.push(`    ${e.startsWith('  ') ? `  ${e.trimStart()}` : `- ${e}`}`);
   out.push('  fix:', ...f.fix.map((x) => `    - ${x}`), '  confirm:', ...f.confirm.map((c) => `    $ ${c}`));
@@ -38,7 +45,9 @@ function renderTarget(t: TargetFacts): string[] {
   const out: string[] = [];
   const p = t.process;
   const head = p
-    ? `${t.label}: fds ${p.fds.open}/${p.fds.soft ?? 'unlimited'}${p.fds.soft ? ` (${pct(p.fds.ratio)})` : ''} — ${Object.entries(p.fds.byKind)
+    ? `${t.label}: fds ${p.fds.open}/${p.fds.soft ?? 'unlimited'}${p.fds.soft ? ` (${pct(p.fds.ratio)})` : ''} — ${Object.entries(
+        p.fds.byKind,
+      )
         .filter(([, n]) => n > 0)
         .map(([k, n]) => `${k} ${n}`)
         .join(', ')}`
@@ -53,11 +62,15 @@ function renderTarget(t: TargetFacts): string[] {
         .join(', ');
       line += `  connections: ${states || 'none'}`;
       if (l.connections.idle !== null) line += `; idle ≥ ${l.connections.idleMs / 1000} s: ${l.connections.idle}`;
-      else if (l.connections.quiet) line += `; quiet at two samples ${l.connections.quiet.gapMs} ms apart: ${l.connections.quiet.count}`;
+      else if (l.connections.quiet)
+        line += `; quiet at two samples ${l.connections.quiet.gapMs} ms apart: ${l.connections.quiet.count}`;
     }
-    if (l.proxyPool) line += `  proxy pool: keepalive ${l.proxyPool.keepalive}, ${l.proxyPool.keepaliveTimeoutMs / 1000} s`;
-    for (const a of l.proxyAccess ?? []) line += `  ${a.identity.user ?? `uid ${a.identity.uid}`}: ${a.access.allowed ? 'may connect' : 'DENIED'}`;
-    if (l.keepAlive) line += `  keep-alive: ${l.keepAlive.keepAliveTimeoutS === null ? (l.keepAlive.error ?? 'no timeout announced') : `timeout=${l.keepAlive.keepAliveTimeoutS}`}`;
+    if (l.proxyPool)
+      line += `  proxy pool: keepalive ${l.proxyPool.keepalive}, ${l.proxyPool.keepaliveTimeoutMs / 1000} s`;
+    for (const a of l.proxyAccess ?? [])
+      line += `  ${a.identity.user ?? `uid ${a.identity.uid}`}: ${a.access.allowed ? 'may connect' : 'DENIED'}`;
+    if (l.keepAlive)
+      line += `  keep-alive: ${l.keepAlive.keepAliveTimeoutS === null ? (l.keepAlive.error ?? 'no timeout announced') : `timeout=${l.keepAlive.keepAliveTimeoutS}`}`;
     out.push(line);
   }
   return out;
@@ -69,8 +82,15 @@ function holdersLine(h: FdHolders): string {
     .join(', ');
   const parts = [
     tcp ? `TCP ${tcp} (quiet ${h.sockets.tcpQuiet})` : '',
-    h.sockets.unixConnected + h.sockets.unixListen > 0 ? `unix connected ${h.sockets.unixConnected} (quiet ${h.sockets.unixQuiet ?? '?'}), listening ${h.sockets.unixListen}` : '',
-    h.files.length > 0 ? `files ${h.files.slice(0, 3).map((f) => `${f.name} × ${f.count}`).join(', ')}${h.distinctFiles > 3 ? ', …' : ''}` : '',
+    h.sockets.unixConnected + h.sockets.unixListen > 0
+      ? `unix connected ${h.sockets.unixConnected} (quiet ${h.sockets.unixQuiet ?? '?'}), listening ${h.sockets.unixListen}`
+      : '',
+    h.files.length > 0
+      ? `files ${h.files
+          .slice(0, 3)
+          .map((f) => `${f.name} × ${f.count}`)
+          .join(', ')}${h.distinctFiles > 3 ? ', …' : ''}`
+      : '',
     h.pipes > 0 ? `pipes ${h.pipes}` : '',
   ].filter(Boolean);
   return parts.join('; ') || 'nothing';
@@ -105,7 +125,10 @@ export function renderMostLikely(report: Pick<DoctorReport, 'rootCause'>): strin
   const root = report.rootCause;
   if (!root) return 'Most likely: nothing wrong found';
   // A log finding's sentence already names the other readings of its lines.
-  const also = root.alternatives.length > 0 && root.source === 'live' ? ` (the facts cannot rule out ${root.alternatives.join(', ')})` : '';
+  const also =
+    root.alternatives.length > 0 && root.source === 'live'
+      ? ` (the facts cannot rule out ${root.alternatives.join(', ')})`
+      : '';
   return `Most likely: ${root.cause} (${root.target}): ${root.sentence}${also}`;
 }
 
@@ -137,7 +160,9 @@ export function renderDoctorText(report: DoctorReport): string {
   if (e) {
     const formats = Object.entries(e.formats);
     const onlyNginx = formats.every(([f]) => f === 'nginx');
-    const kinds = onlyNginx ? '' : ` (${[...formats.map(([f, n]) => `${f} ${n}`), ...(e.lines.notProxy > 0 ? [`not a proxy line ${e.lines.notProxy}`] : [])].join(', ')})`;
+    const kinds = onlyNginx
+      ? ''
+      : ` (${[...formats.map(([f, n]) => `${f} ${n}`), ...(e.lines.notProxy > 0 ? [`not a proxy line ${e.lines.notProxy}`] : [])].join(', ')})`;
     const s503 = e.statuses['503'] > 0 ? `, 503: ${e.statuses['503']}` : '';
     out.push(
       `${onlyNginx ? 'Error log' : 'Proxy log'}: ${e.lines.total} lines in ${e.files.length} file${e.files.length === 1 ? '' : 's'}${kinds}; ${e.lines.upstreamErrors} upstream/proxy errors ` +
@@ -145,18 +170,27 @@ export function renderDoctorText(report: DoctorReport): string {
     );
     const { clientAbort, appError, healthCheck } = e.ignored;
     if (clientAbort + appError + healthCheck > 0) {
-      out.push(`  not a proxy cause: ${clientAbort} client abort${clientAbort === 1 ? '' : 's'}, ${appError} 5xx sent by the app itself, ${healthCheck} health-check request${healthCheck === 1 ? '' : 's'}`);
+      out.push(
+        `  not a proxy cause: ${clientAbort} client abort${clientAbort === 1 ? '' : 's'}, ${appError} 5xx sent by the app itself, ${healthCheck} health-check request${healthCheck === 1 ? '' : 's'}`,
+      );
     }
     for (const f of e.files.filter((x) => x.error !== undefined)) out.push(`  ${f.file}: ${f.error}`);
     if (e.patterns.length > 0) {
       const w = Math.max(7, ...e.patterns.map((p) => p.id.length));
-      out.push(`  ${'pattern'.padEnd(w)}  ${'lines'.padStart(8)}  status  first seen → last seen                     causes`);
+      out.push(
+        `  ${'pattern'.padEnd(w)}  ${'lines'.padStart(8)}  status  first seen → last seen                     causes`,
+      );
       for (const p of e.patterns) {
         out.push(
           `  ${p.id.padEnd(w)}  ${String(p.count).padStart(8)}  ${String(p.status ?? '-').padEnd(6)}  ${p.firstSeen ?? '?'} → ${p.lastSeen ?? '?'}  ${p.causes.join(', ') || '-'}`,
         );
       }
-      out.push(`  upstreams: ${e.upstreams.slice(0, 8).map((u) => `${u.name} ${u.count}`).join(', ')}${e.upstreams.length > 8 ? ', …' : ''}`);
+      out.push(
+        `  upstreams: ${e.upstreams
+          .slice(0, 8)
+          .map((u) => `${u.name} ${u.count}`)
+          .join(', ')}${e.upstreams.length > 8 ? ', …' : ''}`,
+      );
     }
     out.push('');
   }
@@ -166,14 +200,19 @@ export function renderDoctorText(report: DoctorReport): string {
       .filter(([, n]) => n > 0)
       .map(([f, n]) => `${f} ${n}`)
       .join(', ');
-    out.push(`Access log: ${a.lines.total} lines (${formats || 'no known format'}; unparsed ${a.lines.unparsed}); 502: ${a.s502}, 504: ${a.s504}`);
-    for (const u of a.upstreams.slice(0, 10)) out.push(`  upstream ${u.name}: ${u.attempts} attempts, ${u.s502} × 502, ${u.s504} × 504`);
+    out.push(
+      `Access log: ${a.lines.total} lines (${formats || 'no known format'}; unparsed ${a.lines.unparsed}); 502: ${a.s502}, 504: ${a.s504}`,
+    );
+    for (const u of a.upstreams.slice(0, 10))
+      out.push(`  upstream ${u.name}: ${u.attempts} attempts, ${u.s502} × 502, ${u.s504} × 504`);
     const bad = a.timeline.filter((b) => b.s502 + b.s504 > 0);
     for (const b of bad.slice(-10)) out.push(`  ${b.bucket}  ${b.requests} requests, ${b.s502} × 502, ${b.s504} × 504`);
     out.push('');
   }
   for (const c of report.crashLogs) {
-    out.push(`Worker deaths (${c.sources.join(', ')}): ${c.crashes.map((x) => `${x.count} × ${x.pattern}`).join(', ') || 'none'}`);
+    out.push(
+      `Worker deaths (${c.sources.join(', ')}): ${c.crashes.map((x) => `${x.count} × ${x.pattern}`).join(', ') || 'none'}`,
+    );
   }
   for (const n of report.notes) out.push(`note: ${n}`);
   for (const u of report.unseen) out.push(`not seen: ${u}`);
@@ -189,23 +228,30 @@ export function renderDoctorText(report: DoctorReport): string {
 export function renderWatchLine(report: DoctorReport, previous: DoctorReport | undefined): string {
   const time = report.generatedAt.slice(11, 19);
   const prevTargets = new Map((previous?.facts?.targets ?? []).map((t) => [t.label, t]));
-  const delta = (now: number, before: number | undefined): string => (before === undefined || now === before ? '' : ` (${now > before ? '+' : ''}${now - before})`);
+  const delta = (now: number, before: number | undefined): string =>
+    before === undefined || now === before ? '' : ` (${now > before ? '+' : ''}${now - before})`;
   const parts: string[] = [];
   for (const t of report.facts?.targets ?? []) {
     const before = prevTargets.get(t.label);
     const bits = [t.label];
-    if (t.process) bits.push(`fds ${t.process.fds.open}/${t.process.fds.soft ?? '∞'}${delta(t.process.fds.open, before?.process?.fds.open)}`);
+    if (t.process)
+      bits.push(
+        `fds ${t.process.fds.open}/${t.process.fds.soft ?? '∞'}${delta(t.process.fds.open, before?.process?.fds.open)}`,
+      );
     for (const l of t.listeners) {
       const bl = before?.listeners.find((x) => x.name === l.name);
       bits.push(`${l.name} queue ${l.queue ?? '?'}/${l.backlog ?? '?'}${delta(l.queue ?? 0, bl?.queue ?? undefined)}`);
       const idle = l.connections?.idle ?? l.connections?.quiet?.count;
-      if (idle !== undefined) bits.push(`idle ${idle}${delta(idle, bl?.connections?.idle ?? bl?.connections?.quiet?.count)}`);
+      if (idle !== undefined)
+        bits.push(`idle ${idle}${delta(idle, bl?.connections?.idle ?? bl?.connections?.quiet?.count)}`);
     }
     if (t.missing) bits.push(t.missing);
     parts.push(bits.join(' '));
   }
   const n = report.facts?.machine.netstat;
   if (n) parts.push(`overflows +${n.listenOverflows.delta} drops +${n.listenDrops.delta}`);
-  const causes = report.findings.map((f) => `${f.cause}(${f.severity})`).join(' ') || (report.verdict === 'incomplete' ? 'incomplete (not seen: see the report)' : 'healthy');
+  const causes =
+    report.findings.map((f) => `${f.cause}(${f.severity})`).join(' ') ||
+    (report.verdict === 'incomplete' ? 'incomplete (not seen: see the report)' : 'healthy');
   return `${escapeForTerminal(`${time}  ${parts.join(' | ')}  → ${causes}`)}\n`;
 }

@@ -35,4 +35,3 @@ export function fdEvidence(target: TargetFacts): string[] {
     `fds by kind: ${kinds || 'none'}`,
   ];
 }
-

@@ -36,10 +36,17 @@ const idleRule: LiveRule = (target, _facts, options) => {
             `${where}: ${idle} accepted connections stayed connected with nothing queued either way (Recv-Q 0, Send-Q 0) at two samples ${seconds(c.quiet.gapMs)} apart, ${c.quiet.connected} connected in all`,
             'unix sockets keep no idle timers: quiet at both samples is what shows idleness (requests still being processed look the same)',
           ]
-        : [`${where}: ${idle} ESTABLISHED connections idle ≥ ${seconds(c.idleMs)} (longest ${c.maxIdleMs === null ? '?' : seconds(c.maxIdleMs)}), ${c.states.ESTABLISHED ?? 0} established in all`];
-    if (p) evidence.push(`they hold ${idle} of the ${p.fds.open} fds of pid ${p.pid} (${p.fds.byKind.socket} sockets), soft limit ${p.fds.soft ?? 'unlimited'}`);
+        : [
+            `${where}: ${idle} ESTABLISHED connections idle ≥ ${seconds(c.idleMs)} (longest ${c.maxIdleMs === null ? '?' : seconds(c.maxIdleMs)}), ${c.states.ESTABLISHED ?? 0} established in all`,
+          ];
+    if (p)
+      evidence.push(
+        `they hold ${idle} of the ${p.fds.open} fds of pid ${p.pid} (${p.fds.byKind.socket} sockets), soft limit ${p.fds.soft ?? 'unlimited'}`,
+      );
     if (l.keepAlive && l.keepAlive.status !== null && l.keepAlive.keepAliveTimeoutS === null) {
-      evidence.push(`${l.keepAlive.url} keeps connections alive without announcing an idle timeout (no Keep-Alive: timeout=)`);
+      evidence.push(
+        `${l.keepAlive.url} keeps connections alive without announcing an idle timeout (no Keep-Alive: timeout=)`,
+      );
     }
     out.push(
       createFinding(
@@ -79,32 +86,51 @@ const queueRule: LiveRule = (target, facts, options) => {
       `${l.name}: ${l.queue} connections in the accept queue, backlog ${l.backlog} (${l.kind === 'unix' ? 'ss -xl' : 'ss -ltn'}: Recv-Q ${l.queue}, Send-Q ${l.backlog})`,
       ...somaxconnEvidence(l, facts),
     ];
-    if (l.kind === 'unix') evidence.push('unix sockets do not count in TcpExt ListenOverflows: connect() fails at once with EAGAIN (502)');
+    if (l.kind === 'unix')
+      evidence.push('unix sockets do not count in TcpExt ListenOverflows: connect() fails at once with EAGAIN (502)');
     // One helper for every finding of this listener: the cause (unix or TCP backlog), target and confirm commands are its.
     const report = (level: Severity, summary: string, more: string[]): void => {
-      out.push(createFinding(backlogCause(l), { severity: level, source: 'live', target: target.label, summary, evidence: more }, confirmValues(target, l)));
+      out.push(
+        createFinding(
+          backlogCause(l),
+          { severity: level, source: 'live', target: target.label, summary, evidence: more },
+          confirmValues(target, l),
+        ),
+      );
     };
     const warn = (summary: string, more: string[]): void => report('warning', summary, more);
     if (severity) {
-      const summary = severity === 'critical' ? `accept queue of ${l.name} is full (${l.queue}/${l.backlog})` : `accept queue of ${l.name} is ${pct(fill)} full (${l.queue}/${l.backlog})`;
+      const summary =
+        severity === 'critical'
+          ? `accept queue of ${l.name} is full (${l.queue}/${l.backlog})`
+          : `accept queue of ${l.name} is ${pct(fill)} full (${l.queue}/${l.backlog})`;
       report(severity, summary, [...evidence, ...fdEvidence(target)]);
       continue;
     }
     if (options.burst > 0 && l.backlog < options.burst) {
-      warn(`backlog ${l.backlog} of ${l.name} cannot hold a burst of ${options.burst} connections`, [`expected burst ${options.burst} (--burst) > backlog ${l.backlog}`, ...evidence]);
+      warn(`backlog ${l.backlog} of ${l.name} cannot hold a burst of ${options.burst} connections`, [
+        `expected burst ${options.burst} (--burst) > backlog ${l.backlog}`,
+        ...evidence,
+      ]);
       continue;
     }
     const s = facts.machine.somaxconn;
     if (options.minBacklog > 0 && l.backlog < options.minBacklog && s !== null && s > l.backlog) {
       const refused = l.kind === 'unix' ? 'refused at once (EAGAIN: 502)' : 'dropped (SYNs: connect timeouts, 504)';
-      warn(`backlog ${l.backlog} of ${l.name} is below ${options.minBacklog} while net.core.somaxconn allows ${s}: any burst above ${l.backlog} waiting connections is ${refused}`, [
-        ...evidence,
-        `listen() asked for ${l.backlog} (the kernel would allow up to ${s}): the app's own setting, e.g. gunicorn --backlog, listen(backlog)`,
-      ]);
+      warn(
+        `backlog ${l.backlog} of ${l.name} is below ${options.minBacklog} while net.core.somaxconn allows ${s}: any burst above ${l.backlog} waiting connections is ${refused}`,
+        [
+          ...evidence,
+          `listen() asked for ${l.backlog} (the kernel would allow up to ${s}): the app's own setting, e.g. gunicorn --backlog, listen(backlog)`,
+        ],
+      );
       continue;
     }
     if (s !== null && l.backlog === s && s < options.minSomaxconn) {
-      warn(`net.core.somaxconn ${s} caps the backlog of ${l.name}`, [...somaxconnEvidence(l, facts), `somaxconn below ${options.minSomaxconn} cuts the usual backlogs (gunicorn 2048, Node 511)`]);
+      warn(`net.core.somaxconn ${s} caps the backlog of ${l.name}`, [
+        ...somaxconnEvidence(l, facts),
+        `somaxconn below ${options.minSomaxconn} cuts the usual backlogs (gunicorn 2048, Node 511)`,
+      ]);
     }
   }
   return out;
@@ -164,7 +190,9 @@ const socketPermissionRule: LiveRule = (target) => {
     const group = identity.group ?? String(identity.gid);
     const fixFirst =
       d.need === 'write'
-        ? [`chown :${group} ${access.path} && chmod 660 ${access.path} — and at the app's start: gunicorn --umask 007 --group ${group} (Node: fs.chmod after listen)`]
+        ? [
+            `chown :${group} ${access.path} && chmod 660 ${access.path} — and at the app's start: gunicorn --umask 007 --group ${group} (Node: fs.chmod after listen)`,
+          ]
         : [`chmod o+x ${d.path} (or give ${identity.user ?? identity.uid} a group with search permission on it)`];
     out.push(
       createFinding(
@@ -198,12 +226,26 @@ const downRule: LiveRule = (target) => {
       : target.missing === 'stale-socket-file'
         ? `${target.unixSocket} exists but nothing listens on it (stale socket file): connect() is refused`
         : `nothing listens on port ${target.port}: connect() is refused (111)`;
-  return [createFinding('upstream-down', { severity: 'critical', source: 'live', target: target.label, summary: what, evidence: [what] }, confirmValues(target))];
+  return [
+    createFinding(
+      'upstream-down',
+      { severity: 'critical', source: 'live', target: target.label, summary: what, evidence: [what] },
+      confirmValues(target),
+    ),
+  ];
 };
 
 // The chain rule runs before the idle rule: when both name keepalive-leak for one process, the
 // merged finding keeps the chain's summary (the first of two equally severe findings).
-const LIVE_RULES: readonly LiveRule[] = [downRule, socketPermissionRule, fdChainRule, closeWaitRule, idleRule, queueRule, keepAliveRaceRule];
+const LIVE_RULES: readonly LiveRule[] = [
+  downRule,
+  socketPermissionRule,
+  fdChainRule,
+  closeWaitRule,
+  idleRule,
+  queueRule,
+  keepAliveRaceRule,
+];
 
 /**
  * worker_connections above the fds a worker may open: a busy worker runs out of fds ((24: Too many
@@ -230,7 +272,9 @@ function proxyLimitFindings(proxy: ProxyContext): Finding[] {
             : `no worker_rlimit_nofile: the workers keep the limit they inherit, soft ${limit} (/proc/${c.workers[0]?.pid ?? 'PID'}/limits)`,
           'each proxied request holds two connections (client and upstream), each an fd',
         ],
-        fixFirst: [`worker_rlimit_nofile ${Math.max(2 * c.workerConnections, 1024)}; (at least twice worker_connections)`],
+        fixFirst: [
+          `worker_rlimit_nofile ${Math.max(2 * c.workerConnections, 1024)}; (at least twice worker_connections)`,
+        ],
       }),
     );
   }
@@ -241,7 +285,11 @@ function proxyLimitFindings(proxy: ProxyContext): Finding[] {
 function overflowFindings(facts: DoctorFacts): Finding[] {
   const n = facts.machine.netstat;
   if (!n || (n.listenOverflows.delta <= 0 && n.listenDrops.delta <= 0)) return [];
-  const full = facts.targets.flatMap((t) => t.listeners.filter((l) => l.kind !== 'unix' && (l.queue ?? 0) > 0).map((l) => `${l.name} (${t.label}): ${l.queue} queued, backlog ${l.backlog ?? '?'}`));
+  const full = facts.targets.flatMap((t) =>
+    t.listeners
+      .filter((l) => l.kind !== 'unix' && (l.queue ?? 0) > 0)
+      .map((l) => `${l.name} (${t.label}): ${l.queue} queued, backlog ${l.backlog ?? '?'}`),
+  );
   return [
     createFinding('backlog-overflow-tcp', {
       severity: 'critical',
@@ -250,7 +298,11 @@ function overflowFindings(facts: DoctorFacts): Finding[] {
       summary: `TcpExt ListenOverflows +${n.listenOverflows.delta}, ListenDrops +${n.listenDrops.delta} in ${seconds(n.intervalMs)}: a TCP accept queue overflows`,
       evidence: [
         `/proc/net/netstat TcpExt ListenOverflows ${n.listenOverflows.before} → ${n.listenOverflows.after}, ListenDrops ${n.listenDrops.before} → ${n.listenDrops.after} (machine-wide)`,
-        ...(full.length > 0 ? full.map((f) => `listener with a queue: ${f}`) : ['no inspected listener has a queue now: the overflowing one may be elsewhere (doctor with no target scans all)']),
+        ...(full.length > 0
+          ? full.map((f) => `listener with a queue: ${f}`)
+          : [
+              'no inspected listener has a queue now: the overflowing one may be elsewhere (doctor with no target scans all)',
+            ]),
       ],
     }),
   ];
@@ -260,7 +312,11 @@ function overflowFindings(facts: DoctorFacts): Finding[] {
  * Runs every live rule on every target, plus the machine-wide counter rule. One finding per cause and
  * process: `--pid N --unix-socket PATH` of the same process see the same fds, so their findings merge.
  */
-export function evaluateLiveRules(facts: DoctorFacts, options: DoctorOptions, proxy: ProxyContext = NO_PROXY_CONTEXT): Finding[] {
+export function evaluateLiveRules(
+  facts: DoctorFacts,
+  options: DoctorOptions,
+  proxy: ProxyContext = NO_PROXY_CONTEXT,
+): Finding[] {
   const byKey = new Map<string, Finding>();
   for (const target of facts.targets) {
     const who = target.process ? `pid ${target.process.pid}` : target.label;

@@ -24,8 +24,10 @@ export interface TailOptions {
 /** Why an existing file cannot be followed, as the user's error. */
 function openError(path: string, err: unknown): BadgatewayError {
   const code = errnoCode(err);
-  if (code === 'EACCES' || code === 'EPERM') return new BadgatewayError(ERROR_CODES.PERMISSION, `cannot read ${path}: permission denied`, { cause: err });
-  if (code === 'EISDIR') return new BadgatewayError(ERROR_CODES.UNREADABLE, `cannot read ${path}: is a directory`, { cause: err });
+  if (code === 'EACCES' || code === 'EPERM')
+    return new BadgatewayError(ERROR_CODES.PERMISSION, `cannot read ${path}: permission denied`, { cause: err });
+  if (code === 'EISDIR')
+    return new BadgatewayError(ERROR_CODES.UNREADABLE, `cannot read ${path}: is a directory`, { cause: err });
   return new BadgatewayError(ERROR_CODES.UNREADABLE, `cannot read ${path}: ${code ?? String(err)}`, { cause: err });
 }
 

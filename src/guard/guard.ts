@@ -5,7 +5,13 @@ import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node
 import { getHeapStatistics } from 'node:v8';
 import { debug } from '../util/index.js';
 import { createFdSampler, type FdSampler } from './fd-sampler.js';
-import { resolveGuardOptions, type GuardHook, type GuardOptions, type GuardRequest, type ResolvedGuardOptions } from './options.js';
+import {
+  resolveGuardOptions,
+  type GuardHook,
+  type GuardOptions,
+  type GuardRequest,
+  type ResolvedGuardOptions,
+} from './options.js';
 import { createShedResponse, SHED_REASONS, SHED_REASON_LIST, type ShedReason, type ShedResponse } from './reasons.js';
 import { createSocketTracker, type SocketTracker } from './socket-tracker.js';
 
@@ -106,7 +112,12 @@ interface Rule {
 }
 
 /** The guard's rules, in the order they are checked: the one place a rule, its limit and its number meet. */
-function createRules(opts: ResolvedGuardOptions, fds: FdSampler, runtime: RuntimeSampler, inflight: () => number): readonly Rule[] {
+function createRules(
+  opts: ResolvedGuardOptions,
+  fds: FdSampler,
+  runtime: RuntimeSampler,
+  inflight: () => number,
+): readonly Rule[] {
   return [
     { reason: SHED_REASONS.FDS, limit: opts.maxFdRatio, read: fds.ratio },
     { reason: SHED_REASONS.CONCURRENCY, limit: opts.maxConcurrency, read: inflight },
@@ -182,9 +193,12 @@ function createHooks(opts: ResolvedGuardOptions): Hooks {
     } else if (!warned.has(hook)) {
       warned.add(hook);
       const what = hook === 'skip' ? 'the request was treated as not skipped' : 'the request was shed as usual';
-      process.emitWarning(`badgateway/guard: ${hook} threw (${error instanceof Error ? error.message : String(error)}); ${what}. Pass onError to handle these.`, {
-        code: 'BG_GUARD_HOOK_ERROR',
-      });
+      process.emitWarning(
+        `badgateway/guard: ${hook} threw (${error instanceof Error ? error.message : String(error)}); ${what}. Pass onError to handle these.`,
+        {
+          code: 'BG_GUARD_HOOK_ERROR',
+        },
+      );
     }
   }
   return {
@@ -260,7 +274,8 @@ export function createGuard(options: GuardOptions = {}): Guard {
   });
 
   const rules = createRules(opts, fds, runtime, () => inflight);
-  const activeRules = (): Rule[] => (closed ? [] : rules.filter((r) => r.limit > 0 && (r.reason !== SHED_REASONS.FDS || fds.available)));
+  const activeRules = (): Rule[] =>
+    closed ? [] : rules.filter((r) => r.limit > 0 && (r.reason !== SHED_REASONS.FDS || fds.available));
   let active = activeRules();
 
   let nextSampleDueAt = performance.now() + opts.sampleIntervalMs;
@@ -315,24 +330,42 @@ export function createGuard(options: GuardOptions = {}): Guard {
     runtime.close();
     tracker.detach();
   }
-  const core = { options: opts, evaluate, admit, release, shedResponse: createShedResponses(opts.retryAfterS), metrics, sample, close };
+  const core = {
+    options: opts,
+    evaluate,
+    admit,
+    release,
+    shedResponse: createShedResponses(opts.retryAfterS),
+    metrics,
+    sample,
+    close,
+  };
   return { ...core, ...createNodeHttpGlue(core, tracker) };
 }
 
 function fdMetrics(fds: FdSampler): Pick<GuardMetrics, 'fdsOpen' | 'fdsLimit' | 'fdRatio'> {
-  return { fdsOpen: fds.available ? fds.open : null, fdsLimit: fds.available && fds.limit > 0 ? fds.limit : null, fdRatio: fds.ratio() };
+  return {
+    fdsOpen: fds.available ? fds.open : null,
+    fdsLimit: fds.available && fds.limit > 0 ? fds.limit : null,
+    fdRatio: fds.ratio(),
+  };
 }
 
 /** The 503 per reason, built once. */
 function createShedResponses(retryAfterS: number): (reason: ShedReason) => ShedResponse {
-  const responses = new Map<ShedReason, ShedResponse>(SHED_REASON_LIST.map((r) => [r, createShedResponse(r, retryAfterS)]));
+  const responses = new Map<ShedReason, ShedResponse>(
+    SHED_REASON_LIST.map((r) => [r, createShedResponse(r, retryAfterS)]),
+  );
   return (reason) => responses.get(reason)!;
 }
 
 type GuardCore = Pick<Guard, 'admit' | 'release' | 'shedResponse'>;
 
 /** The `node:http` side of a guard: admission with socket bookkeeping, and the wrappers built on it. */
-function createNodeHttpGlue(core: GuardCore, tracker: SocketTracker): Pick<Guard, 'enter' | 'handle' | 'wrap' | 'protect' | 'attach'> {
+function createNodeHttpGlue(
+  core: GuardCore,
+  tracker: SocketTracker,
+): Pick<Guard, 'enter' | 'handle' | 'wrap' | 'protect' | 'attach'> {
   const { admit, release } = core;
   // The one 'close' listener of an admitted response on a tracked socket.
   function releaseAndTrack(this: ServerResponse): void {

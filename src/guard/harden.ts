@@ -70,7 +70,8 @@ export function checkServerTimeouts(
   if (t.keepAliveTimeoutMs === 0) {
     warnings.push({
       code: TIMEOUT_WARNINGS.KEEPALIVE_LEAK,
-      message: 'keepAliveTimeout is 0: idle keep-alive sockets are never closed and can use up every fd (new connections then fail → 502/504)',
+      message:
+        'keepAliveTimeout is 0: idle keep-alive sockets are never closed and can use up every fd (new connections then fail → 502/504)',
     });
   } else if (t.keepAliveTimeoutMs <= proxyIdleTimeoutMs) {
     warnings.push({
@@ -108,7 +109,8 @@ export function readServerTimeouts(server: Server): ServerTimeouts {
 }
 
 function nonNegative(name: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw badOption(name, value, 'an integer ≥ 0 (ms)');
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0)
+    throw badOption(name, value, 'an integer ≥ 0 (ms)');
   return value;
 }
 
@@ -124,9 +126,15 @@ function nonNegative(name: string, value: unknown): number {
  * ```
  */
 export function hardenServer(server: Server, options: HardenOptions = {}): HardenResult {
-  const proxyIdleTimeoutMs = nonNegative('proxyIdleTimeoutMs', options.proxyIdleTimeoutMs ?? HARDEN_DEFAULTS.proxyIdleTimeoutMs);
+  const proxyIdleTimeoutMs = nonNegative(
+    'proxyIdleTimeoutMs',
+    options.proxyIdleTimeoutMs ?? HARDEN_DEFAULTS.proxyIdleTimeoutMs,
+  );
   const margin = nonNegative('keepAliveMarginMs', options.keepAliveMarginMs ?? HARDEN_DEFAULTS.keepAliveMarginMs);
-  const keepAliveTimeoutMs = nonNegative('keepAliveTimeoutMs', options.keepAliveTimeoutMs ?? proxyIdleTimeoutMs + margin);
+  const keepAliveTimeoutMs = nonNegative(
+    'keepAliveTimeoutMs',
+    options.keepAliveTimeoutMs ?? proxyIdleTimeoutMs + margin,
+  );
   // Above keepAliveTimeout, so a request header that starts arriving on a reused socket just
   // before the keep-alive deadline is not cut by the headers deadline.
   const headersTimeoutMs = (keepAliveTimeoutMs || proxyIdleTimeoutMs) + HARDEN_DEFAULTS.headersMarginMs;

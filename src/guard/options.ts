@@ -119,9 +119,12 @@ export function resolveGuardOptions(options: GuardOptions = {}): ResolvedGuardOp
     onShed: fn('onShed', o.onShed),
     skip: fn('skip', o.skip),
     onError: fn('onError', o.onError),
-    procDir: typeof o.procDir === 'string' && o.procDir !== '' ? o.procDir : (() => {
-      throw badOption('procDir', o.procDir, 'a directory path');
-    })(),
+    procDir:
+      typeof o.procDir === 'string' && o.procDir !== ''
+        ? o.procDir
+        : (() => {
+            throw badOption('procDir', o.procDir, 'a directory path');
+          })(),
   };
   return resolved;
 }

@@ -26,7 +26,9 @@ interface MetricConfig {
  */
 export interface PromClientLike {
   // `never`: any constructor fits; prom-client's own config types need not be imported.
-  Gauge: new (config: never) => unknown;
+  Gauge: new (
+    config: never,
+  ) => unknown;
   Counter: new (config: never) => unknown;
 }
 
@@ -56,7 +58,11 @@ export const GUARD_METRIC_NAMES: readonly string[] = Object.freeze(metricsOf('gu
  * registerGuardMetrics(guard, promClient);
  * ```
  */
-export function registerGuardMetrics(guard: Guard, promClient: PromClientLike, options: PromCollectorOptions = {}): void {
+export function registerGuardMetrics(
+  guard: Guard,
+  promClient: PromClientLike,
+  options: PromCollectorOptions = {},
+): void {
   const Gauge = promClient.Gauge as unknown as MetricConstructor;
   const Counter = promClient.Counter as unknown as MetricConstructor;
   const prefix = options.prefix ?? 'badgateway_';
@@ -102,6 +108,7 @@ export function registerGuardMetrics(guard: Guard, promClient: PromClientLike, o
   register(METRICS.guardRequestsShedTotal, function collect() {
     const shed = read().shedTotal;
     this.reset();
-    for (const reason of SHED_REASON_LIST) (this.inc as (l: Record<string, string>, v: number) => void)({ reason }, shed[reason]);
+    for (const reason of SHED_REASON_LIST)
+      (this.inc as (l: Record<string, string>, v: number) => void)({ reason }, shed[reason]);
   });
 }

@@ -179,7 +179,11 @@ function reapOldest(registry: Registry, n: number, except: Socket | undefined): 
 function listenTo(
   server: Server,
   manual: boolean,
-  on: { connection(socket: Socket, manual: boolean): void; request(req: { socket: Socket }, res: { on(event: 'close', cb: () => void): unknown }): void; upgrade(req: unknown, socket: Socket): void },
+  on: {
+    connection(socket: Socket, manual: boolean): void;
+    request(req: { socket: Socket }, res: { on(event: 'close', cb: () => void): unknown }): void;
+    upgrade(req: unknown, socket: Socket): void;
+  },
 ): () => void {
   const onConnection = (socket: Socket): void => on.connection(socket, manual);
   server.on('connection', onConnection);
@@ -208,7 +212,15 @@ export function createSocketTracker(hooks: SocketTrackerHooks): SocketTracker {
   const servers: Array<{ server: Server; detach: () => void }> = [];
 
   const connection = (socket: Socket, manual: boolean): void => {
-    const state: SocketState = { active: 0, idle: true, served: false, idleSeq: ++idleSeq, reaped: false, connectedAt: Date.now(), manual };
+    const state: SocketState = {
+      active: 0,
+      idle: true,
+      served: false,
+      idleSeq: ++idleSeq,
+      reaped: false,
+      connectedAt: Date.now(),
+      manual,
+    };
     states.set(socket, state);
     fresh.push(socket, state.idleSeq, states.size, registry.isFreshIdle);
     socket.once('close', () => {

@@ -3,7 +3,15 @@
  * (the built-in proxy's upstream leg; the load engine) and nginx's request rules the built-in
  * proxy enforces before anything reaches an upstream.
  */
-export { ResponseParser, type Framing, type ResponseEvents, type ResponseHead, type ResponseParseError, type ResponseErrorReason, type ResponseParserOptions } from './response-parser.js';
+export {
+  ResponseParser,
+  type Framing,
+  type ResponseEvents,
+  type ResponseHead,
+  type ResponseParseError,
+  type ResponseErrorReason,
+  type ResponseParserOptions,
+} from './response-parser.js';
 export {
   REQUEST_LIMITS,
   checkRequestHeaders,

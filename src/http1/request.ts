@@ -29,7 +29,11 @@ export const REQUEST_LIMITS = {
   maxHeadBytes: 4 * 8192,
 } as const;
 
-const reject = (status: RequestRejection['status'], message: string, stage: RequestStage | undefined): RequestRejection => ({ status, message, stage });
+const reject = (
+  status: RequestRejection['status'],
+  message: string,
+  stage: RequestStage | undefined,
+): RequestRejection => ({ status, message, stage });
 
 /** The error-log message nginx writes for a rejection: `client sent … while reading client request headers`. */
 export function renderRejection(r: RequestRejection): string {
@@ -85,18 +89,21 @@ function pathIsSafe(path: string): boolean {
 /** The target node's parser gave (`req.url`), checked as nginx checks it. */
 export function parseRequestTarget(url: string, method: string): RequestTarget | RequestRejection {
   // `METHOD SP target SP HTTP/x.y`: nginx's large buffer must hold the whole request line.
-  if (url.length + method.length + 10 > REQUEST_LIMITS.maxLineBytes) return reject(414, 'client sent too long URI', 'request line');
+  if (url.length + method.length + 10 > REQUEST_LIMITS.maxLineBytes)
+    return reject(414, 'client sent too long URI', 'request line');
   let path = url;
   let authority: string | undefined;
   if (url.charCodeAt(0) !== 47 /* / */) {
     const absolute = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/?#]*)(.*)$/.exec(url);
-    if (!absolute || absolute[1] === '' || absolute[1]!.includes('@')) return reject(400, 'client sent invalid request', 'request line');
+    if (!absolute || absolute[1] === '' || absolute[1]!.includes('@'))
+      return reject(400, 'client sent invalid request', 'request line');
     authority = absolute[1]!;
     path = absolute[2] === '' ? '/' : absolute[2]!;
     if (path.charCodeAt(0) !== 47) path = `/${path}`;
   }
   const query = path.indexOf('?');
-  if (!pathIsSafe(query < 0 ? path : path.slice(0, query))) return reject(400, 'client sent invalid request', 'request line');
+  if (!pathIsSafe(query < 0 ? path : path.slice(0, query)))
+    return reject(400, 'client sent invalid request', 'request line');
   return { path, authority };
 }
 
@@ -148,8 +155,12 @@ export interface RequestHeaderFacts {
  * already refused what it refuses (two Content-Lengths, Content-Length with Transfer-Encoding,
  * bad lengths, bare CR, obs-fold).
  */
-export function checkRequestHeaders(rawHeaders: readonly string[], httpVersion: string): RequestHeaderFacts | RequestRejection {
-  if (rawHeaders.length / 2 > REQUEST_LIMITS.maxHeaders) return reject(400, 'client sent too many header lines', 'request headers');
+export function checkRequestHeaders(
+  rawHeaders: readonly string[],
+  httpVersion: string,
+): RequestHeaderFacts | RequestRejection {
+  if (rawHeaders.length / 2 > REQUEST_LIMITS.maxHeaders)
+    return reject(400, 'client sent too many header lines', 'request headers');
   const facts: RequestHeaderFacts = {
     host: undefined,
     connection: undefined,
@@ -168,7 +179,12 @@ export function checkRequestHeaders(rawHeaders: readonly string[], httpVersion: 
     }
     switch (name.toLowerCase()) {
       case 'host':
-        if (facts.host !== undefined) return reject(400, `client sent duplicate host header: "${name}: ${value}", previous value: "Host: ${facts.host}"`, 'request headers');
+        if (facts.host !== undefined)
+          return reject(
+            400,
+            `client sent duplicate host header: "${name}: ${value}", previous value: "Host: ${facts.host}"`,
+            'request headers',
+          );
         facts.host = value;
         break;
       case 'connection':
@@ -193,10 +209,13 @@ export function checkRequestHeaders(rawHeaders: readonly string[], httpVersion: 
         if (name.includes('_')) facts.dropped.push(name.toLowerCase());
     }
   }
-  if (facts.host !== undefined && validateHost(facts.host) === undefined) return reject(400, 'client sent invalid host header', 'request headers');
+  if (facts.host !== undefined && validateHost(facts.host) === undefined)
+    return reject(400, 'client sent invalid host header', 'request headers');
   if (facts.transferEncoding !== undefined) {
-    if (httpVersion === '1.0') return reject(400, 'client sent HTTP/1.0 request with "Transfer-Encoding" header', 'request headers');
-    if (facts.transferEncoding.toLowerCase() !== 'chunked') return reject(501, `client sent unknown "Transfer-Encoding": "${facts.transferEncoding}"`, 'request headers');
+    if (httpVersion === '1.0')
+      return reject(400, 'client sent HTTP/1.0 request with "Transfer-Encoding" header', 'request headers');
+    if (facts.transferEncoding.toLowerCase() !== 'chunked')
+      return reject(501, `client sent unknown "Transfer-Encoding": "${facts.transferEncoding}"`, 'request headers');
   }
   return facts;
 }
@@ -222,18 +241,34 @@ export function rejectParserError(err: ParserError): RequestRejection {
         ? reject(414, 'client sent too long URI', 'request line')
         : reject(400, 'client sent too large request', 'request headers');
     case 'HPE_INVALID_VERSION':
-      return /HTTP\/[2-9]/.test(requestLine) ? reject(505, 'client sent invalid version', 'request line') : reject(400, 'client sent invalid request', 'request line');
+      return /HTTP\/[2-9]/.test(requestLine)
+        ? reject(505, 'client sent invalid version', 'request line')
+        : reject(400, 'client sent invalid request', 'request line');
     case 'HPE_INVALID_METHOD':
       return reject(400, 'client sent invalid method', 'request line');
     case 'HPE_INVALID_TRANSFER_ENCODING': {
       // llhttp says this for a second Transfer-Encoding and for one beside Content-Length too.
       const te = [...raw.matchAll(/\r?\ntransfer-encoding:[ \t]*([^\r\n]*)/gi)].map((m) => m[1]!.trim());
-      if (te.length > 1) return reject(400, `client sent duplicate header line: "Transfer-Encoding: ${te[1]}", previous value: "Transfer-Encoding: ${te[0]}"`, 'request headers');
-      if (/\r?\ncontent-length:/i.test(raw)) return reject(400, 'client sent "Content-Length" and "Transfer-Encoding" headers at the same time', 'request headers');
+      if (te.length > 1)
+        return reject(
+          400,
+          `client sent duplicate header line: "Transfer-Encoding: ${te[1]}", previous value: "Transfer-Encoding: ${te[0]}"`,
+          'request headers',
+        );
+      if (/\r?\ncontent-length:/i.test(raw))
+        return reject(
+          400,
+          'client sent "Content-Length" and "Transfer-Encoding" headers at the same time',
+          'request headers',
+        );
       return reject(501, `client sent unknown "Transfer-Encoding": "${te[0] ?? ''}"`, 'request headers');
     }
     case 'HPE_UNEXPECTED_CONTENT_LENGTH':
-      return reject(400, 'client sent "Content-Length" and "Transfer-Encoding" headers at the same time', 'request headers');
+      return reject(
+        400,
+        'client sent "Content-Length" and "Transfer-Encoding" headers at the same time',
+        'request headers',
+      );
     case 'HPE_INVALID_CONTENT_LENGTH':
       return reject(400, 'client sent invalid "Content-Length" header', 'request headers');
     case 'HPE_INVALID_CHUNK_SIZE':

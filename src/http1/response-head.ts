@@ -8,7 +8,13 @@
  */
 
 /** Why a response was refused. */
-export type ResponseErrorReason = 'bad-status-line' | 'bad-header' | 'head-too-big' | 'bad-length' | 'bad-chunk' | 'unexpected-upgrade';
+export type ResponseErrorReason =
+  | 'bad-status-line'
+  | 'bad-header'
+  | 'head-too-big'
+  | 'bad-length'
+  | 'bad-chunk'
+  | 'unexpected-upgrade';
 
 const enum Byte {
   Ordinary,
@@ -27,7 +33,8 @@ BYTE_CLASS[0x7f] = Byte.Invalid;
 
 /** Which bytes are `tchar`s (RFC 9110 §5.6.2): what a header name is made of. */
 const TOKEN_BYTE = new Uint8Array(256);
-for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TOKEN_BYTE[c.charCodeAt(0)] = 1;
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+  TOKEN_BYTE[c.charCodeAt(0)] = 1;
 
 type Latin1Slice = (this: Buffer, start: number, end: number) => string;
 /**
@@ -131,7 +138,13 @@ const isDigit = (c: number | undefined): c is number => c !== undefined && c >= 
 
 /** `HTTP/1.` at the start of `buf`. */
 const startsWithHttp1 = (buf: Buffer): boolean =>
-  buf[0] === 0x48 && buf[1] === 0x54 && buf[2] === 0x54 && buf[3] === 0x50 && buf[4] === 0x2f && buf[5] === 0x31 && buf[6] === 0x2e;
+  buf[0] === 0x48 &&
+  buf[1] === 0x54 &&
+  buf[2] === 0x54 &&
+  buf[3] === 0x50 &&
+  buf[4] === 0x2f &&
+  buf[5] === 0x31 &&
+  buf[6] === 0x2e;
 
 /**
  * The status of `HTTP/1.x NNN[ reason]` in `buf[0, end)`, or 0 when the line is not one (the
@@ -214,7 +227,15 @@ function readLength(buf: Buffer, from: number, to: number): number {
 }
 
 /** One header line: the framing headers are noted, the pair collected when asked. */
-function readHeader(buf: Buffer, name: number, colon: number, vs: number, ve: number, head: ParsedHead, collect: boolean): ResponseErrorReason | undefined {
+function readHeader(
+  buf: Buffer,
+  name: number,
+  colon: number,
+  vs: number,
+  ve: number,
+  head: ParsedHead,
+  collect: boolean,
+): ResponseErrorReason | undefined {
   // Only three names matter for framing; their lengths (10, 14, 17) sort out the rest at once.
   const size = colon - name;
   if (size === 10 && isName(buf, name, colon, 'connection')) {
@@ -223,7 +244,9 @@ function readHeader(buf: Buffer, name: number, colon: number, vs: number, ve: nu
   } else if (size === 14 && isName(buf, name, colon, 'content-length')) {
     if (head.lengthStart >= 0) {
       // An identical copy is forwarded once; any other is a smuggling hint.
-      const same = ve - vs === head.lengthEnd - head.lengthStart && buf.compare(buf, vs, ve, head.lengthStart, head.lengthEnd) === 0;
+      const same =
+        ve - vs === head.lengthEnd - head.lengthStart &&
+        buf.compare(buf, vs, ve, head.lengthStart, head.lengthEnd) === 0;
       return same ? undefined : 'bad-length';
     }
     head.lengthStart = vs;

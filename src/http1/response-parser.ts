@@ -239,7 +239,8 @@ export class ResponseParser {
     }
     const { statusCode, rawHeaders, connection, contentLength, transferEncoding } = head;
     const tokens = connection?.toLowerCase() ?? '';
-    let keepAlive = head.minor !== 0 ? !/(?:^|[\s,])close(?:$|[\s,])/.test(tokens) : /(?:^|[\s,])keep-alive(?:$|[\s,])/.test(tokens);
+    let keepAlive =
+      head.minor !== 0 ? !/(?:^|[\s,])close(?:$|[\s,])/.test(tokens) : /(?:^|[\s,])keep-alive(?:$|[\s,])/.test(tokens);
     let framing: Framing;
     let length = -1;
     if (statusCode < 200 || this.isHeadRequest || statusCode === 204 || statusCode === 304) {
@@ -250,7 +251,8 @@ export class ResponseParser {
         // RFC 9112 §6.3: Transfer-Encoding wins; the length does not describe this body.
         keepAlive = false;
         for (let i = rawHeaders.length - 2; i >= 0; i -= 2) {
-          if (rawHeaders[i]!.length === 14 && rawHeaders[i]!.toLowerCase() === 'content-length') rawHeaders.splice(i, 2);
+          if (rawHeaders[i]!.length === 14 && rawHeaders[i]!.toLowerCase() === 'content-length')
+            rawHeaders.splice(i, 2);
         }
       }
     } else if (contentLength !== NO_LENGTH) {
@@ -265,7 +267,15 @@ export class ResponseParser {
     }
     if (framing === 'close') keepAlive = false;
     if (statusCode >= 200) this.setFraming(framing, length);
-    return { statusCode, statusMessage: head.statusMessage, rawHeaders, connection, keepAlive, framing, contentLength: framing === 'length' ? length : -1 };
+    return {
+      statusCode,
+      statusMessage: head.statusMessage,
+      rawHeaders,
+      connection,
+      keepAlive,
+      framing,
+      contentLength: framing === 'length' ? length : -1,
+    };
   }
 
   private setFraming(framing: Framing, length: number): void {

@@ -105,7 +105,8 @@ export async function spawnNodeApp(options: NodeAppOptions): Promise<NodeApp> {
   let argv = node;
   if (options.fdLimit !== undefined) {
     const prlimit = which('prlimit');
-    if (!prlimit) throw new BadgatewayError(ERROR_CODES.NO_PRLIMIT, 'prlimit is not installed (apt-get install util-linux)');
+    if (!prlimit)
+      throw new BadgatewayError(ERROR_CODES.NO_PRLIMIT, 'prlimit is not installed (apt-get install util-linux)');
     argv = [prlimit, `--nofile=${options.fdLimit}:${options.fdLimit}`, ...node];
   }
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -122,7 +123,11 @@ export async function spawnNodeApp(options: NodeAppOptions): Promise<NodeApp> {
     }
   };
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new BadgatewayError(ERROR_CODES.CHILD_FAILED, `${options.app} app did not start in 10 s: ${stderr}`)), 10_000);
+    const timer = setTimeout(
+      () =>
+        reject(new BadgatewayError(ERROR_CODES.CHILD_FAILED, `${options.app} app did not start in 10 s: ${stderr}`)),
+      10_000,
+    );
     createInterface({ input: child.stdout! }).once('line', (line) => {
       clearTimeout(timer);
       try {
@@ -133,7 +138,12 @@ export async function spawnNodeApp(options: NodeAppOptions): Promise<NodeApp> {
     });
     void exited.then(() => {
       clearTimeout(timer);
-      reject(new BadgatewayError(ERROR_CODES.CHILD_FAILED, `${options.app} app exited before listening: ${stderr.trim().split('\n').pop() ?? ''}`));
+      reject(
+        new BadgatewayError(
+          ERROR_CODES.CHILD_FAILED,
+          `${options.app} app exited before listening: ${stderr.trim().split('\n').pop() ?? ''}`,
+        ),
+      );
     });
   }).catch(async (err: unknown) => {
     await close();

@@ -1,5 +1,12 @@
 import { writeFile } from 'node:fs/promises';
-import { LINE, createLogLineClassifier, getProxyView, type CauseId, type FastClassification, type ProxyLogFormat } from '../causes/index.js';
+import {
+  LINE,
+  createLogLineClassifier,
+  getProxyView,
+  type CauseId,
+  type FastClassification,
+  type ProxyLogFormat,
+} from '../causes/index.js';
 import { renderNginxConfig, resolveProxyOptions } from '../proxy/index.js';
 import type { LoadMetrics, LoadOptions } from '../load/index.js';
 import { createCloser, debug, type Closable, type Closer } from '../util/index.js';
@@ -44,7 +51,11 @@ export interface PhaseEnv {
 }
 
 /** Samples the upstream's fds and listen queue every `intervalMs` until stopped. */
-function startSampler(upstream: UpstreamHandle, parts: LabParts, intervalMs: number): { stop(): Promise<UpstreamSample[]> } {
+function startSampler(
+  upstream: UpstreamHandle,
+  parts: LabParts,
+  intervalMs: number,
+): { stop(): Promise<UpstreamSample[]> } {
   const samples: UpstreamSample[] = [];
   const t0 = performance.now();
   let stopped = false;
@@ -91,7 +102,12 @@ export function logFormatOf(proxy: ProxyKind): ProxyLogFormat {
  * Classifies every line of a proxy's log (nginx's error log, HAProxy's httplog, Caddy's JSON log)
  * against the scenario's cause, in the format of `proxy`.
  */
-export function classifyErrorLog(text: string, causeId: CauseId, maxLines: number, proxy: ProxyKind = 'nginx'): PhaseResult['proxyLog'] {
+export function classifyErrorLog(
+  text: string,
+  causeId: CauseId,
+  maxLines: number,
+  proxy: ProxyKind = 'nginx',
+): PhaseResult['proxyLog'] {
   const format = logFormatOf(proxy);
   const view = getProxyView(causeId, format);
   const signals = view && 'signals' in view ? view.signals : [];
@@ -108,7 +124,14 @@ export function classifyErrorLog(text: string, causeId: CauseId, maxLines: numbe
     const matchesCause = c.causes.includes(causeId) || signals.includes(c.patternId);
     if (matchesCause) causeLines += 1;
     if (classified.length < maxLines) {
-      classified.push({ line, patternId: c.patternId, causes: c.causes, status: c.status, level: c.level, matchesCause });
+      classified.push({
+        line,
+        patternId: c.patternId,
+        causes: c.causes,
+        status: c.status,
+        level: c.level,
+        matchesCause,
+      });
     }
   }
   return { lines: lines.length, classified, byPattern, causeLines };
@@ -118,13 +141,32 @@ export function classifyErrorLog(text: string, causeId: CauseId, maxLines: numbe
  * The proxy's config for doctor: nginx's own file, or for the built-in proxy the nginx config of the
  * same options (it follows nginx's semantics: the same pool, the same timeouts).
  */
-async function proxyConfigFile(proxy: LabProxy, spec: PhaseSpec, dir: string, phase: PhaseName, kind: ProxyKind): Promise<string | undefined> {
+async function proxyConfigFile(
+  proxy: LabProxy,
+  spec: PhaseSpec,
+  dir: string,
+  phase: PhaseName,
+  kind: ProxyKind,
+): Promise<string | undefined> {
   // doctor reads nginx configurations; HAProxy's and Caddy's it does not (their logs still count).
   if (kind === 'haproxy' || kind === 'caddy') return undefined;
   if ('configPath' in proxy && typeof proxy.configPath === 'string') return proxy.configPath;
   const path = `${dir}/${phase}-builtin-equivalent.conf`;
-  const resolved = resolveProxyOptions({ upstream: proxy.upstream, keepalive: spec.proxy.keepalive, connectTimeoutMs: spec.proxy.connectTimeoutMs, readTimeoutMs: spec.proxy.readTimeoutMs, sendTimeoutMs: spec.proxy.readTimeoutMs });
-  const paths = { prefix: dir, conf: path, pid: `${dir}/x.pid`, errorLog: proxy.errorLogPath, accessLog: proxy.accessLogPath, temp: dir };
+  const resolved = resolveProxyOptions({
+    upstream: proxy.upstream,
+    keepalive: spec.proxy.keepalive,
+    connectTimeoutMs: spec.proxy.connectTimeoutMs,
+    readTimeoutMs: spec.proxy.readTimeoutMs,
+    sendTimeoutMs: spec.proxy.readTimeoutMs,
+  });
+  const paths = {
+    prefix: dir,
+    conf: path,
+    pid: `${dir}/x.pid`,
+    errorLog: proxy.errorLogPath,
+    accessLog: proxy.accessLogPath,
+    temp: dir,
+  };
   await writeFile(path, renderNginxConfig(resolved, proxy.port, paths));
   return path;
 }
@@ -180,7 +222,13 @@ function clientView(metrics: LoadMetrics): ClientView {
 }
 
 /** Runs doctor on the upstream and the proxy's log while the upstream is still as the load left it. */
-async function diagnose(name: PhaseName, spec: PhaseSpec, env: PhaseEnv, proxy: LabProxy, upstream: UpstreamHandle): Promise<PhaseResult['doctor']> {
+async function diagnose(
+  name: PhaseName,
+  spec: PhaseSpec,
+  env: PhaseEnv,
+  proxy: LabProxy,
+  upstream: UpstreamHandle,
+): Promise<PhaseResult['doctor']> {
   if (!env.doctor) return null;
   const nginxConf = await proxyConfigFile(proxy, spec, env.dir, name, env.proxyKind);
   const appLog = await upstream.writeLog?.(`${env.dir}/${name}-app.log`);
@@ -195,7 +243,13 @@ async function diagnose(name: PhaseName, spec: PhaseSpec, env: PhaseEnv, proxy: 
 }
 
 /** The load phase proper: load through the proxy with the upstream sampled, then doctor. */
-async function loadAndDiagnose(name: PhaseName, spec: PhaseSpec, env: PhaseEnv, parts: { proxy: LabProxy; upstream: UpstreamHandle; own: <T extends Closable>(r: T) => T; mark(what: string): void }, result: PhaseResult): Promise<void> {
+async function loadAndDiagnose(
+  name: PhaseName,
+  spec: PhaseSpec,
+  env: PhaseEnv,
+  parts: { proxy: LabProxy; upstream: UpstreamHandle; own: <T extends Closable>(r: T) => T; mark(what: string): void },
+  result: PhaseResult,
+): Promise<void> {
   const { proxy, upstream, mark } = parts;
   const sampler = startSampler(upstream, env.parts, env.sampleIntervalMs);
   let companion: PhaseCompanion | undefined;
@@ -211,7 +265,14 @@ async function loadAndDiagnose(name: PhaseName, spec: PhaseSpec, env: PhaseEnv, 
         const key = String(r.status);
         statusCodes[key] = (statusCodes[key] ?? 0) + 1;
       },
-      onProgress: (p) => env.onProgress?.({ phase: name, elapsedMs: p.elapsedMs, durationMs: p.durationMs, sent: p.sent, statusCodes: { ...statusCodes } }),
+      onProgress: (p) =>
+        env.onProgress?.({
+          phase: name,
+          elapsedMs: p.elapsedMs,
+          durationMs: p.durationMs,
+          sent: p.sent,
+          statusCodes: { ...statusCodes },
+        }),
     });
     result.client = clientView(metrics);
     result.gatewayErrors = (metrics.statusCodes['502'] ?? 0) + (metrics.statusCodes['504'] ?? 0);
@@ -231,7 +292,8 @@ async function loadAndDiagnose(name: PhaseName, spec: PhaseSpec, env: PhaseEnv, 
  */
 export async function runPhase(name: PhaseName, spec: PhaseSpec, env: PhaseEnv): Promise<PhaseResult> {
   const started = performance.now();
-  const mark = (what: string): void => debug('lab: %s phase: %s at %d ms', name, what, Math.round(performance.now() - started));
+  const mark = (what: string): void =>
+    debug('lab: %s phase: %s at %d ms', name, what, Math.round(performance.now() - started));
   const result: PhaseResult = {
     name,
     description: spec.description,
@@ -282,7 +344,8 @@ export async function runPhase(name: PhaseName, spec: PhaseSpec, env: PhaseEnv):
     result.error = errorMessage(err);
     debug('lab: phase %s failed: %o', name, err);
     // What the proxy logged until then still tells the story (unless the log went with the proxy).
-    if (proxy && result.proxyLog.lines === 0) result.proxyLog = await readProxyLog(proxy, env).catch(() => result.proxyLog);
+    if (proxy && result.proxyLog.lines === 0)
+      result.proxyLog = await readProxyLog(proxy, env).catch(() => result.proxyLog);
   } finally {
     await closer.close();
     mark('closed');

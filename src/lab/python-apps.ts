@@ -184,16 +184,36 @@ export interface PythonApp {
 
 const STDERR_KEEP = 64 * 1024;
 
-function commandFor(options: PythonAppOptions): { file: string; source: string; args: string[]; env: NodeJS.ProcessEnv } {
+function commandFor(options: PythonAppOptions): {
+  file: string;
+  source: string;
+  args: string[];
+  env: NodeJS.ProcessEnv;
+} {
   switch (options.server) {
     case 'gunicorn':
       return {
         file: 'seed002_app.py',
         source: GUNICORN_APP,
         args: [
-          '-m', 'gunicorn', '-k', 'sync', '-w', String(options.workers ?? 1), '--backlog', String(options.backlog ?? 2048),
-          '--bind', `unix:${options.unixSocket}`, '--umask', '0', '--chdir', options.dir, '--log-level', 'warning',
-          ...(options.timeoutS !== undefined ? ['--timeout', String(options.timeoutS)] : []), 'seed002_app:app',
+          '-m',
+          'gunicorn',
+          '-k',
+          'sync',
+          '-w',
+          String(options.workers ?? 1),
+          '--backlog',
+          String(options.backlog ?? 2048),
+          '--bind',
+          `unix:${options.unixSocket}`,
+          '--umask',
+          '0',
+          '--chdir',
+          options.dir,
+          '--log-level',
+          'warning',
+          ...(options.timeoutS !== undefined ? ['--timeout', String(options.timeoutS)] : []),
+          'seed002_app:app',
         ],
         env: { BG_WORK_MS: String(options.workMs ?? 10) },
       };
@@ -202,8 +222,18 @@ function commandFor(options: PythonAppOptions): { file: string; source: string; 
         file: 'seed000_app.py',
         source: ASGI_APP,
         args: [
-          '-m', 'uvicorn', 'seed000_app:app', '--uds', options.unixSocket, '--app-dir', options.dir, '--lifespan', 'off',
-          '--no-access-log', '--log-level', 'warning',
+          '-m',
+          'uvicorn',
+          'seed000_app:app',
+          '--uds',
+          options.unixSocket,
+          '--app-dir',
+          options.dir,
+          '--lifespan',
+          'off',
+          '--no-access-log',
+          '--log-level',
+          'warning',
         ],
         env: { BG_FD_GUARD_RATIO: String(options.fdGuardRatio ?? 0) },
       };
@@ -211,7 +241,11 @@ function commandFor(options: PythonAppOptions): { file: string; source: string; 
       return {
         file: 'seed001_server.py',
         source: GEVENT_APP,
-        args: [`${options.dir}/seed001_server.py`, options.unixSocket, String((options.connectionTimeoutMs ?? 0) / 1000)],
+        args: [
+          `${options.dir}/seed001_server.py`,
+          options.unixSocket,
+          String((options.connectionTimeoutMs ?? 0) / 1000),
+        ],
         env: {},
       };
   }
@@ -225,18 +259,24 @@ export async function checkPythonServers(): Promise<Record<PythonServer, string 
     gevent: `${SYSTEM_PYTHON} not found`,
   };
   if (!which(SYSTEM_PYTHON)) return result;
-  const script = 'import importlib\nfor m in ("gunicorn", "uvicorn", "gevent"):\n    try:\n        importlib.import_module(m); print(m, "ok")\n    except Exception as e:\n        print(m, "missing")\n';
+  const script =
+    'import importlib\nfor m in ("gunicorn", "uvicorn", "gevent"):\n    try:\n        importlib.import_module(m); print(m, "ok")\n    except Exception as e:\n        print(m, "missing")\n';
   const out = await new Promise<string>((resolve) => {
     execFile(SYSTEM_PYTHON, ['-c', script], { timeout: 10_000 }, (_err, stdout) => resolve(String(stdout)));
   });
-  const packages: Record<PythonServer, string> = { gunicorn: 'gunicorn', uvicorn: 'python3-uvicorn', gevent: 'python3-gevent' };
+  const packages: Record<PythonServer, string> = {
+    gunicorn: 'gunicorn',
+    uvicorn: 'python3-uvicorn',
+    gevent: 'python3-gevent',
+  };
   for (const server of ['gunicorn', 'uvicorn', 'gevent'] as const) {
     result[server] = new RegExp(`^${server} ok$`, 'm').test(out)
       ? undefined
       : `${SYSTEM_PYTHON} cannot import ${server} (apt-get install ${packages[server]})`;
   }
   if (!which('prlimit')) {
-    for (const server of ['uvicorn', 'gevent'] as const) result[server] ??= 'prlimit is not installed (apt-get install util-linux)';
+    for (const server of ['uvicorn', 'gevent'] as const)
+      result[server] ??= 'prlimit is not installed (apt-get install util-linux)';
   }
   return result;
 }
@@ -272,7 +312,8 @@ export async function spawnPythonApp(options: PythonAppOptions): Promise<PythonA
   await writeFile(`${options.dir}/launcher.py`, LAUNCHER);
   const launched = args[0] === '-m' ? ['module', ...args.slice(1)] : ['script', ...args];
   const python = [SYSTEM_PYTHON, `${options.dir}/launcher.py`, ...launched];
-  const argv = options.fdLimit === undefined ? python : ['prlimit', `--nofile=${options.fdLimit}:${options.fdLimit}`, ...python];
+  const argv =
+    options.fdLimit === undefined ? python : ['prlimit', `--nofile=${options.fdLimit}:${options.fdLimit}`, ...python];
   const child: ChildProcess = spawn(argv[0]!, argv.slice(1), {
     cwd: options.dir,
     env: { ...process.env, ...env, PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1' },
@@ -315,7 +356,10 @@ export async function spawnPythonApp(options: PythonAppOptions): Promise<PythonA
     throw err;
   }
   if (ready === 'dead') {
-    throw new BadgatewayError(ERROR_CODES.CHILD_FAILED, `${options.server} exited before listening: ${stderr.trim().split('\n').pop() ?? ''}`);
+    throw new BadgatewayError(
+      ERROR_CODES.CHILD_FAILED,
+      `${options.server} exited before listening: ${stderr.trim().split('\n').pop() ?? ''}`,
+    );
   }
   return {
     pid,

@@ -83,7 +83,9 @@ export async function createRaceServer(options: RaceServerOptions): Promise<Race
         const close = /\r\nconnection:\s*close/i.test(head);
         // No `Keep-Alive: timeout=` header, like Go's net/http and most Python servers: the proxy cannot
         // learn the timeout (undici-based clients would otherwise stop reusing in time).
-        socket.write(`HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n${close ? 'Connection: close\r\n' : ''}\r\nok\n`);
+        socket.write(
+          `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n${close ? 'Connection: close\r\n' : ''}\r\nok\n`,
+        );
         inflight -= 1;
         idleSince = Date.now();
         if (close) {

@@ -65,7 +65,9 @@ export interface LabRun {
 }
 
 /** Checks ids and kinds; throws `BG_BAD_OPTION` naming the bad one. */
-export function resolveLabOptions(options: LabOptions): Required<Pick<LabOptions, 'sampleIntervalMs' | 'maxLogLines'>> & {
+export function resolveLabOptions(options: LabOptions): Required<
+  Pick<LabOptions, 'sampleIntervalMs' | 'maxLogLines'>
+> & {
   scenarios: Scenario[];
   proxy: ProxyKind | 'auto' | 'all';
   upstream: UpstreamKind | undefined;
@@ -76,7 +78,8 @@ export function resolveLabOptions(options: LabOptions): Required<Pick<LabOptions
     return s;
   });
   const proxy = options.proxy ?? LAB_DEFAULTS.proxy;
-  if (proxy !== 'auto' && proxy !== 'all' && !PROXY_KINDS.includes(proxy)) throw badOption('--proxy', proxy, `${PROXY_KINDS.join(', ')}, all or auto`);
+  if (proxy !== 'auto' && proxy !== 'all' && !PROXY_KINDS.includes(proxy))
+    throw badOption('--proxy', proxy, `${PROXY_KINDS.join(', ')}, all or auto`);
   if (options.upstream !== undefined && !UPSTREAM_KINDS.includes(options.upstream)) {
     throw badOption('--app', options.upstream, UPSTREAM_KINDS.join(', '));
   }
@@ -90,7 +93,10 @@ export function resolveLabOptions(options: LabOptions): Required<Pick<LabOptions
 }
 
 /** The (scenario, upstream) pairs a selection means, and the ones it cannot mean. */
-export function planRuns(scenarios: readonly Scenario[], upstream: UpstreamKind | undefined): { runs: LabRun[]; unsupported: SkippedScenario[] } {
+export function planRuns(
+  scenarios: readonly Scenario[],
+  upstream: UpstreamKind | undefined,
+): { runs: LabRun[]; unsupported: SkippedScenario[] } {
   const runs: LabRun[] = [];
   const unsupported: SkippedScenario[] = [];
   for (const scenario of scenarios) {
@@ -99,7 +105,13 @@ export function planRuns(scenarios: readonly Scenario[], upstream: UpstreamKind 
     } else if (scenario.upstreams.includes(upstream)) {
       runs.push({ scenario, upstream });
     } else {
-      unsupported.push({ id: scenario.id, kind: 'unsupported', proxy: null, upstream, reason: `${scenario.id} runs with ${scenario.upstreams.join(' or ')} upstreams only` });
+      unsupported.push({
+        id: scenario.id,
+        kind: 'unsupported',
+        proxy: null,
+        upstream,
+        reason: `${scenario.id} runs with ${scenario.upstreams.join(' or ')} upstreams only`,
+      });
     }
   }
   return { runs, unsupported };
@@ -109,25 +121,46 @@ export function planRuns(scenarios: readonly Scenario[], upstream: UpstreamKind 
  * Picks the proxy: nginx when installed for `auto`; `BG_NO_NGINX` when nginx is asked for and
  * missing, `BG_MISSING_TOOL` for HAProxy or Caddy.
  */
-export function chooseProxy(kind: ProxyKind | 'auto', parts: Partial<Pick<LabParts, 'findNginx' | 'findHaproxy' | 'findCaddy'>> & Pick<LabParts, 'findNginx'>): ProxyKind {
+export function chooseProxy(
+  kind: ProxyKind | 'auto',
+  parts: Partial<Pick<LabParts, 'findNginx' | 'findHaproxy' | 'findCaddy'>> & Pick<LabParts, 'findNginx'>,
+): ProxyKind {
   if (kind === 'auto') return parts.findNginx() ? 'nginx' : 'builtin';
   const reason = missingProxy(kind, parts);
   if (reason) {
-    if (kind === 'nginx') throw new BadgatewayError(ERROR_CODES.NO_NGINX, reason, { hint: 'apt-get install nginx-light, or --proxy builtin' });
-    throw new BadgatewayError(ERROR_CODES.MISSING_TOOL, reason, { hint: `apt-get install ${kind}, or --proxy builtin` });
+    if (kind === 'nginx')
+      throw new BadgatewayError(ERROR_CODES.NO_NGINX, reason, {
+        hint: 'apt-get install nginx-light, or --proxy builtin',
+      });
+    throw new BadgatewayError(ERROR_CODES.MISSING_TOOL, reason, {
+      hint: `apt-get install ${kind}, or --proxy builtin`,
+    });
   }
   return kind;
 }
 
 /** Why `kind` cannot run here (not installed), or undefined. */
-function missingProxy(kind: ProxyKind, parts: Partial<Pick<LabParts, 'findNginx' | 'findHaproxy' | 'findCaddy'>>): string | undefined {
-  const find = kind === 'nginx' ? parts.findNginx : kind === 'haproxy' ? parts.findHaproxy : kind === 'caddy' ? parts.findCaddy : undefined;
+function missingProxy(
+  kind: ProxyKind,
+  parts: Partial<Pick<LabParts, 'findNginx' | 'findHaproxy' | 'findCaddy'>>,
+): string | undefined {
+  const find =
+    kind === 'nginx'
+      ? parts.findNginx
+      : kind === 'haproxy'
+        ? parts.findHaproxy
+        : kind === 'caddy'
+          ? parts.findCaddy
+          : undefined;
   if (kind === 'builtin' || !find) return undefined;
   return find() ? undefined : `${kind} is not installed`;
 }
 
 /** The proxies of a selection: one for a kind or `auto`; for `all`, each one installed here (the others skipped with the reason). */
-export function chooseProxies(kind: ProxyKind | 'auto' | 'all', parts: Pick<LabParts, 'findNginx' | 'findHaproxy' | 'findCaddy'>): { proxies: ProxyKind[]; missing: { proxy: ProxyKind; reason: string }[] } {
+export function chooseProxies(
+  kind: ProxyKind | 'auto' | 'all',
+  parts: Pick<LabParts, 'findNginx' | 'findHaproxy' | 'findCaddy'>,
+): { proxies: ProxyKind[]; missing: { proxy: ProxyKind; reason: string }[] } {
   if (kind !== 'all') return { proxies: [chooseProxy(kind, parts)], missing: [] };
   const missing: { proxy: ProxyKind; reason: string }[] = [];
   const proxies = PROXY_KINDS.filter((p) => {
@@ -205,7 +238,11 @@ export async function runLab(options: LabOptions = {}): Promise<LabReport> {
   const startedAt = new Date().toISOString();
   const { runs: planned, unsupported } = planRuns(resolved.scenarios, resolved.upstream);
   if (planned.length === 0) {
-    throw badOption('--app', resolved.upstream, `an app the chosen scenarios have (${unsupported.map((s) => s.reason).join('; ')})`);
+    throw badOption(
+      '--app',
+      resolved.upstream,
+      `an app the chosen scenarios have (${unsupported.map((s) => s.reason).join('; ')})`,
+    );
   }
   const parts = options.parts ?? (await loadParts());
   const { proxies, missing } = chooseProxies(resolved.proxy, parts);
@@ -216,11 +253,20 @@ export async function runLab(options: LabOptions = {}): Promise<LabReport> {
     const reason = run.upstream === 'node' ? undefined : python?.[run.upstream as PythonServer];
     for (const proxy of proxies) {
       const notBehind = run.scenario.notBehind?.[proxy];
-      if (notBehind) skipped.push({ id: run.scenario.id, kind: 'unsupported', proxy, upstream: run.upstream, reason: notBehind });
-      else if (reason) skipped.push({ id: run.scenario.id, kind: 'unavailable', proxy, upstream: run.upstream, reason });
+      if (notBehind)
+        skipped.push({ id: run.scenario.id, kind: 'unsupported', proxy, upstream: run.upstream, reason: notBehind });
+      else if (reason)
+        skipped.push({ id: run.scenario.id, kind: 'unavailable', proxy, upstream: run.upstream, reason });
       else runs.push({ run, proxy });
     }
-    for (const m of missing) skipped.push({ id: run.scenario.id, kind: 'unavailable', proxy: m.proxy, upstream: run.upstream, reason: m.reason });
+    for (const m of missing)
+      skipped.push({
+        id: run.scenario.id,
+        kind: 'unavailable',
+        proxy: m.proxy,
+        upstream: run.upstream,
+        reason: m.reason,
+      });
   }
   const emit = options.onEvent ?? (() => undefined);
   emit({ type: 'start', proxy: proxies[0]!, proxies, runs: runs.length, skipped });
@@ -238,7 +284,16 @@ export async function runLab(options: LabOptions = {}): Promise<LabReport> {
       const scenarioDir = `${dir.path}/${index}`;
       await mkdir(scenarioDir, { mode: 0o755 });
       await chmod(scenarioDir, 0o755);
-      const result = await runScenario(run, proxy, { index, runs: runs.length, dir: scenarioDir, parts, tracker, resolved, options, emit });
+      const result = await runScenario(run, proxy, {
+        index,
+        runs: runs.length,
+        dir: scenarioDir,
+        parts,
+        tracker,
+        resolved,
+        options,
+        emit,
+      });
       scenarios.push(result);
       emit({ type: 'result', result });
     }

@@ -135,7 +135,11 @@ export const keepaliveLeak: Scenario = {
           },
           fix: {
             description: `demo app, keepAliveTimeout 200 ms + guard, fd limit ${FD_LIMIT_PYTHON}`,
-            upstream: { kind: 'demo', transport: 'tcp', app: { fdLimit: FD_LIMIT_PYTHON, keepAliveTimeoutMs: 200, guard: true } },
+            upstream: {
+              kind: 'demo',
+              transport: 'tcp',
+              app: { fdLimit: FD_LIMIT_PYTHON, keepAliveTimeoutMs: 200, guard: true },
+            },
             proxy: SHORT,
             load,
             alongside: idleClients(idle.rate, idle.warmup, idle.count),
@@ -415,13 +419,31 @@ export const workerTimeout: Scenario = {
         phases: {
           fail: {
             description: `gunicorn, 2 sync workers, --timeout ${GUNICORN_TIMEOUT_S}, ${SLOW_REQUEST_MS} ms per request`,
-            upstream: { kind: 'python', app: { server: 'gunicorn', workers: 2, backlog: 2048, workMs: SLOW_REQUEST_MS, timeoutS: GUNICORN_TIMEOUT_S } },
+            upstream: {
+              kind: 'python',
+              app: {
+                server: 'gunicorn',
+                workers: 2,
+                backlog: 2048,
+                workMs: SLOW_REQUEST_MS,
+                timeoutS: GUNICORN_TIMEOUT_S,
+              },
+            },
             proxy,
             load,
           },
           fix: {
             description: `gunicorn, 4 sync workers, --timeout ${GUNICORN_FIX_TIMEOUT_S}, ${SLOW_REQUEST_MS} ms per request`,
-            upstream: { kind: 'python', app: { server: 'gunicorn', workers: 4, backlog: 2048, workMs: SLOW_REQUEST_MS, timeoutS: GUNICORN_FIX_TIMEOUT_S } },
+            upstream: {
+              kind: 'python',
+              app: {
+                server: 'gunicorn',
+                workers: 4,
+                backlog: 2048,
+                workMs: SLOW_REQUEST_MS,
+                timeoutS: GUNICORN_FIX_TIMEOUT_S,
+              },
+            },
             proxy,
             load,
           },
@@ -433,12 +455,18 @@ export const workerTimeout: Scenario = {
       // POSTs: no proxy retries them (HAProxy's retry-on would quietly retry a GET the dying worker
       // dropped). A client connection per request: HAProxy answers 502 only to a connection's first
       // request and closes a kept-alive one without an answer (see keepalive-race).
-      const load = { path: ['/', '/crash', '/', '/'], method: 'POST' as const, rate: 12, durationMs: 1500, clientKeepAlive: false };
+      const load = {
+        path: ['/', '/crash', '/', '/'],
+        method: 'POST' as const,
+        rate: 12,
+        durationMs: 1500,
+        clientKeepAlive: false,
+      };
       return {
         how:
           'a node:cluster app (four workers, a new one forked when one exits, as pm2 cluster mode does) whose handler throws in the middle of one request in four: ' +
           `the exception is uncaught, the worker dies with the request read and unanswered (${load.rate} req/s, every fourth POST /crash)`,
-        fix: "an error handler catches what the request throws and answers 500: the worker lives, the proxy passes the 500 on (no 502)",
+        fix: 'an error handler catches what the request throws and answers 500: the worker lives, the proxy passes the 500 on (no 502)',
         phases: {
           fail: {
             description: 'node:cluster, the handler throws, nothing catches it',

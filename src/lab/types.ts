@@ -42,7 +42,10 @@ export interface ClassifiedLine {
 }
 
 /** What the client (the load generator) saw in one phase: the load metrics the report shows. */
-export type ClientView = Pick<LoadMetrics, 'requests' | 'rate' | 'durationMs' | 'latenciesMs' | 'statusCodes' | 'errors' | 'bucketMs' | 'timeline'>;
+export type ClientView = Pick<
+  LoadMetrics,
+  'requests' | 'rate' | 'durationMs' | 'latenciesMs' | 'statusCodes' | 'errors' | 'bucketMs' | 'timeline'
+>;
 
 /** Everything one phase (fail or fix) measured. Plain JSON. */
 export interface PhaseResult {
@@ -70,7 +73,11 @@ export interface PhaseResult {
    * What `badgateway doctor` concluded, run on the upstream and the proxy's error log at the end of
    * the load (while the cause is still there). Null when it was not run or could not inspect.
    */
-  doctor: { causes: CauseId[]; findings: { cause: CauseId; severity: string; summary: string }[]; error?: string } | null;
+  doctor: {
+    causes: CauseId[];
+    findings: { cause: CauseId; severity: string; summary: string }[];
+    error?: string;
+  } | null;
   /** Pids of the child processes this phase started (for cleanup checks). */
   childPids: number[];
   /** The upstream the phase ran: its pid (when one process serves) and its port or socket. */

@@ -29,10 +29,19 @@ async function waitGone(pid: number): Promise<void> {
 }
 
 /** Starts the upstream a phase asks for; `socketPath` is used when it listens on a unix socket. */
-export async function startUpstream(spec: UpstreamSpec, parts: LabParts, dir: string, socketPath: string): Promise<UpstreamHandle> {
+export async function startUpstream(
+  spec: UpstreamSpec,
+  parts: LabParts,
+  dir: string,
+  socketPath: string,
+): Promise<UpstreamHandle> {
   switch (spec.kind) {
     case 'demo': {
-      const app = await parts.spawnDemoApp(spec.transport === 'unix' ? { ...spec.app, unixSocket: socketPath } : { ...spec.app, port: 0, host: '127.0.0.1' });
+      const app = await parts.spawnDemoApp(
+        spec.transport === 'unix'
+          ? { ...spec.app, unixSocket: socketPath }
+          : { ...spec.app, port: 0, host: '127.0.0.1' },
+      );
       debug('lab: started demo app pid %d at %s', app.pid, app.url);
       let crashed = false;
       const port = app.port ?? (app.url.startsWith('http:') ? Number(new URL(app.url).port) : 0);
@@ -77,12 +86,21 @@ export async function startUpstream(spec: UpstreamSpec, parts: LabParts, dir: st
     }
     case 'node-app': {
       const app = await spawnNodeApp(spec.app);
-      return childUpstream(app, { port: app.port }, async () => app.pid, () => []);
+      return childUpstream(
+        app,
+        { port: app.port },
+        async () => app.pid,
+        () => [],
+      );
     }
     case 'python': {
       const app = await spawnPythonApp({ ...spec.app, dir, unixSocket: socketPath });
-      return childUpstream(app, { unixSocket: socketPath }, () => app.samplePid(), () =>
-        app.emfileLines > 0 ? [`${spec.app.server} logged ${app.emfileLines} lines with "Too many open files"`] : [],
+      return childUpstream(
+        app,
+        { unixSocket: socketPath },
+        () => app.samplePid(),
+        () =>
+          app.emfileLines > 0 ? [`${spec.app.server} logged ${app.emfileLines} lines with "Too many open files"`] : [],
       );
     }
   }

@@ -4,7 +4,14 @@ import type { Dispatcher, Pool } from 'undici';
 import { debug, sleep } from '../util/index.js';
 import { classifyError, LOAD_ERROR_CODES, type LoadErrorCode } from './error-codes.js';
 import type { ResolvedLoadOptions } from './options.js';
-import { createConstantPacer, createLoopClock, createOpenLoop, createSharePacer, type LoopClock, type OpenLoop } from './pacer.js';
+import {
+  createConstantPacer,
+  createLoopClock,
+  createOpenLoop,
+  createSharePacer,
+  type LoopClock,
+  type OpenLoop,
+} from './pacer.js';
 import type { LoadResult } from './result.js';
 import { createTargeter } from './targets.js';
 import { RawPool, serializeRequest } from './raw-pool.js';
@@ -36,7 +43,6 @@ interface Transport {
   close(): Promise<void>;
   destroy(): Promise<void>;
 }
-
 
 /**
  * diagnostics_channel `badgateway:load:result`: every finished request (a {@link LoadResult}) is
@@ -111,7 +117,10 @@ class InflightRequest implements LoadResult {
  * Targets prepared once, each with its origin's pool (one per origin and engine): sending a
  * request is then one call.
  */
-function prepareTargets(o: ResolvedLoadOptions, PoolClass: typeof Pool | undefined): { targets: PreparedTarget[]; pools: Transport[] } {
+function prepareTargets(
+  o: ResolvedLoadOptions,
+  PoolClass: typeof Pool | undefined,
+): { targets: PreparedTarget[]; pools: Transport[] } {
   const pools: Transport[] = [];
   const byOrigin = new Map<string, { undici?: Pool; raw?: RawPool }>();
   const targets = o.targets.map((t): PreparedTarget => {
@@ -124,7 +133,14 @@ function prepareTargets(o: ResolvedLoadOptions, PoolClass: typeof Pool | undefin
     if (o.engine === 'raw' && url.protocol === 'http:') {
       if (!origin.raw) pools.push((origin.raw = createRawPool(o, url)));
       const pool = origin.raw;
-      const request = serializeRequest(t.method, `${url.pathname}${url.search}`, url.host, t.headers, body, o.keepAlive);
+      const request = serializeRequest(
+        t.method,
+        `${url.pathname}${url.search}`,
+        url.host,
+        t.headers,
+        body,
+        o.keepAlive,
+      );
       return { send: (handler) => pool.dispatch(request, handler), bytesOut };
     }
     if (!origin.undici) pools.push((origin.undici = createUndiciPool(o, url, PoolClass!)));
@@ -215,14 +231,19 @@ class Attack {
     this.total = o.maxRequests > 0 ? Math.min(o.maxRequests, byDuration) : byDuration;
     this.seqOf = pacer.seqOf;
     this.loop = open
-      ? createOpenLoop(pacer, { total: this.total, durationMs: o.durationMs, maxInflight: this.maxInflight }, this.clock, {
-          send: (dueMs) => this.fire(dueMs),
-          inflight: () => this.inflight,
-          done: (unsent) => {
-            this.unsent = unsent;
-            this.stopSending();
+      ? createOpenLoop(
+          pacer,
+          { total: this.total, durationMs: o.durationMs, maxInflight: this.maxInflight },
+          this.clock,
+          {
+            send: (dueMs) => this.fire(dueMs),
+            inflight: () => this.inflight,
+            done: (unsent) => {
+              this.unsent = unsent;
+              this.stopSending();
+            },
           },
-        })
+        )
       : undefined;
   }
 
@@ -392,7 +413,13 @@ export async function runAttack(
   }
   const attack = new Attack(options, emit, PoolClass, startAtMs);
   onStart?.(attack.startedAtMs);
-  debug('load: %s engine, %d target(s), rate %d/s for %d ms', options.engine, options.targets.length, options.rate, options.durationMs);
+  debug(
+    'load: %s engine, %d target(s), rate %d/s for %d ms',
+    options.engine,
+    options.targets.length,
+    options.rate,
+    options.durationMs,
+  );
   attack.start();
   await attack.whenDone;
   const summary = await attack.close();

@@ -24,7 +24,11 @@ export const LOAD_ERROR_CODES = {
  * A failed request's code: one of {@link LOAD_ERROR_CODES}, a system errno name
  * (`ECONNREFUSED`, …), or Node's / undici's own code for what has no name of ours yet.
  */
-export type LoadErrorCode = (typeof LOAD_ERROR_CODES)[keyof typeof LOAD_ERROR_CODES] | `E${string}` | `ERR_${string}` | `UND_ERR_${string}`;
+export type LoadErrorCode =
+  | (typeof LOAD_ERROR_CODES)[keyof typeof LOAD_ERROR_CODES]
+  | `E${string}`
+  | `ERR_${string}`
+  | `UND_ERR_${string}`;
 
 const ERRNO = /^E[A-Z0-9]+$/;
 const OURS = new Set<string>(Object.values(LOAD_ERROR_CODES));
@@ -51,7 +55,9 @@ export function classifyError(err: unknown): LoadErrorCode {
   if (code === 'UND_ERR_SOCKET' && causeCode !== undefined && ERRNO.test(causeCode)) code = causeCode;
   switch (code) {
     case undefined:
-      return (err as { name?: unknown } | null)?.name === 'TimeoutError' ? LOAD_ERROR_CODES.TIMEOUT : LOAD_ERROR_CODES.UNKNOWN;
+      return (err as { name?: unknown } | null)?.name === 'TimeoutError'
+        ? LOAD_ERROR_CODES.TIMEOUT
+        : LOAD_ERROR_CODES.UNKNOWN;
     case 'UND_ERR_SOCKET':
       return LOAD_ERROR_CODES.CLOSED;
     case 'UND_ERR_CONNECT_TIMEOUT':

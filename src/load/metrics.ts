@@ -94,7 +94,8 @@ const r3 = (x: number): number => Math.round(x * 1000) / 1000;
  * of a value's bucket (3 significant digits), so in a short run p99 could read 4.755 ms over a max
  * of 4.753 ms.
  */
-const percentile = (h: Histogram, p: number, min: number, max: number): number => Math.min(max, Math.max(min, toMs(h.getValueAtPercentile(p))));
+const percentile = (h: Histogram, p: number, min: number, max: number): number =>
+  Math.min(max, Math.max(min, toMs(h.getValueAtPercentile(p))));
 
 /** One latency series: percentiles from an HDR histogram, exact mean and extremes beside it. */
 class LatencySeries {
@@ -118,7 +119,15 @@ class LatencySeries {
   summary(count: number): LatencySummaryMs {
     if (count === 0) return { min: 0, mean: 0, p50: 0, p90: 0, p95: 0, p99: 0, max: 0 };
     // Exact extremes; the histogram's are rounded to its precision.
-    return { min: r3(this.min), mean: r3(this.sum / count), p50: this.at(50), p90: this.at(90), p95: this.at(95), p99: this.at(99), max: r3(this.max) };
+    return {
+      min: r3(this.min),
+      mean: r3(this.sum / count),
+      p50: this.at(50),
+      p90: this.at(90),
+      p95: this.at(95),
+      p99: this.at(99),
+      max: r3(this.max),
+    };
   }
 
   mean(count: number): number {
@@ -155,7 +164,14 @@ class Timeline {
     let bucket = this.buckets[index];
     if (!bucket) {
       for (let i = this.buckets.length; i < index; i++) this.buckets[i] = undefined;
-      bucket = this.buckets[index] = { sent: 0, minMs: Infinity, maxMs: 0, statusCodes: {}, errors: {}, histogram: newHistogram(2) };
+      bucket = this.buckets[index] = {
+        sent: 0,
+        minMs: Infinity,
+        maxMs: 0,
+        statusCodes: {},
+        errors: {},
+        histogram: newHistogram(2),
+      };
     }
     bucket.sent += 1;
     bucket.histogram.recordValue(toUs(r.latencyMs));
@@ -168,7 +184,14 @@ class Timeline {
     const bucketMs = this.bucketMs;
     return Array.from(this.buckets, (b, i) =>
       b
-        ? { tMs: i * bucketMs, sent: b.sent, statusCodes: b.statusCodes, errors: b.errors, p50: bucketPercentile(b, 50), p99: bucketPercentile(b, 99) }
+        ? {
+            tMs: i * bucketMs,
+            sent: b.sent,
+            statusCodes: b.statusCodes,
+            errors: b.errors,
+            p50: bucketPercentile(b, 50),
+            p99: bucketPercentile(b, 99),
+          }
         : { tMs: i * bucketMs, sent: 0, statusCodes: {}, errors: {}, p50: 0, p99: 0 },
     );
   }
@@ -198,7 +221,8 @@ class Span {
     const attackMs = n > 1 ? ((this.lastSent - Math.min(this.firstDue, this.firstSent)) * n) / (n - 1) : 0;
     const waitMs = n > 0 ? Math.max(0, this.lastDone - this.lastSent) : 0;
     // Read back from files, the asked rate is what the due times were spaced for.
-    const asked = rateAsked ?? (n > 1 && this.lastDue > this.firstDue ? ((n - 1) * 1000) / (this.lastDue - this.firstDue) : 0);
+    const asked =
+      rateAsked ?? (n > 1 && this.lastDue > this.firstDue ? ((n - 1) * 1000) / (this.lastDue - this.firstDue) : 0);
     return { attackMs, waitMs, asked };
   }
 }

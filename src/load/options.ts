@@ -177,8 +177,14 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
   const targets: Target[] =
     options.targets && options.targets.length > 0
       ? options.targets.map((t) => createTarget(t, { unixSocket }))
-      : [createTarget({ method: options.method, url: options.url, headers: options.headers, body: options.body }, { unixSocket })];
-  if (options.unixSocket !== undefined && options.unixSocket.length === 0) throw badOption('unixSocket', '', 'a socket path');
+      : [
+          createTarget(
+            { method: options.method, url: options.url, headers: options.headers, body: options.body },
+            { unixSocket },
+          ),
+        ];
+  if (options.unixSocket !== undefined && options.unixSocket.length === 0)
+    throw badOption('unixSocket', '', 'a socket path');
   return {
     targets,
     unixSocket: options.unixSocket,
@@ -222,12 +228,19 @@ export function checkStartAt(startAtMs: number, nowMs: number): void {
   const at = new Date(startAtMs).toISOString();
   const skewS = ((nowMs - startAtMs) / 1000).toFixed(3);
   if (nowMs - startAtMs > START_AT_LIMITS.pastMs) {
-    throw new BadgatewayError(ERROR_CODES.BAD_OPTION, `--start-at ${at} is ${skewS} s in the past by this machine's clock (${new Date(nowMs).toISOString()})`, {
-      hint: 'pick a time a few seconds ahead for every machine; if it is ahead on the machine that chose it, the clocks disagree (check NTP: timedatectl, chronyc tracking)',
-    });
+    throw new BadgatewayError(
+      ERROR_CODES.BAD_OPTION,
+      `--start-at ${at} is ${skewS} s in the past by this machine's clock (${new Date(nowMs).toISOString()})`,
+      {
+        hint: 'pick a time a few seconds ahead for every machine; if it is ahead on the machine that chose it, the clocks disagree (check NTP: timedatectl, chronyc tracking)',
+      },
+    );
   }
   if (startAtMs - nowMs > START_AT_LIMITS.aheadMs) {
-    throw new BadgatewayError(ERROR_CODES.BAD_OPTION, `--start-at ${at} is ${((startAtMs - nowMs) / 3_600_000).toFixed(1)} h ahead of this machine's clock (${new Date(nowMs).toISOString()}): at most 24 h`);
+    throw new BadgatewayError(
+      ERROR_CODES.BAD_OPTION,
+      `--start-at ${at} is ${((startAtMs - nowMs) / 3_600_000).toFixed(1)} h ahead of this machine's clock (${new Date(nowMs).toISOString()}): at most 24 h`,
+    );
   }
 }
 
@@ -242,11 +255,21 @@ export function parseStartAt(text: string): number {
   if (/^\d+(?:\.\d+)?$/.test(value)) {
     const seconds = Number(value);
     // 1e11 s is the year 5138: such a number is milliseconds.
-    if (seconds >= 1e11) throw badOption('--start-at', text, 'a unix time in seconds (this looks like milliseconds: drop the last three digits)');
+    if (seconds >= 1e11)
+      throw badOption(
+        '--start-at',
+        text,
+        'a unix time in seconds (this looks like milliseconds: drop the last three digits)',
+      );
     return Math.round(seconds * 1000);
   }
   const ms = RFC3339.test(value) ? Date.parse(value.toUpperCase().replace(' ', 'T')) : Number.NaN;
-  if (!Number.isFinite(ms)) throw badOption('--start-at', text, 'an RFC 3339 time with its offset, e.g. 2026-11-30T22:30:00Z, or unix seconds, e.g. $(date -d +30sec +%s)');
+  if (!Number.isFinite(ms))
+    throw badOption(
+      '--start-at',
+      text,
+      'an RFC 3339 time with its offset, e.g. 2026-11-30T22:30:00Z, or unix seconds, e.g. $(date -d +30sec +%s)',
+    );
   return ms;
 }
 

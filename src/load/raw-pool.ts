@@ -58,7 +58,12 @@ export function serializeRequest(
     head += `${name}: ${value}\r\n`;
   }
   if (body !== undefined && !names.has('content-length')) head += `content-length: ${body.length}\r\n`;
-  else if (body === undefined && (method === 'POST' || method === 'PUT' || method === 'PATCH') && !names.has('content-length')) head += 'content-length: 0\r\n';
+  else if (
+    body === undefined &&
+    (method === 'POST' || method === 'PUT' || method === 'PATCH') &&
+    !names.has('content-length')
+  )
+    head += 'content-length: 0\r\n';
   if (!keepAlive && !names.has('connection')) head += 'connection: close\r\n';
   head += '\r\n';
   const bytes = body === undefined ? Buffer.from(head, 'latin1') : Buffer.concat([Buffer.from(head, 'latin1'), body]);
@@ -171,7 +176,9 @@ class RawConnection implements ResponseEvents {
     if (handler !== undefined && (this.error !== undefined || !this.parser.finish())) {
       this.handler = undefined;
       this.parser.stop();
-      handler.onError(this.error ?? codedError(LOAD_ERROR_CODES.CLOSED, 'the server closed the connection before the response ended'));
+      handler.onError(
+        this.error ?? codedError(LOAD_ERROR_CODES.CLOSED, 'the server closed the connection before the response ended'),
+      );
     }
     this.pool.onClosed(this, this.connected ? undefined : this.error);
   }
@@ -226,7 +233,10 @@ export class RawPool {
   /** Opens connections for waiting requests, up to the cap. */
   private grow(): void {
     while (!this.destroyed && this.connecting < this.waitingCount() && this.all.size < this.o.connections) {
-      const socket = this.o.socketPath !== undefined ? connect({ path: this.o.socketPath }) : connect({ host: this.o.host, port: this.o.port });
+      const socket =
+        this.o.socketPath !== undefined
+          ? connect({ path: this.o.socketPath })
+          : connect({ host: this.o.host, port: this.o.port });
       this.connecting += 1;
       this.all.add(new RawConnection(this, socket, this.o.connectTimeoutMs ?? 0));
     }
@@ -273,8 +283,11 @@ export class RawPool {
   /** Closes every connection; waiting requests fail as CANCELED. */
   async destroy(): Promise<void> {
     this.destroyed = true;
-    for (let w = this.shift(); w; w = this.shift()) w.handler.onError(codedError(LOAD_ERROR_CODES.CANCELED, 'pool closed'));
-    const closing = [...this.all].map((c) => new Promise<void>((resolve) => (c.socket.destroyed ? resolve() : c.socket.once('close', () => resolve()))));
+    for (let w = this.shift(); w; w = this.shift())
+      w.handler.onError(codedError(LOAD_ERROR_CODES.CANCELED, 'pool closed'));
+    const closing = [...this.all].map(
+      (c) => new Promise<void>((resolve) => (c.socket.destroyed ? resolve() : c.socket.once('close', () => resolve()))),
+    );
     for (const c of this.all) c.socket.destroy(codedError(LOAD_ERROR_CODES.CANCELED, 'pool closed'));
     await Promise.all(closing);
   }

@@ -4,7 +4,14 @@ import { Readable, type Writable } from 'node:stream';
 import { createGunzip, createGzip } from 'node:zlib';
 import { BadgatewayError, ERROR_CODES, errnoCode } from '../errors/index.js';
 import { sniffGzipStream } from '../util/index.js';
-import { decodeHeader, decodeResult, encodeHeader, encodeResult, type LoadResult, type ResultsHeader } from './result.js';
+import {
+  decodeHeader,
+  decodeResult,
+  encodeHeader,
+  encodeResult,
+  type LoadResult,
+  type ResultsHeader,
+} from './result.js';
 
 /** Streams results to an NDJSON file; memory stays flat whatever the request count. */
 export interface ResultsWriter {
@@ -76,7 +83,9 @@ function createFileSink(path: string): Sink {
   try {
     fd = openSync(path, 'w');
   } catch (err) {
-    throw new BadgatewayError(ERROR_CODES.UNREADABLE, `--output: cannot write ${path} (${errnoCode(err) ?? 'error'})`, { cause: err });
+    throw new BadgatewayError(ERROR_CODES.UNREADABLE, `--output: cannot write ${path} (${errnoCode(err) ?? 'error'})`, {
+      cause: err,
+    });
   }
   const file = createWriteStream(path, { fd, highWaterMark: 1024 * 1024 });
   const gzip = path.endsWith('.gz') ? createGzip() : undefined;
@@ -120,7 +129,10 @@ export interface OpenResultsFile {
   path: string;
   header: ResultsHeader | undefined;
   /** Hands every record to `onResult`, its times moved by `offsetMs`; resolves to the counts. */
-  drain(onResult: (result: LoadResult) => void, offsetMs?: number): Promise<{ records: number; lines: number; skipped: number }>;
+  drain(
+    onResult: (result: LoadResult) => void,
+    offsetMs?: number,
+  ): Promise<{ records: number; lines: number; skipped: number }>;
   close(): void;
 }
 
@@ -182,7 +194,13 @@ async function openLines(
 export async function openResultsFile(path: string, { stdin }: { stdin?: Readable } = {}): Promise<OpenResultsFile> {
   const name = displayName(path);
   const fail = (err: unknown): BadgatewayError =>
-    err instanceof BadgatewayError ? err : new BadgatewayError(ERROR_CODES.UNREADABLE, `cannot read ${name} (${errnoCode(err) ?? (err as Error).message})`, { cause: err });
+    err instanceof BadgatewayError
+      ? err
+      : new BadgatewayError(
+          ERROR_CODES.UNREADABLE,
+          `cannot read ${name} (${errnoCode(err) ?? (err as Error).message})`,
+          { cause: err },
+        );
   const { next, close } = await openLines(path, stdin, fail);
   // The first line that is not blank: the header, a record, or proof that this is no result file.
   let first: string | undefined;
@@ -195,7 +213,10 @@ export async function openResultsFile(path: string, { stdin }: { stdin?: Readabl
   }
   if (first !== undefined && !first.trimStart().startsWith('{')) {
     close();
-    throw new BadgatewayError(ERROR_CODES.BAD_OPTION, `${name}: not a badgateway results file (expected NDJSON from \`badgateway load --output\`)`);
+    throw new BadgatewayError(
+      ERROR_CODES.BAD_OPTION,
+      `${name}: not a badgateway results file (expected NDJSON from \`badgateway load --output\`)`,
+    );
   }
   const header = first === undefined ? undefined : decodeHeader(first);
   const pending = header === undefined ? first : undefined;
@@ -236,7 +257,11 @@ export async function openResultsFile(path: string, { stdin }: { stdin?: Readabl
  * Each file's times are relative to its own start; `offsetsMs` moves them onto one timeline (see
  * summarizeResultFiles).
  */
-export async function readResults(paths: readonly string[], onResult: (result: LoadResult) => void, options: ReadResultsOptions = {}): Promise<ReadStats> {
+export async function readResults(
+  paths: readonly string[],
+  onResult: (result: LoadResult) => void,
+  options: ReadResultsOptions = {},
+): Promise<ReadStats> {
   const stats: ReadStats = { files: 0, records: 0, skipped: 0, headers: [] };
   for (const [index, path] of paths.entries()) {
     const file = await openResultsFile(path, options.stdin ? { stdin: options.stdin } : {});

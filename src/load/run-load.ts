@@ -28,7 +28,10 @@ export async function runLoad(options: LoadOptions): Promise<LoadRunMetrics> {
   const o = resolveLoadOptions(options);
   const metrics = createMetrics({ bucketMs: o.bucketMs });
   const rateAsked = o.rateShare ? o.rate / o.rateShare.count : o.rate;
-  const writer = o.resultsPath !== undefined ? createResultsWriter(o.resultsPath, o.resultsStdout ? { stdout: o.resultsStdout } : {}) : undefined;
+  const writer =
+    o.resultsPath !== undefined
+      ? createResultsWriter(o.resultsPath, o.resultsStdout ? { stdout: o.resultsStdout } : {})
+      : undefined;
   const onResult = o.onResult;
   const summary = await runAttack(
     o,

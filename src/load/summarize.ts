@@ -44,7 +44,10 @@ export interface SummarizeOptions {
  * record (empty, or only foreign lines) is `BG_UNKNOWN_FORMAT`: a report of nothing would read as
  * a run that sent nothing.
  */
-export async function summarizeResultFiles(paths: readonly string[], { bucketMs = 1000, stdin }: SummarizeOptions = {}): Promise<ResultsSummary> {
+export async function summarizeResultFiles(
+  paths: readonly string[],
+  { bucketMs = 1000, stdin }: SummarizeOptions = {},
+): Promise<ResultsSummary> {
   if (paths.filter((p) => p === STDIO_PATH).length > 1) {
     throw new BadgatewayError(ERROR_CODES.BAD_OPTION, 'standard input (-) can be read only once');
   }
@@ -55,7 +58,10 @@ export async function summarizeResultFiles(paths: readonly string[], { bucketMs 
     const starts = known.map((h) => h.startedAtMs);
     // Runs of one coordinated test start within a day of each other (load refuses a start further
     // ahead); files further apart are separate runs, overlaid.
-    const coordinated = known.length === files.length && known.every((h) => h.coordinated) && Math.max(...starts) - Math.min(...starts) <= START_AT_LIMITS.aheadMs;
+    const coordinated =
+      known.length === files.length &&
+      known.every((h) => h.coordinated) &&
+      Math.max(...starts) - Math.min(...starts) <= START_AT_LIMITS.aheadMs;
     const base = coordinated ? Math.min(...starts) : 0;
     const metrics = createMetrics({ bucketMs });
     let skippedLines = 0;
@@ -65,7 +71,8 @@ export async function summarizeResultFiles(paths: readonly string[], { bucketMs 
       skippedLines += counts.skipped;
     }
     // Asked rates add up when every file says what it was asked; else they are read from the due times.
-    const rateAsked = known.length === files.length && known.length > 0 ? known.reduce((sum, h) => sum + h.rate, 0) : undefined;
+    const rateAsked =
+      known.length === files.length && known.length > 0 ? known.reduce((sum, h) => sum + h.rate, 0) : undefined;
     return {
       ...metrics.close(rateAsked === undefined ? {} : { rateAsked }),
       files: files.length,
@@ -84,5 +91,8 @@ export async function summarizeResultFiles(paths: readonly string[], { bucketMs 
 function noRecords(path: string, lines: number): BadgatewayError {
   const name = path === STDIO_PATH ? 'standard input' : path;
   const what = lines === 0 ? 'is empty' : `has no result record in its ${lines} line${lines === 1 ? '' : 's'}`;
-  return new BadgatewayError(ERROR_CODES.UNKNOWN_FORMAT, `${name} ${what} (expected NDJSON from \`badgateway load --output\`)`);
+  return new BadgatewayError(
+    ERROR_CODES.UNKNOWN_FORMAT,
+    `${name} ${what} (expected NDJSON from \`badgateway load --output\`)`,
+  );
 }

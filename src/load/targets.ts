@@ -54,17 +54,26 @@ const HEADER_LINE = /^([^:\s]+)\s*:\s*(.*)$/;
  * {@link UNIX_SOCKET_URL} with `unixSocket`), headers parsed, a body file read. Throws
  * `BG_BAD_OPTION` naming the part (as `naming` says), `BG_UNREADABLE` for a body file.
  */
-export function createTarget(spec: TargetSpec, { unixSocket = false, naming = 'options' }: { unixSocket?: boolean; naming?: TargetNaming } = {}): Target {
+export function createTarget(
+  spec: TargetSpec,
+  { unixSocket = false, naming = 'options' }: { unixSocket?: boolean; naming?: TargetNaming } = {},
+): Target {
   const names = NAMES[naming];
   const method = spec.method ?? DEFAULT_METHOD;
   if (!TOKEN.test(method)) throw badOption(names.method, method, 'an HTTP method like GET or POST');
   let url: string;
   if (spec.url !== undefined) url = checkUrl(spec.url, names.url);
   else if (unixSocket) url = UNIX_SOCKET_URL;
-  else throw badOption(names.url, '', `a target URL like http://127.0.0.1:8080/ (or ${naming === 'flags' ? '--targets FILE' : 'targets'})`);
+  else
+    throw badOption(
+      names.url,
+      '',
+      `a target URL like http://127.0.0.1:8080/ (or ${naming === 'flags' ? '--targets FILE' : 'targets'})`,
+    );
   const target: Target = { method: method.toUpperCase(), url, headers: parseHeaders(spec.headers, names.headers) };
   const body = spec.body;
-  if (body !== undefined) target.body = typeof body === 'string' || body instanceof Uint8Array ? body : readBodyFile(body.file, names.body);
+  if (body !== undefined)
+    target.body = typeof body === 'string' || body instanceof Uint8Array ? body : readBodyFile(body.file, names.body);
   return target;
 }
 
@@ -79,7 +88,12 @@ function parseHeaders(headers: TargetSpec['headers'], option: string): Record<st
       })
     : Object.entries(headers as Readonly<Record<string, string>>);
   for (const [name, value] of pairs) {
-    if (!TOKEN.test(name) || BAD_HEADER_VALUE.test(String(value))) throw badOption(option, `${name}: ${String(value)}`, 'a header name without spaces or separators, a value without CR, LF or NUL');
+    if (!TOKEN.test(name) || BAD_HEADER_VALUE.test(String(value)))
+      throw badOption(
+        option,
+        `${name}: ${String(value)}`,
+        'a header name without spaces or separators, a value without CR, LF or NUL',
+      );
     out[name] = String(value);
   }
   return out;
@@ -90,7 +104,11 @@ export function readBodyFile(path: string, where: string): Buffer {
   try {
     return readFileSync(path);
   } catch (err) {
-    throw new BadgatewayError(ERROR_CODES.UNREADABLE, `${where}: cannot read body file ${path} (${errnoCode(err) ?? 'error'})`, { cause: err });
+    throw new BadgatewayError(
+      ERROR_CODES.UNREADABLE,
+      `${where}: cannot read body file ${path} (${errnoCode(err) ?? 'error'})`,
+      { cause: err },
+    );
   }
 }
 
@@ -175,7 +193,8 @@ function parseJsonTargets(lines: string[], source: string): Target[] {
     const headers: Record<string, string> = {};
     const rawHeaders = (o['headers'] ?? o['header'] ?? {}) as Record<string, unknown>;
     if (typeof rawHeaders !== 'object' || rawHeaders === null) throw bad(source, n, '"headers" must be an object');
-    for (const [k, v] of Object.entries(rawHeaders)) headers[k] = Array.isArray(v) ? v.map(String).join(', ') : String(v);
+    for (const [k, v] of Object.entries(rawHeaders))
+      headers[k] = Array.isArray(v) ? v.map(String).join(', ') : String(v);
     const target: Target = {
       method: typeof o['method'] === 'string' ? o['method'].toUpperCase() : 'GET',
       url: checkUrlAt(o['url'], source, n),
@@ -202,7 +221,9 @@ export function readTargetsFile(path: string): Target[] {
   try {
     text = readFileSync(path === '-' ? 0 : path, 'utf8');
   } catch (err) {
-    throw new BadgatewayError(ERROR_CODES.UNREADABLE, `--targets: cannot read ${path} (${errnoCode(err) ?? 'error'})`, { cause: err });
+    throw new BadgatewayError(ERROR_CODES.UNREADABLE, `--targets: cannot read ${path} (${errnoCode(err) ?? 'error'})`, {
+      cause: err,
+    });
   }
   return parseTargets(text, { source: path, baseDir: path === '-' ? '.' : dirname(resolve(path)) });
 }

@@ -31,7 +31,10 @@ const ALERT_NAMES: Partial<Record<CauseId, string>> = {
 
 /** `BadgatewayFdExhaustion` for `fd-exhaustion`. */
 export function alertNameOf(cause: CauseId): string {
-  return ALERT_NAMES[cause] ?? `Badgateway${cause.replace(/(^|-)([a-z])/g, (_, _dash: string, ch: string) => ch.toUpperCase())}`;
+  return (
+    ALERT_NAMES[cause] ??
+    `Badgateway${cause.replace(/(^|-)([a-z])/g, (_, _dash: string, ch: string) => ch.toUpperCase())}`
+  );
 }
 
 // Go-template pieces of the annotations (Prometheus renders them when the alert fires).
@@ -62,7 +65,15 @@ export function createAlertDefinitions(c: MixinConfig): AlertDefinition[] {
   const n = recordedNames(c);
   const w = c.rateInterval;
   const runbook = (anchor: string): string => c.runbookUrlPattern.replace('%s', anchor);
-  const define = (key: string, causes: readonly CauseId[], alert: string, severity: 'critical' | 'warning', forDefault: string, expr: string, text: { summary: string; description: string; anchor: string; labels?: Record<string, string> }): AlertDefinition => ({
+  const define = (
+    key: string,
+    causes: readonly CauseId[],
+    alert: string,
+    severity: 'critical' | 'warning',
+    forDefault: string,
+    expr: string,
+    text: { summary: string; description: string; anchor: string; labels?: Record<string, string> },
+  ): AlertDefinition => ({
     key,
     causes,
     rule: {
@@ -85,9 +96,48 @@ export function createAlertDefinitions(c: MixinConfig): AlertDefinition[] {
   const badSummary = `{{ $labels.instance }}: ${PERCENT} of the proxy's responses are 502/504 (last ${w}).`;
   const badDescription = `On ${HOST} run \`badgateway doctor --access-log ${c.accessLog} --nginx-error-log ${c.nginxErrorLog}\` to name their cause.`;
   const defs: AlertDefinition[] = [
-    define('fdExhaustionWarning', ['fd-exhaustion'], alertNameOf('fd-exhaustion'), 'warning', '15m', `${n.fdRatio} >= ${c.fdWarningRatio}`, { summary: fdSummary, description: fdDescription, anchor: 'fd-exhaustion', labels: { cause: 'fd-exhaustion', source: 'live' } }),
-    define('fdExhaustionCritical', ['fd-exhaustion'], alertNameOf('fd-exhaustion'), 'critical', '2m', `${n.fdRatio} >= ${c.fdCriticalRatio}`, { summary: fdSummary, description: fdDescription, anchor: 'fd-exhaustion', labels: { cause: 'fd-exhaustion', source: 'live' } }),
-    define('keepaliveLeakWarning', ['keepalive-leak'], alertNameOf('keepalive-leak'), 'warning', '15m', `${series(c, 'idleConnections')} >= ${c.idleConnections}`, { summary: `${idleSummary}.`, description: idleDescription, anchor: 'keepalive-leak', labels: { cause: 'keepalive-leak', source: 'live' } }),
+    define(
+      'fdExhaustionWarning',
+      ['fd-exhaustion'],
+      alertNameOf('fd-exhaustion'),
+      'warning',
+      '15m',
+      `${n.fdRatio} >= ${c.fdWarningRatio}`,
+      {
+        summary: fdSummary,
+        description: fdDescription,
+        anchor: 'fd-exhaustion',
+        labels: { cause: 'fd-exhaustion', source: 'live' },
+      },
+    ),
+    define(
+      'fdExhaustionCritical',
+      ['fd-exhaustion'],
+      alertNameOf('fd-exhaustion'),
+      'critical',
+      '2m',
+      `${n.fdRatio} >= ${c.fdCriticalRatio}`,
+      {
+        summary: fdSummary,
+        description: fdDescription,
+        anchor: 'fd-exhaustion',
+        labels: { cause: 'fd-exhaustion', source: 'live' },
+      },
+    ),
+    define(
+      'keepaliveLeakWarning',
+      ['keepalive-leak'],
+      alertNameOf('keepalive-leak'),
+      'warning',
+      '15m',
+      `${series(c, 'idleConnections')} >= ${c.idleConnections}`,
+      {
+        summary: `${idleSummary}.`,
+        description: idleDescription,
+        anchor: 'keepalive-leak',
+        labels: { cause: 'keepalive-leak', source: 'live' },
+      },
+    ),
     define(
       'keepaliveLeakCritical',
       ['keepalive-leak'],
@@ -95,55 +145,148 @@ export function createAlertDefinitions(c: MixinConfig): AlertDefinition[] {
       'critical',
       '5m',
       `${series(c, 'idleConnections')} >= ${c.idleConnections} and on (job, instance, target) (${n.fdRatio} >= ${c.idleFdRatio})`,
-      { summary: `${idleSummary}, with ${fdsHeld}.`, description: idleDescription, anchor: 'keepalive-leak', labels: { cause: 'keepalive-leak', source: 'live' } },
+      {
+        summary: `${idleSummary}, with ${fdsHeld}.`,
+        description: idleDescription,
+        anchor: 'keepalive-leak',
+        labels: { cause: 'keepalive-leak', source: 'live' },
+      },
     ),
-    define('keepaliveLeakReaping', ['keepalive-leak'], alertNameOf('keepalive-leak'), 'warning', '15m', `sum by (job, instance) (increase(${series(c, 'guardReapedConnectionsTotal')}[${w}])) > 0`, {
-      summary: `The guard on {{ $labels.instance }} closed ${INT} idle keep-alive connections in the last ${w} to keep fds free.`,
-      description: `Idle connections pile up to the fd limit; the guard reaps them, but a connection reaped as the proxy reuses it is a 502 (the keep-alive race). Give the server an idle timeout shorter than the clients'. On ${HOST} run \`badgateway doctor ${DOCTOR_TARGET}\`.`,
-      anchor: 'keepalive-leak',
-      labels: { cause: 'keepalive-leak', source: 'guard' },
-    }),
-    define('backlogOverflowWarning', ['backlog-overflow-unix', 'backlog-overflow-tcp'], 'BadgatewayBacklogOverflow', 'warning', '5m', `${n.queueRatio} >= ${c.queueWarningRatio}`, {
-      summary: queueSummary,
-      description: queueDescription,
-      anchor: 'backlog-overflow-{{ $labels.kind }}',
-      labels: { cause: 'backlog-overflow-{{ $labels.kind }}', source: 'live' },
-    }),
-    define('backlogOverflowCritical', ['backlog-overflow-unix', 'backlog-overflow-tcp'], 'BadgatewayBacklogOverflow', 'critical', '1m', `${n.queueRatio} >= 1`, {
-      summary: queueSummary,
-      description: queueDescription,
-      anchor: 'backlog-overflow-{{ $labels.kind }}',
-      labels: { cause: 'backlog-overflow-{{ $labels.kind }}', source: 'live' },
-    }),
-    define('backlogOverflowTcpDrops', ['backlog-overflow-tcp'], 'BadgatewayBacklogOverflow', 'warning', '5m', `sum by (job, instance) (increase(${series(c, 'tcpListenOverflowsTotal')}[${w}])) > 0`, {
-      summary: `The kernel of ${HOST} dropped ${INT} connections at full TCP accept queues in the last ${w} (TcpExt ListenOverflows).`,
-      description: `Some listener's backlog is too small for its bursts (or somaxconn caps it). On ${HOST} run \`badgateway doctor\` (every listener) to find which.`,
-      anchor: 'backlog-overflow-tcp',
-      labels: { cause: 'backlog-overflow-tcp', source: 'kernel' },
-    }),
-    define('upstreamDownLive', ['upstream-down'], alertNameOf('upstream-down'), 'critical', '1m', `${series(c, 'listenerUp')} == 0`, {
-      summary: `Nothing listens on {{ $labels.target }} on ${HOST}.`,
-      description: `The proxy gets connection refused or no such file: every request is a 502. On ${HOST} run \`badgateway doctor ${DOCTOR_TARGET}\` (a stale socket file, a dead app, a wrong port).`,
-      anchor: 'upstream-down',
-      labels: { cause: 'upstream-down', source: 'live' },
-    }),
-    define('closeWaitLeakWarning', ['close-wait-leak'], alertNameOf('close-wait-leak'), 'warning', '15m', `${series(c, 'connections', 'state="CLOSE_WAIT"')} >= ${c.idleConnections}`, {
-      summary: `${INT} connections of {{ $labels.listener }} wait in CLOSE_WAIT on ${WHERE}.`,
-      description: `The peer closed them and the app never did: each holds an fd until the process runs out (then every new connection fails: 502/504). On ${HOST} run \`badgateway doctor ${DOCTOR_TARGET}\` (what holds the fds).`,
-      anchor: 'close-wait-leak',
-      labels: { cause: 'close-wait-leak', source: 'live' },
-    }),
+    define(
+      'keepaliveLeakReaping',
+      ['keepalive-leak'],
+      alertNameOf('keepalive-leak'),
+      'warning',
+      '15m',
+      `sum by (job, instance) (increase(${series(c, 'guardReapedConnectionsTotal')}[${w}])) > 0`,
+      {
+        summary: `The guard on {{ $labels.instance }} closed ${INT} idle keep-alive connections in the last ${w} to keep fds free.`,
+        description: `Idle connections pile up to the fd limit; the guard reaps them, but a connection reaped as the proxy reuses it is a 502 (the keep-alive race). Give the server an idle timeout shorter than the clients'. On ${HOST} run \`badgateway doctor ${DOCTOR_TARGET}\`.`,
+        anchor: 'keepalive-leak',
+        labels: { cause: 'keepalive-leak', source: 'guard' },
+      },
+    ),
+    define(
+      'backlogOverflowWarning',
+      ['backlog-overflow-unix', 'backlog-overflow-tcp'],
+      'BadgatewayBacklogOverflow',
+      'warning',
+      '5m',
+      `${n.queueRatio} >= ${c.queueWarningRatio}`,
+      {
+        summary: queueSummary,
+        description: queueDescription,
+        anchor: 'backlog-overflow-{{ $labels.kind }}',
+        labels: { cause: 'backlog-overflow-{{ $labels.kind }}', source: 'live' },
+      },
+    ),
+    define(
+      'backlogOverflowCritical',
+      ['backlog-overflow-unix', 'backlog-overflow-tcp'],
+      'BadgatewayBacklogOverflow',
+      'critical',
+      '1m',
+      `${n.queueRatio} >= 1`,
+      {
+        summary: queueSummary,
+        description: queueDescription,
+        anchor: 'backlog-overflow-{{ $labels.kind }}',
+        labels: { cause: 'backlog-overflow-{{ $labels.kind }}', source: 'live' },
+      },
+    ),
+    define(
+      'backlogOverflowTcpDrops',
+      ['backlog-overflow-tcp'],
+      'BadgatewayBacklogOverflow',
+      'warning',
+      '5m',
+      `sum by (job, instance) (increase(${series(c, 'tcpListenOverflowsTotal')}[${w}])) > 0`,
+      {
+        summary: `The kernel of ${HOST} dropped ${INT} connections at full TCP accept queues in the last ${w} (TcpExt ListenOverflows).`,
+        description: `Some listener's backlog is too small for its bursts (or somaxconn caps it). On ${HOST} run \`badgateway doctor\` (every listener) to find which.`,
+        anchor: 'backlog-overflow-tcp',
+        labels: { cause: 'backlog-overflow-tcp', source: 'kernel' },
+      },
+    ),
+    define(
+      'upstreamDownLive',
+      ['upstream-down'],
+      alertNameOf('upstream-down'),
+      'critical',
+      '1m',
+      `${series(c, 'listenerUp')} == 0`,
+      {
+        summary: `Nothing listens on {{ $labels.target }} on ${HOST}.`,
+        description: `The proxy gets connection refused or no such file: every request is a 502. On ${HOST} run \`badgateway doctor ${DOCTOR_TARGET}\` (a stale socket file, a dead app, a wrong port).`,
+        anchor: 'upstream-down',
+        labels: { cause: 'upstream-down', source: 'live' },
+      },
+    ),
+    define(
+      'closeWaitLeakWarning',
+      ['close-wait-leak'],
+      alertNameOf('close-wait-leak'),
+      'warning',
+      '15m',
+      `${series(c, 'connections', 'state="CLOSE_WAIT"')} >= ${c.idleConnections}`,
+      {
+        summary: `${INT} connections of {{ $labels.listener }} wait in CLOSE_WAIT on ${WHERE}.`,
+        description: `The peer closed them and the app never did: each holds an fd until the process runs out (then every new connection fails: 502/504). On ${HOST} run \`badgateway doctor ${DOCTOR_TARGET}\` (what holds the fds).`,
+        anchor: 'close-wait-leak',
+        labels: { cause: 'close-wait-leak', source: 'live' },
+      },
+    ),
     // A worker death shows in no metric of its own: doctor names it from the app, kernel and proxy logs.
-    define('upstreamCrashFound', ['upstream-crash'], alertNameOf('upstream-crash'), 'critical', '1m', `max by (job, instance) (${series(c, 'doctorFindings', 'cause="upstream-crash"')}) > 0`, {
-      summary: `doctor on {{ $labels.instance }} sees app workers dying in the middle of requests (upstream-crash).`,
-      description: `gunicorn WORKER TIMEOUT or SIGKILL, an OOM kill or an uncaught exception ended a worker with a request: the proxy answers 502. On ${HOST} run \`badgateway doctor --nginx-error-log ${c.nginxErrorLog} --app-log APP_LOG\`.`,
-      anchor: 'upstream-crash',
-      labels: { cause: 'upstream-crash', source: 'doctor' },
-    }),
-    define('guardSheddingWarning', [], 'BadgatewayGuardShedding', 'warning', '5m', `${n.shedRatio} >= ${c.shedWarningRatio}`, { summary: shedSummary, description: shedDescription, anchor: 'badgatewayguard', labels: { source: 'guard' } }),
-    define('guardSheddingCritical', [], 'BadgatewayGuardShedding', 'critical', '5m', `${n.shedRatio} >= ${c.shedCriticalRatio}`, { summary: shedSummary, description: shedDescription, anchor: 'badgatewayguard', labels: { source: 'guard' } }),
-    define('upstream5xxWarning', [], 'BadgatewayUpstream5xx', 'warning', '5m', `${n.badGatewayRatio} >= ${c.badGatewayWarningRatio}`, { summary: badSummary, description: badDescription, anchor: 'the-causes', labels: { source: 'access-log' } }),
-    define('upstream5xxCritical', [], 'BadgatewayUpstream5xx', 'critical', '5m', `${n.badGatewayRatio} >= ${c.badGatewayCriticalRatio}`, { summary: badSummary, description: badDescription, anchor: 'the-causes', labels: { source: 'access-log' } }),
+    define(
+      'upstreamCrashFound',
+      ['upstream-crash'],
+      alertNameOf('upstream-crash'),
+      'critical',
+      '1m',
+      `max by (job, instance) (${series(c, 'doctorFindings', 'cause="upstream-crash"')}) > 0`,
+      {
+        summary: `doctor on {{ $labels.instance }} sees app workers dying in the middle of requests (upstream-crash).`,
+        description: `gunicorn WORKER TIMEOUT or SIGKILL, an OOM kill or an uncaught exception ended a worker with a request: the proxy answers 502. On ${HOST} run \`badgateway doctor --nginx-error-log ${c.nginxErrorLog} --app-log APP_LOG\`.`,
+        anchor: 'upstream-crash',
+        labels: { cause: 'upstream-crash', source: 'doctor' },
+      },
+    ),
+    define(
+      'guardSheddingWarning',
+      [],
+      'BadgatewayGuardShedding',
+      'warning',
+      '5m',
+      `${n.shedRatio} >= ${c.shedWarningRatio}`,
+      { summary: shedSummary, description: shedDescription, anchor: 'badgatewayguard', labels: { source: 'guard' } },
+    ),
+    define(
+      'guardSheddingCritical',
+      [],
+      'BadgatewayGuardShedding',
+      'critical',
+      '5m',
+      `${n.shedRatio} >= ${c.shedCriticalRatio}`,
+      { summary: shedSummary, description: shedDescription, anchor: 'badgatewayguard', labels: { source: 'guard' } },
+    ),
+    define(
+      'upstream5xxWarning',
+      [],
+      'BadgatewayUpstream5xx',
+      'warning',
+      '5m',
+      `${n.badGatewayRatio} >= ${c.badGatewayWarningRatio}`,
+      { summary: badSummary, description: badDescription, anchor: 'the-causes', labels: { source: 'access-log' } },
+    ),
+    define(
+      'upstream5xxCritical',
+      [],
+      'BadgatewayUpstream5xx',
+      'critical',
+      '5m',
+      `${n.badGatewayRatio} >= ${c.badGatewayCriticalRatio}`,
+      { summary: badSummary, description: badDescription, anchor: 'the-causes', labels: { source: 'access-log' } },
+    ),
   ];
   for (const cause of logCauses()) defs.push(...logAlerts(c, cause, define));
   return defs;
@@ -183,7 +326,15 @@ function logAlerts(c: MixinConfig, cause: CauseId, define: Define): AlertDefinit
   };
   return [
     define(`${key}LogWarning`, [cause], alertNameOf(cause), 'warning', '1m', `${expr} > 0`, text),
-    define(`${key}LogCritical`, [cause], alertNameOf(cause), 'critical', '1m', `${expr} >= ${c.logCriticalLines}`, text),
+    define(
+      `${key}LogCritical`,
+      [cause],
+      alertNameOf(cause),
+      'critical',
+      '1m',
+      `${expr} >= ${c.logCriticalLines}`,
+      text,
+    ),
   ];
 }
 

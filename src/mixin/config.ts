@@ -63,21 +63,41 @@ const DURATION = /^(?:\d+(?:ms|s|m|h|d|w|y))+$/;
 /** Merges `user` over {@link MIXIN_DEFAULTS} and validates; an unknown key is an error (a typo must not pass silently). */
 export function resolveMixinConfig(user: Partial<MixinConfig> = {}): MixinConfig {
   for (const key of Object.keys(user)) {
-    if (!(key in MIXIN_DEFAULTS)) throw badOption(key, (user as Record<string, unknown>)[key], `one of ${Object.keys(MIXIN_DEFAULTS).join(', ')}`);
+    if (!(key in MIXIN_DEFAULTS))
+      throw badOption(key, (user as Record<string, unknown>)[key], `one of ${Object.keys(MIXIN_DEFAULTS).join(', ')}`);
   }
-  const c: MixinConfig = { ...MIXIN_DEFAULTS, ...user, for: { ...user.for }, dashboard: { ...MIXIN_DEFAULTS.dashboard, ...user.dashboard } };
-  for (const key of ['fdWarningRatio', 'fdCriticalRatio', 'queueWarningRatio', 'idleFdRatio', 'shedWarningRatio', 'shedCriticalRatio', 'badGatewayWarningRatio', 'badGatewayCriticalRatio'] as const) {
-    if (typeof c[key] !== 'number' || !(c[key] > 0 && c[key] <= 1)) throw badOption(key, c[key], 'a ratio greater than 0 and at most 1');
+  const c: MixinConfig = {
+    ...MIXIN_DEFAULTS,
+    ...user,
+    for: { ...user.for },
+    dashboard: { ...MIXIN_DEFAULTS.dashboard, ...user.dashboard },
+  };
+  for (const key of [
+    'fdWarningRatio',
+    'fdCriticalRatio',
+    'queueWarningRatio',
+    'idleFdRatio',
+    'shedWarningRatio',
+    'shedCriticalRatio',
+    'badGatewayWarningRatio',
+    'badGatewayCriticalRatio',
+  ] as const) {
+    if (typeof c[key] !== 'number' || !(c[key] > 0 && c[key] <= 1))
+      throw badOption(key, c[key], 'a ratio greater than 0 and at most 1');
   }
   for (const key of ['idleConnections', 'logCriticalLines'] as const) {
     if (!Number.isSafeInteger(c[key]) || c[key] < 1) throw badOption(key, c[key], 'an integer ≥ 1');
   }
-  if (typeof c.rateInterval !== 'string' || !DURATION.test(c.rateInterval)) throw badOption('rateInterval', c.rateInterval, 'a Prometheus duration like 5m');
+  if (typeof c.rateInterval !== 'string' || !DURATION.test(c.rateInterval))
+    throw badOption('rateInterval', c.rateInterval, 'a Prometheus duration like 5m');
   for (const [key, value] of Object.entries(c.for)) {
-    if (typeof value !== 'string' || !(DURATION.test(value) || value === '0')) throw badOption(`for.${key}`, value, 'a Prometheus duration like 15m (0s = at once)');
+    if (typeof value !== 'string' || !(DURATION.test(value) || value === '0'))
+      throw badOption(`for.${key}`, value, 'a Prometheus duration like 15m (0s = at once)');
   }
-  if (typeof c.selector !== 'string' || /[{}]/.test(c.selector)) throw badOption('selector', c.selector, 'label matchers without braces, e.g. job="app"');
-  if (typeof c.runbookUrlPattern !== 'string' || !c.runbookUrlPattern.includes('%s')) throw badOption('runbookUrlPattern', c.runbookUrlPattern, 'a URL with %s where the cause id goes');
+  if (typeof c.selector !== 'string' || /[{}]/.test(c.selector))
+    throw badOption('selector', c.selector, 'label matchers without braces, e.g. job="app"');
+  if (typeof c.runbookUrlPattern !== 'string' || !c.runbookUrlPattern.includes('%s'))
+    throw badOption('runbookUrlPattern', c.runbookUrlPattern, 'a URL with %s where the cause id goes');
   return c;
 }
 
@@ -89,6 +109,7 @@ export function parseMixinConfig(text: string, file: string): Partial<MixinConfi
   } catch (err) {
     throw new BadgatewayError(ERROR_CODES.BAD_OPTION, `--config: ${file} is not JSON (${(err as Error).message})`);
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new BadgatewayError(ERROR_CODES.BAD_OPTION, `--config: ${file} must hold a JSON object`);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new BadgatewayError(ERROR_CODES.BAD_OPTION, `--config: ${file} must hold a JSON object`);
   return parsed as Partial<MixinConfig>;
 }

@@ -76,7 +76,14 @@ export function createDashboard(c: MixinConfig): Record<string, unknown> {
     return out;
   };
   const row = (title: string, collapsed: boolean, specs: PanelSpec[]): Panel[] => {
-    const header: Panel = { id: ++id, type: 'row', title, gridPos: { h: 1, w: 24, x: 0, y: y++ }, collapsed, panels: [] };
+    const header: Panel = {
+      id: ++id,
+      type: 'row',
+      title,
+      gridPos: { h: 1, w: 24, x: 0, y: y++ },
+      collapsed,
+      panels: [],
+    };
     const panels = place(specs);
     if (!collapsed) return [header, ...panels];
     header.panels = panels;
@@ -84,7 +91,13 @@ export function createDashboard(c: MixinConfig): Record<string, unknown> {
   };
 
   const overview: PanelSpec[] = [
-    { title: 'File descriptors in use (open / soft limit)', queries: [{ expr: `${n.fdRatio}{${SEL}}`, legend: '{{instance}} {{target}}' }], unit: 'percentunit', thresholds: [c.fdWarningRatio, c.fdCriticalRatio], max: 1 },
+    {
+      title: 'File descriptors in use (open / soft limit)',
+      queries: [{ expr: `${n.fdRatio}{${SEL}}`, legend: '{{instance}} {{target}}' }],
+      unit: 'percentunit',
+      thresholds: [c.fdWarningRatio, c.fdCriticalRatio],
+      max: 1,
+    },
     {
       title: 'Open fds vs limit',
       queries: [
@@ -93,16 +106,46 @@ export function createDashboard(c: MixinConfig): Record<string, unknown> {
       ],
       unit: 'short',
     },
-    { title: 'Accept queue fill (queue / backlog)', queries: [{ expr: `${n.queueRatio}{${SEL}}`, legend: '{{instance}} {{listener}}' }], unit: 'percentunit', thresholds: [c.queueWarningRatio, 1], max: 1 },
-    { title: 'Guard: requests shed (503) by reason', queries: [{ expr: `${n.shedRate}{${SEL}}`, legend: '{{instance}} {{reason}}' }], unit: 'reqps' },
+    {
+      title: 'Accept queue fill (queue / backlog)',
+      queries: [{ expr: `${n.queueRatio}{${SEL}}`, legend: '{{instance}} {{listener}}' }],
+      unit: 'percentunit',
+      thresholds: [c.queueWarningRatio, 1],
+      max: 1,
+    },
+    {
+      title: 'Guard: requests shed (503) by reason',
+      queries: [{ expr: `${n.shedRate}{${SEL}}`, legend: '{{instance}} {{reason}}' }],
+      unit: 'reqps',
+    },
     {
       title: '502/504 by upstream and cause (proxy error log)',
-      queries: [{ expr: `sum by (status, cause, upstream) (${n.errorLogRate}{${SEL}, status=~"502|504"})`, legend: '{{status}} {{cause}} {{upstream}}' }],
+      queries: [
+        {
+          expr: `sum by (status, cause, upstream) (${n.errorLogRate}{${SEL}, status=~"502|504"})`,
+          legend: '{{status}} {{cause}} {{upstream}}',
+        },
+      ],
       unit: 'short',
     },
-    { title: '502/504 share of responses (proxy access log)', queries: [{ expr: `${n.badGatewayRatio}{${SEL}}`, legend: '{{instance}}' }], unit: 'percentunit', thresholds: [c.badGatewayWarningRatio, c.badGatewayCriticalRatio] },
-    { title: 'Firing badgateway alerts', type: 'table', queries: [{ expr: `ALERTS{alertname=~"Badgateway.*", alertstate="firing", ${SEL}}` }] },
-    { title: "doctor's findings by cause", queries: [{ expr: `sum by (cause, severity) (badgateway_doctor_findings{${raw}})`, legend: '{{severity}} {{cause}}' }], unit: 'short' },
+    {
+      title: '502/504 share of responses (proxy access log)',
+      queries: [{ expr: `${n.badGatewayRatio}{${SEL}}`, legend: '{{instance}}' }],
+      unit: 'percentunit',
+      thresholds: [c.badGatewayWarningRatio, c.badGatewayCriticalRatio],
+    },
+    {
+      title: 'Firing badgateway alerts',
+      type: 'table',
+      queries: [{ expr: `ALERTS{alertname=~"Badgateway.*", alertstate="firing", ${SEL}}` }],
+    },
+    {
+      title: "doctor's findings by cause",
+      queries: [
+        { expr: `sum by (cause, severity) (badgateway_doctor_findings{${raw}})`, legend: '{{severity}} {{cause}}' },
+      ],
+      unit: 'short',
+    },
   ];
   const panels = [...row('Fleet overview', false, overview)];
   const alertsByCause = new Map<CauseId, string[]>();
@@ -115,12 +158,24 @@ export function createDashboard(c: MixinConfig): Record<string, unknown> {
   }
   const fromLog = new Set(logCauses());
   for (const cause of CAUSES) {
-    const specs: PanelSpec[] = [{ title: 'What it is, what to do', type: 'text', markdown: causeMarkdown(cause, alertsByCause.get(cause.id) ?? [], c), width: 8 }];
+    const specs: PanelSpec[] = [
+      {
+        title: 'What it is, what to do',
+        type: 'text',
+        markdown: causeMarkdown(cause, alertsByCause.get(cause.id) ?? [], c),
+        width: 8,
+      },
+    ];
     specs.push(...livePanels(cause.id, n, w, raw));
     if (fromLog.has(cause.id)) {
       specs.push({
         title: `Error-log lines of ${cause.id} by upstream`,
-        queries: [{ expr: `sum by (upstream, status) (${n.errorLogRate}{${SEL}, cause="${cause.id}"})`, legend: '{{status}} {{upstream}}' }],
+        queries: [
+          {
+            expr: `sum by (upstream, status) (${n.errorLogRate}{${SEL}, cause="${cause.id}"})`,
+            legend: '{{status}} {{upstream}}',
+          },
+        ],
         unit: 'short',
         width: 8,
       });
@@ -140,7 +195,17 @@ export function createDashboard(c: MixinConfig): Record<string, unknown> {
     time: { from: 'now-6h', to: 'now' },
     templating: {
       list: [
-        { name: 'datasource', label: 'Data source', type: 'datasource', query: 'prometheus', current: {}, hide: 0, refresh: 1, regex: '', options: [] },
+        {
+          name: 'datasource',
+          label: 'Data source',
+          type: 'datasource',
+          query: 'prometheus',
+          current: {},
+          hide: 0,
+          refresh: 1,
+          regex: '',
+          options: [],
+        },
         {
           name: 'instance',
           label: 'Instance',
@@ -169,8 +234,17 @@ function livePanels(cause: CauseId, n: ReturnType<typeof recordedNames>, w: stri
   switch (cause) {
     case 'fd-exhaustion':
       return [
-        { title: 'fds in use', queries: [{ expr: `${n.fdRatio}{${SEL}}`, legend: '{{instance}} {{target}}' }], unit: 'percentunit', max: 1 },
-        { title: 'Guard: shed for fds', queries: [{ expr: `${n.shedRate}{${SEL}, reason="fds"}`, legend: '{{instance}}' }], unit: 'reqps' },
+        {
+          title: 'fds in use',
+          queries: [{ expr: `${n.fdRatio}{${SEL}}`, legend: '{{instance}} {{target}}' }],
+          unit: 'percentunit',
+          max: 1,
+        },
+        {
+          title: 'Guard: shed for fds',
+          queries: [{ expr: `${n.shedRate}{${SEL}, reason="fds"}`, legend: '{{instance}}' }],
+          unit: 'reqps',
+        },
       ];
     case 'keepalive-leak':
       return [
@@ -182,7 +256,11 @@ function livePanels(cause: CauseId, n: ReturnType<typeof recordedNames>, w: stri
           ],
           unit: 'short',
         },
-        { title: 'Guard: idle connections reaped', queries: [{ expr: `rate(badgateway_guard_reaped_connections_total{${raw}}[${w}])`, legend: '{{instance}}' }], unit: 'short' },
+        {
+          title: 'Guard: idle connections reaped',
+          queries: [{ expr: `rate(badgateway_guard_reaped_connections_total{${raw}}[${w}])`, legend: '{{instance}}' }],
+          unit: 'short',
+        },
       ];
     case 'backlog-overflow-unix':
     case 'backlog-overflow-tcp': {
@@ -191,17 +269,32 @@ function livePanels(cause: CauseId, n: ReturnType<typeof recordedNames>, w: stri
         {
           title: `Accept queue and backlog (${kind})`,
           queries: [
-            { expr: `badgateway_accept_queue_length{${raw}, kind="${kind}"}`, legend: '{{instance}} {{listener}} queue' },
+            {
+              expr: `badgateway_accept_queue_length{${raw}, kind="${kind}"}`,
+              legend: '{{instance}} {{listener}} queue',
+            },
             { expr: `badgateway_accept_backlog{${raw}, kind="${kind}"}`, legend: '{{instance}} {{listener}} backlog' },
           ],
           unit: 'short',
         },
       ];
-      if (kind === 'tcp') panels.push({ title: 'SYNs dropped at full queues (ListenOverflows)', queries: [{ expr: `rate(badgateway_tcp_listen_overflows_total{${raw}}[${w}])`, legend: '{{instance}}' }], unit: 'short' });
+      if (kind === 'tcp')
+        panels.push({
+          title: 'SYNs dropped at full queues (ListenOverflows)',
+          queries: [{ expr: `rate(badgateway_tcp_listen_overflows_total{${raw}}[${w}])`, legend: '{{instance}}' }],
+          unit: 'short',
+        });
       return panels;
     }
     case 'upstream-down':
-      return [{ title: 'Something listens (1) or not (0)', queries: [{ expr: `badgateway_listener_up{${raw}}`, legend: '{{instance}} {{target}}' }], unit: 'short', max: 1 }];
+      return [
+        {
+          title: 'Something listens (1) or not (0)',
+          queries: [{ expr: `badgateway_listener_up{${raw}}`, legend: '{{instance}} {{target}}' }],
+          unit: 'short',
+          max: 1,
+        },
+      ];
     default:
       return [];
   }
@@ -224,17 +317,35 @@ function causeMarkdown(cause: Cause, alerts: string[], c: MixinConfig): string {
 }
 
 function toPanel(s: PanelSpec, id: number, gridPos: Panel['gridPos']): Panel {
-  if (s.type === 'text') return { id, type: 'text', title: s.title, gridPos, options: { mode: 'markdown', content: s.markdown ?? '' } };
+  if (s.type === 'text')
+    return { id, type: 'text', title: s.title, gridPos, options: { mode: 'markdown', content: s.markdown ?? '' } };
   const targets = (s.queries ?? []).map((q, i) => ({
     refId: String.fromCharCode(65 + i),
     expr: q.expr,
     ...(q.legend !== undefined ? { legendFormat: q.legend } : {}),
     ...(s.type === 'table' ? { instant: true, format: 'table' } : {}),
   }));
-  if (s.type === 'table') return { id, type: 'table', title: s.title, gridPos, datasource: DATASOURCE, targets, options: { showHeader: true } };
+  if (s.type === 'table')
+    return {
+      id,
+      type: 'table',
+      title: s.title,
+      gridPos,
+      datasource: DATASOURCE,
+      targets,
+      options: { showHeader: true },
+    };
   const thresholds = {
     mode: 'absolute',
-    steps: [{ color: 'green', value: null }, ...(s.thresholds ? [{ color: 'orange', value: s.thresholds[0] }, { color: 'red', value: s.thresholds[1] }] : [])],
+    steps: [
+      { color: 'green', value: null },
+      ...(s.thresholds
+        ? [
+            { color: 'orange', value: s.thresholds[0] },
+            { color: 'red', value: s.thresholds[1] },
+          ]
+        : []),
+    ],
   };
   return {
     id,
@@ -244,9 +355,18 @@ function toPanel(s: PanelSpec, id: number, gridPos: Panel['gridPos']): Panel {
     datasource: DATASOURCE,
     targets,
     fieldConfig: {
-      defaults: { unit: s.unit ?? 'short', min: 0, ...(s.max !== undefined ? { max: s.max } : {}), thresholds, custom: { thresholdsStyle: { mode: s.thresholds ? 'line' : 'off' } } },
+      defaults: {
+        unit: s.unit ?? 'short',
+        min: 0,
+        ...(s.max !== undefined ? { max: s.max } : {}),
+        thresholds,
+        custom: { thresholdsStyle: { mode: s.thresholds ? 'line' : 'off' } },
+      },
       overrides: [],
     },
-    options: { legend: { displayMode: 'table', placement: 'bottom', calcs: ['lastNotNull', 'max'] }, tooltip: { mode: 'multi' } },
+    options: {
+      legend: { displayMode: 'table', placement: 'bottom', calcs: ['lastNotNull', 'max'] },
+      tooltip: { mode: 'multi' },
+    },
   };
 }

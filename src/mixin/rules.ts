@@ -56,8 +56,14 @@ export function createRecordingRules(c: MixinConfig): RuleGroup<RecordingRule>[]
           record: n.shedRatio,
           expr: `sum by (job, instance, reason) (${shed}) / on (job, instance) group_left () (sum by (job, instance) (${shed}) + sum by (job, instance) (${admitted}) > 0)`,
         },
-        { record: n.errorLogRate, expr: `sum by (job, instance, upstream, cause, status) (rate(${series(c, 'proxyErrorLogLinesTotal')}[${w}]))` },
-        { record: n.responsesRate, expr: `sum by (job, instance, status) (rate(${series(c, 'proxyResponsesTotal')}[${w}]))` },
+        {
+          record: n.errorLogRate,
+          expr: `sum by (job, instance, upstream, cause, status) (rate(${series(c, 'proxyErrorLogLinesTotal')}[${w}]))`,
+        },
+        {
+          record: n.responsesRate,
+          expr: `sum by (job, instance, status) (rate(${series(c, 'proxyResponsesTotal')}[${w}]))`,
+        },
         {
           record: n.badGatewayRatio,
           // `or 0 * …`: a proxy with no 502/504 at all reads 0, not nothing.

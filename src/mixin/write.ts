@@ -12,7 +12,11 @@ export async function writeMixinFiles(dir: string, files: readonly MixinFile[]):
       await mkdir(dirname(path), { recursive: true });
       await writeFile(path, file.content);
     } catch (err) {
-      throw new BadgatewayError(ERROR_CODES.UNREADABLE, `--out: cannot write ${path} (${errnoCode(err) ?? String(err)})`, { cause: err });
+      throw new BadgatewayError(
+        ERROR_CODES.UNREADABLE,
+        `--out: cannot write ${path} (${errnoCode(err) ?? String(err)})`,
+        { cause: err },
+      );
     }
     written.push(path);
   }

@@ -107,7 +107,16 @@ export async function readConnections(target: SocketTarget, options: ConnectionO
         }
       }
     }
-    return finish({ kind: 'unix', unixSocket: target.unixSocket }, resolved.source, states, listeners, queued, idleMs, sockets, false);
+    return finish(
+      { kind: 'unix', unixSocket: target.unixSocket },
+      resolved.source,
+      states,
+      listeners,
+      queued,
+      idleMs,
+      sockets,
+      false,
+    );
   }
 
   const { port, host } = target;
@@ -123,7 +132,13 @@ export async function readConnections(target: SocketTarget, options: ConnectionO
       }
       states[s.state] += 1;
       const idle = s.lastRecvMs === null || s.lastSendMs === null ? null : Math.min(s.lastRecvMs, s.lastSendMs);
-      sockets.push({ state: s.state, peer: formatEndpoint(s.peer.address, s.peer.port), lastRecvMs: s.lastRecvMs, lastSendMs: s.lastSendMs, idleMs: idle });
+      sockets.push({
+        state: s.state,
+        peer: formatEndpoint(s.peer.address, s.peer.port),
+        lastRecvMs: s.lastRecvMs,
+        lastSendMs: s.lastSendMs,
+        idleMs: idle,
+      });
     }
   } else {
     for (const s of await readProcTcp()) {
@@ -134,10 +149,25 @@ export async function readConnections(target: SocketTarget, options: ConnectionO
         continue;
       }
       states[s.state] += 1;
-      sockets.push({ state: s.state, peer: formatEndpoint(s.remote.address, s.remote.port), lastRecvMs: null, lastSendMs: null, idleMs: null });
+      sockets.push({
+        state: s.state,
+        peer: formatEndpoint(s.remote.address, s.remote.port),
+        lastRecvMs: null,
+        lastSendMs: null,
+        idleMs: null,
+      });
     }
   }
-  return finish({ kind: 'tcp', port }, resolved.source, states, listeners, queued, idleMs, sockets, resolved.source === 'ss');
+  return finish(
+    { kind: 'tcp', port },
+    resolved.source,
+    states,
+    listeners,
+    queued,
+    idleMs,
+    sockets,
+    resolved.source === 'ss',
+  );
 }
 
 function finish(

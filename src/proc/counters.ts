@@ -32,7 +32,8 @@ export async function readNetstatCounters(): Promise<NetstatCounters> {
 export async function readSomaxconn(): Promise<number> {
   const path = `${PROC_ROOT}/sys/net/core/somaxconn`;
   const text = (await readProcFile(path)).trim();
-  if (!/^\d+$/.test(text)) throw new BadgatewayError(ERROR_CODES.UNREADABLE, `${path}: ${JSON.stringify(text)} is not a number`);
+  if (!/^\d+$/.test(text))
+    throw new BadgatewayError(ERROR_CODES.UNREADABLE, `${path}: ${JSON.stringify(text)} is not a number`);
   return Number(text);
 }
 

@@ -62,7 +62,9 @@ export function procError(pid: number, err: unknown, what: string): BadgatewayEr
       hint: 'run as the same user as the process, or as root',
     });
   }
-  return new BadgatewayError(ERROR_CODES.UNREADABLE, `cannot read ${what} of pid ${pid}: ${String(err)}`, { cause: err });
+  return new BadgatewayError(ERROR_CODES.UNREADABLE, `cannot read ${what} of pid ${pid}: ${String(err)}`, {
+    cause: err,
+  });
 }
 
 function assertPid(pid: number): void {

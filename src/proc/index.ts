@@ -34,7 +34,13 @@ export { readNetstatCounters, readSomaxconn, readUnprivilegedPortStart, type Net
 export { readSocketStates, readSocketSnapshot, type SocketState, type SocketSnapshot } from './socket-states.js';
 export { findSocketOwners, FIND_OWNERS_DEFAULTS, type FindOwnersOptions } from './owners.js';
 export { assertLinux } from './platform.js';
-export { SOCKET_READ_DEFAULTS, resolveSocketReadOptions, runSs, type SocketReadOptions, type SocketSource } from './ss.js';
+export {
+  SOCKET_READ_DEFAULTS,
+  resolveSocketReadOptions,
+  runSs,
+  type SocketReadOptions,
+  type SocketSource,
+} from './ss.js';
 export { parseSsListen, parseSsTcp, parseSsUnix, parseSsEndpoint, parseSsUsers, parseSsState } from './parse-ss.js';
 export { parseProcNetTcp, parseProcNetUnix, parseProcNetAddress, parseNetstat } from './parse-proc-net.js';
 export {

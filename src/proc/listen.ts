@@ -38,7 +38,10 @@ export interface ListenReadOptions extends SocketReadOptions {
  * alone (`source: 'proc'` or no ss) `backlog` is `null`, and owners come from a bounded
  * `/proc/<pid>/fd` scan.
  */
-export async function readListenSockets(filter: ListenFilter = {}, options: ListenReadOptions = {}): Promise<ListenSocket[]> {
+export async function readListenSockets(
+  filter: ListenFilter = {},
+  options: ListenReadOptions = {},
+): Promise<ListenSocket[]> {
   assertLinux();
   validateFilter(filter);
   const resolved = resolveSocketReadOptions(options);
@@ -91,9 +94,17 @@ export type SocketTarget = { port: number; host?: string } | { unixSocket: strin
  * listens there. With several listeners (e.g. `0.0.0.0` and `::`, or SO_REUSEPORT) the fullest is
  * reported: a full queue anywhere is what makes a proxy's connect() fail.
  */
-export async function readListenQueue(target: SocketTarget, options: ListenReadOptions = {}): Promise<ListenQueue | undefined> {
+export async function readListenQueue(
+  target: SocketTarget,
+  options: ListenReadOptions = {},
+): Promise<ListenQueue | undefined> {
   validateTarget(target);
-  const filter: ListenFilter = 'unixSocket' in target ? { unixSocket: target.unixSocket } : target.host === undefined ? { port: target.port } : { port: target.port, host: target.host };
+  const filter: ListenFilter =
+    'unixSocket' in target
+      ? { unixSocket: target.unixSocket }
+      : target.host === undefined
+        ? { port: target.port }
+        : { port: target.port, host: target.host };
   const sockets = await readListenSockets(filter, options);
   let fullest: ListenSocket | undefined;
   for (const socket of sockets) {
@@ -141,7 +152,16 @@ async function readProcListen(wantTcp: boolean, wantUnix: boolean): Promise<List
     }
     for (const s of unix) {
       if (s.type !== 'stream' || !s.listening || s.path === null) continue;
-      sockets.push({ kind: 'unix', address: s.path, path: s.path, inode: s.inode, queue: queued.get(s.path) ?? 0, backlog: null, owners: [], source: 'proc' });
+      sockets.push({
+        kind: 'unix',
+        address: s.path,
+        path: s.path,
+        inode: s.inode,
+        queue: queued.get(s.path) ?? 0,
+        backlog: null,
+        owners: [],
+        source: 'proc',
+      });
     }
   }
   return sockets;
@@ -188,14 +208,16 @@ export function samePath(bound: string | null | undefined, wanted: string): bool
 export function validateTarget(target: SocketTarget): void {
   if (typeof target !== 'object' || target === null) throw badOption('target', target, '{ port } or { unixSocket }');
   if ('unixSocket' in target) {
-    if (typeof target.unixSocket !== 'string' || target.unixSocket === '') throw badOption('unixSocket', target.unixSocket, 'a socket path');
+    if (typeof target.unixSocket !== 'string' || target.unixSocket === '')
+      throw badOption('unixSocket', target.unixSocket, 'a socket path');
   } else {
     validatePort(target.port);
   }
 }
 
 function validatePort(port: unknown): void {
-  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) throw badOption('port', port, 'an integer 1..65535');
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535)
+    throw badOption('port', port, 'an integer 1..65535');
 }
 
 function validateFilter(filter: ListenFilter): void {
@@ -203,5 +225,6 @@ function validateFilter(filter: ListenFilter): void {
   if (filter.unixSocket !== undefined && (typeof filter.unixSocket !== 'string' || filter.unixSocket === '')) {
     throw badOption('unixSocket', filter.unixSocket, 'a socket path');
   }
-  if (filter.pid !== undefined && (!Number.isSafeInteger(filter.pid) || filter.pid <= 0)) throw badOption('pid', filter.pid, 'a positive integer');
+  if (filter.pid !== undefined && (!Number.isSafeInteger(filter.pid) || filter.pid <= 0))
+    throw badOption('pid', filter.pid, 'a positive integer');
 }

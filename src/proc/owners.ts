@@ -14,7 +14,11 @@ export const READLINK_BATCH = 1000;
  * Link targets of `dir`'s entries, in batches of {@link READLINK_BATCH} with a yield between them.
  * Entries that vanish meanwhile (an fd closed, a process exited) are skipped.
  */
-export async function readLinks(dir: string, names: readonly string[], onTarget: (name: string, target: string) => void): Promise<void> {
+export async function readLinks(
+  dir: string,
+  names: readonly string[],
+  onTarget: (name: string, target: string) => void,
+): Promise<void> {
   for (let i = 0; i < names.length; i += READLINK_BATCH) {
     if (i > 0) await yieldToLoop();
     const end = Math.min(names.length, i + READLINK_BATCH);

@@ -32,7 +32,14 @@ const HEX = /^[0-9A-Fa-f]+$/;
  */
 export function parseProcNetAddress(text: string, littleEndian = endianness() === 'LE'): Endpoint | undefined {
   const [hexAddress, hexPort, extra] = text.split(':');
-  if (extra !== undefined || !hexAddress || !hexPort || !HEX.test(hexAddress) || !HEX.test(hexPort) || hexPort.length > 4) {
+  if (
+    extra !== undefined ||
+    !hexAddress ||
+    !hexPort ||
+    !HEX.test(hexAddress) ||
+    !HEX.test(hexPort) ||
+    hexPort.length > 4
+  ) {
     return undefined;
   }
   if (hexAddress.length !== 8 && hexAddress.length !== 32) return undefined;
@@ -113,7 +120,13 @@ export function parseProcNetTcp(text: string): ProcTcpSocket[] {
 }
 
 const UNIX_TYPES: Readonly<Record<number, ProcUnixSocket['type']>> = { 1: 'stream', 2: 'dgram', 5: 'seqpacket' };
-const UNIX_STATES: readonly ProcUnixSocket['state'][] = ['FREE', 'UNCONNECTED', 'CONNECTING', 'CONNECTED', 'DISCONNECTING'];
+const UNIX_STATES: readonly ProcUnixSocket['state'][] = [
+  'FREE',
+  'UNCONNECTED',
+  'CONNECTING',
+  'CONNECTED',
+  'DISCONNECTING',
+];
 /** `__SO_ACCEPTCON` in the Flags column: the socket is listening. */
 const SO_ACCEPTCON = 0x10000;
 
@@ -126,9 +139,10 @@ export function parseProcNetUnix(text: string): ProcUnixSocket[] {
   const sockets: ProcUnixSocket[] = [];
   const seen = new Set<string>(); // the Num column is the socket's (hashed) address: see parseProcNetTcp
   for (const line of text.split('\n')) {
-    const m = /^([0-9a-fA-F]+):\s+([0-9A-Fa-f]+)\s+[0-9A-Fa-f]+\s+([0-9A-Fa-f]+)\s+([0-9A-Fa-f]{4})\s+([0-9A-Fa-f]{2})\s+(\d+)(?: (.*))?$/.exec(
-      line.trimEnd(),
-    );
+    const m =
+      /^([0-9a-fA-F]+):\s+([0-9A-Fa-f]+)\s+[0-9A-Fa-f]+\s+([0-9A-Fa-f]+)\s+([0-9A-Fa-f]{4})\s+([0-9A-Fa-f]{2})\s+(\d+)(?: (.*))?$/.exec(
+        line.trimEnd(),
+      );
     if (!m) continue;
     const type = UNIX_TYPES[parseInt(m[4] ?? '', 16)];
     const state = UNIX_STATES[parseInt(m[5] ?? '', 16)];

@@ -83,7 +83,9 @@ export function parseSsUnix(text: string): SsUnixSocket[] {
 }
 
 function parseSsUnixLine(line: string): SsUnixSocket | undefined {
-  const m = /^(u_str|u_seq|u_dgr)\s+(\S+)\s+(\d+)\s+(\d+)\s+(.*?)\s+(\d+)\s+(\S.*?)\s+(\d+)(?:\s+(.*))?$/.exec(line.trim());
+  const m = /^(u_str|u_seq|u_dgr)\s+(\S+)\s+(\d+)\s+(\d+)\s+(.*?)\s+(\d+)\s+(\S.*?)\s+(\d+)(?:\s+(.*))?$/.exec(
+    line.trim(),
+  );
   if (!m) return undefined;
   const [, netid, state, recvQ, sendQ, local, inode, peer, peerInode, rest] = m;
   const type = UNIX_NETIDS[netid ?? ''];
@@ -112,7 +114,9 @@ export function parseSsListen(text: string): ListenSocket[] {
     const unix = parseSsUnixLine(raw);
     if (unix) {
       if (unix.type === 'stream' && unix.state === 'LISTEN' && unix.path !== null) {
-        sockets.push(listenSocket('unix', unix.path, undefined, unix.path, unix.inode, unix.recvQ, unix.sendQ, unix.owners));
+        sockets.push(
+          listenSocket('unix', unix.path, undefined, unix.path, unix.inode, unix.recvQ, unix.sendQ, unix.owners),
+        );
       }
       continue;
     }
@@ -126,7 +130,16 @@ export function parseSsListen(text: string): ListenSocket[] {
     // ss prints IPv6 bracketed and the dual-stack any address as `*`; IPv4 never has a colon.
     const kind = endpoint.address.includes(':') ? 'tcp6' : 'tcp';
     sockets.push(
-      listenSocket(kind, endpoint.address, endpoint.port, undefined, ino ? Number(ino[1]) : 0, Number(recvQ), Number(sendQ), parseSsUsers(raw)),
+      listenSocket(
+        kind,
+        endpoint.address,
+        endpoint.port,
+        undefined,
+        ino ? Number(ino[1]) : 0,
+        Number(recvQ),
+        Number(sendQ),
+        parseSsUsers(raw),
+      ),
     );
   }
   return sockets;

@@ -100,15 +100,26 @@ const modeString = (mode: number, type: string): string => {
 };
 
 /** The permission bits (r=4, w=2, x=1) that apply to `who` for a file: owner, group, or other. */
-function applicableBits(st: { mode: number; uid: number; gid: number }, who: WorkerIdentity): { bits: number; as: 'owner' | 'group' | 'other' } {
+function applicableBits(
+  st: { mode: number; uid: number; gid: number },
+  who: WorkerIdentity,
+): { bits: number; as: 'owner' | 'group' | 'other' } {
   if (st.uid === who.uid) return { bits: (st.mode >> 6) & 7, as: 'owner' };
   if (st.gid === who.gid || who.groups.includes(st.gid)) return { bits: (st.mode >> 3) & 7, as: 'group' };
   return { bits: st.mode & 7, as: 'other' };
 }
 
 /** `srwx------`-style text of a mode. */
-function describeStat(s: { mode: number; uid: number; gid: number }, type: string, db: AccountDb): { mode: string; owner: string; group: string } {
-  return { mode: modeString(s.mode, type), owner: db.userName(s.uid) ?? String(s.uid), group: db.groupName(s.gid) ?? String(s.gid) };
+function describeStat(
+  s: { mode: number; uid: number; gid: number },
+  type: string,
+  db: AccountDb,
+): { mode: string; owner: string; group: string } {
+  return {
+    mode: modeString(s.mode, type),
+    owner: db.userName(s.uid) ?? String(s.uid),
+    group: db.groupName(s.gid) ?? String(s.gid),
+  };
 }
 
 /**
@@ -126,7 +137,13 @@ export function checkSearchAccess(dir: string, who: WorkerIdentity, db: AccountD
   for (const d of dirs) {
     const ds = statSync(d);
     const { bits, as } = applicableBits(ds, who);
-    if (!(bits & 1)) return { path: d, need: 'search', ...describeStat(ds, 'd', db), why: `no search (x) permission for ${as} on the directory ${d}` };
+    if (!(bits & 1))
+      return {
+        path: d,
+        need: 'search',
+        ...describeStat(ds, 'd', db),
+        why: `no search (x) permission for ${as} on the directory ${d}`,
+      };
   }
   return undefined;
 }
@@ -145,7 +162,12 @@ export function checkSocketAccess(path: string, who: WorkerIdentity, db: Account
   if (deniedDir) return { path: full, allowed: false, socket, denied: deniedDir };
   const { bits, as } = applicableBits(st, who);
   if (!(bits & 2)) {
-    return { path: full, allowed: false, socket, denied: { path: full, need: 'write', ...socket, why: `no write (w) permission for ${as} on the socket` } };
+    return {
+      path: full,
+      allowed: false,
+      socket,
+      denied: { path: full, need: 'write', ...socket, why: `no write (w) permission for ${as} on the socket` },
+    };
   }
   return { path: full, allowed: true, socket };
 }

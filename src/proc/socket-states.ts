@@ -53,7 +53,20 @@ export async function readSocketStates(pid: number, inodes: ReadonlySet<number>)
 }
 
 /** Kernel TCP state numbers (include/net/tcp_states.h) → names. */
-const TCP_STATE_BY_NUMBER: readonly (TcpState | undefined)[] = [undefined, 'ESTABLISHED', 'SYN_SENT', 'SYN_RECV', 'FIN_WAIT1', 'FIN_WAIT2', 'TIME_WAIT', 'CLOSE', 'CLOSE_WAIT', 'LAST_ACK', 'LISTEN', 'CLOSING'];
+const TCP_STATE_BY_NUMBER: readonly (TcpState | undefined)[] = [
+  undefined,
+  'ESTABLISHED',
+  'SYN_SENT',
+  'SYN_RECV',
+  'FIN_WAIT1',
+  'FIN_WAIT2',
+  'TIME_WAIT',
+  'CLOSE',
+  'CLOSE_WAIT',
+  'LAST_ACK',
+  'LISTEN',
+  'CLOSING',
+];
 
 /**
  * The wanted inodes' lines of /proc/PID/net/tcp{,6}, with only the fields needed decoded (the
@@ -149,7 +162,9 @@ export async function readSocketSnapshot(target: { port: number } | { unixSocket
     }
     return out;
   }
-  for (const s of parseSsTcp(await runSs(resolved.ssPath, ['-tanH', `( sport = :${target.port} )`], resolved.timeoutMs))) {
+  for (const s of parseSsTcp(
+    await runSs(resolved.ssPath, ['-tanH', `( sport = :${target.port} )`], resolved.timeoutMs),
+  )) {
     if (s.local.port !== target.port) continue;
     if (s.state === 'LISTEN') listener(s.recvQ, s.sendQ);
     else out.states[s.state] = (out.states[s.state] ?? 0) + 1;

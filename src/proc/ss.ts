@@ -60,7 +60,9 @@ export function runSs(ssPath: string, args: readonly string[], timeoutMs: number
         }
         const firstLine = stderr.split('\n').find((l) => l.trim() !== '') ?? String(err);
         reject(
-          new BadgatewayError(ERROR_CODES.CHILD_FAILED, `ss ${args.join(' ')} failed: ${firstLine.trim()}`, { cause: err }),
+          new BadgatewayError(ERROR_CODES.CHILD_FAILED, `ss ${args.join(' ')} failed: ${firstLine.trim()}`, {
+            cause: err,
+          }),
         );
       },
     );

@@ -6,7 +6,13 @@ import { isIP, type Socket } from 'node:net';
 import { lookup } from 'node:dns/promises';
 import { join } from 'node:path';
 import { BadgatewayError, ERROR_CODES, errnoCode } from '../errors/index.js';
-import { REQUEST_LIMITS, rejectParserError, renderRejection, type ParserError, type RequestRejection } from '../http1/index.js';
+import {
+  REQUEST_LIMITS,
+  rejectParserError,
+  renderRejection,
+  type ParserError,
+  type RequestRejection,
+} from '../http1/index.js';
 import { createTempDir, debug, listen } from '../util/index.js';
 import { onProcessExit } from './cleanup.js';
 import { renderErrorResponse } from './error-pages.js';
@@ -160,9 +166,16 @@ function createProxyServer(ctx: ProxyContext): ReturnType<typeof createServer> {
   });
   // CONNECT: nginx is no forward proxy (400, `client sent invalid request`).
   server.on('connect', (req: IncomingMessage, socket: Socket) => {
-    answerRefused(ctx, socket, { status: 400, message: 'client sent invalid request', stage: 'request line' }, `${req.method} ${req.url} HTTP/${req.httpVersion}`);
+    answerRefused(
+      ctx,
+      socket,
+      { status: 400, message: 'client sent invalid request', stage: 'request line' },
+      `${req.method} ${req.url} HTTP/${req.httpVersion}`,
+    );
   });
-  server.on('clientError', (err: NodeJS.ErrnoException & ParserError, socket: Socket) => onClientError(ctx, err, socket));
+  server.on('clientError', (err: NodeJS.ErrnoException & ParserError, socket: Socket) =>
+    onClientError(ctx, err, socket),
+  );
   return server;
 }
 
@@ -175,7 +188,9 @@ function onClientError(ctx: ProxyContext, err: NodeJS.ErrnoException & ParserErr
     const started = socket.bytesRead > 0;
     const message = `client timed out (110: Connection timed out) while ${started ? 'reading client request headers' : 'waiting for request'}`;
     // Before a request there is no server block chosen yet: nginx names the listen address.
-    logClientEvent(ctx, socket, message, 'info', { server: started ? 'localhost' : `${socket.localAddress ?? '127.0.0.1'}:${socket.localPort ?? 0}` });
+    logClientEvent(ctx, socket, message, 'info', {
+      server: started ? 'localhost' : `${socket.localAddress ?? '127.0.0.1'}:${socket.localPort ?? 0}`,
+    });
     if (started) logRefusedAccess(ctx, socket, 408, undefined);
     socket.destroy();
     return;
@@ -198,8 +213,19 @@ function onClientError(ctx: ProxyContext, err: NodeJS.ErrnoException & ParserErr
 }
 
 /** Writes nginx's answer for a refused request straight to the socket, logs it, and closes. */
-function answerRefused(ctx: ProxyContext, socket: Socket, rejection: RequestRejection, requestLine: string | undefined): void {
-  logClientEvent(ctx, socket, renderRejection(rejection), 'info', requestLine === undefined ? {} : { request: requestLine });
+function answerRefused(
+  ctx: ProxyContext,
+  socket: Socket,
+  rejection: RequestRejection,
+  requestLine: string | undefined,
+): void {
+  logClientEvent(
+    ctx,
+    socket,
+    renderRejection(rejection),
+    'info',
+    requestLine === undefined ? {} : { request: requestLine },
+  );
   // A response already under way on this connection (pipelining) cannot be followed by another.
   const current = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
   if (current?.headersSent || !socket.writable) {
@@ -207,11 +233,23 @@ function answerRefused(ctx: ProxyContext, socket: Socket, rejection: RequestReje
     return;
   }
   const response = renderErrorResponse(rejection.status);
-  logRefusedAccess(ctx, socket, rejection.status, requestLine, Buffer.byteLength(response) - response.indexOf('\r\n\r\n') - 4);
+  logRefusedAccess(
+    ctx,
+    socket,
+    rejection.status,
+    requestLine,
+    Buffer.byteLength(response) - response.indexOf('\r\n\r\n') - 4,
+  );
   socket.end(response);
 }
 
-function logRefusedAccess(ctx: ProxyContext, socket: Socket, status: number, requestLine: string | undefined, bytes = 0): void {
+function logRefusedAccess(
+  ctx: ProxyContext,
+  socket: Socket,
+  status: number,
+  requestLine: string | undefined,
+  bytes = 0,
+): void {
   const now = Date.now();
   ctx.logs.writeAccess(
     renderAccessLogLine({
@@ -232,7 +270,11 @@ async function resolveUpstreamAddress(upstream: Upstream): Promise<Upstream> {
   try {
     ({ address } = await lookup(upstream.host));
   } catch (err) {
-    throw new BadgatewayError(ERROR_CODES.BAD_OPTION, `upstream: host not found: "${upstream.host}" (${errnoCode(err) ?? String(err)})`, { cause: err });
+    throw new BadgatewayError(
+      ERROR_CODES.BAD_OPTION,
+      `upstream: host not found: "${upstream.host}" (${errnoCode(err) ?? String(err)})`,
+      { cause: err },
+    );
   }
   const host = address.includes(':') ? `[${address}]` : address;
   return { kind: 'tcp', host: address, port: upstream.port, url: `http://${host}:${upstream.port}` };

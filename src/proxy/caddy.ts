@@ -49,18 +49,39 @@ const ms = (n: number): string => `${n}ms`;
  * failed before any byte came back, as nginx does, so `nextUpstream` has nothing to switch.
  * The admin API is off and nothing is written outside the temp dir.
  */
-export function renderCaddyConfig(options: ResolvedProxyOptions, listenPort: number, paths: CaddyPaths, idleTimeoutMs: number): string {
+export function renderCaddyConfig(
+  options: ResolvedProxyOptions,
+  listenPort: number,
+  paths: CaddyPaths,
+  idleTimeoutMs: number,
+): string {
   const { upstream } = options;
-  const dial = upstream.kind === 'unix' ? `unix/${upstream.path}` : `${upstream.host.includes(':') ? `[${upstream.host}]` : upstream.host}:${upstream.port}`;
-  const keepAlive = options.keepalive > 0 ? { enabled: true, max_idle_conns_per_host: options.keepalive, idle_timeout: ms(idleTimeoutMs) } : { enabled: false };
+  const dial =
+    upstream.kind === 'unix'
+      ? `unix/${upstream.path}`
+      : `${upstream.host.includes(':') ? `[${upstream.host}]` : upstream.host}:${upstream.port}`;
+  const keepAlive =
+    options.keepalive > 0
+      ? { enabled: true, max_idle_conns_per_host: options.keepalive, idle_timeout: ms(idleTimeoutMs) }
+      : { enabled: false };
   const file = (filename: string) => ({ output: 'file', filename, roll: false });
   const config = {
     admin: { disabled: true, config: { persist: false } },
     storage: { module: 'file_system', root: paths.data },
     logging: {
       logs: {
-        default: { writer: file(paths.errorLog), encoder: { format: 'json' }, level: 'INFO', exclude: ['http.log.access'] },
-        access: { writer: file(paths.accessLog), encoder: { format: 'json' }, level: 'INFO', include: ['http.log.access'] },
+        default: {
+          writer: file(paths.errorLog),
+          encoder: { format: 'json' },
+          level: 'INFO',
+          exclude: ['http.log.access'],
+        },
+        access: {
+          writer: file(paths.accessLog),
+          encoder: { format: 'json' },
+          level: 'INFO',
+          include: ['http.log.access'],
+        },
       },
     },
     apps: {
@@ -78,13 +99,18 @@ export function renderCaddyConfig(options: ResolvedProxyOptions, listenPort: num
             routes: [
               {
                 match: [{ path: [NGINX_READY_PATH] }],
-                handle: [{ handler: 'vars', skip_log: true }, { handler: 'static_response', status_code: 204 }],
+                handle: [
+                  { handler: 'vars', skip_log: true },
+                  { handler: 'static_response', status_code: 204 },
+                ],
                 terminal: true,
               },
               {
                 handle: [
                   // client_max_body_size: a larger body gets 413.
-                  ...(options.clientMaxBodyBytes > 0 ? [{ handler: 'request_body', max_size: options.clientMaxBodyBytes }] : []),
+                  ...(options.clientMaxBodyBytes > 0
+                    ? [{ handler: 'request_body', max_size: options.clientMaxBodyBytes }]
+                    : []),
                   {
                     handler: 'reverse_proxy',
                     upstreams: [{ dial }],
@@ -118,12 +144,20 @@ export function renderCaddyConfig(options: ResolvedProxyOptions, listenPort: num
 export async function runCaddy(options: CaddyOptions): Promise<CaddyHandle> {
   const resolved = resolveProxyOptions(options);
   const caddy = options.caddyPath ?? findCaddy();
-  if (!caddy) throw new BadgatewayError(ERROR_CODES.MISSING_TOOL, 'caddy is not installed (not found in PATH)', { hint: CADDY_INSTALL_HINT });
+  if (!caddy)
+    throw new BadgatewayError(ERROR_CODES.MISSING_TOOL, 'caddy is not installed (not found in PATH)', {
+      hint: CADDY_INSTALL_HINT,
+    });
   const idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
-  if (!Number.isSafeInteger(idleTimeoutMs) || idleTimeoutMs < 1) throw badOption('idleTimeoutMs', idleTimeoutMs, 'a positive integer');
+  if (!Number.isSafeInteger(idleTimeoutMs) || idleTimeoutMs < 1)
+    throw badOption('idleTimeoutMs', idleTimeoutMs, 'a positive integer');
 
   const dir = await createTempDir('caddy');
-  const paths: CaddyPaths = { errorLog: dir.file('caddy.log'), accessLog: dir.file('access.log'), data: dir.file('data') };
+  const paths: CaddyPaths = {
+    errorLog: dir.file('caddy.log'),
+    accessLog: dir.file('access.log'),
+    data: dir.file('data'),
+  };
   const conf = dir.file('caddy.json');
   let config = '';
   try {

@@ -65,9 +65,13 @@ os.unlink(path)
 export async function openDatagramLog(socketPath: string, file: string): Promise<DatagramLog> {
   const python = which('python3');
   if (!python) {
-    throw new BadgatewayError(ERROR_CODES.MISSING_TOOL, 'reading a unix datagram log socket needs python3, which is not installed', {
-      hint: 'apt-get install python3, or let HAProxy log to its stdout (the default)',
-    });
+    throw new BadgatewayError(
+      ERROR_CODES.MISSING_TOOL,
+      'reading a unix datagram log socket needs python3, which is not installed',
+      {
+        hint: 'apt-get install python3, or let HAProxy log to its stdout (the default)',
+      },
+    );
   }
   const child = spawn(python, ['-c', READER, socketPath, file], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
@@ -77,7 +81,14 @@ export async function openDatagramLog(socketPath: string, file: string): Promise
   const waiting: Array<(n: number) => void> = [];
   let received = 0;
   const ready = new Promise<void>((resolve, reject) => {
-    child.once('exit', (code) => reject(new BadgatewayError(ERROR_CODES.BAD_SOCKET_PATH, `cannot bind the log socket ${socketPath}: ${stderr.trim().split('\n').pop() ?? `exit ${code}`}`)));
+    child.once('exit', (code) =>
+      reject(
+        new BadgatewayError(
+          ERROR_CODES.BAD_SOCKET_PATH,
+          `cannot bind the log socket ${socketPath}: ${stderr.trim().split('\n').pop() ?? `exit ${code}`}`,
+        ),
+      ),
+    );
     child.once('error', reject);
     lines.on('line', (line) => {
       if (line === 'ready') resolve();

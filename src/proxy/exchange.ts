@@ -15,7 +15,13 @@ import { formatTimeLocal, renderAccessLogLine, renderErrorLogLine } from './log-
 import type { ResolvedProxyOptions } from './options.js';
 import type { LogLevel, ProxyLogs } from './proxy-logs.js';
 import { RequestBody } from './request-body.js';
-import { mapUpstreamError, type UpstreamFailure, type UpstreamPhase, type UpstreamProtocolError, type UpstreamTimeout } from './upstream-errors.js';
+import {
+  mapUpstreamError,
+  type UpstreamFailure,
+  type UpstreamPhase,
+  type UpstreamProtocolError,
+  type UpstreamTimeout,
+} from './upstream-errors.js';
 import type { ExchangeHandler, ResponseHead, UpstreamConnection, UpstreamPool } from './upstream-pool.js';
 
 /**
@@ -47,7 +53,17 @@ const NOT_COPIED = new Set([
 ]);
 
 /** Hop-by-hop response headers (RFC 9110 §7.6.1) a proxy must not forward. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
@@ -218,7 +234,8 @@ export class ProxyExchange implements ExchangeHandler {
   private start(): void {
     this.started = true;
     const { req } = this;
-    if (req.httpVersionMajor !== 1) return this.refuse({ status: 505, message: 'client sent invalid version', stage: 'request line' });
+    if (req.httpVersionMajor !== 1)
+      return this.refuse({ status: 505, message: 'client sent invalid version', stage: 'request line' });
     const target = parseRequestTarget(req.url ?? '', req.method ?? '');
     if ('status' in target) return this.refuse(target);
     const facts = checkRequestHeaders(req.rawHeaders, req.httpVersion);
@@ -226,7 +243,11 @@ export class ProxyExchange implements ExchangeHandler {
     this.target = target;
     this.facts = facts;
     // nginx ignores header names with `_` (underscores_in_headers off) and says so at info.
-    for (const name of facts.dropped) this.logClient(`client sent invalid header line: "${this.rawHeader(name)}" while reading client request headers`, 'info');
+    for (const name of facts.dropped)
+      this.logClient(
+        `client sent invalid header line: "${this.rawHeader(name)}" while reading client request headers`,
+        'info',
+      );
     if (facts.transferEncoding !== undefined || facts.contentLength !== undefined) this.readBody();
     else this.goUpstream();
   }
@@ -247,7 +268,11 @@ export class ProxyExchange implements ExchangeHandler {
     this.ctx.closing.add(this.req.socket);
     const page = errorPage(rejection.status);
     this.bodyBytesSent = Buffer.byteLength(page);
-    this.res.writeHead(rejection.status, { 'Content-Type': 'text/html', 'Content-Length': this.bodyBytesSent, Connection: 'close' });
+    this.res.writeHead(rejection.status, {
+      'Content-Type': 'text/html',
+      'Content-Length': this.bodyBytesSent,
+      Connection: 'close',
+    });
     this.res.end(page);
   }
 
@@ -293,7 +318,8 @@ export class ProxyExchange implements ExchangeHandler {
       body.complete().then(
         () => {
           if (this.clientGone) return;
-          if (body.spilledTo !== undefined) this.logClient(`a client request body is buffered to a temporary file ${body.spilledTo}`, 'warn');
+          if (body.spilledTo !== undefined)
+            this.logClient(`a client request body is buffered to a temporary file ${body.spilledTo}`, 'warn');
           this.goUpstream();
         },
         (err: NodeJS.ErrnoException) => {
@@ -327,7 +353,11 @@ export class ProxyExchange implements ExchangeHandler {
     }
     const page = errorPage(status);
     this.bodyBytesSent = Buffer.byteLength(page);
-    this.res.writeHead(status, { 'Content-Type': 'text/html', 'Content-Length': this.bodyBytesSent, Connection: 'close' });
+    this.res.writeHead(status, {
+      'Content-Type': 'text/html',
+      'Content-Length': this.bodyBytesSent,
+      Connection: 'close',
+    });
     this.res.end(page);
   }
 
@@ -642,7 +672,10 @@ export class ProxyExchange implements ExchangeHandler {
 
   /** An error-log line about the client side of this request (no upstream involved). */
   private logClient(message: string, level: LogLevel): void {
-    logClientEvent(this.ctx, this.req.socket, message, level, { request: this.requestLine, ...(this.facts?.host === undefined ? {} : { host: this.facts.host }) });
+    logClientEvent(this.ctx, this.req.socket, message, level, {
+      request: this.requestLine,
+      ...(this.facts?.host === undefined ? {} : { host: this.facts.host }),
+    });
   }
 
   private logFailure(failure: UpstreamFailure, retried: boolean): void {
@@ -664,7 +697,14 @@ export class ProxyExchange implements ExchangeHandler {
       failure.level,
     );
     if (upstreamErrorChannel.hasSubscribers) {
-      upstreamErrorChannel.publish({ status: failure.status, level: failure.level, message: failure.message, retried, method: req.method, url: req.url });
+      upstreamErrorChannel.publish({
+        status: failure.status,
+        level: failure.level,
+        message: failure.message,
+        retried,
+        method: req.method,
+        url: req.url,
+      });
     }
   }
 }

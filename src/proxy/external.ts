@@ -72,7 +72,11 @@ export async function startExternalProxy(spec: ExternalProxySpec): Promise<Exter
           debug('%s: port %d taken meanwhile, retrying', spec.name, port);
           continue;
         }
-        if (err instanceof AddressInUse) throw new BadgatewayError(ERROR_CODES.ADDRESS_IN_USE, `${spec.name} could not listen on 127.0.0.1:${port}: ${err.message}`);
+        if (err instanceof AddressInUse)
+          throw new BadgatewayError(
+            ERROR_CODES.ADDRESS_IN_USE,
+            `${spec.name} could not listen on 127.0.0.1:${port}: ${err.message}`,
+          );
         throw err;
       }
     }
@@ -82,11 +86,19 @@ export async function startExternalProxy(spec: ExternalProxySpec): Promise<Exter
   }
 }
 
-async function spawnAndWait(spec: ExternalProxySpec, port: number, run: { command: string; args: string[]; env?: NodeJS.ProcessEnv }): Promise<ExternalProxyProcess> {
+async function spawnAndWait(
+  spec: ExternalProxySpec,
+  port: number,
+  run: { command: string; args: string[]; env?: NodeJS.ProcessEnv },
+): Promise<ExternalProxyProcess> {
   // Its own process group: a terminal's Ctrl-C reaches us, who stop it in order, and whatever it
   // forks goes with the group.
   const [command, args] = withParentDeathSignal(run.command, run.args);
-  const child = spawn(command, args, { stdio: ['ignore', spec.stdout, 'pipe'], detached: true, env: run.env ?? process.env });
+  const child = spawn(command, args, {
+    stdio: ['ignore', spec.stdout, 'pipe'],
+    detached: true,
+    env: run.env ?? process.env,
+  });
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => {
     // Bounded: a proxy that chatters on stderr for hours must not grow our memory.
@@ -114,7 +126,13 @@ async function spawnAndWait(spec: ExternalProxySpec, port: number, run: { comman
   };
   try {
     await Promise.race([
-      waitUntilAnswering({ port, path: spec.readyPath, timeoutMs: spec.startTimeoutMs, died: () => child.exitCode !== null || child.signalCode !== null, name: spec.name }),
+      waitUntilAnswering({
+        port,
+        path: spec.readyPath,
+        timeoutMs: spec.startTimeoutMs,
+        died: () => child.exitCode !== null || child.signalCode !== null,
+        name: spec.name,
+      }),
       spawnError.then((err) => {
         throw new BadgatewayError(spec.failedCode, `cannot start ${run.command}: ${err.message}`, { cause: err });
       }),
@@ -124,7 +142,11 @@ async function spawnAndWait(spec: ExternalProxySpec, port: number, run: { comman
     const message = proxyMessage(stderr);
     if (spec.addressInUse.test(stderr)) throw new AddressInUse(message);
     if (err instanceof BadgatewayError) throw err;
-    throw new BadgatewayError(spec.failedCode, `${spec.name} did not start: ${message || (err instanceof Error ? err.message : String(err))}`, { cause: err });
+    throw new BadgatewayError(
+      spec.failedCode,
+      `${spec.name} did not start: ${message || (err instanceof Error ? err.message : String(err))}`,
+      { cause: err },
+    );
   }
   debug('%s %d listening on 127.0.0.1:%d -> %s', spec.name, pid, port, spec.options.upstream.url);
   return { pid, port, close };
@@ -132,7 +154,10 @@ async function spawnAndWait(spec: ExternalProxySpec, port: number, run: { comman
 
 /** The alert/error lines of a proxy's stderr, joined: what it said when it refused to start. */
 export function proxyMessage(stderr: string): string {
-  const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
   const alerts = lines.filter((l) => /ALERT|error|Error|emerg/.test(l) && !/"level":"(?:info|warn)"/.test(l));
   // `[ALERT]    (7249) : config : [haproxy.cfg:20] : …` → `[haproxy.cfg:20] : …`
   return (alerts.length > 0 ? alerts : lines.slice(-3))

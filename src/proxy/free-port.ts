@@ -24,15 +24,24 @@ export async function findFreePort(host = '127.0.0.1'): Promise<number> {
 export function listenError(err: unknown, port: number, host = '127.0.0.1'): BadgatewayError {
   const code = errnoCode(err);
   if (code === 'EADDRINUSE') {
-    return new BadgatewayError(ERROR_CODES.ADDRESS_IN_USE, `${host}:${port} is already in use`, { cause: err, hint: '--port 0 picks a free port' });
-  }
-  if (code === 'EACCES' || code === 'EPERM') {
-    return new BadgatewayError(ERROR_CODES.PERMISSION, `binding ${host}:${port} needs root (ports below ${readUnprivilegedPortStart()})`, {
+    return new BadgatewayError(ERROR_CODES.ADDRESS_IN_USE, `${host}:${port} is already in use`, {
       cause: err,
-      hint: `run as root, pick a port from ${readUnprivilegedPortStart()} up, or --port 0 for a free one`,
+      hint: '--port 0 picks a free port',
     });
   }
-  return new BadgatewayError(ERROR_CODES.BAD_OPTION, `cannot listen on ${host}:${port} (${code ?? String(err)})`, { cause: err });
+  if (code === 'EACCES' || code === 'EPERM') {
+    return new BadgatewayError(
+      ERROR_CODES.PERMISSION,
+      `binding ${host}:${port} needs root (ports below ${readUnprivilegedPortStart()})`,
+      {
+        cause: err,
+        hint: `run as root, pick a port from ${readUnprivilegedPortStart()} up, or --port 0 for a free one`,
+      },
+    );
+  }
+  return new BadgatewayError(ERROR_CODES.BAD_OPTION, `cannot listen on ${host}:${port} (${code ?? String(err)})`, {
+    cause: err,
+  });
 }
 
 /**

@@ -30,8 +30,8 @@ export type AccessLogVariable =
   | 'request_time';
 
 // The format split once into literal text and variable names (this runs once per request).
-const ACCESS_LOG_PARTS: readonly (string | { name: AccessLogVariable })[] = ACCESS_LOG_FORMAT.split(/(\$[a-z_]+)/).map((part) =>
-  part.startsWith('$') ? { name: part.slice(1) as AccessLogVariable } : part,
+const ACCESS_LOG_PARTS: readonly (string | { name: AccessLogVariable })[] = ACCESS_LOG_FORMAT.split(/(\$[a-z_]+)/).map(
+  (part) => (part.startsWith('$') ? { name: part.slice(1) as AccessLogVariable } : part),
 );
 
 /**
@@ -46,7 +46,8 @@ export function renderAccessLogLine(vars: AccessLogVars): string {
       line += part;
     } else {
       const value = vars[part.name];
-      line += value === undefined || value === '' ? '-' : typeof value === 'number' ? String(value) : escapeLogValue(value);
+      line +=
+        value === undefined || value === '' ? '-' : typeof value === 'number' ? String(value) : escapeLogValue(value);
     }
   }
   return line;

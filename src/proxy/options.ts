@@ -2,8 +2,8 @@ import { badOption } from '../errors/index.js';
 
 /** Where the proxy forwards to: a TCP host:port or a unix socket path. */
 export type Upstream =
-  | { kind: 'tcp'; host: string; port: number; /** `http://HOST:PORT` */ url: string }
-  | { kind: 'unix'; path: string; /** `unix:/path` */ url: string };
+  | { kind: 'tcp'; host: string; port: number /** `http://HOST:PORT` */; url: string }
+  | { kind: 'unix'; path: string /** `unix:/path` */; url: string };
 
 /** Options shared by {@link runNginx} and {@link createProxy}; each maps to one nginx directive. */
 export interface ProxyOptions {
@@ -78,7 +78,8 @@ export function parseUpstream(value: string, option = 'upstream'): Upstream {
     const path = text.slice('unix:'.length);
     if (!path.startsWith('/')) throw badOption(option, value, 'unix:/absolute/path');
     // nginx's `server unix:...` cannot contain spaces or `;` unquoted, and sun_path is 108 bytes.
-    if (/[\s;{}'"]/.test(path) || Buffer.byteLength(path) > 107) throw badOption(option, value, 'a unix socket path without spaces, under 108 bytes');
+    if (/[\s;{}'"]/.test(path) || Buffer.byteLength(path) > 107)
+      throw badOption(option, value, 'a unix socket path without spaces, under 108 bytes');
     return { kind: 'unix', path, url: `unix:${path}` };
   }
   const withScheme = /^[a-z]+:\/\//i.test(text) ? text : `http://${text}`;
@@ -99,7 +100,8 @@ export function parseUpstream(value: string, option = 'upstream'): Upstream {
 
 /** Applies {@link PROXY_DEFAULTS} and validates once; every bad value is a `BG_BAD_OPTION` naming it. */
 export function resolveProxyOptions(options: ProxyOptions): ResolvedProxyOptions {
-  if (typeof options?.upstream !== 'string') throw badOption('upstream', options?.upstream, 'http://HOST:PORT or unix:/path');
+  if (typeof options?.upstream !== 'string')
+    throw badOption('upstream', options?.upstream, 'http://HOST:PORT or unix:/path');
   const resolved: ResolvedProxyOptions = {
     listenPort: options.listenPort ?? PROXY_DEFAULTS.listenPort,
     keepalive: options.keepalive ?? PROXY_DEFAULTS.keepalive,
@@ -127,7 +129,8 @@ export function resolveProxyOptions(options: ProxyOptions): ResolvedProxyOptions
   checkInt('clientSendTimeoutMs', resolved.clientSendTimeoutMs, 1, 86_400_000);
   checkInt('clientMaxBodyBytes', resolved.clientMaxBodyBytes, 0, Number.MAX_SAFE_INTEGER);
   checkInt('clientBodyBufferBytes', resolved.clientBodyBufferBytes, 1024, 1024 ** 3);
-  if (typeof resolved.nextUpstream !== 'boolean') throw badOption('nextUpstream', resolved.nextUpstream, 'true or false');
+  if (typeof resolved.nextUpstream !== 'boolean')
+    throw badOption('nextUpstream', resolved.nextUpstream, 'true or false');
   if (!['debug', 'info', 'notice', 'warn', 'error', 'crit'].includes(resolved.errorLogLevel)) {
     throw badOption('errorLogLevel', resolved.errorLogLevel, 'debug, info, notice, warn, error or crit');
   }

@@ -63,9 +63,21 @@ export function killGroup(pid: number, signal: NodeJS.Signals = 'SIGKILL'): void
  * Resolves once `GET path` on 127.0.0.1:`port` answers `status` (the proxy itself answers it, so a
  * worker runs); throws when `died()` says the process exited or after `timeoutMs`.
  */
-export async function waitUntilAnswering(
-  { port, path, status = 204, timeoutMs, died, name }: { port: number; path: string; status?: number; timeoutMs: number; died: () => boolean; name: string },
-): Promise<void> {
+export async function waitUntilAnswering({
+  port,
+  path,
+  status = 204,
+  timeoutMs,
+  died,
+  name,
+}: {
+  port: number;
+  path: string;
+  status?: number;
+  timeoutMs: number;
+  died: () => boolean;
+  name: string;
+}): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (died()) throw new Error(`${name} exited during start`);

@@ -36,7 +36,11 @@ export interface ProxyLogs {
  * the access line of the same request); access lines are batched, one write per event-loop turn
  * instead of a syscall per request.
  */
-export function createProxyLogs(errorLogPath: string, accessLogPath: string, level: ResolvedProxyOptions['errorLogLevel']): ProxyLogs {
+export function createProxyLogs(
+  errorLogPath: string,
+  accessLogPath: string,
+  level: ResolvedProxyOptions['errorLogLevel'],
+): ProxyLogs {
   const errorFd = openSync(errorLogPath, 'a');
   const accessFd = openSync(accessLogPath, 'a');
   let open = true;

@@ -63,7 +63,10 @@ export class RequestBody {
    * returned `resume`); `done` runs when all of it is written, `failed` on a read error of the file.
    * Can run again (a retry on another connection sends the body again).
    */
-  send(write: (chunk: Buffer) => boolean, callbacks: { waiting(): void; done(): void; failed(err: Error): void }): { resume(): void; stop(): void } {
+  send(
+    write: (chunk: Buffer) => boolean,
+    callbacks: { waiting(): void; done(): void; failed(err: Error): void },
+  ): { resume(): void; stop(): void } {
     if (this.path === undefined) {
       let blocked = false;
       for (const chunk of this.chunks) if (!write(chunk)) blocked = true;

@@ -12,7 +12,10 @@ export const PROXY_KINDS = ['nginx', 'haproxy', 'caddy', 'builtin'] as const;
 export type ProxyKind = (typeof PROXY_KINDS)[number];
 
 /** {@link ProxyOptions} plus the kind (and each real proxy's own options). */
-export interface StartProxyOptions extends NginxOptions, Omit<HaproxyOptions, keyof NginxOptions>, Omit<CaddyOptions, keyof NginxOptions> {
+export interface StartProxyOptions
+  extends NginxOptions,
+    Omit<HaproxyOptions, keyof NginxOptions>,
+    Omit<CaddyOptions, keyof NginxOptions> {
   /** Default `auto`: nginx when installed, else the built-in proxy. */
   kind?: ProxyKind | 'auto';
 }

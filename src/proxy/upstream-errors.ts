@@ -63,14 +63,30 @@ export function renderErrno(code: string): string {
  * Errnos nginx logs at `[error]` when connect() fails; anything else is `[crit]`
  * (ngx_event_connect_peer: refused, EAGAIN on Linux unix sockets, reset, net/host unreachable).
  */
-const CONNECT_ERR_LEVEL = new Set(['ECONNREFUSED', 'EAGAIN', 'ECONNRESET', 'ENETDOWN', 'ENETUNREACH', 'EHOSTDOWN', 'EHOSTUNREACH']);
+const CONNECT_ERR_LEVEL = new Set([
+  'ECONNREFUSED',
+  'EAGAIN',
+  'ECONNRESET',
+  'ENETDOWN',
+  'ENETUNREACH',
+  'EHOSTDOWN',
+  'EHOSTUNREACH',
+]);
 
 /**
  * TCP connects are non-blocking: a refusal or unreachable host shows up later, and nginx words it
  * `connect() failed (…)` without the address. A unix-socket connect fails at once, and then, like
  * any synchronous failure, it is `connect() to ADDRESS failed (…)`.
  */
-const TCP_ASYNC_CONNECT_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENETUNREACH', 'EHOSTUNREACH', 'EHOSTDOWN', 'ENETDOWN']);
+const TCP_ASYNC_CONNECT_ERRORS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'EHOSTDOWN',
+  'ENETDOWN',
+]);
 
 /** What timed out, as the built-in proxy's timers report it. */
 export type UpstreamTimeout = { timeout: UpstreamPhase };
@@ -79,12 +95,23 @@ export type UpstreamTimeout = { timeout: UpstreamPhase };
  * A response the built-in proxy's parser rejects, in nginx's words (`upstream sent …`). nginx's
  * `proxy_next_upstream` class for these is `invalid_header`, not in its default `error timeout`.
  */
-export type UpstreamProtocolError = { protocol: 'no valid HTTP/1.0 header' | 'invalid header' | 'too big header' | 'invalid chunked response' };
+export type UpstreamProtocolError = {
+  protocol: 'no valid HTTP/1.0 header' | 'invalid header' | 'too big header' | 'invalid chunked response';
+};
 
 /** Maps a node socket/HTTP error (or one of our timers, or a rejected response) in `phase` to nginx's status and wording. */
-export function mapUpstreamError(error: NodeJS.ErrnoException | UpstreamTimeout | UpstreamProtocolError, phase: UpstreamPhase, upstream: Upstream): UpstreamFailure {
+export function mapUpstreamError(
+  error: NodeJS.ErrnoException | UpstreamTimeout | UpstreamProtocolError,
+  phase: UpstreamPhase,
+  upstream: Upstream,
+): UpstreamFailure {
   if ('timeout' in error) {
-    return { status: 504, level: 'error', kind: 'timeout', message: `upstream timed out (110: Connection timed out) ${PHASE_CONTEXT[error.timeout]}` };
+    return {
+      status: 504,
+      level: 'error',
+      kind: 'timeout',
+      message: `upstream timed out (110: Connection timed out) ${PHASE_CONTEXT[error.timeout]}`,
+    };
   }
   if ('protocol' in error) {
     const where = phase === 'reading-body' ? PHASE_CONTEXT['reading-body'] : PHASE_CONTEXT['reading-header'];
@@ -102,7 +129,12 @@ export function mapUpstreamError(error: NodeJS.ErrnoException | UpstreamTimeout 
     }
     // `unix:/path` or `HOST:PORT` (`[::1]:8080`), as nginx names the peer.
     const address = upstream.kind === 'unix' ? upstream.url : upstream.url.replace(/^http:\/\//, '');
-    return { status: 502, level, kind: 'error', message: `connect() to ${address} failed ${renderErrno(code)} ${context}` };
+    return {
+      status: 502,
+      level,
+      kind: 'error',
+      message: `connect() to ${address} failed ${renderErrno(code)} ${context}`,
+    };
   }
   // node's http client says `socket hang up` (code ECONNRESET, no syscall) when the upstream
   // closed with a FIN before the response was complete: nginx calls that a premature close.
@@ -112,7 +144,12 @@ export function mapUpstreamError(error: NodeJS.ErrnoException | UpstreamTimeout 
     return { status: 502, level: 'error', kind: 'error', message: `upstream prematurely closed connection ${where}` };
   }
   if (phase === 'sending' || error.syscall === 'write' || error.syscall === 'writev') {
-    return { status: 502, level: 'error', kind: 'error', message: `writev() failed ${renderErrno(code)} ${PHASE_CONTEXT.sending}` };
+    return {
+      status: 502,
+      level: 'error',
+      kind: 'error',
+      message: `writev() failed ${renderErrno(code)} ${PHASE_CONTEXT.sending}`,
+    };
   }
   // nginx reads the header with recv() and the body with readv().
   const syscall = phase === 'reading-body' ? 'readv()' : 'recv()';

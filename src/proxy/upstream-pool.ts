@@ -235,7 +235,9 @@ export class UpstreamPool {
     }
     // Small requests and answers: no Nagle delays on the upstream leg (nginx sets TCP_NODELAY too).
     const socket =
-      this.upstream.kind === 'unix' ? connect({ path: this.upstream.path }) : connect({ host: this.upstream.host, port: this.upstream.port, noDelay: true });
+      this.upstream.kind === 'unix'
+        ? connect({ path: this.upstream.path })
+        : connect({ host: this.upstream.host, port: this.upstream.port, noDelay: true });
     const connection = new UpstreamConnection(this, socket);
     this.busy.add(connection);
     connection.begin(handler, method, keepAlive);

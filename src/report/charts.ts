@@ -33,10 +33,21 @@ export interface ChartSpec {
 export interface ClientTimeline {
   bucketMs: number;
   latenciesMs: { p50: number; p99: number };
-  timeline: readonly { tMs: number; statusCodes: Record<string, number>; errors: Record<string, number>; p50: number | null; p99: number | null }[];
+  timeline: readonly {
+    tMs: number;
+    statusCodes: Record<string, number>;
+    errors: Record<string, number>;
+    p50: number | null;
+    p99: number | null;
+  }[];
 }
 
-const STATUS_COLORS: Record<string, string> = { '502': '#d62728', '504': '#9467bd', '503': '#ff7f0e', '500': '#8c564b' };
+const STATUS_COLORS: Record<string, string> = {
+  '502': '#d62728',
+  '504': '#9467bd',
+  '503': '#ff7f0e',
+  '500': '#8c564b',
+};
 
 function statusColor(key: string): string {
   if (STATUS_COLORS[key]) return STATUS_COLORS[key];
@@ -47,8 +58,10 @@ function statusColor(key: string): string {
 
 const plural = (n: number, word: string): string => `${n.toLocaleString('en-US')} ${word}${n === 1 ? '' : 's'}`;
 const ms = (value: number): string => `${value < 10 ? value.toFixed(2) : value.toFixed(1)} ms`;
-const maxOf = (values: readonly (number | null)[]): number => Math.max(0, ...values.filter((v): v is number => v !== null));
-const peak = (values: readonly (number | null)[]): string => (values.some((v) => v !== null) ? `peak ${maxOf(values)}` : 'not read');
+const maxOf = (values: readonly (number | null)[]): number =>
+  Math.max(0, ...values.filter((v): v is number => v !== null));
+const peak = (values: readonly (number | null)[]): string =>
+  values.some((v) => v !== null) ? `peak ${maxOf(values)}` : 'not read';
 
 /** The x range that holds both the client's timeline and the upstream samples (at least one bucket wide). */
 export function chartXRange(client: ClientTimeline, samples: readonly UpstreamSample[] = []): [number, number] {
@@ -58,14 +71,18 @@ export function chartXRange(client: ClientTimeline, samples: readonly UpstreamSa
 }
 
 /** Requests/s by status and latency p50/p99 over time: the charts of any load run. */
-export function createClientCharts(client: ClientTimeline, xRange: [number, number] = chartXRange(client)): ChartSpec[] {
+export function createClientCharts(
+  client: ClientTimeline,
+  xRange: [number, number] = chartXRange(client),
+): ChartSpec[] {
   const timeline = client.timeline;
   const bucketS = Math.max(1, client.bucketMs) / 1000;
   const x = timeline.map((p) => p.tMs / 1000);
   const totals = new Map<string, number>();
   for (const p of timeline) {
     for (const [k, n] of Object.entries(p.statusCodes)) if (n > 0) totals.set(k, (totals.get(k) ?? 0) + n);
-    for (const [k, n] of Object.entries(p.errors)) if (n > 0) totals.set(`error:${k}`, (totals.get(`error:${k}`) ?? 0) + n);
+    for (const [k, n] of Object.entries(p.errors))
+      if (n > 0) totals.set(`error:${k}`, (totals.get(`error:${k}`) ?? 0) + n);
   }
   const xSummary = `${xRange[0]}–${Number(xRange[1].toFixed(1))} s`;
   const rate: ChartSpec = {
@@ -91,8 +108,18 @@ export function createClientCharts(client: ClientTimeline, xRange: [number, numb
     xRange,
     xSummary,
     series: [
-      { label: 'p50', color: '#1f77b4', summary: `${ms(client.latenciesMs.p50)} overall`, values: timeline.map((p) => p.p50) },
-      { label: 'p99', color: '#d62728', summary: `${ms(client.latenciesMs.p99)} overall`, values: timeline.map((p) => p.p99) },
+      {
+        label: 'p50',
+        color: '#1f77b4',
+        summary: `${ms(client.latenciesMs.p50)} overall`,
+        values: timeline.map((p) => p.p50),
+      },
+      {
+        label: 'p99',
+        color: '#d62728',
+        summary: `${ms(client.latenciesMs.p99)} overall`,
+        values: timeline.map((p) => p.p99),
+      },
     ],
   };
   return [rate, latency];
@@ -119,9 +146,22 @@ export function createUpstreamChart(samples: readonly UpstreamSample[], xRange: 
     xSummary: `${plural(samples.length, 'sample')}`,
     series: [
       { label: 'open fds', color: '#1f77b4', summary: peak(fds), values: fds },
-      { label: 'fd limit', color: '#1f77b4', dash: true, summary: String(maxOf(limits)), values: showLimit ? limits : [] },
+      {
+        label: 'fd limit',
+        color: '#1f77b4',
+        dash: true,
+        summary: String(maxOf(limits)),
+        values: showLimit ? limits : [],
+      },
       { label: 'listen queue', color: '#ff7f0e', right: true, summary: peak(queue), values: queue },
-      { label: 'backlog', color: '#ff7f0e', dash: true, right: true, summary: String(maxOf(backlogs)), values: showBacklog ? backlogs : [] },
+      {
+        label: 'backlog',
+        color: '#ff7f0e',
+        dash: true,
+        right: true,
+        summary: String(maxOf(backlogs)),
+        values: showBacklog ? backlogs : [],
+      },
       { label: 'in flight', color: '#2ca02c', right: true, summary: peak(inflight), values: inflight },
     ].filter((s) => s.values.some((v) => v !== null)),
   };

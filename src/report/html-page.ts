@@ -128,7 +128,15 @@ export function createChartCollector(): ChartCollector {
  * One self-contained page (uPlot and its CSS inlined, no network) around `body`, with the script
  * that draws the collected charts. `body` must already be escaped.
  */
-export function renderHtmlPage({ title, body, charts }: { title: string; body: string; charts: readonly ChartSpec[] }): string {
+export function renderHtmlPage({
+  title,
+  body,
+  charts,
+}: {
+  title: string;
+  body: string;
+  charts: readonly ChartSpec[];
+}): string {
   const { js, css } = readUplotAssets();
   return `<!doctype html>
 <html lang="en">
@@ -164,6 +172,9 @@ export function renderCollapsedLines(lines: readonly string[], keep = 2): string
     groups.set(key, group);
   }
   return [...groups.values()]
-    .flatMap((g) => [...g.lines.map(escapeHtml), ...(g.more > 0 ? [`<span class="more">… ${g.more} more like this</span>`] : [])])
+    .flatMap((g) => [
+      ...g.lines.map(escapeHtml),
+      ...(g.more > 0 ? [`<span class="more">… ${g.more} more like this</span>`] : []),
+    ])
     .join('\n');
 }

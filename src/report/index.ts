@@ -17,9 +17,33 @@ export {
   shortenTempPaths,
   type LabTextOptions,
 } from './lab-text.js';
-export { createPhaseCharts, createClientCharts, createUpstreamChart, chartXRange, type ChartSpec, type ChartSeries, type ClientTimeline } from './charts.js';
-export { escapeHtml, jsonForScript, readUplotAssets, renderHtmlPage, renderCollapsedLines, createChartCollector, type ChartCollector } from './html-page.js';
+export {
+  createPhaseCharts,
+  createClientCharts,
+  createUpstreamChart,
+  chartXRange,
+  type ChartSpec,
+  type ChartSeries,
+  type ClientTimeline,
+} from './charts.js';
+export {
+  escapeHtml,
+  jsonForScript,
+  readUplotAssets,
+  renderHtmlPage,
+  renderCollapsedLines,
+  createChartCollector,
+  type ChartCollector,
+} from './html-page.js';
 export { renderLabHtml } from './lab-html.js';
-export { renderLoadText, renderLoadJson, LOAD_JSON_SCHEMA, renderProgressLine, formatDurationMs, fellBehind, type LoadReportInput } from './load-text.js';
+export {
+  renderLoadText,
+  renderLoadJson,
+  LOAD_JSON_SCHEMA,
+  renderProgressLine,
+  formatDurationMs,
+  fellBehind,
+  type LoadReportInput,
+} from './load-text.js';
 export { renderLoadHtml, type LoadHtmlOptions } from './load-html.js';
 export { renderLabMatrix, matrixRunsOf, logFlag, type MatrixRun } from './lab-matrix.js';

@@ -2,10 +2,22 @@ import { getCause } from '../causes/index.js';
 import { fillConfirm } from '../doctor/index.js';
 import type { LabReport, PhaseResult, ScenarioResult } from '../lab/index.js';
 import { createPhaseCharts } from './charts.js';
-import { createChartCollector, escapeHtml, renderCollapsedLines, renderHtmlPage, type ChartCollector } from './html-page.js';
+import {
+  createChartCollector,
+  escapeHtml,
+  renderCollapsedLines,
+  renderHtmlPage,
+  type ChartCollector,
+} from './html-page.js';
 import { renderClientOutcome, renderScenarioVerdict, renderSeconds, renderStatusCounts } from './lab-text.js';
 
-function renderPhase(phase: PhaseResult | undefined, name: string, charts: ChartCollector, verdictOk: boolean, reason: string): string {
+function renderPhase(
+  phase: PhaseResult | undefined,
+  name: string,
+  charts: ChartCollector,
+  verdictOk: boolean,
+  reason: string,
+): string {
   if (!phase) return `<div class="phase"><h3>${escapeHtml(name)} phase</h3><p class="muted">not run</p></div>`;
   const chartDivs = createPhaseCharts(phase).map(charts.div).join('\n');
   const lat = phase.client.latenciesMs;
@@ -27,7 +39,11 @@ function renderPhase(phase: PhaseResult | undefined, name: string, charts: Chart
 <tr><th>latency ms</th><td>p50 ${escapeHtml(lat.p50.toFixed(1))} · p99 ${escapeHtml(lat.p99.toFixed(1))} · max ${escapeHtml(lat.max.toFixed(1))}</td></tr>
 <tr><th>phase time</th><td>${escapeHtml(renderSeconds(phase.durationMs))}</td></tr>
 <tr><th>doctor named</th><td>${escapeHtml(
-    phase.doctor ? (phase.doctor.error ? `could not inspect: ${phase.doctor.error}` : phase.doctor.causes.join(', ') || 'nothing (healthy)') : 'not run',
+    phase.doctor
+      ? phase.doctor.error
+        ? `could not inspect: ${phase.doctor.error}`
+        : phase.doctor.causes.join(', ') || 'nothing (healthy)'
+      : 'not run',
   )}</td></tr>
 </table>
 ${phase.error ? `<p class="bad">error: ${escapeHtml(phase.error)}</p>` : ''}
@@ -84,15 +100,19 @@ export function renderLabHtml(report: LabReport): string {
   const sections = report.scenarios.map((s) => renderScenario(s, charts)).join('\n');
   const rows = report.scenarios
     .map(
-      (s) => `<tr><td><a href="#${escapeHtml(`${s.id}-${s.proxy}-${s.upstream}`)}">${escapeHtml(s.id)}</a></td><td>${escapeHtml(s.proxy)}</td><td>${escapeHtml(
-        s.upstream,
-      )}</td><td>${escapeHtml(renderStatusCounts(s.phases.fail.client.statusCodes))}</td><td>${escapeHtml(
-        s.phases.fix ? renderStatusCounts(s.phases.fix.client.statusCodes) : 'not run',
-      )}</td><td>${escapeHtml(renderSeconds(s.durationMs))}</td><td class="${s.verdict.ok ? 'ok' : 'bad'}">${renderScenarioVerdict(s)}</td></tr>`,
+      (s) =>
+        `<tr><td><a href="#${escapeHtml(`${s.id}-${s.proxy}-${s.upstream}`)}">${escapeHtml(s.id)}</a></td><td>${escapeHtml(s.proxy)}</td><td>${escapeHtml(
+          s.upstream,
+        )}</td><td>${escapeHtml(renderStatusCounts(s.phases.fail.client.statusCodes))}</td><td>${escapeHtml(
+          s.phases.fix ? renderStatusCounts(s.phases.fix.client.statusCodes) : 'not run',
+        )}</td><td>${escapeHtml(renderSeconds(s.durationMs))}</td><td class="${s.verdict.ok ? 'ok' : 'bad'}">${renderScenarioVerdict(s)}</td></tr>`,
     )
     .join('\n');
   const skipped = report.skipped
-    .map((s) => `<li>${escapeHtml(s.id)} (${escapeHtml(s.upstream)}${s.proxy ? `, ${escapeHtml(s.proxy)}` : ''}): ${escapeHtml(s.reason)}</li>`)
+    .map(
+      (s) =>
+        `<li>${escapeHtml(s.id)} (${escapeHtml(s.upstream)}${s.proxy ? `, ${escapeHtml(s.proxy)}` : ''}): ${escapeHtml(s.reason)}</li>`,
+    )
     .join('');
   const headline = report.ok ? 'every verdict holds' : report.interrupted ? 'INTERRUPTED' : 'some verdicts FAILED';
   const body = `<h1>badgateway lab: <span class="${report.ok ? 'ok' : 'bad'}">${headline}</span></h1>

@@ -49,7 +49,10 @@ function cell(run: MatrixRun | undefined): string {
   const statuses = causeStatuses(run.causeId, run.proxy);
   const seen = statuses.filter((s) => (run.statusCodes[String(s)] ?? 0) > 0).join('/') || 'none';
   // What varies from run to run goes: temp dirs (and the lab's run index in them), ports.
-  const stable = (text: string): string => shortenTempPaths(text).replace(/…\/\d+\//g, '…/').replace(/127\.0\.0\.1:\d+/g, '127.0.0.1:PORT');
+  const stable = (text: string): string =>
+    shortenTempPaths(text)
+      .replace(/…\/\d+\//g, '…/')
+      .replace(/127\.0\.0\.1:\d+/g, '127.0.0.1:PORT');
   const flag = run.line === null ? '(no line)' : code(stable(logFlag(run.line, logFormatOf(run.proxy))));
   return `${run.ok ? '' : '✗ '}${seen} ${flag}`;
 }

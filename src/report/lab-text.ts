@@ -1,5 +1,13 @@
 import { describeLogLine } from '../causes/index.js';
-import { causeStatuses, logFormatOf, type ClassifiedLine, type LabReport, type PhaseResult, type ProxyKind, type ScenarioResult } from '../lab/index.js';
+import {
+  causeStatuses,
+  logFormatOf,
+  type ClassifiedLine,
+  type LabReport,
+  type PhaseResult,
+  type ProxyKind,
+  type ScenarioResult,
+} from '../lab/index.js';
 import { createColors, renderTable, tableWidth, type TableColumn } from './table.js';
 
 /** Options of {@link renderLabText}. */
@@ -14,14 +22,19 @@ export interface LabTextOptions {
 const MIN_LOG_WIDTH = 24;
 
 /** `87 × 502, 3 × 504` for the given statuses (those with a count), `0 × 502/504` when none. */
-export function renderStatusCounts(statusCodes: Record<string, number>, only: readonly string[] = ['502', '504']): string {
+export function renderStatusCounts(
+  statusCodes: Record<string, number>,
+  only: readonly string[] = ['502', '504'],
+): string {
   const parts = only.filter((s) => (statusCodes[s] ?? 0) > 0).map((s) => `${statusCodes[s]} × ${s}`);
   return parts.length > 0 ? parts.join(', ') : `0 × ${only.join('/')}`;
 }
 
 /** All status codes and error kinds of a phase, most frequent first: `200 × 180, 502 × 20, ECONNRESET × 1`. */
 export function renderClientOutcome(phase: PhaseResult): string {
-  const entries = [...Object.entries(phase.client.statusCodes), ...Object.entries(phase.client.errors)].filter(([, n]) => n > 0);
+  const entries = [...Object.entries(phase.client.statusCodes), ...Object.entries(phase.client.errors)].filter(
+    ([, n]) => n > 0,
+  );
   entries.sort((a, b) => b[1] - a[1]);
   return entries.length > 0 ? entries.map(([k, n]) => `${n} × ${k}`).join(', ') : 'no requests';
 }
@@ -35,7 +48,11 @@ export function shortenTempPaths(text: string): string {
  * The first proxy log line of the phase that is evidence of the scenario's cause, in short: nginx
  * `[level] message`, HAProxy `status termination-state backend/server "request"`, Caddy `status msg`.
  */
-export function firstCauseLine(phase: PhaseResult | undefined, proxy: ProxyKind = 'nginx', causeId?: string): string | undefined {
+export function firstCauseLine(
+  phase: PhaseResult | undefined,
+  proxy: ProxyKind = 'nginx',
+  causeId?: string,
+): string | undefined {
   const line = phase ? causeLine(phase.proxyLog.classified, causeId) : undefined;
   return line ? shortenTempPaths(describeLogLine(line.line, logFormatOf(proxy))) : undefined;
 }
@@ -98,17 +115,27 @@ export function renderLabText(report: LabReport, options: LabTextOptions = {}): 
     { header: 'FAIL PHASE', cell: failCell, style: (t, s) => (s.verdict.fail.ok ? t : c.red(t)) },
     { header: 'FIX PHASE', cell: fixCell, style: (t, s) => (s.verdict.fix.ok ? t : c.red(t)) },
     { header: 'TIME', cell: (s) => renderSeconds(s.durationMs), align: 'right' },
-    { header: 'VERDICT', cell: renderScenarioVerdict, style: (t, s) => (s.verdict.ok ? c.green(t) : s.interrupted ? c.yellow(t) : c.red(t)) },
+    {
+      header: 'VERDICT',
+      cell: renderScenarioVerdict,
+      style: (t, s) => (s.verdict.ok ? c.green(t) : s.interrupted ? c.yellow(t) : c.red(t)),
+    },
     { header: 'DOCTOR NAMES IT', cell: renderDoctorVerdict },
-    { header: 'PROXY LOG (FAIL PHASE)', cell: (s) => firstCauseLine(s.phases.fail, s.proxy, s.causeId) ?? '(no line of this cause)' },
+    {
+      header: 'PROXY LOG (FAIL PHASE)',
+      cell: (s) => firstCauseLine(s.phases.fail, s.proxy, s.causeId) ?? '(no line of this cause)',
+    },
   ];
   const columns = fitLabColumns(all, report.scenarios, options.columns ?? Number.POSITIVE_INFINITY);
   let out = report.scenarios.length > 0 ? renderTable(columns, report.scenarios) : 'no scenario ran\n';
   const failed = report.scenarios.filter((s) => !s.verdict.ok);
-  for (const s of failed.filter((x) => x.interrupted)) out += `${c.yellow('■')} ${s.id} (${s.proxy}, ${s.upstream}) interrupted before its verdict\n`;
+  for (const s of failed.filter((x) => x.interrupted))
+    out += `${c.yellow('■')} ${s.id} (${s.proxy}, ${s.upstream}) interrupted before its verdict\n`;
   for (const s of failed.filter((x) => !x.interrupted)) {
-    if (!s.verdict.fail.ok) out += `${c.red('✗')} ${s.id} (${s.proxy}, ${s.upstream}) fail phase: ${s.verdict.fail.reason}\n`;
-    if (!s.verdict.fix.ok) out += `${c.red('✗')} ${s.id} (${s.proxy}, ${s.upstream}) fix phase: ${s.verdict.fix.reason}\n`;
+    if (!s.verdict.fail.ok)
+      out += `${c.red('✗')} ${s.id} (${s.proxy}, ${s.upstream}) fail phase: ${s.verdict.fail.reason}\n`;
+    if (!s.verdict.fix.ok)
+      out += `${c.red('✗')} ${s.id} (${s.proxy}, ${s.upstream}) fix phase: ${s.verdict.fix.reason}\n`;
   }
   for (const s of report.skipped.filter((x) => x.kind === 'unavailable')) {
     out += c.dim(`skipped ${s.id} (${s.upstream}${s.proxy ? `, ${s.proxy}` : ''}): ${s.reason}`) + '\n';
@@ -116,8 +143,10 @@ export function renderLabText(report: LabReport, options: LabTextOptions = {}): 
   const unsupported = report.skipped.filter((x) => x.kind === 'unsupported');
   // A scenario without the chosen upstream, and one whose cause cannot show behind a proxy (with why).
   const noUpstream = unsupported.filter((x) => x.proxy === null);
-  if (noUpstream.length > 0) out += c.dim(`no ${noUpstream[0]!.upstream} upstream: ${noUpstream.map((s) => s.id).join(', ')}`) + '\n';
-  for (const s of unsupported.filter((x) => x.proxy !== null)) out += c.dim(`not behind ${s.proxy}: ${s.id}: ${s.reason}`) + '\n';
+  if (noUpstream.length > 0)
+    out += c.dim(`no ${noUpstream[0]!.upstream} upstream: ${noUpstream.map((s) => s.id).join(', ')}`) + '\n';
+  for (const s of unsupported.filter((x) => x.proxy !== null))
+    out += c.dim(`not behind ${s.proxy}: ${s.id}: ${s.reason}`) + '\n';
   const held = report.scenarios.length - failed.length;
   const unavailable = report.skipped.length - unsupported.length;
   // Columns left out to fit the terminal are said once here, when every row had the same value.
@@ -142,19 +171,31 @@ export function renderLabText(report: LabReport, options: LabTextOptions = {}): 
  * the doctor column go, the fix phase keeps only its 502/504 count, the time goes. The scenario,
  * the 502/504 counts of both phases and the verdict are never cut.
  */
-function fitLabColumns(all: TableColumn<ScenarioResult>[], rows: readonly ScenarioResult[], width: number): TableColumn<ScenarioResult>[] {
+function fitLabColumns(
+  all: TableColumn<ScenarioResult>[],
+  rows: readonly ScenarioResult[],
+  width: number,
+): TableColumn<ScenarioResult>[] {
   let columns = all;
   const fits = (): boolean => tableWidth(columns, rows) <= width;
   const fitLog = (): boolean => {
     const log = columns.find((col) => col.header === LOG_HEADER);
     if (!log) return fits();
-    const others = tableWidth(columns.filter((col) => col !== log), rows) + 2;
+    const others =
+      tableWidth(
+        columns.filter((col) => col !== log),
+        rows,
+      ) + 2;
     if (width - others < MIN_LOG_WIDTH) return false;
     columns = columns.map((col) => (col === log ? { ...col, maxWidth: width - others } : col));
     return true;
   };
   if (fits() || fitLog()) return columns;
-  columns = columns.map((col) => (col.header === DOCTOR_HEADER ? { ...col, cell: (s: ScenarioResult) => renderDoctorVerdict(s).replace(/ \(.*$/, '') } : col));
+  columns = columns.map((col) =>
+    col.header === DOCTOR_HEADER
+      ? { ...col, cell: (s: ScenarioResult) => renderDoctorVerdict(s).replace(/ \(.*$/, '') }
+      : col,
+  );
   if (fitLog()) return columns;
   for (const header of ['PROXY', 'UPSTREAM']) {
     const cell = all.find((col) => col.header === header)!.cell;
@@ -166,7 +207,9 @@ function fitLabColumns(all: TableColumn<ScenarioResult>[], rows: readonly Scenar
     if (fits()) return columns;
   }
   // The fix phase keeps its 502/504 count (what the verdict is about) and drops the other statuses.
-  columns = columns.map((col) => (col.header === 'FIX PHASE' ? { ...col, cell: (s: ScenarioResult) => col.cell(s).replace(/ \(.*\)$/, '') } : col));
+  columns = columns.map((col) =>
+    col.header === 'FIX PHASE' ? { ...col, cell: (s: ScenarioResult) => col.cell(s).replace(/ \(.*\)$/, '') } : col,
+  );
   if (fits()) return columns;
   return columns.filter((col) => col.header !== 'TIME');
 }

@@ -42,14 +42,19 @@ const achieved = (m: LoadReportInput): string => (m.requests > 1 ? fixed2(m.rate
  * send) and the send lag. Latencies are corrected (from the due time) as in wrk2.
  */
 export function renderLoadText(m: LoadReportInput): string {
-  const row = (label: string, fields: string, value: string): string => `${label.padEnd(14)}${`[${fields}]`.padEnd(34)}${value}\n`;
+  const row = (label: string, fields: string, value: string): string =>
+    `${label.padEnd(14)}${`[${fields}]`.padEnd(34)}${value}\n`;
   let out = '';
   out += row('Requests', 'total, rate, throughput', `${m.requests}, ${achieved(m)}, ${fixed2(m.throughput)}`);
   out += row('Rate', 'asked, achieved', `${m.rate.asked > 0 ? fixed2(m.rate.asked) : 'max'}, ${achieved(m)}`);
   out += row('Duration', 'total, attack, wait', [m.durationMs, m.attackMs, m.waitMs].map(formatDurationMs).join(', '));
   out += row('Latencies', 'min, mean, 50, 90, 95, 99, max', latencies(m.latenciesMs));
   out += row('Uncorrected', 'min, mean, 50, 90, 95, 99, max', latencies(m.serviceLatenciesMs));
-  out += row('Send lag', 'mean, 99, max', [m.sendLagMs.mean, m.sendLagMs.p99, m.sendLagMs.max].map(formatDurationMs).join(', '));
+  out += row(
+    'Send lag',
+    'mean, 99, max',
+    [m.sendLagMs.mean, m.sendLagMs.p99, m.sendLagMs.max].map(formatDurationMs).join(', '),
+  );
   out += row('Bytes In', 'total, mean', `${m.bytesIn}, ${fixed2(m.requests > 0 ? m.bytesIn / m.requests : 0)}`);
   out += row('Bytes Out', 'total, mean', `${m.bytesOut}, ${fixed2(m.requests > 0 ? m.bytesOut / m.requests : 0)}`);
   out += row('Success', 'ratio', `${(m.successRatio * 100).toFixed(2)}%`);
@@ -58,7 +63,8 @@ export function renderLoadText(m: LoadReportInput): string {
   const errors = counts(m.errors, ': ');
   if (errors !== '') out += `${errors}\n`;
   if (m.sources && m.files !== undefined) {
-    const where = m.sources.startedAt !== null ? `start ${m.sources.startedAt} (wall clock)` : 'each from its own start';
+    const where =
+      m.sources.startedAt !== null ? `start ${m.sources.startedAt} (wall clock)` : 'each from its own start';
     out += row('Sources', 'files, hosts, timeline', `${m.files}, ${m.sources.hosts.join(' ') || '-'}, ${where}`);
   }
   if (fellBehind(m)) {

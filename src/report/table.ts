@@ -24,7 +24,12 @@ export function renderTable<Row>(columns: readonly TableColumn<Row>[], rows: rea
     const width = widths[i] ?? 0;
     return columns[i]?.align === 'right' ? text.padStart(width) : text.padEnd(width);
   };
-  const lines = [columns.map((c, i) => pad(c.header, i)).join(GAP).trimEnd()];
+  const lines = [
+    columns
+      .map((c, i) => pad(c.header, i))
+      .join(GAP)
+      .trimEnd(),
+  ];
   rows.forEach((row, r) => {
     const line = columns
       .map((c, i) => {
@@ -42,7 +47,9 @@ const cut = (text: string, maxWidth: number | undefined): string =>
 
 /** Width of each column of {@link renderTable}'s output (the header or the longest cell). */
 export function tableWidths<Row>(columns: readonly TableColumn<Row>[], rows: readonly Row[]): number[] {
-  return columns.map((c) => Math.max(c.header.length, ...rows.map((row) => cut(c.cell(row).replace(/\s*\n\s*/g, ' '), c.maxWidth).length)));
+  return columns.map((c) =>
+    Math.max(c.header.length, ...rows.map((row) => cut(c.cell(row).replace(/\s*\n\s*/g, ' '), c.maxWidth).length)),
+  );
 }
 
 /** Width of the widest line {@link renderTable} prints. */

@@ -21,7 +21,11 @@ export interface RunOptions {
 }
 
 /** Runs a command to completion, collecting its output (SIGKILLed after `timeoutMs`). */
-export function runCommand(cmd: string, args: readonly string[], { timeoutMs = 30_000, env, input }: RunOptions = {}): Promise<CliResult> {
+export function runCommand(
+  cmd: string,
+  args: readonly string[],
+  { timeoutMs = 30_000, env, input }: RunOptions = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, {
       env: { ...process.env, ...env },
@@ -114,11 +118,18 @@ export function startCli(args: readonly string[], { env }: { env?: NodeJS.Proces
           if (m) return done(() => resolve(m));
         }
         if (child.exitCode !== null || child.signalCode !== null) {
-          done(() => reject(new Error(`exited (${child.exitCode ?? child.signalCode}) before printing ${pattern}: ${stderr}`)));
+          done(() =>
+            reject(new Error(`exited (${child.exitCode ?? child.signalCode}) before printing ${pattern}: ${stderr}`)),
+          );
         }
       };
       const timer = setTimeout(
-        () => done(() => reject(new Error(`no line matching ${pattern} within ${timeoutMs} ms; stdout: ${stdout} stderr: ${stderr}`))),
+        () =>
+          done(() =>
+            reject(
+              new Error(`no line matching ${pattern} within ${timeoutMs} ms; stdout: ${stdout} stderr: ${stderr}`),
+            ),
+          ),
         timeoutMs,
       );
       const done = (f: () => void): void => {

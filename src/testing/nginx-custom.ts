@@ -104,7 +104,9 @@ export async function startCustomNginx(parts: CustomNginxConfig): Promise<Custom
 }
 
 function probe(listen: string): Promise<number | undefined> {
-  const where = listen.startsWith('unix:') ? { socketPath: listen.slice(5) } : { host: '127.0.0.1', port: Number(listen.split(':')[1]) };
+  const where = listen.startsWith('unix:')
+    ? { socketPath: listen.slice(5) }
+    : { host: '127.0.0.1', port: Number(listen.split(':')[1]) };
   return new Promise((resolve) => {
     const req = request({ ...where, path: READY_PATH, agent: false, timeout: 1000 }, (res) => {
       res.resume();

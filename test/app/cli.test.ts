@@ -16,7 +16,10 @@ import { get, getJson, idleKeepAlive, watchRaw } from './http.js';
  * Runs `badgateway app ...` to completion, optionally as another user (to meet EACCES as root).
  * Asynchronous on purpose: the other tests of this file run meanwhile.
  */
-function runApp(args: readonly string[], { uid, env }: { uid?: number; env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runApp(
+  args: readonly string[],
+  { uid, env }: { uid?: number; env?: NodeJS.ProcessEnv } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, 'app', ...args], {
       env: { ...process.env, ...env },
@@ -38,7 +41,10 @@ function runApp(args: readonly string[], { uid, env }: { uid?: number; env?: Nod
 
 /** A unix socket file nobody listens on: a process that listened and died without unlinking it. */
 function makeStaleSocket(path: string): void {
-  execFileSync(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(path)}, () => process.exit(0))`]);
+  execFileSync(process.execPath, [
+    '-e',
+    `require('net').createServer().listen(${JSON.stringify(path)}, () => process.exit(0))`,
+  ]);
   assert.ok(statSync(path).isSocket());
 }
 
@@ -46,14 +52,26 @@ describe('badgateway app', { concurrency: true }, () => {
   test('--help lists every option and has examples', { timeout: 10_000 }, async () => {
     const r = await runCli(['app', '--help']);
     assert.equal(r.code, 0);
-    for (const flag of ['--port', '--host', '--unix-socket', '--backlog', '--keepalive-timeout', '--sync', '--work', '--fd-limit', '--json']) {
+    for (const flag of [
+      '--port',
+      '--host',
+      '--unix-socket',
+      '--backlog',
+      '--keepalive-timeout',
+      '--sync',
+      '--work',
+      '--fd-limit',
+      '--json',
+    ]) {
       assert.match(r.stdout, new RegExp(`^  ${flag} `, 'm'), flag);
     }
     assert.match(r.stdout, /^Examples:\n {2}\$ badgateway app --port 8080$/m);
     assert.doesNotMatch(r.stdout, /--keep-alive-timeout|--work-ms/, 'the old spellings are hidden');
   });
 
-  test('the old spellings --keep-alive-timeout and --work-ms still work (bare numbers are ms there), with one deprecation line each', { timeout: 15_000 }, async () => {
+  test('the old spellings --keep-alive-timeout and --work-ms still work (bare numbers are ms there), with one deprecation line each', {
+    timeout: 15_000,
+  }, async () => {
     const app = startCli(['app', '--port', '0', '--keep-alive-timeout', '200', '--work-ms', '5']);
     try {
       await app.waitForLine(/^pid \d+, backlog 511, keep-alive timeout 200 ms, async, work 5 ms, fd limit \d+$/);
@@ -86,7 +104,9 @@ describe('badgateway app', { concurrency: true }, () => {
     }
   });
 
-  test('--port 0 prints the ready line with the real port, then the settings; SIGTERM exits 0', { timeout: 15_000 }, async () => {
+  test('--port 0 prints the ready line with the real port, then the settings; SIGTERM exits 0', {
+    timeout: 15_000,
+  }, async () => {
     const app = startCli(['app', '--port', '0']);
     try {
       const m = await app.waitForLine(/^listening on http:\/\/127\.0\.0\.1:(\d+)$/);
@@ -101,7 +121,9 @@ describe('badgateway app', { concurrency: true }, () => {
     assert.equal(app.stderr, '');
   });
 
-  test('at EMFILE (--fd-limit 64, /leak) /fds says ratio 1 and new connections are accepted and closed at once', { timeout: 20_000 }, async () => {
+  test('at EMFILE (--fd-limit 64, /leak) /fds says ratio 1 and new connections are accepted and closed at once', {
+    timeout: 20_000,
+  }, async () => {
     await using app = await spawnDemoApp({ fdLimit: 64 });
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     try {
@@ -109,7 +131,13 @@ describe('badgateway app', { concurrency: true }, () => {
       assert.equal(leak.status, 200);
       assert.equal(leak.json['error'], 'EMFILE');
       assert.ok((leak.json['leaked'] as number) > 30, String(leak.json['leaked']));
-      const fds = await getJson<{ pid: number; open: number; limit: number; ratio: number; byKind: { device: number } }>(app.url, '/fds', agent);
+      const fds = await getJson<{
+        pid: number;
+        open: number;
+        limit: number;
+        ratio: number;
+        byKind: { device: number };
+      }>(app.url, '/fds', agent);
       assert.equal(fds.json.pid, app.pid);
       assert.equal(fds.json.limit, 64);
       // 64 open, less the reserve fd /fds gives back to read /proc: the fd readdir borrows for the listing
@@ -134,7 +162,9 @@ describe('badgateway app', { concurrency: true }, () => {
     assert.equal(app.stderr, '');
   });
 
-  test('--sync --backlog 4 on a unix socket: while a request blocks, the accept queue fills (src/proc readListenQueue) and further connects get EAGAIN', { timeout: 20_000 }, async () => {
+  test('--sync --backlog 4 on a unix socket: while a request blocks, the accept queue fills (src/proc readListenQueue) and further connects get EAGAIN', {
+    timeout: 20_000,
+  }, async () => {
     await using dir = await createTempDir('app');
     const path = dir.file('q.sock');
     await using app = await spawnDemoApp({ unixSocket: path, sync: true, backlog: 4 });
@@ -143,12 +173,16 @@ describe('badgateway app', { concurrency: true }, () => {
     await waitUntilBlocked(app.pid); // the app is now blocked inside /sleep
     const sockets: net.Socket[] = [];
     const outcomes = await Promise.all(
-      Array.from({ length: 12 }, () => new Promise<string>((resolve) => {
-        const s = net.connect({ path });
-        sockets.push(s);
-        s.on('connect', () => resolve('connected'));
-        s.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
-      })),
+      Array.from(
+        { length: 12 },
+        () =>
+          new Promise<string>((resolve) => {
+            const s = net.connect({ path });
+            sockets.push(s);
+            s.on('connect', () => resolve('connected'));
+            s.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+          }),
+      ),
     );
     const queue = await readListenQueue({ unixSocket: path }, { owners: false });
     for (const s of sockets) s.destroy();
@@ -160,7 +194,9 @@ describe('badgateway app', { concurrency: true }, () => {
     assert.equal((await slow).status, 200);
   });
 
-  test('--keepalive-timeout 0 keeps an idle socket open past 2 × Node\'s 5 s default; 200 closes it (after 200 + 1000 ms)', { timeout: 25_000 }, async () => {
+  test("--keepalive-timeout 0 keeps an idle socket open past 2 × Node's 5 s default; 200 closes it (after 200 + 1000 ms)", {
+    timeout: 25_000,
+  }, async () => {
     await using never = await spawnDemoApp({ keepAliveTimeoutMs: 0 });
     await using short = await spawnDemoApp({ keepAliveTimeoutMs: 200 });
     const [kept, closed] = await Promise.all([idleKeepAlive(never.url, 10_500), idleKeepAlive(short.url, 5000)]);
@@ -169,10 +205,15 @@ describe('badgateway app', { concurrency: true }, () => {
     // Node 20 arms the idle timer at keepAliveTimeout + 1000 ms (its internal buffer), not at keepAliveTimeout.
     // The client starts its clock when it has read the response, a little after the server armed the
     // timer, so the lower bound leaves 200 ms for that (a run under load measured 1176 ms).
-    assert.ok(closed.closedAfterMs !== null && closed.closedAfterMs >= 1000 && closed.closedAfterMs < 4900, String(closed.closedAfterMs));
+    assert.ok(
+      closed.closedAfterMs !== null && closed.closedAfterMs >= 1000 && closed.closedAfterMs < 4900,
+      String(closed.closedAfterMs),
+    );
   });
 
-  test('a stale socket file is removed on start; the own socket is removed on SIGTERM', { timeout: 15_000 }, async () => {
+  test('a stale socket file is removed on start; the own socket is removed on SIGTERM', {
+    timeout: 15_000,
+  }, async () => {
     await using dir = await createTempDir('app');
     const path = dir.file('s.sock');
     makeStaleSocket(path);
@@ -206,7 +247,9 @@ describe('badgateway app', { concurrency: true }, () => {
     assert.deepEqual(readdirSync(dir.path), []);
   });
 
-  test('bad input: one line naming the option and value, exit 2, nothing left behind', { timeout: 60_000 }, async () => {
+  test('bad input: one line naming the option and value, exit 2, nothing left behind', {
+    timeout: 60_000,
+  }, async () => {
     await using dir = await createTempDir('app');
     chmodSync(dir.path, 0o755); // so the unprivileged user below can reach ro/
     const ro = dir.file('ro');
@@ -224,27 +267,80 @@ describe('badgateway app', { concurrency: true }, () => {
     const root = process.getuid?.() === 0;
     const cases: [string[], RegExp, { uid?: number; env?: NodeJS.ProcessEnv }?][] = [
       [['--frobnicate'], /^badgateway app: unknown option '--frobnicate'$/],
-      [['--port', '65536'], /^badgateway app: option '--port <n>' argument '65536' is invalid\. expected a whole number from 0 to 65535\.$/],
+      [
+        ['--port', '65536'],
+        /^badgateway app: option '--port <n>' argument '65536' is invalid\. expected a whole number from 0 to 65535\.$/,
+      ],
       [['--port', '-1'], /^badgateway app: option '--port <n>' argument '-1' is invalid\./],
       [['--port', 'abc'], /^badgateway app: option '--port <n>' argument 'abc' is invalid\./],
-      [['--backlog', '0'], /^badgateway app: option '--backlog <n>' argument '0' is invalid\. expected a whole number from 1 to 65535\.$/],
+      [
+        ['--backlog', '0'],
+        /^badgateway app: option '--backlog <n>' argument '0' is invalid\. expected a whole number from 1 to 65535\.$/,
+      ],
       [['--backlog', 'NaN'], /^badgateway app: option '--backlog <n>' argument 'NaN' is invalid\./],
-      [['--keepalive-timeout', '-5'], /^badgateway app: option '--keepalive-timeout <duration>' argument '-5' is invalid\./],
-      [['--keepalive-timeout', '3000000'], /^badgateway app: option '--keepalive-timeout <duration>' argument '3000000' is invalid\. expected a duration: .*at most 596h31m23s\.$/],
-      [['--keep-alive-timeout', '3000000000'], /^badgateway app: option '--keep-alive-timeout <ms>' argument '3000000000' is invalid\. expected a duration: .*at most 596h31m23s\.$/],
+      [
+        ['--keepalive-timeout', '-5'],
+        /^badgateway app: option '--keepalive-timeout <duration>' argument '-5' is invalid\./,
+      ],
+      [
+        ['--keepalive-timeout', '3000000'],
+        /^badgateway app: option '--keepalive-timeout <duration>' argument '3000000' is invalid\. expected a duration: .*at most 596h31m23s\.$/,
+      ],
+      [
+        ['--keep-alive-timeout', '3000000000'],
+        /^badgateway app: option '--keep-alive-timeout <ms>' argument '3000000000' is invalid\. expected a duration: .*at most 596h31m23s\.$/,
+      ],
       [['--work', 'NaN'], /^badgateway app: option '--work <duration>' argument 'NaN' is invalid\./],
       [['--fd-limit', '0'], /^badgateway app: option '--fd-limit <n>' argument '0' is invalid\./],
-      [['--fd-limit', '5', '--port', '0'], /^badgateway: --fd-limit 5: too low, the app has \d+ fds open at start and needs at least \d+$/],
-      [['--fd-limit', '64', '--port', '0'], /^badgateway: --fd-limit 64: needs prlimit \(util-linux\), which is not installed$/, { env: { PATH: '/nonexistent' } }],
-      [['--port', String(busyPort)], new RegExp(`^badgateway: --port ${busyPort}: 127\\.0\\.0\\.1:${busyPort} is already in use \\(--port 0 picks a free port\\)$`)],
-      [['--port', '0', '--host', '10.255.255.1'], /^badgateway: --host 10\.255\.255\.1: not an address of this machine$/],
-      [['--unix-socket', dir.file('missing/a.sock')], new RegExp(`^badgateway: --unix-socket ${dir.file('missing/a.sock')}: directory ${dir.file('missing')} does not exist$`)],
-      [['--unix-socket', `${file}/a.sock`], new RegExp(`^badgateway: --unix-socket ${file}/a\\.sock: ${file} is not a directory$`)],
-      [['--unix-socket', `${ro}/a.sock`], new RegExp(`^badgateway: --unix-socket ${ro}/a\\.sock: cannot create a socket in ${ro}: permission denied$`), root ? { uid: 65534 } : {}],
+      [
+        ['--fd-limit', '5', '--port', '0'],
+        /^badgateway: --fd-limit 5: too low, the app has \d+ fds open at start and needs at least \d+$/,
+      ],
+      [
+        ['--fd-limit', '64', '--port', '0'],
+        /^badgateway: --fd-limit 64: needs prlimit \(util-linux\), which is not installed$/,
+        { env: { PATH: '/nonexistent' } },
+      ],
+      [
+        ['--port', String(busyPort)],
+        new RegExp(
+          `^badgateway: --port ${busyPort}: 127\\.0\\.0\\.1:${busyPort} is already in use \\(--port 0 picks a free port\\)$`,
+        ),
+      ],
+      [
+        ['--port', '0', '--host', '10.255.255.1'],
+        /^badgateway: --host 10\.255\.255\.1: not an address of this machine$/,
+      ],
+      [
+        ['--unix-socket', dir.file('missing/a.sock')],
+        new RegExp(
+          `^badgateway: --unix-socket ${dir.file('missing/a.sock')}: directory ${dir.file('missing')} does not exist$`,
+        ),
+      ],
+      [
+        ['--unix-socket', `${file}/a.sock`],
+        new RegExp(`^badgateway: --unix-socket ${file}/a\\.sock: ${file} is not a directory$`),
+      ],
+      [
+        ['--unix-socket', `${ro}/a.sock`],
+        new RegExp(`^badgateway: --unix-socket ${ro}/a\\.sock: cannot create a socket in ${ro}: permission denied$`),
+        root ? { uid: 65534 } : {},
+      ],
       [['--unix-socket', live], new RegExp(`^badgateway: --unix-socket ${live}: another process is listening on it$`)],
-      [['--unix-socket', file], new RegExp(`^badgateway: --unix-socket ${file}: exists and is not a socket \\(not removing it\\)$`)],
-      [['--unix-socket', longPath], new RegExp(`^badgateway: --unix-socket ${longPath}: 120 bytes long, over the 107-byte limit of unix socket paths$`)],
-      [['--unix-socket', live, '--port', '8080'], /^badgateway app: option '--port <n>' cannot be used with option '--unix-socket <path>'$/],
+      [
+        ['--unix-socket', file],
+        new RegExp(`^badgateway: --unix-socket ${file}: exists and is not a socket \\(not removing it\\)$`),
+      ],
+      [
+        ['--unix-socket', longPath],
+        new RegExp(
+          `^badgateway: --unix-socket ${longPath}: 120 bytes long, over the 107-byte limit of unix socket paths$`,
+        ),
+      ],
+      [
+        ['--unix-socket', live, '--port', '8080'],
+        /^badgateway app: option '--port <n>' cannot be used with option '--unix-socket <path>'$/,
+      ],
     ];
     try {
       // A few at a time: node's start-up dominates, and none of the cases creates anything.
@@ -265,17 +361,22 @@ describe('badgateway app', { concurrency: true }, () => {
         assert.equal(existsSync(longPath), false, what);
       }
       // The live socket still answers: a failed start never removes someone else's socket.
-      await new Promise<void>((resolve, reject) => net.connect({ path: live }).on('connect', function (this: net.Socket) {
-        this.destroy();
-        resolve();
-      }).on('error', reject));
+      await new Promise<void>((resolve, reject) =>
+        net
+          .connect({ path: live })
+          .on('connect', function (this: net.Socket) {
+            this.destroy();
+            resolve();
+          })
+          .on('error', reject),
+      );
     } finally {
       liveServer.close();
       busy.close();
     }
   });
 
-  test('spawnDemoApp rejects with the child\'s own error when it cannot start', { timeout: 15_000 }, async () => {
+  test("spawnDemoApp rejects with the child's own error when it cannot start", { timeout: 15_000 }, async () => {
     const busy = net.createServer();
     await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
     const port = (busy.address() as net.AddressInfo).port;
@@ -284,7 +385,8 @@ describe('badgateway app', { concurrency: true }, () => {
         spawnDemoApp({ port }),
         (err) =>
           isBadgatewayError(err, 'BG_CHILD_FAILED') &&
-          err.message === `badgateway app exited (2) before it was ready: --port ${port}: 127.0.0.1:${port} is already in use (--port 0 picks a free port)`,
+          err.message ===
+            `badgateway app exited (2) before it was ready: --port ${port}: 127.0.0.1:${port} is already in use (--port 0 picks a free port)`,
       );
     } finally {
       busy.close();
@@ -293,12 +395,20 @@ describe('badgateway app', { concurrency: true }, () => {
 
   test('a spawned app whose parent dies without close() exits too (no orphan)', { timeout: 20_000 }, async () => {
     const appModule = new URL('../../src/app/index.js', import.meta.url).href;
-    const parent = spawn(process.execPath, ['--input-type=module', '-e', `
+    const parent = spawn(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `
       const { spawnDemoApp } = await import(${JSON.stringify(appModule)});
       const app = await spawnDemoApp();
       console.log(app.pid);
       process.exit(0);
-    `], { stdio: ['ignore', 'pipe', 'inherit'] });
+    `,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     let out = '';
     parent.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     await new Promise((r) => parent.once('close', r));
@@ -327,4 +437,3 @@ describe('badgateway app', { concurrency: true }, () => {
     await assert.rejects(get(app.url, '/'), (err: NodeJS.ErrnoException) => err.code === 'ECONNREFUSED');
   });
 });
-

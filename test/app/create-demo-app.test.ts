@@ -41,13 +41,23 @@ test('/sleep?ms= answers after the delay with the delay as JSON; a bad ms is 400
 
 test('/fds reports this process: open, limit, ratio, byKind', T, async () => {
   await using app = await createDemoApp();
-  const { status, json } = await getJson<{ pid: number; open: number; limit: number; ratio: number; byKind: Record<string, number>; leaked: number }>(app.url, '/fds');
+  const { status, json } = await getJson<{
+    pid: number;
+    open: number;
+    limit: number;
+    ratio: number;
+    byKind: Record<string, number>;
+    leaked: number;
+  }>(app.url, '/fds');
   assert.equal(status, 200);
   assert.equal(json.pid, process.pid);
   assert.ok(json.open > 3);
   assert.equal(json.ratio, json.open / json.limit);
   assert.deepEqual(Object.keys(json.byKind).sort(), ['anon_inode', 'device', 'file', 'other', 'pipe', 'socket']);
-  assert.equal(Object.values(json.byKind).reduce((a, b) => a + b, 0), json.open);
+  assert.equal(
+    Object.values(json.byKind).reduce((a, b) => a + b, 0),
+    json.open,
+  );
   assert.equal(json.leaked, 0);
 });
 
@@ -70,7 +80,10 @@ test('/leak?n= keeps n more fds open, /cleanup closes them', T, async () => {
     assert.equal(cleanup.json['open'], before.json.open);
     const bad = await getJson(app.url, '/leak?n=0', agent);
     assert.equal(bad.status, 400);
-    assert.equal(bad.json['error'], `n: "0" is not valid (expected an integer from 1 to ${DEMO_APP_DEFAULTS.maxLeakCount})`);
+    assert.equal(
+      bad.json['error'],
+      `n: "0" is not valid (expected an integer from 1 to ${DEMO_APP_DEFAULTS.maxLeakCount})`,
+    );
   } finally {
     agent.destroy();
   }
@@ -99,18 +112,22 @@ test('a unix socket gets mode 0666 and is removed by close()', T, async () => {
   assert.equal(existsSync(path), false);
 });
 
-test('keepAliveTimeoutMs 0 never closes an idle socket, even across Node\'s headers/request timeout checks', T, async () => {
-  // Make Node's periodic connection check run every 50 ms with tiny timeouts: idle keep-alive
-  // sockets are not "in progress", so the check must leave them alone.
-  await using app = await createDemoApp({ keepAliveTimeoutMs: 0, connectionsCheckingIntervalMs: 50 });
-  app.server.headersTimeout = 100;
-  app.server.requestTimeout = 150;
-  const idle = await idleKeepAlive(app.url, 1500);
-  assert.equal(idle.status, 'HTTP/1.1 200 OK');
-  assert.equal(idle.closedAfterMs, null);
-});
+test(
+  "keepAliveTimeoutMs 0 never closes an idle socket, even across Node's headers/request timeout checks",
+  T,
+  async () => {
+    // Make Node's periodic connection check run every 50 ms with tiny timeouts: idle keep-alive
+    // sockets are not "in progress", so the check must leave them alone.
+    await using app = await createDemoApp({ keepAliveTimeoutMs: 0, connectionsCheckingIntervalMs: 50 });
+    app.server.headersTimeout = 100;
+    app.server.requestTimeout = 150;
+    const idle = await idleKeepAlive(app.url, 1500);
+    assert.equal(idle.status, 'HTTP/1.1 200 OK');
+    assert.equal(idle.closedAfterMs, null);
+  },
+);
 
-test('keepAliveTimeoutMs 100 closes an idle socket after 100 ms plus Node 20\'s 1 s buffer', T, async () => {
+test("keepAliveTimeoutMs 100 closes an idle socket after 100 ms plus Node 20's 1 s buffer", T, async () => {
   await using app = await createDemoApp({ keepAliveTimeoutMs: 100 });
   const idle = await idleKeepAlive(app.url, 4000);
   assert.equal(idle.status, 'HTTP/1.1 200 OK');
@@ -119,7 +136,11 @@ test('keepAliveTimeoutMs 100 closes an idle socket after 100 ms plus Node 20\'s 
 });
 
 test('the Keep-Alive header advertises the timeout in whole seconds; none with keepAliveTimeoutMs 0', T, async () => {
-  for (const [ms, header] of [[5000, 'timeout=5'], [200, 'timeout=0'], [0, undefined]] as const) {
+  for (const [ms, header] of [
+    [5000, 'timeout=5'],
+    [200, 'timeout=0'],
+    [0, undefined],
+  ] as const) {
     await using app = await createDemoApp({ keepAliveTimeoutMs: ms });
     const agent = new http.Agent({ keepAlive: true });
     try {
@@ -144,17 +165,33 @@ test('close() drops idle keep-alive connections instead of waiting for them', T,
 });
 
 test('bad options throw BG_BAD_OPTION naming the option', T, async () => {
-  await assert.rejects(createDemoApp({ port: 65536 }), (err) => isBadgatewayError(err, 'BG_BAD_OPTION') && err.message === '--port: 65536 is not valid (expected an integer from 0 to 65535)');
-  await assert.rejects(createDemoApp({ backlog: 0 }), (err) => isBadgatewayError(err, 'BG_BAD_OPTION') && err.message.startsWith('--backlog: 0'));
-  await assert.rejects(createDemoApp({ keepAliveTimeoutMs: -1 }), (err) => isBadgatewayError(err, 'BG_BAD_OPTION') && err.message.startsWith('--keep-alive-timeout: -1'));
-  await assert.rejects(createDemoApp({ workMs: Number.NaN }), (err) => isBadgatewayError(err, 'BG_BAD_OPTION') && err.message.startsWith('--work-ms: NaN'));
+  await assert.rejects(
+    createDemoApp({ port: 65536 }),
+    (err) =>
+      isBadgatewayError(err, 'BG_BAD_OPTION') &&
+      err.message === '--port: 65536 is not valid (expected an integer from 0 to 65535)',
+  );
+  await assert.rejects(
+    createDemoApp({ backlog: 0 }),
+    (err) => isBadgatewayError(err, 'BG_BAD_OPTION') && err.message.startsWith('--backlog: 0'),
+  );
+  await assert.rejects(
+    createDemoApp({ keepAliveTimeoutMs: -1 }),
+    (err) => isBadgatewayError(err, 'BG_BAD_OPTION') && err.message.startsWith('--keep-alive-timeout: -1'),
+  );
+  await assert.rejects(
+    createDemoApp({ workMs: Number.NaN }),
+    (err) => isBadgatewayError(err, 'BG_BAD_OPTION') && err.message.startsWith('--work-ms: NaN'),
+  );
 });
 
 test('a port in use is BG_ADDRESS_IN_USE', T, async () => {
   await using first = await createDemoApp();
   await assert.rejects(
     createDemoApp({ port: first.port! }),
-    (err) => isBadgatewayError(err, 'BG_ADDRESS_IN_USE') && err.message === `--port ${first.port}: 127.0.0.1:${first.port} is already in use (--port 0 picks a free port)`,
+    (err) =>
+      isBadgatewayError(err, 'BG_ADDRESS_IN_USE') &&
+      err.message === `--port ${first.port}: 127.0.0.1:${first.port} is already in use (--port 0 picks a free port)`,
   );
 });
 
@@ -163,7 +200,9 @@ test('a live unix socket is BG_ADDRESS_IN_USE and stays in place', T, async () =
   await using first = await createDemoApp({ unixSocket: dir.file('a.sock') });
   await assert.rejects(
     createDemoApp({ unixSocket: first.unixSocket! }),
-    (err) => isBadgatewayError(err, 'BG_ADDRESS_IN_USE') && err.message === `--unix-socket ${first.unixSocket}: another process is listening on it`,
+    (err) =>
+      isBadgatewayError(err, 'BG_ADDRESS_IN_USE') &&
+      err.message === `--unix-socket ${first.unixSocket}: another process is listening on it`,
   );
   assert.equal((await get(first.url, '/')).status, 200);
 });

@@ -28,7 +28,11 @@ export function get(url: string, path: string, agent: http.Agent | false = false
 }
 
 /** GET and parse a JSON body. */
-export async function getJson<T = Record<string, unknown>>(url: string, path: string, agent: http.Agent | false = false): Promise<{ status: number; json: T }> {
+export async function getJson<T = Record<string, unknown>>(
+  url: string,
+  path: string,
+  agent: http.Agent | false = false,
+): Promise<{ status: number; json: T }> {
   const r = await get(url, path, agent);
   return { status: r.status, json: JSON.parse(r.body) as T };
 }
@@ -78,7 +82,11 @@ export function watchRaw(url: string, waitMs: number): Promise<RawOutcome> {
  * with how long after the response the server closed it, or `null` if still open after `waitMs`.
  * `onAnswered` runs when the response head has arrived: from then on the connection is idle.
  */
-export function idleKeepAlive(url: string, waitMs: number, onAnswered?: () => void): Promise<{ status: string; closedAfterMs: number | null }> {
+export function idleKeepAlive(
+  url: string,
+  waitMs: number,
+  onAnswered?: () => void,
+): Promise<{ status: string; closedAfterMs: number | null }> {
   return new Promise((resolve, reject) => {
     const s = connectRaw(url);
     let head = '';

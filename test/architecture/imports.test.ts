@@ -46,12 +46,27 @@ function importsOf(path: string, source: ts.SourceFile): Import[] {
   const visit = (node: ts.Node): void => {
     if (ts.isImportDeclaration(node) && ts.isStringLiteral(node.moduleSpecifier)) {
       const clause = node.importClause;
-      const typeOnly = clause !== undefined && (clause.isTypeOnly || (clause.name === undefined && clause.namedBindings !== undefined && ts.isNamedImports(clause.namedBindings) && clause.namedBindings.elements.every((e) => e.isTypeOnly)));
+      const typeOnly =
+        clause !== undefined &&
+        (clause.isTypeOnly ||
+          (clause.name === undefined &&
+            clause.namedBindings !== undefined &&
+            ts.isNamedImports(clause.namedBindings) &&
+            clause.namedBindings.elements.every((e) => e.isTypeOnly)));
       add(node.moduleSpecifier.text, typeOnly);
     } else if (ts.isExportDeclaration(node) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
-      const typeOnly = node.isTypeOnly || (node.exportClause !== undefined && ts.isNamedExports(node.exportClause) && node.exportClause.elements.every((e) => e.isTypeOnly));
+      const typeOnly =
+        node.isTypeOnly ||
+        (node.exportClause !== undefined &&
+          ts.isNamedExports(node.exportClause) &&
+          node.exportClause.elements.every((e) => e.isTypeOnly));
       add(node.moduleSpecifier.text, typeOnly);
-    } else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword && node.arguments[0] && ts.isStringLiteral(node.arguments[0])) {
+    } else if (
+      ts.isCallExpression(node) &&
+      node.expression.kind === ts.SyntaxKind.ImportKeyword &&
+      node.arguments[0] &&
+      ts.isStringLiteral(node.arguments[0])
+    ) {
       add(node.arguments[0].text, false);
     }
     ts.forEachChild(node, visit);
@@ -138,14 +153,21 @@ test('an area reaches another only through its index; src/testing only from benc
 function nameOf(node: ts.FunctionLikeDeclaration): string {
   if (node.name) return node.name.getText();
   const parent = node.parent;
-  if (ts.isVariableDeclaration(parent) || ts.isPropertyAssignment(parent) || ts.isPropertyDeclaration(parent)) return parent.name.getText();
+  if (ts.isVariableDeclaration(parent) || ts.isPropertyAssignment(parent) || ts.isPropertyDeclaration(parent))
+    return parent.name.getText();
   return '(anonymous)';
 }
 
 /** The doc comments over a function: its own, or its variable statement's for an arrow function. */
 function docOf(node: ts.Node, source: ts.SourceFile): string {
   let holder: ts.Node = node;
-  while (holder.parent && (ts.isVariableDeclaration(holder.parent) || ts.isVariableDeclarationList(holder.parent) || ts.isVariableStatement(holder.parent))) holder = holder.parent;
+  while (
+    holder.parent &&
+    (ts.isVariableDeclaration(holder.parent) ||
+      ts.isVariableDeclarationList(holder.parent) ||
+      ts.isVariableStatement(holder.parent))
+  )
+    holder = holder.parent;
   const ranges = ts.getLeadingCommentRanges(source.text, holder.getFullStart()) ?? [];
   return ranges.map((r) => source.text.slice(r.pos, r.end)).join('\n');
 }
@@ -156,8 +178,12 @@ test(`no function in src/ over ${MAX_FUNCTION_LINES} lines unless its doc commen
     if (!path.startsWith(join(ROOT, 'src'))) continue;
     const visit = (node: ts.Node): void => {
       if (ts.isFunctionLike(node) && 'body' in node && node.body) {
-        const lines = source.getLineAndCharacterOfPosition(node.body.getEnd()).line - source.getLineAndCharacterOfPosition(node.body.getStart()).line + 1;
-        if (lines > MAX_FUNCTION_LINES && !docOf(node, source).includes(LONG_MARKER)) long.push(`${show(path)}: ${nameOf(node as ts.FunctionLikeDeclaration)} (${lines} lines)`);
+        const lines =
+          source.getLineAndCharacterOfPosition(node.body.getEnd()).line -
+          source.getLineAndCharacterOfPosition(node.body.getStart()).line +
+          1;
+        if (lines > MAX_FUNCTION_LINES && !docOf(node, source).includes(LONG_MARKER))
+          long.push(`${show(path)}: ${nameOf(node as ts.FunctionLikeDeclaration)} (${lines} lines)`);
       }
       ts.forEachChild(node, visit);
     };

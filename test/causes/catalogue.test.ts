@@ -22,7 +22,8 @@ test('every cause id is in the catalogue once, and every cause names patterns th
     assert.ok(cause.proxyLog.length > 0, `${cause.id} names at least one log pattern`);
     for (const id of cause.proxyLog) assert.ok(patternIds.has(id), `${cause.id} → unknown pattern ${id}`);
     // Derived from the patterns' side (regression: keepalive-leak's resets were missing on one side).
-    for (const id of cause.proxyLog) assert.ok(patternById.get(id)?.causes.includes(cause.id), `${id} should name ${cause.id}`);
+    for (const id of cause.proxyLog)
+      assert.ok(patternById.get(id)?.causes.includes(cause.id), `${id} should name ${cause.id}`);
     assert.ok(cause.fix.length > 0 && cause.evidence.length > 0 && cause.confirm.length > 0, cause.id);
   }
   for (const p of PROXY_LOG_PATTERNS) {
@@ -32,7 +33,12 @@ test('every cause id is in the catalogue once, and every cause names patterns th
   }
   // The likeliest reading first: a read timeout is a slow upstream before anything else.
   assert.deepEqual(getCause('slow-upstream')?.proxyLog, ['read-timeout', 'send-timeout', 'body-timeout']);
-  assert.deepEqual(getCause('fd-exhaustion')?.proxyLog, ['connect-timeout', 'read-timeout', 'premature-close', 'recv-reset']);
+  assert.deepEqual(getCause('fd-exhaustion')?.proxyLog, [
+    'connect-timeout',
+    'read-timeout',
+    'premature-close',
+    'recv-reset',
+  ]);
 });
 
 test("each pattern's example line classifies as that pattern, with its status and level", () => {
@@ -53,7 +59,8 @@ test('parseErrorLogLine splits time, level, pid, connection, message and context
     level: 'error',
     pid: 4242,
     connection: 267,
-    message: 'connect() to unix:/run/gunicorn.socket failed (11: Resource temporarily unavailable) while connecting to upstream',
+    message:
+      'connect() to unix:/run/gunicorn.socket failed (11: Resource temporarily unavailable) while connecting to upstream',
     client: '172.17.0.1',
     server: '_',
     request: 'GET / HTTP/1.1',
@@ -78,12 +85,14 @@ test('upstream errors matching no pattern are kept as unknown-upstream-error; ot
 
 test('classifier never throws on random, truncated or huge input', () => {
   let seed = 42;
-  const rand = (): number => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+  const rand = (): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
   const examples = PROXY_LOG_PATTERNS.map((p) => p.example);
   for (let i = 0; i < 2000; i++) {
     const base = examples[i % examples.length]!;
     const cut = base.slice(0, Math.floor(rand() * base.length));
-    const noise = Array.from({ length: Math.floor(rand() * 40) }, () => String.fromCharCode(Math.floor(rand() * 0xffff))).join('');
+    const noise = Array.from({ length: Math.floor(rand() * 40) }, () =>
+      String.fromCharCode(Math.floor(rand() * 0xffff)),
+    ).join('');
     for (const line of [cut, noise, cut + noise, noise + base]) classifyProxyLogLine(line);
   }
   const huge = `${examples[0]!.slice(0, 60)}${'x'.repeat(1_000_000)}`;
@@ -103,7 +112,11 @@ test('badgateway causes lists every cause; causes ID explains one; --json is the
   assert.equal(one.code, 0);
   assert.match(one.stdout, /Resource temporarily unavailable/);
   assert.match(one.stdout, /gunicorn --backlog 2048/);
-  const json = JSON.parse((await runCli(['causes', '--json'])).stdout) as { schema: string; causes: { id: string }[]; patterns: { id: string }[] };
+  const json = JSON.parse((await runCli(['causes', '--json'])).stdout) as {
+    schema: string;
+    causes: { id: string }[];
+    patterns: { id: string }[];
+  };
   assert.equal(json.schema, 'badgateway.causes/v1');
   assert.equal(json.causes.length, CAUSES.length);
   assert.equal(json.patterns.length, PROXY_LOG_PATTERNS.length);

@@ -41,7 +41,14 @@ const FIXTURE_EXPECTED: Record<string, string[]> = {
   'keepalive-race-post-rst': ['recv-reset'],
   // Recorded by this file.
   'too-big-header': ['too-big-header'],
-  'no-live-upstreams': ['connect-refused', 'upstream-disabled', 'connect-refused', 'upstream-disabled', 'no-live-upstreams', 'no-live-upstreams'],
+  'no-live-upstreams': [
+    'connect-refused',
+    'upstream-disabled',
+    'connect-refused',
+    'upstream-disabled',
+    'no-live-upstreams',
+    'no-live-upstreams',
+  ],
   'worker-connections-upstream': ['worker-connections-upstream'],
   'worker-connections-accept': ['worker-connections'],
   'worker-connections-reuse': ['worker-connections-reuse'],
@@ -87,7 +94,11 @@ function readFixture(): FixtureCase[] {
 describe('recorded nginx lines (fixture)', () => {
   test('every line classifies as its case expects, at the pattern’s level; statuses match the clients', () => {
     const cases = readFixture();
-    assert.deepEqual(cases.map((c) => c.id).sort(), Object.keys(FIXTURE_EXPECTED).sort(), 'the fixture has exactly these cases');
+    assert.deepEqual(
+      cases.map((c) => c.id).sort(),
+      Object.keys(FIXTURE_EXPECTED).sort(),
+      'the fixture has exactly these cases',
+    );
     for (const c of cases) {
       const ids = c.lines.map((line) => classifyProxyLogLine(line)?.patternId ?? '-');
       assert.deepEqual(ids, FIXTURE_EXPECTED[c.id], `${c.id}:\n${c.lines.join('\n')}`);
@@ -97,7 +108,10 @@ describe('recorded nginx lines (fixture)', () => {
         const pattern = patternById.get(k.patternId)!;
         assert.equal(k.level, pattern.level, `${pattern.id}: nginx wrote [${k.level}]`);
         if (pattern.status !== null && !RETRIED.has(c.id)) {
-          assert.ok(c.outcomes.includes(String(pattern.status)), `${c.id}: ${pattern.id} says ${pattern.status}, the client got ${c.outcomes.join(', ')}`);
+          assert.ok(
+            c.outcomes.includes(String(pattern.status)),
+            `${c.id}: ${pattern.id} says ${pattern.status}, the client got ${c.outcomes.join(', ')}`,
+          );
         }
       }
     }
@@ -151,7 +165,11 @@ describe('proxy-side causes provoked with real nginx', { concurrency: false }, (
       const seen = await (c.netns ? runSideCaseInNetns(c) : runSideCase(c));
       const ids = seen.lines.map((l) => classifyProxyLogLine(l)?.patternId).filter((id) => id !== undefined);
       assert.deepEqual(seen.outcomes, c.expected.outcomes, 'what the clients got');
-      assert.deepEqual(matchPatterns(ids, c.expected.patterns), c.expected.patterns, `error log:\n${seen.lines.join('\n')}`);
+      assert.deepEqual(
+        matchPatterns(ids, c.expected.patterns),
+        c.expected.patterns,
+        `error log:\n${seen.lines.join('\n')}`,
+      );
       if (recordTo) record(c, seen.outcomes, seen.lines);
     });
   }
@@ -161,5 +179,8 @@ describe('proxy-side causes provoked with real nginx', { concurrency: false }, (
 });
 
 function record(c: SideCase, outcomes: string[], lines: string[]): void {
-  recorded.push(`# ${c.id}: client got ${outcomes.join(', ')}`, ...lines.filter((l) => !/ \[(?:notice|info|debug)\] /.test(l)));
+  recorded.push(
+    `# ${c.id}: client got ${outcomes.join(', ')}`,
+    ...lines.filter((l) => !/ \[(?:notice|info|debug)\] /.test(l)),
+  );
 }

@@ -19,7 +19,9 @@ test('regression: nginx out of fds on the upstream side answers 500 at [alert], 
     '2026/11/26 07:51:04 [alert] 13644#13644: *49 socket() failed (24: Too many open files) while connecting to upstream, client: 127.0.0.1, server: , request: "GET /slow HTTP/1.1", upstream: "http://127.0.0.1:18081/slow", host: "127.0.0.1:18080"',
   );
   assert.deepEqual([socket?.patternId, socket?.status, socket?.level], ['proxy-emfile-upstream', 500, 'alert']);
-  const accept = classifyProxyLogLine('2026/11/26 07:51:03 [crit] 13644#13644: accept4() failed (24: Too many open files)');
+  const accept = classifyProxyLogLine(
+    '2026/11/26 07:51:03 [crit] 13644#13644: accept4() failed (24: Too many open files)',
+  );
   assert.deepEqual([accept?.patternId, accept?.status, accept?.level], ['proxy-emfile', null, 'crit']);
   const wc = classifyProxyLogLine('2026/11/26 07:50:51 [alert] 13045#13045: 30 worker_connections are not enough');
   assert.deepEqual([wc?.patternId, wc?.status], ['worker-connections', null]);

@@ -63,7 +63,10 @@ interface SendOptions {
 }
 
 /** One request on a fresh connection to `url` (`http://…` or `unix:PATH`); never rejects. */
-export function send(url: string, { method = 'GET', path = '/', bodyBytes, timeoutMs = 5000 }: SendOptions = {}): Promise<Outcome> {
+export function send(
+  url: string,
+  { method = 'GET', path = '/', bodyBytes, timeoutMs = 5000 }: SendOptions = {},
+): Promise<Outcome> {
   return new Promise((resolve) => {
     let settled = false;
     const done = (o: Outcome): void => {
@@ -73,7 +76,9 @@ export function send(url: string, { method = 'GET', path = '/', bodyBytes, timeo
       }
     };
     const headers = bodyBytes === undefined ? {} : { 'content-length': bodyBytes };
-    const where = url.startsWith('unix:') ? { socketPath: url.slice(5), path } : { host: new URL(url).hostname, port: Number(new URL(url).port), path };
+    const where = url.startsWith('unix:')
+      ? { socketPath: url.slice(5), path }
+      : { host: new URL(url).hostname, port: Number(new URL(url).port), path };
     const req = request({ ...where, method, agent: false, headers, timeout: timeoutMs }, (res) => {
       let received = 0;
       res.on('data', (chunk: Buffer) => (received += chunk.length));
@@ -134,7 +139,9 @@ async function held(context: DriveContext, n: number, options: SendOptions = {})
 async function idleClients(url: string, n: number): Promise<Socket[]> {
   const sockets: Socket[] = [];
   for (let i = 0; i < n; i++) {
-    const s = url.startsWith('unix:') ? connect(url.slice(5)) : connect({ host: '127.0.0.1', port: Number(new URL(url).port) });
+    const s = url.startsWith('unix:')
+      ? connect(url.slice(5))
+      : connect({ host: '127.0.0.1', port: Number(new URL(url).port) });
     s.on('error', () => {});
     sockets.push(s);
     await once(s, 'connect');
@@ -196,17 +203,19 @@ async function raw(onConnection: (socket: Socket) => void, port = 0): Promise<Up
 }
 
 /** Calls `handler(socket)` once the request head has arrived (the body, if any, is left unread). */
-const onHead = (handler: (socket: Socket) => void) => (socket: Socket): void => {
-  let buffered = '';
-  const onData = (chunk: Buffer): void => {
-    buffered += chunk.toString('latin1');
-    if (buffered.includes('\r\n\r\n')) {
-      socket.off('data', onData);
-      handler(socket);
-    }
+const onHead =
+  (handler: (socket: Socket) => void) =>
+  (socket: Socket): void => {
+    let buffered = '';
+    const onData = (chunk: Buffer): void => {
+      buffered += chunk.toString('latin1');
+      if (buffered.includes('\r\n\r\n')) {
+        socket.off('data', onData);
+        handler(socket);
+      }
+    };
+    socket.on('data', onData);
   };
-  socket.on('data', onData);
-};
 
 /** Ports nothing listens on (free a moment ago). */
 const refusedPorts = async (n: number): Promise<Upstream> => ({
@@ -215,8 +224,16 @@ const refusedPorts = async (n: number): Promise<Upstream> => ({
   close: async () => {},
 });
 
-const group = (u: Upstream, serverSuffix = ''): string[] => ['upstream backend {', ...u.addresses.map((a) => `server ${a}${serverSuffix};`), '}'];
-const timeouts = (readMs = 300): string[] => ['proxy_connect_timeout 300ms;', `proxy_read_timeout ${readMs}ms;`, 'proxy_send_timeout 300ms;'];
+const group = (u: Upstream, serverSuffix = ''): string[] => [
+  'upstream backend {',
+  ...u.addresses.map((a) => `server ${a}${serverSuffix};`),
+  '}',
+];
+const timeouts = (readMs = 300): string[] => [
+  'proxy_connect_timeout 300ms;',
+  `proxy_read_timeout ${readMs}ms;`,
+  'proxy_send_timeout 300ms;',
+];
 const PASS = ['proxy_pass http://backend;', ...timeouts()];
 const PASS_SLOW = ['proxy_pass http://backend;', ...timeouts(3000)];
 const BIG_BODY = { method: 'POST', bodyBytes: 8 * 1024 * 1024 } as const;
@@ -250,7 +267,14 @@ export const SIDE_CASES: SideCase[] = [
     drive: ({ url }) => sequential(url, 3),
     expected: {
       outcomes: ['502', '502', '502'],
-      patterns: ['connect-refused', 'upstream-disabled', 'connect-refused', 'upstream-disabled', 'no-live-upstreams', 'no-live-upstreams'],
+      patterns: [
+        'connect-refused',
+        'upstream-disabled',
+        'connect-refused',
+        'upstream-disabled',
+        'no-live-upstreams',
+        'no-live-upstreams',
+      ],
     },
   },
   {
@@ -290,7 +314,10 @@ export const SIDE_CASES: SideCase[] = [
       const idle = await idleClients(context.url, 2);
       const closed = idle.map((s) => once(s, 'close').then(() => 'closed'));
       const fifth = await send(context.url);
-      const idleOutcomes = await Promise.race([Promise.all(closed), sleep(1000).then(() => idle.map((s) => (s.destroyed ? 'closed' : 'open')))]);
+      const idleOutcomes = await Promise.race([
+        Promise.all(closed),
+        sleep(1000).then(() => idle.map((s) => (s.destroyed ? 'closed' : 'open'))),
+      ]);
       for (const s of idle) s.destroy();
       return [...(await Promise.all(slow)), ...idleOutcomes, fifth];
     },
@@ -323,7 +350,9 @@ export const SIDE_CASES: SideCase[] = [
       // One more idle client than there are fds: it stays in the listen queue.
       idle.push(...(await idleClients(url, 1)));
       try {
-        await waitFor('accept4() to fail', async () => (await nginx.readErrorLog()).includes('accept4() failed'), { timeoutMs: 2000 });
+        await waitFor('accept4() to fail', async () => (await nginx.readErrorLog()).includes('accept4() failed'), {
+          timeoutMs: 2000,
+        });
         return [await send(url, { timeoutMs: 300 })];
       } finally {
         for (const s of idle) s.destroy();
@@ -348,7 +377,8 @@ export const SIDE_CASES: SideCase[] = [
   {
     // With proxy_buffering on (the default) nginx reads the body with readv(), off with recv().
     id: 'body-reset-unbuffered',
-    setup: () => raw(onHead((socket) => socket.write(`${HEAD()}partial`, () => setTimeout(() => socket.resetAndDestroy(), 50)))),
+    setup: () =>
+      raw(onHead((socket) => socket.write(`${HEAD()}partial`, () => setTimeout(() => socket.resetAndDestroy(), 50)))),
     config: (u) => ({ http: group(u), location: [...PASS, 'proxy_buffering off;'] }),
     drive: ({ url }) => sequential(url, 1),
     expected: { outcomes: ['200 truncated'], patterns: ['body-reset'] },
@@ -364,7 +394,10 @@ export const SIDE_CASES: SideCase[] = [
   {
     id: 'send-timeout-unbuffered',
     setup: () => raw(() => {}),
-    config: (u) => ({ http: [...group(u), 'client_max_body_size 16m;'], location: [...PASS, 'proxy_request_buffering off;'] }),
+    config: (u) => ({
+      http: [...group(u), 'client_max_body_size 16m;'],
+      location: [...PASS, 'proxy_request_buffering off;'],
+    }),
     drive: ({ url }) => sequential(url, 1, BIG_BODY),
     expected: { outcomes: ['504'], patterns: ['send-timeout'] },
   },

@@ -40,7 +40,8 @@ export function netnsUnavailable(): string | undefined {
   if (!unshare) return 'unshare (util-linux) is not installed';
   if (!which('ip')) return 'ip (iproute2) is not installed';
   const probe = spawnSync(unshare, ['-n', 'true'], { encoding: 'utf8', timeout: 5000 });
-  if (probe.status !== 0) return `cannot create a network namespace: ${(probe.stderr || String(probe.error ?? probe.status)).trim()}`;
+  if (probe.status !== 0)
+    return `cannot create a network namespace: ${(probe.stderr || String(probe.error ?? probe.status)).trim()}`;
   return undefined;
 }
 

@@ -22,20 +22,32 @@ function conventionsTable(): Map<string, { rule: string; commands: Set<string>; 
   const rows = new Map<string, { rule: string; commands: Set<string>; all: boolean; cell: string }>();
   for (const line of section.trim().split('\n').slice(2)) {
     const [, concept, rule, cell] = line.split(/\s*\|\s*/);
-    rows.set(concept!, { rule: rule!, cell: cell!, all: cell === 'all', commands: new Set([...cell!.matchAll(/`([a-z]+)`/g)].map((m) => m[1]!)) });
+    rows.set(concept!, {
+      rule: rule!,
+      cell: cell!,
+      all: cell === 'all',
+      commands: new Set([...cell!.matchAll(/`([a-z]+)`/g)].map((m) => m[1]!)),
+    });
   }
   return rows;
 }
 
 function program(): Command {
   const sink = new PassThrough();
-  const ctx: CliContext = { stdout: sink, stderr: sink, signal: new AbortController().signal, own: (r) => r, exitCode: 0 };
+  const ctx: CliContext = {
+    stdout: sink,
+    stderr: sink,
+    signal: new AbortController().signal,
+    own: (r) => r,
+    exitCode: 0,
+  };
   return createProgram(ctx);
 }
 
 const commands = program().commands.filter((c) => c.name() !== 'help');
 const visible = (c: Command): readonly Option[] => c.options.filter((o) => !o.hidden);
-const parse = (o: Option, value: string): unknown => (o.parseArg as (v: string, p: unknown) => unknown)(value, undefined);
+const parse = (o: Option, value: string): unknown =>
+  (o.parseArg as (v: string, p: unknown) => unknown)(value, undefined);
 const helpOf = (c: Command): string => {
   let out = '';
   c.configureOutput({ writeOut: (s) => (out += s), writeErr: (s) => (out += s) });
@@ -44,7 +56,10 @@ const helpOf = (c: Command): string => {
 };
 
 test('the table has a row for every shared concept', () => {
-  assert.deepEqual([...conventionsTable().keys()], ['duration', 'rate', 'size', 'socket', 'output', 'exit codes', 'JSON schema names', 'names', 'short flags', 'help']);
+  assert.deepEqual(
+    [...conventionsTable().keys()],
+    ['duration', 'rate', 'size', 'socket', 'output', 'exit codes', 'JSON schema names', 'names', 'short flags', 'help'],
+  );
 });
 
 test('durations: every duration option of every command parses 1m30s, 1.5 (seconds) and 250ms, and refuses the rest; the table lists exactly their commands', () => {
@@ -63,7 +78,8 @@ test('durations: every duration option of every command parses 1m30s, 1.5 (secon
       assert.equal(parse(o, '250ms'), 250, name);
       assert.equal(parse(o, '1h'), 3_600_000, name);
       assert.equal(parse(o, '2h0m1s'), 7_201_000, name);
-      for (const bad of ['soon', '-5s', '5 parsecs', '1d', '', '9999h']) assert.throws(() => parse(o, bad), /expected a duration/, `${name} took ${bad}`);
+      for (const bad of ['soon', '-5s', '5 parsecs', '1d', '', '9999h'])
+        assert.throws(() => parse(o, bad), /expected a duration/, `${name} took ${bad}`);
       assert.match(o.description, /^[a-z]/, name);
     }
   }
@@ -99,18 +115,34 @@ test('rates and sizes: one grammar each, and the table lists exactly their comma
 
 test('sockets: --unix-socket <path> is the one spelling, on the commands the table names', () => {
   const withSocket = commands.filter((c) => c.options.some((o) => o.long === '--unix-socket')).map((c) => c.name());
-  for (const c of commands) for (const o of c.options) if (/unix-socket/.test(o.long ?? '')) assert.equal(o.flags.replace(/^-\w, /, ''), '--unix-socket <path>', `${c.name()} ${o.flags}`);
+  for (const c of commands)
+    for (const o of c.options)
+      if (/unix-socket/.test(o.long ?? ''))
+        assert.equal(o.flags.replace(/^-\w, /, ''), '--unix-socket <path>', `${c.name()} ${o.flags}`);
   assert.deepEqual(withSocket.sort(), [...conventionsTable().get('socket')!.commands].sort());
 });
 
 test('output: every command has --json; --output, --html and --out are on the commands the table names', () => {
   const output = conventionsTable().get('output')!;
-  for (const c of commands) assert.ok(c.options.some((o) => o.long === '--json' && !o.hidden), `${c.name()} has --json`);
-  const holders = (flag: string): string[] => commands.filter((c) => c.options.some((o) => o.long === flag)).map((c) => c.name()).sort();
-  const listed = (flag: string): string[] => [...(new RegExp(`\`${flag}\`: ([^;]+)`).exec(output.cell)?.[1] ?? '').matchAll(/`([a-z]+)`/g)].map((m) => m[1]!).sort();
+  for (const c of commands)
+    assert.ok(
+      c.options.some((o) => o.long === '--json' && !o.hidden),
+      `${c.name()} has --json`,
+    );
+  const holders = (flag: string): string[] =>
+    commands
+      .filter((c) => c.options.some((o) => o.long === flag))
+      .map((c) => c.name())
+      .sort();
+  const listed = (flag: string): string[] =>
+    [...(new RegExp(`\`${flag}\`: ([^;]+)`).exec(output.cell)?.[1] ?? '').matchAll(/`([a-z]+)`/g)]
+      .map((m) => m[1]!)
+      .sort();
   assert.equal(/`--json`: all/.test(output.cell), true);
   for (const flag of ['--output', '--html', '--out']) assert.deepEqual(holders(flag), listed(flag), flag);
-  for (const c of commands) for (const o of c.options.filter((x) => ['--output', '--html'].includes(x.long ?? ''))) assert.match(o.flags, /<file>$/, `${c.name()} ${o.flags}`);
+  for (const c of commands)
+    for (const o of c.options.filter((x) => ['--output', '--html'].includes(x.long ?? '')))
+      assert.match(o.flags, /<file>$/, `${c.name()} ${o.flags}`);
 });
 
 test('exit codes: every command states its exit status, 0 and 2 always, in the same words for bad input', () => {
@@ -125,7 +157,11 @@ test('exit codes: every command states its exit status, 0 and 2 always, in the s
 });
 
 test('JSON schema names: each command names its schema in its --json description, as the table says', () => {
-  const names = [...conventionsTable().get('JSON schema names')!.rule.matchAll(/`([a-z.]+)`/g)].map((m) => m[1]!);
+  const names = [
+    ...conventionsTable()
+      .get('JSON schema names')!
+      .rule.matchAll(/`([a-z.]+)`/g),
+  ].map((m) => m[1]!);
   for (const c of commands) {
     const json = c.options.find((o) => o.long === '--json')!;
     const schema = /schema (badgateway\.[a-z.]+\/v1)/.exec(json.description)?.[1];
@@ -148,7 +184,19 @@ test('names: one meaning per name; renamed options are hidden and named in the t
       // The same long name takes the same kind of value everywhere (an address, a count, a switch …).
       const kind = `${o.required ? 'value' : o.optional ? 'optional' : 'switch'}:${conventionOf(o) ?? ''}`;
       const key = o.long ?? '';
-      if (['--port', '--json', '--bucket', '--unix-socket', '--html', '--proxy', '--upstream', '--keepalive', '--app'].includes(key)) {
+      if (
+        [
+          '--port',
+          '--json',
+          '--bucket',
+          '--unix-socket',
+          '--html',
+          '--proxy',
+          '--upstream',
+          '--keepalive',
+          '--app',
+        ].includes(key)
+      ) {
         const before = meanings.get(key);
         if (before) assert.equal(kind, before, `${key} means one thing (${c.name()})`);
         meanings.set(key, kind);
@@ -166,7 +214,14 @@ test('names: one meaning per name; renamed options are hidden and named in the t
 test('short flags: load has -r -d -c -n -H -X, each listed in its --help', () => {
   const load = commands.find((c) => c.name() === 'load')!;
   const help = helpOf(load);
-  for (const [short, long] of [['-r', '--rate'], ['-d', '--duration'], ['-c', '--connections'], ['-n', '--requests'], ['-H', '--header'], ['-X', '--method']]) {
+  for (const [short, long] of [
+    ['-r', '--rate'],
+    ['-d', '--duration'],
+    ['-c', '--connections'],
+    ['-n', '--requests'],
+    ['-H', '--header'],
+    ['-X', '--method'],
+  ]) {
     const o = load.options.find((x) => x.short === short);
     assert.equal(o?.long, long, short);
     assert.match(help, new RegExp(`^ {2}${short}, ${long} `, 'm'));
@@ -185,7 +240,11 @@ test('help: one voice — lowercase descriptions without a final period, example
       assert.doesNotMatch(o.description, /\.$/, `${name} ${o.flags}`);
     }
     const help = helpOf(c);
-    assert.doesNotMatch(help, /\(default\) \(default: true\)|\(default: \[\]\)|from 0 to any|run\(s\)|\(s\) /, `${name} --help`);
+    assert.doesNotMatch(
+      help,
+      /\(default\) \(default: true\)|\(default: \[\]\)|from 0 to any|run\(s\)|\(s\) /,
+      `${name} --help`,
+    );
     const examples = /\nExamples:\n([\s\S]*?)(?:\n\n[A-Z]|$)/.exec(help)?.[1];
     assert.ok(examples, `${name} --help has Examples:`);
     for (const line of examples.split('\n')) {

@@ -18,7 +18,17 @@ test('every --json names its schema, and every name is in the Conventions table'
   try {
     const schemaOf = (text: string): string => (JSON.parse(text) as { schema: string }).schema;
     const results: [string, string][] = [];
-    const load = await runCli(['load', server.url, '-r', '50', '-d', '200ms', '--output', dir.file('r.ndjson'), '--json']);
+    const load = await runCli([
+      'load',
+      server.url,
+      '-r',
+      '50',
+      '-d',
+      '200ms',
+      '--output',
+      dir.file('r.ndjson'),
+      '--json',
+    ]);
     assert.equal(load.code, 0, load.stderr);
     results.push(['load', schemaOf(load.stdout)]);
     const [report, causes, list, mixin, doctor] = await Promise.all([
@@ -28,7 +38,13 @@ test('every --json names its schema, and every name is in the Conventions table'
       runCli(['mixin', '--out', dir.file('mixin'), '--json']),
       runCli(['doctor', '--nginx-error-log', ERROR_LOG, '--no-proxy-discovery', '--json']),
     ]);
-    results.push(['load', schemaOf(report.stdout)], ['causes', schemaOf(causes.stdout)], ['lab.list', schemaOf(list.stdout)], ['mixin', schemaOf(mixin.stdout)], ['doctor', schemaOf(doctor.stdout)]);
+    results.push(
+      ['load', schemaOf(report.stdout)],
+      ['causes', schemaOf(causes.stdout)],
+      ['lab.list', schemaOf(list.stdout)],
+      ['mixin', schemaOf(mixin.stdout)],
+      ['doctor', schemaOf(doctor.stdout)],
+    );
     assert.equal((JSON.parse(mixin.stdout) as { files: string[] }).files.length, 4);
     for (const [command, args] of [
       ['app', ['app', '--port', '0', '--json']],

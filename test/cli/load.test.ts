@@ -21,7 +21,10 @@ test('load: bad input is one line naming the option, exit 2', { timeout: 30_000 
     [['load', 'http://127.0.0.1/', '--connections', '0'], /'-c, --connections <n>' argument '0' is invalid/],
     [['load', '--targets', dir.file('none.txt')], /--targets: cannot read .*none\.txt \(ENOENT\)/],
     [['load', '--targets', dir.file('bad-targets.txt')], /bad-targets\.txt:1: expected "METHOD URL"/],
-    [['load', 'http://localhost/', '--unix-socket', dir.file('none.sock')], /--unix-socket: .*none\.sock does not exist/],
+    [
+      ['load', 'http://localhost/', '--unix-socket', dir.file('none.sock')],
+      /--unix-socket: .*none\.sock does not exist/,
+    ],
     [['load', 'http://localhost/', '--unix-socket', dir.file('bad-targets.txt')], /is not a socket\n$/],
     [['load', 'http://127.0.0.1/', '-H', 'no-colon'], /--header: "no-colon" is not valid/],
     [['load', 'http://127.0.0.1/', '-X', 'G E T'], /--method: "G E T" is not valid/],
@@ -46,7 +49,9 @@ test('load: bad input is one line naming the option, exit 2', { timeout: 30_000 
   }
 });
 
-test('load prints a vegeta-style report; report merges two result files into the totals of both', { timeout: 30_000 }, async () => {
+test('load prints a vegeta-style report; report merges two result files into the totals of both', {
+  timeout: 30_000,
+}, async () => {
   const server = await startServer((_req, res, n) => {
     res.statusCode = n % 4 === 0 ? 502 : 200;
     res.end('hello');
@@ -65,7 +70,11 @@ test('load prints a vegeta-style report; report merges two result files into the
     assert.match(a.stdout, /^Error Set:$/m);
     const aCodes = /^Status Codes\s+\[code:count\]\s+(.*)$/m.exec(a.stdout)![1]!;
     const aCount = (code: string): number => Number(new RegExp(`${code}:(\\d+)`).exec(aCodes)?.[1] ?? 0);
-    const bJson = JSON.parse(b.stdout) as { requests: number; statusCodes: Record<string, number>; timeline: unknown[] };
+    const bJson = JSON.parse(b.stdout) as {
+      requests: number;
+      statusCodes: Record<string, number>;
+      timeline: unknown[];
+    };
     assert.equal(bJson.requests, 30);
     assert.equal(aCount('200') + aCount('502'), 50);
     assert.equal((bJson.statusCodes['200'] ?? 0) + (bJson.statusCodes['502'] ?? 0), 30);
@@ -74,7 +83,12 @@ test('load prints a vegeta-style report; report merges two result files into the
 
     const merged = await runCli(['report', dir.file('a.ndjson'), dir.file('b.ndjson'), '--json']);
     assert.equal(merged.code, 0, merged.stderr);
-    const m = JSON.parse(merged.stdout) as { requests: number; statusCodes: Record<string, number>; bytesIn: number; files: number };
+    const m = JSON.parse(merged.stdout) as {
+      requests: number;
+      statusCodes: Record<string, number>;
+      bytesIn: number;
+      files: number;
+    };
     assert.equal(m.requests, 80);
     assert.deepEqual(m.statusCodes, { '200': 60, '502': 20 });
     assert.equal(m.bytesIn, 400);
@@ -89,7 +103,9 @@ test('load prints a vegeta-style report; report merges two result files into the
   }
 });
 
-test('load: failed requests are data (exit 0); --fail-on-errors makes them exit 1; --targets from a file', { timeout: 20_000 }, async () => {
+test('load: failed requests are data (exit 0); --fail-on-errors makes them exit 1; --targets from a file', {
+  timeout: 20_000,
+}, async () => {
   const port = await closedPort();
   const server = await startServer((req, res) => res.end(`${req.method} ${req.url}`));
   const dir = await createTempDir('load');
@@ -106,7 +122,12 @@ test('load: failed requests are data (exit 0); --fail-on-errors makes them exit 
     assert.match(plain.stdout, /^Success\s+\[ratio\]\s+0\.00%$/m);
     assert.equal(strict.code, 1);
     assert.equal(targets.code, 0, targets.stderr);
-    const m = JSON.parse(targets.stdout) as { requests: number; bytesOut: number; bytesIn: number; statusCodes: Record<string, number> };
+    const m = JSON.parse(targets.stdout) as {
+      requests: number;
+      bytesOut: number;
+      bytesIn: number;
+      statusCodes: Record<string, number>;
+    };
     assert.equal(m.requests, 10);
     assert.deepEqual(m.statusCodes, { '200': 10 });
     assert.equal(m.bytesOut, 5 * 7);
@@ -117,7 +138,9 @@ test('load: failed requests are data (exit 0); --fail-on-errors makes them exit 
   }
 });
 
-test('load: Ctrl-C stops sending and still prints the report; no progress line when stderr is piped', { timeout: 20_000 }, async () => {
+test('load: Ctrl-C stops sending and still prints the report; no progress line when stderr is piped', {
+  timeout: 20_000,
+}, async () => {
   const server = await startServer((_req, res) => res.end('ok'));
   try {
     const cli = startCli(['load', server.url, '--rate', '50', '--duration', '30s']);
@@ -145,25 +168,49 @@ test('load --help shows examples', { timeout: 10_000 }, async () => {
 });
 
 test('the progress line shows elapsed time, a bar, sent, rate and errors', () => {
-  const line = renderProgressLine({ elapsedMs: 5000, durationMs: 10_000, sent: 500, done: 490, inflight: 10, errors: 3, success: 487, rateAsked: 100 });
-  assert.equal(line, '████████████░░░░░░░░░░░░ 5.0/10.0s  sent 500  100 req/s (asked 100)  in flight 10  ok 487  errors 3');
+  const line = renderProgressLine({
+    elapsedMs: 5000,
+    durationMs: 10_000,
+    sent: 500,
+    done: 490,
+    inflight: 10,
+    errors: 3,
+    success: 487,
+    rateAsked: 100,
+  });
+  assert.equal(
+    line,
+    '████████████░░░░░░░░░░░░ 5.0/10.0s  sent 500  100 req/s (asked 100)  in flight 10  ok 487  errors 3',
+  );
 });
 
 test('regression: at 80 columns (and narrower) the progress line keeps every count; parts go in the stated order', () => {
-  const p = { elapsedMs: 65_000, durationMs: 120_000, sent: 1_234_567, done: 1_234_000, inflight: 567, errors: 98_765, success: 1_135_235, rateAsked: 20_000 };
+  const p = {
+    elapsedMs: 65_000,
+    durationMs: 120_000,
+    sent: 1_234_567,
+    done: 1_234_000,
+    inflight: 567,
+    errors: 98_765,
+    success: 1_135_235,
+    rateAsked: 20_000,
+  };
   const full = renderProgressLine(p);
   assert.ok(full.length > 80, full);
   const widths = [200, 100, 80, 72, 60, 50, 40, 30];
   const lines = widths.map((w) => renderProgressLine(p, w));
   for (const [i, line] of lines.entries()) {
     assert.ok(line.length <= widths[i]! || line === lines[lines.length - 1], `${widths[i]}: ${line}`);
-    for (const count of ['1234567', '1135235', '98765']) assert.ok(line.includes(count), `${widths[i]} columns lost ${count}: ${line}`);
+    for (const count of ['1234567', '1135235', '98765'])
+      assert.ok(line.includes(count), `${widths[i]} columns lost ${count}: ${line}`);
   }
   assert.match(lines[2]!, /ok 1135235 {2}errors 98765$/);
   assert.equal(lines[7], '65.0/120.0s sent 1234567 ok 1135235 err 98765');
 });
 
-test('vegeta\'s pipe: load --output - writes NDJSON to stdout (its report to stderr) and report - reads stdin; .gz output is gzip', { timeout: 30_000 }, async () => {
+test("vegeta's pipe: load --output - writes NDJSON to stdout (its report to stderr) and report - reads stdin; .gz output is gzip", {
+  timeout: 30_000,
+}, async () => {
   const server = await startServer((_req, res, n) => {
     res.statusCode = n % 5 === 0 ? 503 : 200;
     res.end('ok');
@@ -172,9 +219,18 @@ test('vegeta\'s pipe: load --output - writes NDJSON to stdout (its report to std
   try {
     const node = JSON.stringify(process.execPath);
     const bin = JSON.stringify(BIN);
-    const piped = await runCommand('/bin/sh', ['-c', `${node} ${bin} load ${server.url} -r 100 -d 500ms --output - | ${node} ${bin} report - --json`]);
+    const piped = await runCommand('/bin/sh', [
+      '-c',
+      `${node} ${bin} load ${server.url} -r 100 -d 500ms --output - | ${node} ${bin} report - --json`,
+    ]);
     assert.equal(piped.code, 0, piped.stderr);
-    const summary = JSON.parse(piped.stdout) as { schema: string; requests: number; statusCodes: Record<string, number>; files: number; sources: { hosts: string[] } };
+    const summary = JSON.parse(piped.stdout) as {
+      schema: string;
+      requests: number;
+      statusCodes: Record<string, number>;
+      files: number;
+      sources: { hosts: string[] };
+    };
     assert.equal(summary.schema, 'badgateway.load/v1');
     assert.equal(summary.requests, 50);
     assert.deepEqual(summary.statusCodes, { '200': 40, '503': 10 });
@@ -196,7 +252,10 @@ test('vegeta\'s pipe: load --output - writes NDJSON to stdout (its report to std
     assert.match(report.stdout, /^Requests\s+\[total, rate, throughput\]\s+30, /m);
     // A gzip file on stdin too, and an HTML page of the same run.
     const html = dir.file('run.html');
-    const fromStdin = await runCommand('/bin/sh', ['-c', `${node} ${bin} report - --html ${JSON.stringify(html)} < ${JSON.stringify(gz)}`]);
+    const fromStdin = await runCommand('/bin/sh', [
+      '-c',
+      `${node} ${bin} report - --html ${JSON.stringify(html)} < ${JSON.stringify(gz)}`,
+    ]);
     assert.equal(fromStdin.code, 0, fromStdin.stderr);
     assert.equal(fromStdin.stdout, report.stdout);
     const page = readFileSync(html, 'utf8');
@@ -209,20 +268,36 @@ test('vegeta\'s pipe: load --output - writes NDJSON to stdout (its report to std
   }
 });
 
-test('report: a file with no result record, or an empty one, is exit 2 naming it (not an all-zero report)', { timeout: 20_000 }, async () => {
+test('report: a file with no result record, or an empty one, is exit 2 naming it (not an all-zero report)', {
+  timeout: 20_000,
+}, async () => {
   const dir = await createTempDir('load');
   try {
     writeFileSync(dir.file('empty.ndjson'), '');
     writeFileSync(dir.file('foreign.ndjson'), '{"hello":1}\n{"world":2}\n');
-    writeFileSync(dir.file('header-only.ndjson'), '{"type":"header","schema":"badgateway.load.results/v1","host":"h","pid":1,"startedAt":"2026-11-30T22:36:19.000Z","startedAtMs":1796078179000,"coordinated":false,"rate":10,"rateTotal":10,"rateShare":null,"durationMs":1000}\n');
+    writeFileSync(
+      dir.file('header-only.ndjson'),
+      '{"type":"header","schema":"badgateway.load.results/v1","host":"h","pid":1,"startedAt":"2026-11-30T22:36:19.000Z","startedAtMs":1796078179000,"coordinated":false,"rate":10,"rateTotal":10,"rateShare":null,"durationMs":1000}\n',
+    );
     const cases: [string[], string, string?][] = [
-      [['report', dir.file('empty.ndjson')], `badgateway: ${dir.file('empty.ndjson')} is empty (expected NDJSON from \`badgateway load --output\`)`],
-      [['report', dir.file('foreign.ndjson')], `badgateway: ${dir.file('foreign.ndjson')} has no result record in its 2 lines (expected NDJSON from \`badgateway load --output\`)`],
-      [['report', dir.file('header-only.ndjson')], `badgateway: ${dir.file('header-only.ndjson')} has no result record in its 1 line (expected NDJSON from \`badgateway load --output\`)`],
+      [
+        ['report', dir.file('empty.ndjson')],
+        `badgateway: ${dir.file('empty.ndjson')} is empty (expected NDJSON from \`badgateway load --output\`)`,
+      ],
+      [
+        ['report', dir.file('foreign.ndjson')],
+        `badgateway: ${dir.file('foreign.ndjson')} has no result record in its 2 lines (expected NDJSON from \`badgateway load --output\`)`,
+      ],
+      [
+        ['report', dir.file('header-only.ndjson')],
+        `badgateway: ${dir.file('header-only.ndjson')} has no result record in its 1 line (expected NDJSON from \`badgateway load --output\`)`,
+      ],
       [['report', '-'], 'badgateway: standard input is empty (expected NDJSON from `badgateway load --output`)', ''],
       [['report', '-', '-'], 'badgateway: standard input (-) can be read only once'],
     ];
-    const results = await Promise.all(cases.map(([args, , input]) => runCli(args, input === undefined ? {} : { input })));
+    const results = await Promise.all(
+      cases.map(([args, , input]) => runCli(args, input === undefined ? {} : { input })),
+    );
     results.forEach((r, i) => {
       const [args, line] = cases[i]!;
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);

@@ -43,7 +43,9 @@ test('a reader that closes the pipe early (| head) is not a crash', async () => 
   assert.equal(code, 0);
 });
 
-test('output larger than the pipe, read late, arrives whole (regression: the exit cut it short)', { timeout: 30_000 }, async () => {
+test('output larger than the pipe, read late, arrives whole (regression: the exit cut it short)', {
+  timeout: 30_000,
+}, async () => {
   const { execFile } = await import('node:child_process');
   const { BIN } = await import('../../src/testing/index.js');
   // Python shrinks the pipe to 4 KiB (F_SETPIPE_SZ) and reads only after 1 s, so most of the

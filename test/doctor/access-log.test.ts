@@ -12,7 +12,13 @@ test('format detection, line by line: combined, combined+upstream (long and shor
     [COMBINED, { format: 'combined', time: '2026-11-26T07:47:01', status: 502, attempts: [], upstreamLogged: false }],
     [
       `${COMBINED} upstream_status=502 upstream_response_time=0.001 request_time=0.001`,
-      { format: 'combined+upstream', time: '2026-11-26T07:47:01', status: 502, attempts: [{ upstream: null, status: 502 }], upstreamLogged: false },
+      {
+        format: 'combined+upstream',
+        time: '2026-11-26T07:47:01',
+        status: 502,
+        attempts: [{ upstream: null, status: 502 }],
+        upstreamLogged: false,
+      },
     ],
     [
       `${COMBINED} ua="127.0.0.1:1, 127.0.0.1:2" us="502, 504" urt="0.000, 1.001" rt=1.002`,
@@ -20,13 +26,22 @@ test('format detection, line by line: combined, combined+upstream (long and shor
         format: 'combined+upstream',
         time: '2026-11-26T07:47:01',
         status: 502,
-        attempts: [{ upstream: '127.0.0.1:1', status: 502 }, { upstream: '127.0.0.1:2', status: 504 }],
+        attempts: [
+          { upstream: '127.0.0.1:1', status: 502 },
+          { upstream: '127.0.0.1:2', status: 504 },
+        ],
         upstreamLogged: true,
       },
     ],
     [
       `${COMBINED.replace(' 502 ', ' 200 ')} upstream_addr=unix:/run/app.sock upstream_status=200 upstream_response_time=0.010 request_time=0.010`,
-      { format: 'combined+upstream', time: '2026-11-26T07:47:01', status: 200, attempts: [{ upstream: 'unix:/run/app.sock', status: 200 }], upstreamLogged: true },
+      {
+        format: 'combined+upstream',
+        time: '2026-11-26T07:47:01',
+        status: 200,
+        attempts: [{ upstream: 'unix:/run/app.sock', status: 200 }],
+        upstreamLogged: true,
+      },
     ],
     [
       `${COMBINED.replace(' 502 ', ' 504 ')} upstream_status=- upstream_response_time=- request_time=60.001`,
@@ -34,7 +49,13 @@ test('format detection, line by line: combined, combined+upstream (long and shor
     ],
     [
       '{"time_iso8601":"2026-11-26T07:47:01+00:00","status":"504","upstream_addr":"127.0.0.1:8080","upstream_status":"504"}',
-      { format: 'json', time: '2026-11-26T07:47:01', status: 504, attempts: [{ upstream: '127.0.0.1:8080', status: 504 }], upstreamLogged: true },
+      {
+        format: 'json',
+        time: '2026-11-26T07:47:01',
+        status: 504,
+        attempts: [{ upstream: '127.0.0.1:8080', status: 504 }],
+        upstreamLogged: true,
+      },
     ],
     ['{"status": "nope"}', undefined],
     ['{broken', undefined],
@@ -44,22 +65,42 @@ test('format detection, line by line: combined, combined+upstream (long and shor
   for (const [line, expected] of table) assert.deepEqual(parseAccessLogLine(line), expected, line);
 });
 
-test('summary: 502/504 per upstream and per minute; (not logged) when the format has no upstream_addr', { timeout: 10_000 }, async () => {
+test('summary: 502/504 per upstream and per minute; (not logged) when the format has no upstream_addr', {
+  timeout: 10_000,
+}, async () => {
   const dir = await createTempDir('doctor');
   try {
-    const line = (t: string, status: number, extra: string): string => `127.0.0.1 - - [26/Nov/2026:${t} +0000] "POST / HTTP/1.1" ${status} 0 "-" "x" ${extra}`;
+    const line = (t: string, status: number, extra: string): string =>
+      `127.0.0.1 - - [26/Nov/2026:${t} +0000] "POST / HTTP/1.1" ${status} 0 "-" "x" ${extra}`;
     await writeFile(
       dir.file('access.log'),
       [
-        line('07:47:01', 502, 'upstream_addr=127.0.0.1:1 upstream_status=502 upstream_response_time=0.000 request_time=0.001'),
-        line('07:47:30', 200, 'upstream_addr=127.0.0.1:2 upstream_status=200 upstream_response_time=0.010 request_time=0.011'),
-        line('07:48:02', 504, 'upstream_addr=127.0.0.1:2 upstream_status=504 upstream_response_time=2.001 request_time=2.002'),
+        line(
+          '07:47:01',
+          502,
+          'upstream_addr=127.0.0.1:1 upstream_status=502 upstream_response_time=0.000 request_time=0.001',
+        ),
+        line(
+          '07:47:30',
+          200,
+          'upstream_addr=127.0.0.1:2 upstream_status=200 upstream_response_time=0.010 request_time=0.011',
+        ),
+        line(
+          '07:48:02',
+          504,
+          'upstream_addr=127.0.0.1:2 upstream_status=504 upstream_response_time=2.001 request_time=2.002',
+        ),
         line('07:48:03', 502, 'upstream_status=502 upstream_response_time=0.000 request_time=0.001'),
         'not a log line',
       ].join('\n'),
     );
     const s = await summarizeAccessLogs([dir.file('access.log')]);
-    assert.deepEqual(s.lines, { total: 5, parsed: 4, unparsed: 1, byFormat: { combined: 0, 'combined+upstream': 4, json: 0 } });
+    assert.deepEqual(s.lines, {
+      total: 5,
+      parsed: 4,
+      unparsed: 1,
+      byFormat: { combined: 0, 'combined+upstream': 4, json: 0 },
+    });
     assert.deepEqual(s.statuses, { '502': 2, '200': 1, '504': 1 });
     assert.equal(s.s502, 2);
     assert.equal(s.s504, 1);
@@ -74,7 +115,10 @@ test('summary: 502/504 per upstream and per minute; (not logged) when the format
     ]);
     const r = await runCli(['doctor', '--access-log', dir.file('access.log')]);
     assert.equal(r.code, 1);
-    assert.match(r.stdout, /^note: access log: 2 × 502 and 1 × 504 — pass the proxy error log \(--nginx-error-log\) to name their cause$/m);
+    assert.match(
+      r.stdout,
+      /^note: access log: 2 × 502 and 1 × 504 — pass the proxy error log \(--nginx-error-log\) to name their cause$/m,
+    );
   } finally {
     await dir.close();
   }

@@ -14,10 +14,15 @@ export interface Child<T> {
  * Runs `node -e script` (under `prlimit --nofile=N:N` when `fdLimit` is set) and waits for the
  * first stdout line, which the script prints as JSON once it is ready.
  */
-export async function spawnNodeChild<T>(script: string, { fdLimit, args = [] }: { fdLimit?: number; args?: string[] } = {}): Promise<Child<T>> {
+export async function spawnNodeChild<T>(
+  script: string,
+  { fdLimit, args = [] }: { fdLimit?: number; args?: string[] } = {},
+): Promise<Child<T>> {
   const prlimit = fdLimit === undefined ? undefined : which('prlimit');
   if (fdLimit !== undefined && !prlimit) throw new Error('prlimit is required');
-  const argv = prlimit ? [prlimit, `--nofile=${fdLimit}:${fdLimit}`, process.execPath, '-e', script, ...args] : [process.execPath, '-e', script, ...args];
+  const argv = prlimit
+    ? [prlimit, `--nofile=${fdLimit}:${fdLimit}`, process.execPath, '-e', script, ...args]
+    : [process.execPath, '-e', script, ...args];
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));

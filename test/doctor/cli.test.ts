@@ -33,13 +33,17 @@ function getJson<T>(url: string): Promise<T> {
   });
 }
 
-test('the demo app at ≥ 95% of its fd limit: doctor --pid / --port names fd-exhaustion, critical, with fds by kind', { timeout: 20_000 }, async () => {
+test('the demo app at ≥ 95% of its fd limit: doctor --pid / --port names fd-exhaustion, critical, with fds by kind', {
+  timeout: 20_000,
+}, async () => {
   const app = await spawnDemoApp({ port: 0, fdLimit: 64 });
   try {
     const { open } = await getJson<{ open: number }>(`${app.url}/fds`);
     await getJson(`${app.url}/leak?n=${62 - open}`);
     // The leak's own request socket closes just after the response: 62 fds left open then.
-    await waitFor('the /leak request to release its socket', async () => (await countFds(app.pid)) === 62, { intervalMs: 10 });
+    await waitFor('the /leak request to release its socket', async () => (await countFds(app.pid)) === 62, {
+      intervalMs: 10,
+    });
     const r = await runCli(['doctor', '--pid', String(app.pid), '--json', '--interval', '0']);
     assert.equal(r.code, 1, r.stderr);
     const report = parseReport(r.stdout);
@@ -50,7 +54,10 @@ test('the demo app at ≥ 95% of its fd limit: doctor --pid / --port names fd-ex
     assert.match(f.evidence.join('\n'), /^fds by kind: /m);
     assert.ok(f.confirm.includes(`ls /proc/${app.pid}/fd | wc -l`), f.confirm.join('; '));
     const port = Number(new URL(app.url).port);
-    assert.deepEqual(report.facts?.targets[0]?.listeners.map((l) => l.port), [port]);
+    assert.deepEqual(
+      report.facts?.targets[0]?.listeners.map((l) => l.port),
+      [port],
+    );
     // Same via the port: the owner process is found from the listener.
     const byPort = parseReport((await runCli(['doctor', '--port', String(port), '--json', '--interval', '0'])).stdout);
     assert.deepEqual(causesOf(byPort), ['fd-exhaustion:critical']);
@@ -59,7 +66,9 @@ test('the demo app at ≥ 95% of its fd limit: doctor --pid / --port names fd-ex
   }
 });
 
-test('a unix socket with a full backlog (listener blocked, 5 connects on backlog 2): backlog-overflow-unix', { timeout: 20_000 }, async () => {
+test('a unix socket with a full backlog (listener blocked, 5 connects on backlog 2): backlog-overflow-unix', {
+  timeout: 20_000,
+}, async () => {
   const dir = await createTempDir('doctor');
   const path = dir.file('app.sock');
   const app = await spawnNodeChild<{ path: string }>(BLOCKED_UNIX, { args: [path, '2', '4000'] });
@@ -67,12 +76,16 @@ test('a unix socket with a full backlog (listener blocked, 5 connects on backlog
   try {
     await waitUntilBlocked(app.pid); // the child's loop blocks 50 ms after ready
     const results = await Promise.all(
-      Array.from({ length: 5 }, () => new Promise<string>((resolve) => {
-        const s = connect(path);
-        sockets.push(s);
-        s.once('connect', () => resolve('connected'));
-        s.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
-      })),
+      Array.from(
+        { length: 5 },
+        () =>
+          new Promise<string>((resolve) => {
+            const s = connect(path);
+            sockets.push(s);
+            s.once('connect', () => resolve('connected'));
+            s.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
+          }),
+      ),
     );
     assert.deepEqual(results.sort(), ['EAGAIN', 'EAGAIN', 'connected', 'connected', 'connected']);
     const r = await runCli(['doctor', '--unix-socket', path, '--json', '--interval', '0']);
@@ -88,7 +101,9 @@ test('a unix socket with a full backlog (listener blocked, 5 connects on backlog
   }
 });
 
-test('a server holding idle keep-alive connections: keepalive-leak; with a proxy idle timeout, the probe sees no Keep-Alive timeout', { timeout: 20_000 }, async () => {
+test('a server holding idle keep-alive connections: keepalive-leak; with a proxy idle timeout, the probe sees no Keep-Alive timeout', {
+  timeout: 20_000,
+}, async () => {
   const app = await spawnNodeChild<{ port: number }>(NO_IDLE_TIMEOUT, { fdLimit: 256 });
   const sockets: Socket[] = [];
   try {
@@ -102,8 +117,25 @@ test('a server holding idle keep-alive connections: keepalive-leak; with a proxy
       });
     }
     // Idle for 1 s by the kernel's count (ss' timer), as doctor's --idle 1s will read them.
-    await waitFor('25 connections idle for 1 s', async () => (await readConnections({ port: app.info.port }, { idleMs: 1000 })).idle.count === 25, { timeoutMs: 5000, intervalMs: 50 });
-    const r = await runCli(['doctor', '--port', String(app.info.port), '--idle', '1s', '--idle-sockets', '20', '--interval', '0', '--json', '--proxy-idle-timeout', '60s']);
+    await waitFor(
+      '25 connections idle for 1 s',
+      async () => (await readConnections({ port: app.info.port }, { idleMs: 1000 })).idle.count === 25,
+      { timeoutMs: 5000, intervalMs: 50 },
+    );
+    const r = await runCli([
+      'doctor',
+      '--port',
+      String(app.info.port),
+      '--idle',
+      '1s',
+      '--idle-sockets',
+      '20',
+      '--interval',
+      '0',
+      '--json',
+      '--proxy-idle-timeout',
+      '60s',
+    ]);
     assert.equal(r.code, 1, r.stderr);
     const report = parseReport(r.stdout);
     assert.deepEqual(causesOf(report), ['keepalive-leak:warning']);
@@ -117,13 +149,18 @@ test('a server holding idle keep-alive connections: keepalive-leak; with a proxy
   }
 });
 
-test('keepAliveTimeout (5 s) not above --proxy-idle-timeout (60 s): keepalive-race; above it: healthy', { timeout: 15_000 }, async () => {
+test('keepAliveTimeout (5 s) not above --proxy-idle-timeout (60 s): keepalive-race; above it: healthy', {
+  timeout: 15_000,
+}, async () => {
   const server = createServer((_req, res) => res.end('ok'));
   server.keepAliveTimeout = 5000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   try {
-    const race = parseReport((await runCli(['doctor', '--port', String(port), '--proxy-idle-timeout', '60s', '--interval', '0', '--json'])).stdout);
+    const race = parseReport(
+      (await runCli(['doctor', '--port', String(port), '--proxy-idle-timeout', '60s', '--interval', '0', '--json']))
+        .stdout,
+    );
     assert.deepEqual(causesOf(race), ['keepalive-race:warning']);
     assert.match(race.findings[0]!.evidence[0]!, /answers Keep-Alive: timeout=5/);
     const ok = await runCli(['doctor', '--port', String(port), '--proxy-idle-timeout', '4s', '--interval', '0']);
@@ -139,7 +176,16 @@ test('keepAliveTimeout (5 s) not above --proxy-idle-timeout (60 s): keepalive-ra
 test('nothing on the port / no socket file: upstream-down', { timeout: 15_000 }, async () => {
   const dir = await createTempDir('doctor');
   try {
-    const r = await runCli(['doctor', '--unix-socket', dir.file('none.sock'), '--port', '1', '--interval', '0', '--json']);
+    const r = await runCli([
+      'doctor',
+      '--unix-socket',
+      dir.file('none.sock'),
+      '--port',
+      '1',
+      '--interval',
+      '0',
+      '--json',
+    ]);
     assert.equal(r.code, 1, r.stderr);
     const report = parseReport(r.stdout);
     assert.deepEqual(causesOf(report), ['upstream-down:critical', 'upstream-down:critical']);
@@ -178,7 +224,9 @@ test('exit 2 with one line: no such pid, unreadable log, bad option', { timeout:
   }
 });
 
-test('--nginx-error-log classifies real nginx lines (file and stdin give the same counts); exit 1', { timeout: 15_000 }, async () => {
+test('--nginx-error-log classifies real nginx lines (file and stdin give the same counts); exit 1', {
+  timeout: 15_000,
+}, async () => {
   const r = await runCli(['doctor', '--nginx-error-log', FIXTURE, '--json']);
   assert.equal(r.code, 1, r.stderr);
   const report = parseReport(r.stdout);
@@ -188,13 +236,28 @@ test('--nginx-error-log classifies real nginx lines (file and stdin give the sam
   assert.deepEqual(report.errorLog?.statuses, { '502': 22, '503': 0, '504': 32, '500': 21, none: 24 });
   assert.deepEqual(
     report.findings.map((f) => f.cause).sort(),
-    ['backlog-overflow-tcp', 'backlog-overflow-unix', 'keepalive-race', 'no-live-upstreams', 'proxy-fd-exhaustion', 'slow-upstream', 'socket-permission', 'too-big-header', 'upstream-down'].sort(),
+    [
+      'backlog-overflow-tcp',
+      'backlog-overflow-unix',
+      'keepalive-race',
+      'no-live-upstreams',
+      'proxy-fd-exhaustion',
+      'slow-upstream',
+      'socket-permission',
+      'too-big-header',
+      'upstream-down',
+    ].sort(),
   );
   const { readFile } = await import('node:fs/promises');
-  const viaStdin = parseReport((await runCli(['doctor', '--nginx-error-log', '-', '--json'], { input: await readFile(FIXTURE, 'utf8') })).stdout);
+  const viaStdin = parseReport(
+    (await runCli(['doctor', '--nginx-error-log', '-', '--json'], { input: await readFile(FIXTURE, 'utf8') })).stdout,
+  );
   assert.deepEqual(viaStdin.errorLog?.patterns, report.errorLog?.patterns);
   const text = await runCli(['doctor', '--nginx-error-log', FIXTURE]);
-  assert.match(text.stdout, /^CRITICAL  proxy-fd-exhaustion — The proxy itself is out of file descriptors or connections$/m);
+  assert.match(
+    text.stdout,
+    /^CRITICAL  proxy-fd-exhaustion — The proxy itself is out of file descriptors or connections$/m,
+  );
   assert.match(text.stdout, /^  connect-eagain  +4  502 {4}/m);
 });
 
@@ -204,7 +267,9 @@ test('an empty error log is healthy: exit 0', { timeout: 10_000 }, async () => {
   assert.match(r.stdout, /verdict: healthy \(exit 0\)/);
 });
 
-test('--watch re-samples and prints deltas until Ctrl-C; --prometheus serves the same facts', { timeout: 20_000 }, async () => {
+test('--watch re-samples and prints deltas until Ctrl-C; --prometheus serves the same facts', {
+  timeout: 20_000,
+}, async () => {
   const server = createServer((_req, res) => res.end('ok'));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
@@ -219,8 +284,20 @@ test('--watch re-samples and prints deltas until Ctrl-C; --prometheus serves the
     const body = await res.text();
     // 0 only if some other process on this machine overflowed a TCP queue meanwhile (machine-wide counter).
     assert.match(body, /^badgateway_doctor_healthy [01]$/m);
-    assert.match(body, new RegExp(`^badgateway_accept_backlog\\{target="port ${port}",listener="127\\.0\\.0\\.1:${port}",kind="tcp"\\} 511$`, 'm'));
-    assert.match(body, new RegExp(`^badgateway_accept_queue_length\\{target="port ${port}",listener="127\\.0\\.0\\.1:${port}",kind="tcp"\\} 0$`, 'm'));
+    assert.match(
+      body,
+      new RegExp(
+        `^badgateway_accept_backlog\\{target="port ${port}",listener="127\\.0\\.0\\.1:${port}",kind="tcp"\\} 511$`,
+        'm',
+      ),
+    );
+    assert.match(
+      body,
+      new RegExp(
+        `^badgateway_accept_queue_length\\{target="port ${port}",listener="127\\.0\\.0\\.1:${port}",kind="tcp"\\} 0$`,
+        'm',
+      ),
+    );
     // The guard's names for the same facts; no pid label (a restart would start new series).
     assert.match(body, new RegExp(`^badgateway_process_open_fds\\{target="port ${port}"\\} \\d+$`, 'm'));
     assert.match(body, new RegExp(`^badgateway_listener_up\\{target="port ${port}"\\} 1$`, 'm'));
@@ -234,7 +311,9 @@ test('--watch re-samples and prints deltas until Ctrl-C; --prometheus serves the
   }
 });
 
-test('with no target, doctor inspects every listening socket of the machine (ours among them)', { timeout: 20_000 }, async () => {
+test('with no target, doctor inspects every listening socket of the machine (ours among them)', {
+  timeout: 20_000,
+}, async () => {
   const server = createServer((_req, res) => res.end('ok'));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
@@ -250,7 +329,9 @@ test('with no target, doctor inspects every listening socket of the machine (our
   }
 });
 
-test('a TCP listener with a full backlog: queue full on the port, and ListenOverflows growing between the two samples', { timeout: 20_000 }, async () => {
+test('a TCP listener with a full backlog: queue full on the port, and ListenOverflows growing between the two samples', {
+  timeout: 20_000,
+}, async () => {
   const app = await spawnNodeChild<{ port: number }>(BLOCKED_TCP, { args: ['1', '6000'] });
   const sockets: Socket[] = [];
   try {
@@ -265,12 +346,17 @@ test('a TCP listener with a full backlog: queue full on the port, and ListenOver
     const r = await runCli(['doctor', '--port', String(app.info.port), '--interval', '1500ms', '--json']);
     assert.equal(r.code, 1, r.stderr);
     const report = parseReport(r.stdout);
-    assert.deepEqual(report.findings.map((f) => `${f.cause}:${f.severity}:${f.target}`), [
-      `backlog-overflow-tcp:critical:machine`,
-      `backlog-overflow-tcp:critical:port ${app.info.port}`,
-    ]);
+    assert.deepEqual(
+      report.findings.map((f) => `${f.cause}:${f.severity}:${f.target}`),
+      [`backlog-overflow-tcp:critical:machine`, `backlog-overflow-tcp:critical:port ${app.info.port}`],
+    );
     assert.ok((report.facts?.machine.netstat?.listenOverflows.delta ?? 0) > 0);
-    assert.match(report.findings[0]!.evidence.join('\n'), new RegExp(`listener with a queue: 127\\.0\\.0\\.1:${app.info.port} \\(port ${app.info.port}\\): 2 queued, backlog 1`));
+    assert.match(
+      report.findings[0]!.evidence.join('\n'),
+      new RegExp(
+        `listener with a queue: 127\\.0\\.0\\.1:${app.info.port} \\(port ${app.info.port}\\): 2 queued, backlog 1`,
+      ),
+    );
   } finally {
     for (const s of sockets) s.destroy();
     await app.close();

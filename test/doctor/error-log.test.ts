@@ -11,7 +11,12 @@ const FIXTURE = new URL('../../../test/doctor/fixtures/nginx-error.log', import.
 
 test('real nginx 1.22.1 error log: counts per pattern, status, level, upstream', { timeout: 10_000 }, async () => {
   const s = await summarizeErrorLogs([FIXTURE]);
-  const table = Object.fromEntries(s.patterns.map((p) => [p.id, [p.count, p.status, p.level, p.upstreams.map((u) => `${u.name}=${u.count}`).join(' ')]]));
+  const table = Object.fromEntries(
+    s.patterns.map((p) => [
+      p.id,
+      [p.count, p.status, p.level, p.upstreams.map((u) => `${u.name}=${u.count}`).join(' ')],
+    ]),
+  );
   assert.deepEqual(table, {
     'read-timeout': [28, 504, 'error', '127.0.0.1:18081=24 127.0.0.1:18083=2 unix:/tmp/rec/full.sock=2'],
     'proxy-emfile-upstream': [21, 500, 'alert', '127.0.0.1:18081=21'],
@@ -29,12 +34,24 @@ test('real nginx 1.22.1 error log: counts per pattern, status, level, upstream',
     'send-failed': [1, 502, 'error', '127.0.0.1:18081=1'],
     'too-big-header': [1, 502, 'error', '127.0.0.1:18081=1'],
   });
-  assert.deepEqual(s.lines, { total: 114, nginx: 114, upstreamErrors: 99, unknownUpstream: 0, notNginx: 0, truncated: 0, proxy: 114, notProxy: 0 });
+  assert.deepEqual(s.lines, {
+    total: 114,
+    nginx: 114,
+    upstreamErrors: 99,
+    unknownUpstream: 0,
+    notNginx: 0,
+    truncated: 0,
+    proxy: 114,
+    notProxy: 0,
+  });
   assert.deepEqual(s.statuses, { '502': 22, '503': 0, '504': 32, '500': 21, none: 24 });
   const eagain = s.patterns.find((p) => p.id === 'connect-eagain')!;
   assert.equal(eagain.firstSeen, '2026/11/26 07:50:45');
   assert.equal(eagain.lastSeen, '2026/11/26 07:50:45');
-  assert.match(eagain.example, /^2026\/11\/26 07:50:45 \[error\] 13045#13045: \*30 connect\(\) to unix:\/tmp\/rec\/full.sock failed \(11: Resource temporarily unavailable\)/);
+  assert.match(
+    eagain.example,
+    /^2026\/11\/26 07:50:45 \[error\] 13045#13045: \*30 connect\(\) to unix:\/tmp\/rec\/full.sock failed \(11: Resource temporarily unavailable\)/,
+  );
   // Every recorded level is the level the catalogue says the pattern is written at.
   for (const p of s.patterns) assert.equal(p.level, PROXY_LOG_PATTERNS.find((x) => x.id === p.id)?.level, p.id);
   assert.deepEqual(s.timeline, [
@@ -43,7 +60,9 @@ test('real nginx 1.22.1 error log: counts per pattern, status, level, upstream',
   ]);
 });
 
-test('rotated parts (plain + gzip, any order) add up to the whole log; first/last seen span both', { timeout: 10_000 }, async () => {
+test('rotated parts (plain + gzip, any order) add up to the whole log; first/last seen span both', {
+  timeout: 10_000,
+}, async () => {
   const dir = await createTempDir('doctor');
   try {
     const lines = (await readFile(FIXTURE, 'utf8')).split('\n');
@@ -51,9 +70,18 @@ test('rotated parts (plain + gzip, any order) add up to the whole log; first/las
     await writeFile(dir.file('error.log.1.gz'), gzipSync(`${lines.slice(0, 60).join('\n')}\n`));
     const whole = await summarizeErrorLogs([FIXTURE]);
     const parts = await summarizeErrorLogs([dir.file('error.log'), dir.file('error.log.1.gz')]);
-    assert.deepEqual(parts.patterns, whole.patterns.map((p) => ({ ...p, example: parts.patterns.find((q) => q.id === p.id)!.example })));
+    assert.deepEqual(
+      parts.patterns,
+      whole.patterns.map((p) => ({ ...p, example: parts.patterns.find((q) => q.id === p.id)!.example })),
+    );
     assert.deepEqual(parts.lines, whole.lines);
-    assert.deepEqual(parts.files.map((f) => [f.gzip, f.lines]), [[false, 54], [true, 60]]);
+    assert.deepEqual(
+      parts.files.map((f) => [f.gzip, f.lines]),
+      [
+        [false, 54],
+        [true, 60],
+      ],
+    );
   } finally {
     await dir.close();
   }
@@ -65,11 +93,25 @@ test('the fast classifier answers exactly like classifyProxyLogLine (real lines,
     const lines = [...text.split('\n'), ...PROXY_LOG_PATTERNS.map((p) => p.example)];
     let seed = 7;
     const rand = (n: number): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n;
-    const variants = lines.flatMap((l) => [l, `${l}\r`, l.slice(0, rand(l.length + 1)), l.replace('[error]', '[warn]'), l.replace(/\*\d+ /, ''), l.replace('upstream', 'upstrea\u2028m')]);
+    const variants = lines.flatMap((l) => [
+      l,
+      `${l}\r`,
+      l.slice(0, rand(l.length + 1)),
+      l.replace('[error]', '[warn]'),
+      l.replace(/\*\d+ /, ''),
+      l.replace('upstream', 'upstrea\u2028m'),
+    ]);
     for (const line of variants) {
       const slow = classifyProxyLogLine(line);
       const quick = fast.classify(line);
-      const expected = slow && { patternId: slow.patternId, causes: slow.causes, status: slow.status, level: slow.level, time: slow.time, upstream: slow.upstream };
+      const expected = slow && {
+        patternId: slow.patternId,
+        causes: slow.causes,
+        status: slow.status,
+        level: slow.level,
+        time: slow.time,
+        upstream: slow.upstream,
+      };
       assert.deepEqual(quick, expected, JSON.stringify(line));
     }
   });
@@ -90,16 +132,34 @@ test('normalizeUpstream: host:port, unix sockets in both spellings nginx uses, u
 
 test('unknown upstream errors are counted, never dropped; warn-level upstream notes are no errors', () => {
   const a = new ErrorLogAggregator();
-  a.add('2026/11/26 08:12:01 [error] 1#1: *3 upstream sent invalid chunked response while reading upstream, client: 127.0.0.1, server: _, request: "GET / HTTP/1.1", upstream: "http://127.0.0.1:1/", host: "x"');
-  a.add('2026/11/26 08:12:02 [warn] 1#1: *4 an upstream response is buffered to a temporary file /var/cache/nginx/proxy_temp/1/00/0000000001 while reading upstream, client: 127.0.0.1, server: _, request: "GET /big HTTP/1.1", upstream: "http://127.0.0.1:1/big", host: "x"');
+  a.add(
+    '2026/11/26 08:12:01 [error] 1#1: *3 upstream sent invalid chunked response while reading upstream, client: 127.0.0.1, server: _, request: "GET / HTTP/1.1", upstream: "http://127.0.0.1:1/", host: "x"',
+  );
+  a.add(
+    '2026/11/26 08:12:02 [warn] 1#1: *4 an upstream response is buffered to a temporary file /var/cache/nginx/proxy_temp/1/00/0000000001 while reading upstream, client: 127.0.0.1, server: _, request: "GET /big HTTP/1.1", upstream: "http://127.0.0.1:1/big", host: "x"',
+  );
   a.add('2026/11/26 08:12:03 [notice] 1#1: start worker process 2');
   a.add('Traceback (most recent call last):');
   const s = a.summary();
-  assert.deepEqual(s.lines, { total: 4, nginx: 3, upstreamErrors: 1, unknownUpstream: 1, notNginx: 1, truncated: 0, proxy: 3, notProxy: 1 });
-  assert.deepEqual(s.patterns.map((p) => [p.id, p.count, p.status]), [['unknown-upstream-error', 1, null]]);
+  assert.deepEqual(s.lines, {
+    total: 4,
+    nginx: 3,
+    upstreamErrors: 1,
+    unknownUpstream: 1,
+    notNginx: 1,
+    truncated: 0,
+    proxy: 3,
+    notProxy: 1,
+  });
+  assert.deepEqual(
+    s.patterns.map((p) => [p.id, p.count, p.status]),
+    [['unknown-upstream-error', 1, null]],
+  );
 });
 
-test('fuzz: random bytes, truncated real lines and 5 MB lines: no crash, lines capped, memory bounded', { timeout: 30_000 }, async () => {
+test('fuzz: random bytes, truncated real lines and 5 MB lines: no crash, lines capped, memory bounded', {
+  timeout: 30_000,
+}, async () => {
   const real = (await readFile(FIXTURE, 'utf8')).split('\n');
   let seed = 1234;
   const rand = (n: number): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n;
@@ -138,7 +198,9 @@ test('fuzz: random bytes, truncated real lines and 5 MB lines: no crash, lines c
   assert.ok(peak < 40 * 1024 * 1024, `heap grew by ${peak} bytes`);
 });
 
-test('worker threads over byte ranges give exactly the sequential summary (ranges cut lines anywhere)', { timeout: 20_000 }, async () => {
+test('worker threads over byte ranges give exactly the sequential summary (ranges cut lines anywhere)', {
+  timeout: 20_000,
+}, async () => {
   const sequential = await summarizeErrorLogs([FIXTURE], { workers: 1 });
   for (const workers of [2, 3, 7]) {
     const parallel = await summarizeErrorLogs([FIXTURE], { workers, parallelMinBytes: 1, chunkBytes: 1000 });
@@ -157,10 +219,17 @@ test('lines out of time order in one file (merged or hand-edited logs): first/la
     ['2026/12/01 00:00:00', 1],
     ['2025/01/31 23:59:59', 2],
     ['2026/11/26 10:00:31', 1],
-  ] as const) aggregator.add(line(time, port));
+  ] as const)
+    aggregator.add(line(time, port));
   const s = aggregator.summary();
   assert.deepEqual(
-    s.patterns.map((p) => [p.id, p.count, p.firstSeen, p.lastSeen, p.upstreams.map((u) => `${u.name}=${u.count}`).join(' ')]),
+    s.patterns.map((p) => [
+      p.id,
+      p.count,
+      p.firstSeen,
+      p.lastSeen,
+      p.upstreams.map((u) => `${u.name}=${u.count}`).join(' '),
+    ]),
     [['connect-refused', 6, '2025/01/31 23:59:59', '2026/12/01 00:00:00', '127.0.0.1:1=4 127.0.0.1:2=2']],
   );
   assert.deepEqual(s.timeline, [

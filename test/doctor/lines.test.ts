@@ -26,8 +26,20 @@ test('LineSplitter: lines split across chunks, \\r\\n, empty lines, a last line 
 });
 
 test('LineSplitter: a line over the cap is cut to the cap and the rest skipped, in one chunk or many', () => {
-  assert.deepEqual(split(['0123456789ABCDEF\nok\n']), { lines: [['0123456789', true], ['ok', false]], truncated: 1 });
-  assert.deepEqual(split(['01234', '56789A', 'BCD', 'EF\nok']), { lines: [['0123456789', true], ['ok', false]], truncated: 1 });
+  assert.deepEqual(split(['0123456789ABCDEF\nok\n']), {
+    lines: [
+      ['0123456789', true],
+      ['ok', false],
+    ],
+    truncated: 1,
+  });
+  assert.deepEqual(split(['01234', '56789A', 'BCD', 'EF\nok']), {
+    lines: [
+      ['0123456789', true],
+      ['ok', false],
+    ],
+    truncated: 1,
+  });
   assert.deepEqual(split(['0123456789\n']).lines, [['0123456789', false]]);
   assert.deepEqual(split(['012345', '6789\n']).lines, [['0123456789', false]]);
   assert.deepEqual(split(['012345', '6789X', '\n']).lines, [['0123456789', true]]);
@@ -47,11 +59,18 @@ test('readLines: gzip detected by magic bytes (any name), stdin, bytes and count
       assert.equal(r.gzip, name === 'rotated.1');
     }
     const got: string[] = [];
-    const r = await readLines('-', (l) => got.push(l), { maxLineChars: 100, chunkBytes: 4, stdin: Readable.from([gzipSync(text)]) });
+    const r = await readLines('-', (l) => got.push(l), {
+      maxLineChars: 100,
+      chunkBytes: 4,
+      stdin: Readable.from([gzipSync(text)]),
+    });
     assert.deepEqual(got, ['one', 'two', 'three']);
     assert.equal(r.gzip, true);
     await writeFile(dir.file('bad.gz'), Buffer.concat([gzipSync(text).subarray(0, 12), Buffer.from('garbage')]));
-    await assert.rejects(readLines(dir.file('bad.gz'), () => {}, { maxLineChars: 100, chunkBytes: 1024 }), { code: 'BG_UNREADABLE', message: /corrupt gzip data/ });
+    await assert.rejects(
+      readLines(dir.file('bad.gz'), () => {}, { maxLineChars: 100, chunkBytes: 1024 }),
+      { code: 'BG_UNREADABLE', message: /corrupt gzip data/ },
+    );
   } finally {
     await dir.close();
   }

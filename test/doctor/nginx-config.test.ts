@@ -40,7 +40,13 @@ http {
   const http = directives[1]!;
   assert.equal(http.name, 'http');
   assert.deepEqual(http.block?.[0]?.args, ['main', `$remote_addr "q" 'x'`]);
-  assert.deepEqual(http.block?.[1]?.block?.map((d) => [d.name, ...d.args]), [['default', 'upgrade'], ['', 'close']]);
+  assert.deepEqual(
+    http.block?.[1]?.block?.map((d) => [d.name, ...d.args]),
+    [
+      ['default', 'upgrade'],
+      ['', 'close'],
+    ],
+  );
   assert.equal(http.block?.[2]?.block?.[0]?.block?.[0]?.args[0], 'http://${backend}');
   assert.deepEqual(parseNginxConfig('a b\n').errors, ['nginx.conf:2: unexpected end of file, expecting ";" or "}"']);
   assert.deepEqual(parseNginxConfig('}').errors, ['nginx.conf:1: unexpected "}"']);
@@ -48,7 +54,10 @@ http {
 });
 
 test('addresses: server and proxy_pass targets', () => {
-  assert.deepEqual(parseServerAddress('unix:/run/app.sock'), { address: 'unix:/run/app.sock', unixPath: '/run/app.sock' });
+  assert.deepEqual(parseServerAddress('unix:/run/app.sock'), {
+    address: 'unix:/run/app.sock',
+    unixPath: '/run/app.sock',
+  });
   assert.deepEqual(parseServerAddress('127.0.0.1:8080'), { address: '127.0.0.1:8080', host: '127.0.0.1', port: 8080 });
   assert.deepEqual(parseServerAddress('[::1]:9000'), { address: '[::1]:9000', host: '::1', port: 9000 });
   assert.deepEqual(parseServerAddress('app.internal'), { address: 'app.internal', host: 'app.internal', port: 80 });
@@ -113,14 +122,23 @@ server {
 
 test('a pool without proxy_http_version 1.1 and Connection "" is not used: poolEffective false', async () => {
   await using dir = await createTempDir('ngconf');
-  await writeFile(dir.file('nginx.conf'), 'http { upstream a { server 127.0.0.1:1; keepalive 8; } server { location / { proxy_pass http://a; } } }');
+  await writeFile(
+    dir.file('nginx.conf'),
+    'http { upstream a { server 127.0.0.1:1; keepalive 8; } server { location / { proxy_pass http://a; } } }',
+  );
   assert.equal(loadNginxConfig(dir.file('nginx.conf')).upstreams[0]?.poolEffective, false);
 });
 
 test('bad input: a missing or unreadable config is one BG_ error naming it; a missing include is a note', async () => {
   await using dir = await createTempDir('ngconf');
-  assert.throws(() => loadNginxConfig(dir.file('nope.conf')), { code: 'BG_UNREADABLE', message: `cannot read ${dir.file('nope.conf')}: no such file` });
-  assert.throws(() => loadNginxConfig(dir.path), { code: 'BG_UNREADABLE', message: `cannot read ${dir.path}: is a directory` });
+  assert.throws(() => loadNginxConfig(dir.file('nope.conf')), {
+    code: 'BG_UNREADABLE',
+    message: `cannot read ${dir.file('nope.conf')}: no such file`,
+  });
+  assert.throws(() => loadNginxConfig(dir.path), {
+    code: 'BG_UNREADABLE',
+    message: `cannot read ${dir.path}: is a directory`,
+  });
   await writeFile(dir.file('a.conf'), 'include /nonexistent/x.conf; include missing.conf;');
   const c = loadNginxConfig(dir.file('a.conf'));
   assert.match(c.notes.join('\n'), /cannot read included .*missing\.conf \(ENOENT\)/);
@@ -128,7 +146,9 @@ test('bad input: a missing or unreadable config is one BG_ error naming it; a mi
   const alone = await runCli(['doctor', '--nginx-conf', dir.file('nope.conf')]);
   assert.equal(alone.code, 2);
   assert.equal(alone.stderr, `badgateway: cannot read ${dir.file('nope.conf')}: no such file\n`);
-  const withLog = await runCli(['doctor', '--nginx-conf', dir.file('nope.conf'), '--nginx-error-log', '-'], { input: '' });
+  const withLog = await runCli(['doctor', '--nginx-conf', dir.file('nope.conf'), '--nginx-error-log', '-'], {
+    input: '',
+  });
   assert.equal(withLog.code, 0, withLog.stderr);
   assert.equal(withLog.stderr, `badgateway: cannot read ${dir.file('nope.conf')}: no such file\n`);
   assert.match(withLog.stdout, new RegExp(`^not seen: cannot read ${dir.file('nope.conf')}: no such file$`, 'm'));
@@ -141,10 +161,31 @@ test('bad input: a missing or unreadable config is one BG_ error naming it; a mi
 
 test('hostile config text never throws and stays bounded (random bytes, deep nesting, huge words, include loops)', async () => {
   let seed = 7;
-  const rand = (): number => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
-  const alphabet = ['{', '}', ';', '"', "'", '\\', '#', '\n', ' ', 'server', 'upstream', 'keepalive', '$', '${', 'x', 'proxy_pass', 'http://'];
+  const rand = (): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+  const alphabet = [
+    '{',
+    '}',
+    ';',
+    '"',
+    "'",
+    '\\',
+    '#',
+    '\n',
+    ' ',
+    'server',
+    'upstream',
+    'keepalive',
+    '$',
+    '${',
+    'x',
+    'proxy_pass',
+    'http://',
+  ];
   for (let i = 0; i < 3000; i++) {
-    const text = Array.from({ length: Math.floor(rand() * 80) }, () => alphabet[Math.floor(rand() * alphabet.length)]).join('');
+    const text = Array.from(
+      { length: Math.floor(rand() * 80) },
+      () => alphabet[Math.floor(rand() * alphabet.length)],
+    ).join('');
     assert.doesNotThrow(() => parseNginxConfig(text));
   }
   const deep = parseNginxConfig(`${'a {'.repeat(10_000)}${'}'.repeat(10_000)}`);
@@ -157,12 +198,15 @@ test('hostile config text never throws and stays bounded (random bytes, deep nes
 });
 
 test('parseMasterCommandLine reads what nginx left of its argv', () => {
-  assert.deepEqual(parseMasterCommandLine('nginx: master process /usr/sbin/nginx -p /x/ -c /x/nginx.conf -e /x/error.log\0'), {
-    commandLine: '/usr/sbin/nginx -p /x/ -c /x/nginx.conf -e /x/error.log',
-    prefix: '/x/',
-    conf: '/x/nginx.conf',
-    errorLog: '/x/error.log',
-  });
+  assert.deepEqual(
+    parseMasterCommandLine('nginx: master process /usr/sbin/nginx -p /x/ -c /x/nginx.conf -e /x/error.log\0'),
+    {
+      commandLine: '/usr/sbin/nginx -p /x/ -c /x/nginx.conf -e /x/error.log',
+      prefix: '/x/',
+      conf: '/x/nginx.conf',
+      errorLog: '/x/error.log',
+    },
+  );
   assert.deepEqual(parseMasterCommandLine('nginx: master process /usr/sbin/nginx -g daemon on; master_process on;'), {
     commandLine: '/usr/sbin/nginx -g daemon on; master_process on;',
     globals: 'daemon on; master_process on;',
@@ -170,8 +214,16 @@ test('parseMasterCommandLine reads what nginx left of its argv', () => {
   assert.equal(parseMasterCommandLine('nginx: worker process'), undefined);
 });
 
-test('a running nginx is found in /proc and read with nginx -T: its upstream, pool and timeouts, its workers', { timeout: 30_000, skip: !findNginx() ? 'nginx not installed' : false }, async () => {
-  const nginx = await runNginx({ upstream: 'http://127.0.0.1:9', keepalive: 8, readTimeoutMs: 1500, connectTimeoutMs: 700 });
+test('a running nginx is found in /proc and read with nginx -T: its upstream, pool and timeouts, its workers', {
+  timeout: 30_000,
+  skip: !findNginx() ? 'nginx not installed' : false,
+}, async () => {
+  const nginx = await runNginx({
+    upstream: 'http://127.0.0.1:9',
+    keepalive: 8,
+    readTimeoutMs: 1500,
+    connectTimeoutMs: 700,
+  });
   try {
     const master = findRunningNginx().find((m) => m.masterPid === nginx.pid);
     assert.ok(master, 'the master is found');
@@ -181,7 +233,14 @@ test('a running nginx is found in /proc and read with nginx -T: its upstream, po
     assert.equal(config.source, `nginx -T of pid ${nginx.pid}`);
     assert.deepEqual(config.files, [nginx.configPath]);
     assert.deepEqual(
-      config.upstreams.map((u) => [u.name, u.servers.map((s) => s.address), u.keepalive, u.poolEffective, u.keepaliveTimeoutMs, u.timeouts]),
+      config.upstreams.map((u) => [
+        u.name,
+        u.servers.map((s) => s.address),
+        u.keepalive,
+        u.poolEffective,
+        u.keepaliveTimeoutMs,
+        u.timeouts,
+      ]),
       [['badgateway_upstream', ['127.0.0.1:9'], 8, true, 60_000, { connectMs: 700, readMs: 1500, sendMs: 60_000 }]],
     );
     assert.equal(config.workerConnections, 1024);
@@ -190,7 +249,9 @@ test('a running nginx is found in /proc and read with nginx -T: its upstream, po
   }
 });
 
-test('--nginx-conf alone: every upstream it names is inspected; a pool makes doctor probe the app and compare with the pool\'s keepalive_timeout; worker_connections above worker_rlimit_nofile', { timeout: 20_000 }, async () => {
+test("--nginx-conf alone: every upstream it names is inspected; a pool makes doctor probe the app and compare with the pool's keepalive_timeout; worker_connections above worker_rlimit_nofile", {
+  timeout: 20_000,
+}, async () => {
   const { createServer } = await import('node:http');
   const server = createServer((_q, r) => r.end('ok'));
   server.keepAliveTimeout = 5000; // Node's default, below nginx's 60 s pool timeout: the race
@@ -209,17 +270,42 @@ http {
     const r = await runCli(['doctor', '--nginx-conf', dir.file('pool.conf'), '--json', '--interval', '0']);
     assert.equal(r.code, 1, r.stderr);
     const report = JSON.parse(r.stdout) as import('../../src/doctor/index.js').DoctorReport;
-    assert.deepEqual(report.facts?.targets.map((t) => [t.label, t.fromConfig]), [[`port ${port}`, 'app']]);
+    assert.deepEqual(
+      report.facts?.targets.map((t) => [t.label, t.fromConfig]),
+      [[`port ${port}`, 'app']],
+    );
     const race = report.findings.find((f) => f.cause === 'keepalive-race');
     assert.ok(race, report.findings.map((f) => f.cause).join(', '));
-    assert.equal(race.summary, 'upstream keep-alive timeout 5 s ≤ proxy idle timeout 60 s: it closes pooled connections the proxy may reuse');
-    assert.equal(race.evidence[1], `the proxy pools idle connections to it: upstream app, keepalive 16, keepalive_timeout 60 s (${dir.file('pool.conf')})`);
+    assert.equal(
+      race.summary,
+      'upstream keep-alive timeout 5 s ≤ proxy idle timeout 60 s: it closes pooled connections the proxy may reuse',
+    );
+    assert.equal(
+      race.evidence[1],
+      `the proxy pools idle connections to it: upstream app, keepalive 16, keepalive_timeout 60 s (${dir.file('pool.conf')})`,
+    );
     const fds = report.findings.find((f) => f.cause === 'proxy-fd-exhaustion');
-    assert.equal(fds?.summary, 'worker_connections 4096 is above the 1024 fds a worker may open: under load a worker fails with (24: Too many open files) before it runs out of connections');
+    assert.equal(
+      fds?.summary,
+      'worker_connections 4096 is above the 1024 fds a worker may open: under load a worker fails with (24: Too many open files) before it runs out of connections',
+    );
     assert.equal(fds?.fix[0], 'worker_rlimit_nofile 8192; (at least twice worker_connections)');
     // No pool: nothing reuses a connection, no race, no probe — even when asked with --proxy-idle-timeout.
     await writeFile(dir.file('nopool.conf'), conf(false));
-    const none = JSON.parse((await runCli(['doctor', '--nginx-conf', dir.file('nopool.conf'), '--proxy-idle-timeout', '60s', '--json', '--interval', '0'])).stdout) as import('../../src/doctor/index.js').DoctorReport;
+    const none = JSON.parse(
+      (
+        await runCli([
+          'doctor',
+          '--nginx-conf',
+          dir.file('nopool.conf'),
+          '--proxy-idle-timeout',
+          '60s',
+          '--json',
+          '--interval',
+          '0',
+        ])
+      ).stdout,
+    ) as import('../../src/doctor/index.js').DoctorReport;
     assert.equal(none.facts?.targets[0]?.listeners[0]?.proxyUnpooled, true);
     assert.ok(!none.findings.some((f) => f.cause === 'keepalive-race'));
     assert.equal(none.facts?.targets[0]?.listeners[0]?.keepAlive, undefined);

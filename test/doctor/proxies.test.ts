@@ -18,7 +18,10 @@ async function deadPort(): Promise<number> {
 }
 
 for (const kind of ['builtin', 'nginx'] as const) {
-  test(`doctor reads the ${kind} proxy's error and access logs: upstream-down, 502s counted per minute`, { timeout: 20_000, skip: kind === 'nginx' && !findNginx() ? 'nginx not installed' : false }, async () => {
+  test(`doctor reads the ${kind} proxy's error and access logs: upstream-down, 502s counted per minute`, {
+    timeout: 20_000,
+    skip: kind === 'nginx' && !findNginx() ? 'nginx not installed' : false,
+  }, async () => {
     const port = await deadPort();
     const proxy = await startProxy({ kind, upstream: `http://127.0.0.1:${port}`, listenPort: 0 });
     try {
@@ -28,24 +31,56 @@ for (const kind of ['builtin', 'nginx'] as const) {
         await res.arrayBuffer();
       }
       // Both proxies write their lines as they happen; nginx's access log may lag a moment behind.
-      await waitFor('three access lines', async () => (await readFile(proxy.accessLogPath, 'utf8')).trim().split('\n').length === 3, { intervalMs: 20 });
-      const r = await runCli(['doctor', '--nginx-error-log', proxy.errorLogPath, '--access-log', proxy.accessLogPath, '--json']);
+      await waitFor(
+        'three access lines',
+        async () => (await readFile(proxy.accessLogPath, 'utf8')).trim().split('\n').length === 3,
+        { intervalMs: 20 },
+      );
+      const r = await runCli([
+        'doctor',
+        '--nginx-error-log',
+        proxy.errorLogPath,
+        '--access-log',
+        proxy.accessLogPath,
+        '--json',
+      ]);
       assert.equal(r.code, 1, r.stderr);
       const report = JSON.parse(r.stdout) as DoctorReport;
-      assert.deepEqual(report.errorLog?.patterns.map((p) => [p.id, p.count, p.upstreams]), [['connect-refused', 3, [{ name: `127.0.0.1:${port}`, count: 3 }]]]);
+      assert.deepEqual(
+        report.errorLog?.patterns.map((p) => [p.id, p.count, p.upstreams]),
+        [['connect-refused', 3, [{ name: `127.0.0.1:${port}`, count: 3 }]]],
+      );
       if (kind === 'nginx') {
         // The running nginx that writes this log is found and read (nginx -T): its upstream is inspected live.
-        assert.deepEqual(report.proxyConfigs.map((c) => c.masterPid), [proxy.pid]);
-        assert.deepEqual(report.facts?.targets.map((t) => `${t.label}:${t.missing}:${t.fromConfig}`), [`port ${port}:no-listener:badgateway_upstream`]);
-        assert.deepEqual(report.findings.map((f) => `${f.cause}:${f.source}`), ['upstream-down:live']);
-        assert.match(report.findings[0]!.evidence.join('\n'), /error log: 3 line\(s\) of connect-refused \(502\) — this cause, shown live/);
+        assert.deepEqual(
+          report.proxyConfigs.map((c) => c.masterPid),
+          [proxy.pid],
+        );
+        assert.deepEqual(
+          report.facts?.targets.map((t) => `${t.label}:${t.missing}:${t.fromConfig}`),
+          [`port ${port}:no-listener:badgateway_upstream`],
+        );
+        assert.deepEqual(
+          report.findings.map((f) => `${f.cause}:${f.source}`),
+          ['upstream-down:live'],
+        );
+        assert.match(
+          report.findings[0]!.evidence.join('\n'),
+          /error log: 3 line\(s\) of connect-refused \(502\) — this cause, shown live/,
+        );
       } else {
-        assert.deepEqual(report.findings.map((f) => `${f.cause}:${f.source}`), ['upstream-down:error-log']);
+        assert.deepEqual(
+          report.findings.map((f) => `${f.cause}:${f.source}`),
+          ['upstream-down:error-log'],
+        );
       }
       assert.equal(report.accessLog?.lines.byFormat['combined+upstream'], 3);
       assert.equal(report.accessLog?.s502, 3);
       assert.deepEqual(report.accessLog?.upstreams, [{ name: '(not logged)', attempts: 3, s502: 3, s504: 0 }]);
-      assert.equal(report.accessLog?.timeline.reduce((n, b) => n + b.s502, 0), 3);
+      assert.equal(
+        report.accessLog?.timeline.reduce((n, b) => n + b.s502, 0),
+        3,
+      );
     } finally {
       await proxy.close();
     }

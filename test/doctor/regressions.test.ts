@@ -14,7 +14,9 @@ import { countFds } from '../../src/proc/index.js';
 
 const causesOf = (r: DoctorReport): string[] => r.findings.map((f) => `${f.cause}:${f.severity}`);
 
-test('gevent pywsgi keep-alive leak on a unix socket (seed 001): keepalive-leak from connections quiet across two samples, one finding for --pid and --unix-socket', { timeout: 30_000 }, async (t) => {
+test('gevent pywsgi keep-alive leak on a unix socket (seed 001): keepalive-leak from connections quiet across two samples, one finding for --pid and --unix-socket', {
+  timeout: 30_000,
+}, async (t) => {
   const reason = (await checkPythonServers()).gevent;
   if (reason) {
     t.skip(reason);
@@ -24,8 +26,20 @@ test('gevent pywsgi keep-alive leak on a unix socket (seed 001): keepalive-leak 
   const app = await spawnPythonApp({ server: 'gevent', dir: dir.path, unixSocket: dir.file('app.sock'), fdLimit: 64 });
   const clients = openIdleClients({ url: app.url, count: 30, rate: 1000 });
   try {
-    await waitFor('30 answered idle clients', () => clients.stats.answered === 30, { timeoutMs: 10_000, intervalMs: 20 });
-    const args = ['doctor', '--pid', String(app.pid), '--unix-socket', app.unixSocket, '--idle-sockets', '20', '--json'];
+    await waitFor('30 answered idle clients', () => clients.stats.answered === 30, {
+      timeoutMs: 10_000,
+      intervalMs: 20,
+    });
+    const args = [
+      'doctor',
+      '--pid',
+      String(app.pid),
+      '--unix-socket',
+      app.unixSocket,
+      '--idle-sockets',
+      '20',
+      '--json',
+    ];
     const r = await runCli([...args, '--interval', '300ms']);
     assert.equal(r.code, 1, r.stderr);
     const report = JSON.parse(r.stdout) as DoctorReport;
@@ -35,7 +49,9 @@ test('gevent pywsgi keep-alive leak on a unix socket (seed 001): keepalive-leak 
     assert.equal(f.summary, `30 idle keep-alive connections on unix:${app.unixSocket} hold fds`);
     assert.match(
       f.evidence[0]!,
-      new RegExp(`^unix:${app.unixSocket}: 30 accepted connections stayed connected with nothing queued either way \\(Recv-Q 0, Send-Q 0\\) at two samples \\d+ ms apart, 30 connected in all$`),
+      new RegExp(
+        `^unix:${app.unixSocket}: 30 accepted connections stayed connected with nothing queued either way \\(Recv-Q 0, Send-Q 0\\) at two samples \\d+ ms apart, 30 connected in all$`,
+      ),
     );
     assert.equal(f.evidence.filter((line) => line.startsWith('they hold 30 of the ')).length, 1); // merged, not repeated
     assert.deepEqual(
@@ -58,7 +74,9 @@ const server = net.createServer({ pauseOnConnect: true }, () => {});
 server.listen(process.argv[1], () => console.log(JSON.stringify({ ok: true })));
 `;
 
-test('unix connections with unread requests (Recv-Q > 0) are not idle: no keepalive-leak', { timeout: 15_000 }, async () => {
+test('unix connections with unread requests (Recv-Q > 0) are not idle: no keepalive-leak', {
+  timeout: 15_000,
+}, async () => {
   await using dir = await createTempDir('docunr');
   const path = dir.file('app.sock');
   const app = await spawnNodeChild<{ ok: boolean }>(UNREAD_UNIX, { args: [path] });
@@ -82,7 +100,9 @@ test('unix connections with unread requests (Recv-Q > 0) are not idle: no keepal
   }
 });
 
-test('fd-exhaustion once, not twice, when --pid and --port name the same process (evidence merged)', { timeout: 20_000 }, async () => {
+test('fd-exhaustion once, not twice, when --pid and --port name the same process (evidence merged)', {
+  timeout: 20_000,
+}, async () => {
   const app = await spawnDemoApp({ port: 0, fdLimit: 64 });
   try {
     const get = (path: string): Promise<{ open: number }> =>
@@ -95,7 +115,9 @@ test('fd-exhaustion once, not twice, when --pid and --port name the same process
       });
     const { open } = await get('/fds');
     await get(`/leak?n=${62 - open}`);
-    await waitFor('the /leak request to release its socket', async () => (await countFds(app.pid)) === 62, { intervalMs: 10 });
+    await waitFor('the /leak request to release its socket', async () => (await countFds(app.pid)) === 62, {
+      intervalMs: 10,
+    });
     const port = Number(new URL(app.url).port);
     const r = await runCli(['doctor', '--pid', String(app.pid), '--port', String(port), '--interval', '0', '--json']);
     assert.equal(r.code, 1, r.stderr);

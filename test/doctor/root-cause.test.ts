@@ -13,7 +13,8 @@ import { spawnNodeChild } from './children.js';
 // Issue 13: doctor names the root cause, tried as an on-call engineer would, with the real servers
 // behind real nginx. Each test asserts the FIRST finding.
 
-const first = (r: DoctorReport): string => `${r.findings[0]?.cause}:${r.findings[0]?.severity}:${r.findings[0]?.source}`;
+const first = (r: DoctorReport): string =>
+  `${r.findings[0]?.cause}:${r.findings[0]?.severity}:${r.findings[0]?.source}`;
 const isRoot = process.getuid?.() === 0;
 
 /** `n` clients in turn: each sends a request, reads the answer and closes its end (bounded: 2 s each). */
@@ -39,22 +40,38 @@ async function closeAfterAnswer(port: number, n: number): Promise<void> {
   }
 }
 
-test('gevent pywsgi under 64 fds, idle clients younger than --idle (seed 001): keepalive-leak first, fd-exhaustion as its effect', { timeout: 40_000 }, async (t) => {
+test('gevent pywsgi under 64 fds, idle clients younger than --idle (seed 001): keepalive-leak first, fd-exhaustion as its effect', {
+  timeout: 40_000,
+}, async (t) => {
   const reason = (await checkPythonServers()).gevent;
   if (reason) return t.skip(reason);
   await using dir = await createTempDir('rcgev');
   const app = await spawnPythonApp({ server: 'gevent', dir: dir.path, unixSocket: dir.file('app.sock'), fdLimit: 64 });
   const clients = openIdleClients({ url: app.url, count: 60, rate: 2000 });
   try {
-    await waitFor('the idle clients to fill the fd limit', () => clients.stats.answered >= 50, { timeoutMs: 15_000, intervalMs: 20 });
+    await waitFor('the idle clients to fill the fd limit', () => clients.stats.answered >= 50, {
+      timeoutMs: 15_000,
+      intervalMs: 20,
+    });
     // Default --idle is 10 s: every client here is younger than that.
-    const r = await runCli(['doctor', '--pid', String(app.pid), '--json', '--interval', '300ms', '--no-proxy-discovery']);
+    const r = await runCli([
+      'doctor',
+      '--pid',
+      String(app.pid),
+      '--json',
+      '--interval',
+      '300ms',
+      '--no-proxy-discovery',
+    ]);
     assert.equal(r.code, 1, r.stderr);
     const report = JSON.parse(r.stdout) as DoctorReport;
     assert.equal(first(report), 'keepalive-leak:critical:live');
     const leak = report.findings[0]!;
     assert.deepEqual(leak.causes, ['fd-exhaustion']);
-    assert.match(leak.summary, /^\d+ of the \d+ fds are keep-alive connections with nothing in flight \(Recv-Q 0, Send-Q 0\), whatever their age: they bring pid \d+ to \d+% of its fd limit \(\d+\/64\)$/);
+    assert.match(
+      leak.summary,
+      /^\d+ of the \d+ fds are keep-alive connections with nothing in flight \(Recv-Q 0, Send-Q 0\), whatever their age: they bring pid \d+ to \d+% of its fd limit \(\d+\/64\)$/,
+    );
     assert.match(leak.evidence.join('\n'), /^effect: fd-exhaustion — \d+ of 64 fds in use/m);
     assert.match(leak.evidence.join('\n'), /held at two samples \d+ ms apart/);
     const effect = report.findings.find((f) => f.cause === 'fd-exhaustion');
@@ -66,14 +83,21 @@ test('gevent pywsgi under 64 fds, idle clients younger than --idle (seed 001): k
     const holders = report.facts?.targets[0]?.process?.holders;
     assert.ok((holders?.sockets.unixQuiet ?? 0) >= 40, JSON.stringify(holders));
     const text = await runCli(['doctor', '--pid', String(app.pid), '--interval', '300ms', '--no-proxy-discovery']);
-    assert.match(text.stdout.split('\n')[0]!, new RegExp(`^Most likely: keepalive-leak \\(pid ${app.pid} \\(\\S+\\)\\): \\d+ of the \\d+ fds are keep-alive connections with nothing in flight`));
+    assert.match(
+      text.stdout.split('\n')[0]!,
+      new RegExp(
+        `^Most likely: keepalive-leak \\(pid ${app.pid} \\(\\S+\\)\\): \\d+ of the \\d+ fds are keep-alive connections with nothing in flight`,
+      ),
+    );
   } finally {
     await clients.close();
     await app.close();
   }
 });
 
-test('a CLOSE_WAIT pile (the app never closes what the proxy closed): close-wait-leak first, critical at the fd limit', { timeout: 30_000 }, async () => {
+test('a CLOSE_WAIT pile (the app never closes what the proxy closed): close-wait-leak first, critical at the fd limit', {
+  timeout: 30_000,
+}, async () => {
   const app = await spawnNodeApp({ app: 'close-wait', fixed: false, fdLimit: 64 });
   try {
     // 45 clients each send a request, read the answer and close: the app never closes its end.
@@ -83,7 +107,10 @@ test('a CLOSE_WAIT pile (the app never closes what the proxy closed): close-wait
     assert.equal(r.code, 1, r.stderr);
     const report = JSON.parse(r.stdout) as DoctorReport;
     assert.equal(first(report), 'close-wait-leak:critical:live');
-    assert.match(report.findings[0]!.summary, /^45 of the \d+ fds are sockets in CLOSE_WAIT: the peer closed them and the app never did/);
+    assert.match(
+      report.findings[0]!.summary,
+      /^45 of the \d+ fds are sockets in CLOSE_WAIT: the peer closed them and the app never did/,
+    );
     assert.deepEqual(report.findings.find((f) => f.cause === 'fd-exhaustion')?.causedBy, ['close-wait-leak']);
     assert.equal(report.facts?.targets[0]?.process?.holders?.sockets.tcp.CLOSE_WAIT, 45);
   } finally {
@@ -96,15 +123,23 @@ test('25 CLOSE_WAIT sockets far from the fd limit: close-wait-leak, a warning', 
   try {
     await closeAfterAnswer(app.port, 25);
     await sleep(200);
-    const report = JSON.parse((await runCli(['doctor', '--port', String(app.port), '--json', '--interval', '0', '--no-proxy-discovery'])).stdout) as DoctorReport;
+    const report = JSON.parse(
+      (await runCli(['doctor', '--port', String(app.port), '--json', '--interval', '0', '--no-proxy-discovery']))
+        .stdout,
+    ) as DoctorReport;
     assert.equal(first(report), 'close-wait-leak:warning:live');
-    assert.equal(report.findings[0]!.summary, `25 sockets of pid ${app.pid} wait in CLOSE_WAIT: the peer closed them and the app never did`);
+    assert.equal(
+      report.findings[0]!.summary,
+      `25 sockets of pid ${app.pid} wait in CLOSE_WAIT: the peer closed them and the app never did`,
+    );
   } finally {
     await app.close();
   }
 });
 
-test("the app's own files hold the fds: fd-exhaustion first, with the targets counted", { timeout: 20_000 }, async () => {
+test("the app's own files hold the fds: fd-exhaustion first, with the targets counted", {
+  timeout: 20_000,
+}, async () => {
   const LEAKY = `
 const fs = require('node:fs');
 const kept = [fs.openSync(process.argv[1], 'a')];
@@ -115,23 +150,43 @@ setInterval(() => {}, 1000);
   await using dir = await createTempDir('rcfil');
   const app = await spawnNodeChild<{ nulls: number }>(LEAKY, { fdLimit: 64, args: [dir.file('app.log')] });
   try {
-    const report = JSON.parse((await runCli(['doctor', '--pid', String(app.pid), '--json', '--interval', '0', '--no-proxy-discovery'])).stdout) as DoctorReport;
+    const report = JSON.parse(
+      (await runCli(['doctor', '--pid', String(app.pid), '--json', '--interval', '0', '--no-proxy-discovery'])).stdout,
+    ) as DoctorReport;
     assert.equal(first(report), 'fd-exhaustion:critical:live');
-    assert.match(report.findings[0]!.evidence.join('\n'), new RegExp(`held by the app's own files, pipes and anon inodes \\(\\d+ of \\d+\\): /dev/null × (\\d+), ${dir.file('app.log').replace(/[.]/g, '\\.')} × 1`));
+    assert.match(
+      report.findings[0]!.evidence.join('\n'),
+      new RegExp(
+        `held by the app's own files, pipes and anon inodes \\(\\d+ of \\d+\\): /dev/null × (\\d+), ${dir.file('app.log').replace(/[.]/g, '\\.')} × 1`,
+      ),
+    );
     const nulls = Number(/\/dev\/null × (\d+)/.exec(report.findings[0]!.evidence.join('\n'))?.[1]);
     // The child's stdin ('ignore') is /dev/null too.
-    assert.ok(nulls >= app.info.nulls && nulls <= app.info.nulls + 3, `${nulls} /dev/null counted, ${app.info.nulls} opened`);
+    assert.ok(
+      nulls >= app.info.nulls && nulls <= app.info.nulls + 3,
+      `${nulls} /dev/null counted, ${app.info.nulls} opened`,
+    );
     assert.deepEqual(report.findings[0]!.causedBy, []);
   } finally {
     await app.close();
   }
 });
 
-test('gunicorn sync worker killed at --timeout mid-request behind real nginx without keepalive: upstream-crash first, never keepalive-race', { timeout: 60_000, skip: !findNginx() ? 'nginx not installed' : false }, async (t) => {
+test('gunicorn sync worker killed at --timeout mid-request behind real nginx without keepalive: upstream-crash first, never keepalive-race', {
+  timeout: 60_000,
+  skip: !findNginx() ? 'nginx not installed' : false,
+}, async (t) => {
   const reason = (await checkPythonServers()).gunicorn;
   if (reason) return t.skip(reason);
   await using dir = await createTempDir('rcgun');
-  const app = await spawnPythonApp({ server: 'gunicorn', dir: dir.path, unixSocket: dir.file('app.sock'), workers: 1, workMs: 2000, timeoutS: 1 });
+  const app = await spawnPythonApp({
+    server: 'gunicorn',
+    dir: dir.path,
+    unixSocket: dir.file('app.sock'),
+    workers: 1,
+    workMs: 2000,
+    timeoutS: 1,
+  });
   const proxy = await startProxy({ kind: 'nginx', upstream: app.url, keepalive: 0, readTimeoutMs: 5000 });
   try {
     const statuses = await Promise.all([0, 1].map(async () => (await fetch(`${proxy.url}/`)).status));
@@ -144,11 +199,27 @@ test('gunicorn sync worker killed at --timeout mid-request behind real nginx wit
     assert.equal(report.findings[0]?.cause, 'upstream-crash');
     assert.ok(!report.findings.some((f) => f.cause === 'keepalive-race'), 'no keepalive-race without a pool');
     assert.ok(!report.findings[0]!.alsoConsistentWith.includes('keepalive-race'));
-    assert.match(report.findings[0]!.evidence.join('\n'), /keepalive-race ruled out: no keep-alive pool for badgateway_upstream \(nginx -T of pid \d+\)/);
+    assert.match(
+      report.findings[0]!.evidence.join('\n'),
+      /keepalive-race ruled out: no keep-alive pool for badgateway_upstream \(nginx -T of pid \d+\)/,
+    );
     assert.equal(report.proxyConfigs[0]?.upstreams[0]?.keepalive, 0);
     // With gunicorn's own log the workers' deaths are the evidence.
     await writeFile(dir.file('gunicorn.log'), app.stderr);
-    const withLog = JSON.parse((await runCli(['doctor', '--nginx-error-log', proxy.errorLogPath, '--app-log', dir.file('gunicorn.log'), '--json', '--interval', '0'])).stdout) as DoctorReport;
+    const withLog = JSON.parse(
+      (
+        await runCli([
+          'doctor',
+          '--nginx-error-log',
+          proxy.errorLogPath,
+          '--app-log',
+          dir.file('gunicorn.log'),
+          '--json',
+          '--interval',
+          '0',
+        ])
+      ).stdout,
+    ) as DoctorReport;
     assert.equal(`${withLog.findings[0]?.cause}:${withLog.findings[0]?.severity}`, 'upstream-crash:critical');
     assert.match(withLog.findings[0]!.evidence.join('\n'), /^\d+ × gunicorn WORKER TIMEOUT \(pid \d+/m);
     assert.match(withLog.findings[0]!.evidence.join('\n'), /\[CRITICAL\] WORKER TIMEOUT \(pid:\d+\)/);
@@ -159,7 +230,14 @@ test('gunicorn sync worker killed at --timeout mid-request behind real nginx wit
   }
 });
 
-test('a root-owned 0700 socket behind nginx whose workers run as nobody: socket-permission, live, with the exact fix', { timeout: 40_000, skip: !findNginx() ? 'nginx not installed' : !isRoot ? 'needs root (a root-owned socket, nginx workers as nobody)' : false }, async () => {
+test('a root-owned 0700 socket behind nginx whose workers run as nobody: socket-permission, live, with the exact fix', {
+  timeout: 40_000,
+  skip: !findNginx()
+    ? 'nginx not installed'
+    : !isRoot
+      ? 'needs root (a root-owned socket, nginx workers as nobody)'
+      : false,
+}, async () => {
   // The socket's directory must be searchable by nobody, or the directory is what denies.
   const dir = await createTempDir('rcperm');
   await chmod(dir.path, 0o755);
@@ -180,20 +258,63 @@ test('a root-owned 0700 socket behind nginx whose workers run as nobody: socket-
     const report = JSON.parse(r.stdout) as DoctorReport;
     assert.equal(first(report), 'socket-permission:critical:live');
     const f = report.findings[0]!;
-    assert.equal(f.summary, `the proxy's workers (nobody) cannot connect to unix:${path} (srwx------ root root): every request to it is a 502 (13: Permission denied)`);
-    assert.match(f.evidence.join('\n'), new RegExp(`workers run as nobody \\(uid 65534, gid 65534.*\\), from running nginx workers \\(pid \\d+\\)`));
+    assert.equal(
+      f.summary,
+      `the proxy's workers (nobody) cannot connect to unix:${path} (srwx------ root root): every request to it is a 502 (13: Permission denied)`,
+    );
+    assert.match(
+      f.evidence.join('\n'),
+      new RegExp(`workers run as nobody \\(uid 65534, gid 65534.*\\), from running nginx workers \\(pid \\d+\\)`),
+    );
     assert.match(f.evidence.join('\n'), /no write \(w\) permission for other on the socket/);
-    assert.equal(f.fix[0], `chown :nogroup ${path} && chmod 660 ${path} — and at the app's start: gunicorn --umask 007 --group nogroup (Node: fs.chmod after listen)`);
+    assert.equal(
+      f.fix[0],
+      `chown :nogroup ${path} && chmod 660 ${path} — and at the app's start: gunicorn --umask 007 --group nogroup (Node: fs.chmod after listen)`,
+    );
     // --proxy-user says who the workers are without any nginx; root may.
-    const asRoot = JSON.parse((await runCli(['doctor', '--unix-socket', path, '--json', '--interval', '0', '--no-proxy-discovery', '--proxy-user', 'root'])).stdout) as DoctorReport;
+    const asRoot = JSON.parse(
+      (
+        await runCli([
+          'doctor',
+          '--unix-socket',
+          path,
+          '--json',
+          '--interval',
+          '0',
+          '--no-proxy-discovery',
+          '--proxy-user',
+          'root',
+        ])
+      ).stdout,
+    ) as DoctorReport;
     assert.ok(!asRoot.findings.some((x) => x.cause === 'socket-permission'));
     // 0777 in a directory nobody cannot search: the directory denies.
     await chmod(path, 0o777);
     await chmod(dir.path, 0o700);
-    const inDir = JSON.parse((await runCli(['doctor', '--unix-socket', path, '--json', '--interval', '0', '--no-proxy-discovery', '--proxy-user', 'nobody'])).stdout) as DoctorReport;
+    const inDir = JSON.parse(
+      (
+        await runCli([
+          'doctor',
+          '--unix-socket',
+          path,
+          '--json',
+          '--interval',
+          '0',
+          '--no-proxy-discovery',
+          '--proxy-user',
+          'nobody',
+        ])
+      ).stdout,
+    ) as DoctorReport;
     assert.equal(first(inDir), 'socket-permission:critical:live');
-    assert.match(inDir.findings[0]!.evidence.join('\n'), new RegExp(`no search \\(x\\) permission for other on the directory ${dir.path}`));
-    assert.equal(inDir.findings[0]!.fix[0], `chmod o+x ${dir.path} (or give nobody a group with search permission on it)`);
+    assert.match(
+      inDir.findings[0]!.evidence.join('\n'),
+      new RegExp(`no search \\(x\\) permission for other on the directory ${dir.path}`),
+    );
+    assert.equal(
+      inDir.findings[0]!.fix[0],
+      `chmod o+x ${dir.path} (or give nobody a group with search permission on it)`,
+    );
   } finally {
     await nginx.close();
     await app.close();
@@ -201,18 +322,30 @@ test('a root-owned 0700 socket behind nginx whose workers run as nobody: socket-
   }
 });
 
-test('supplementary groups count, as the kernel counts them: a 0770 socket of a group the worker is in is allowed', { timeout: 20_000, skip: !isRoot ? 'needs root (chown)' : false }, async () => {
+test('supplementary groups count, as the kernel counts them: a 0770 socket of a group the worker is in is allowed', {
+  timeout: 20_000,
+  skip: !isRoot ? 'needs root (chown)' : false,
+}, async () => {
   const { checkSocketAccess } = await import('../../src/doctor/index.js');
   await using dir = await createTempDir('rcgrp');
   await chmod(dir.path, 0o710);
   await chown(dir.path, 0, 4242);
   await mkdir(dir.file('run'), { mode: 0o755 });
   const path = dir.file('run/app.sock');
-  const app = await spawnNodeChild<{ ok: boolean }>(`require('node:net').createServer().listen(process.argv[1], () => console.log('{"ok":true}'))`, { args: [path] });
+  const app = await spawnNodeChild<{ ok: boolean }>(
+    `require('node:net').createServer().listen(process.argv[1], () => console.log('{"ok":true}'))`,
+    { args: [path] },
+  );
   try {
     await chown(path, 0, 4242);
     await chmod(path, 0o770);
-    const db = { userByName: () => undefined, userName: () => undefined, groupByName: () => undefined, groupName: () => undefined, memberOf: () => [] };
+    const db = {
+      userByName: () => undefined,
+      userName: () => undefined,
+      groupByName: () => undefined,
+      groupName: () => undefined,
+      memberOf: () => [],
+    };
     const inGroup = { user: 'w', uid: 5000, gid: 5000, group: null, groups: [4242], from: 'test' };
     assert.equal(checkSocketAccess(path, inGroup, db).allowed, true);
     const notInGroup = { ...inGroup, groups: [] };
@@ -227,22 +360,51 @@ test('supplementary groups count, as the kernel counts them: a 0770 socket of a 
   }
 });
 
-test('--follow catches a 2 s burst against backlog 16 behind real nginx, with the queue at the moment of the error', { timeout: 60_000, skip: !findNginx() ? 'nginx not installed' : false }, async (t) => {
+test('--follow catches a 2 s burst against backlog 16 behind real nginx, with the queue at the moment of the error', {
+  timeout: 60_000,
+  skip: !findNginx() ? 'nginx not installed' : false,
+}, async (t) => {
   const reason = (await checkPythonServers()).gunicorn;
   if (reason) return t.skip(reason);
   await using dir = await createTempDir('rcfol');
-  const app = await spawnPythonApp({ server: 'gunicorn', dir: dir.path, unixSocket: dir.file('app.sock'), workers: 1, backlog: 16, workMs: 20 });
+  const app = await spawnPythonApp({
+    server: 'gunicorn',
+    dir: dir.path,
+    unixSocket: dir.file('app.sock'),
+    workers: 1,
+    backlog: 16,
+    workMs: 20,
+  });
   const proxy = await startProxy({ kind: 'nginx', upstream: app.url, keepalive: 0, readTimeoutMs: 5000 });
-  const follow = startCli(['doctor', '--follow', '--nginx-error-log', proxy.errorLogPath, '--json', '--close-after', '1s']);
+  const follow = startCli([
+    'doctor',
+    '--follow',
+    '--nginx-error-log',
+    proxy.errorLogPath,
+    '--json',
+    '--close-after',
+    '1s',
+  ]);
   try {
     await follow.waitForLine(/"following /, 20_000);
-    const load = await runLoad({ url: `${proxy.url}/`, rate: 150, durationMs: 2000, timeoutMs: 8000, keepAlive: false });
+    const load = await runLoad({
+      url: `${proxy.url}/`,
+      rate: 150,
+      durationMs: 2000,
+      timeoutMs: 8000,
+      keepAlive: false,
+    });
     assert.ok((load.statusCodes['502'] ?? 0) > 0, JSON.stringify(load.statusCodes));
     await follow.waitForLine(/"event":"closed"/, 15_000);
     const exit = await follow.stop('SIGINT');
     assert.equal(exit.code, 1, follow.stderr);
-    const events = follow.stdout.trim().split('\n').map((l) => JSON.parse(l) as FollowEvent);
-    const closed = events.filter((e) => e.event === 'closed').map((e) => (e as Extract<FollowEvent, { event: 'closed' }>).incident);
+    const events = follow.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as FollowEvent);
+    const closed = events
+      .filter((e) => e.event === 'closed')
+      .map((e) => (e as Extract<FollowEvent, { event: 'closed' }>).incident);
     const burst = closed.find((i) => i.cause === 'backlog-overflow-unix');
     assert.ok(burst, JSON.stringify(closed.map((i) => i.cause)));
     assert.equal(burst.upstream, `unix:${app.unixSocket}`);

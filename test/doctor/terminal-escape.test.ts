@@ -16,7 +16,10 @@ const line = (n: number): string =>
   `server: localhost, request: "${HOSTILE}", upstream: "http://127.0.0.1:1/\x1b[2J", host: "a\u202eexe.txt"`;
 
 test('escapeForTerminal: C0 (but newline), DEL, C1 and bidi overrides become visible escapes', () => {
-  assert.equal(escapeForTerminal('a\x1b[31mb\x07c\x9bd\u202ee\tf\ng\x7f'), 'a\\x1B[31mb\\x07c\\x9Bd\\u{202E}e\\x09f\ng\\x7F');
+  assert.equal(
+    escapeForTerminal('a\x1b[31mb\x07c\x9bd\u202ee\tf\ng\x7f'),
+    'a\\x1B[31mb\\x07c\\x9Bd\\u{202E}e\\x09f\ng\\x7F',
+  );
   assert.equal(escapeForTerminal('plain — text ✓'), 'plain — text ✓');
 });
 

@@ -140,7 +140,9 @@ test('hono on @hono/node-server: shed and pass through', { timeout: 10_000 }, as
   }
 });
 
-test('hono without node bindings (app.request): shed and pass through, released when next() settles', { timeout: 10_000 }, async () => {
+test('hono without node bindings (app.request): shed and pass through, released when next() settles', {
+  timeout: 10_000,
+}, async () => {
   const guard = createGuard({ maxConcurrency: 1 });
   const g = gate();
   const app = new Hono();

@@ -56,9 +56,18 @@ test('resolveGuardOptions: defaults in one object, bad values named', () => {
     code: 'BG_BAD_OPTION',
     message: 'maxFdRatio: 1.5 is not valid (expected a ratio from 0 to 1, 0 = off)',
   });
-  assert.throws(() => resolveGuardOptions({ maxConcurrency: -1 }), { code: 'BG_BAD_OPTION', message: /^maxConcurrency: -1 / });
-  assert.throws(() => resolveGuardOptions({ sampleIntervalMs: 0 }), { code: 'BG_BAD_OPTION', message: /^sampleIntervalMs: 0 .*≥ 10/ });
-  assert.throws(() => resolveGuardOptions({ onShed: 'x' as never }), { code: 'BG_BAD_OPTION', message: /^onShed: "string"/ });
+  assert.throws(() => resolveGuardOptions({ maxConcurrency: -1 }), {
+    code: 'BG_BAD_OPTION',
+    message: /^maxConcurrency: -1 /,
+  });
+  assert.throws(() => resolveGuardOptions({ sampleIntervalMs: 0 }), {
+    code: 'BG_BAD_OPTION',
+    message: /^sampleIntervalMs: 0 .*≥ 10/,
+  });
+  assert.throws(() => resolveGuardOptions({ onShed: 'x' as never }), {
+    code: 'BG_BAD_OPTION',
+    message: /^onShed: "string"/,
+  });
 });
 
 test('metrics: fds and limit read from /proc/self at start', () => {
@@ -76,7 +85,9 @@ test('metrics: fds and limit read from /proc/self at start', () => {
   }
 });
 
-test('sample(): the fd count follows opens and closes exactly, from /proc (st_size on Linux 6.2+) and from a listed stand-in dir', { timeout: 10_000 }, async () => {
+test('sample(): the fd count follows opens and closes exactly, from /proc (st_size on Linux 6.2+) and from a listed stand-in dir', {
+  timeout: 10_000,
+}, async () => {
   const guard = createGuard({ sampleIntervalMs: 60_000 });
   const fds: number[] = [];
   try {
@@ -109,7 +120,9 @@ test('sample(): the fd count follows opens and closes exactly, from /proc (st_si
   }
 });
 
-test('fd rule: protect() sheds with 503 before the app runs, onShed gets reason and request, skip exempts', { timeout: 10_000 }, async () => {
+test('fd rule: protect() sheds with 503 before the app runs, onShed gets reason and request, skip exempts', {
+  timeout: 10_000,
+}, async () => {
   const shed: Array<[ShedReason, string | undefined]> = [];
   const guard = createGuard({
     maxFdRatio: 1e-9, // any open fd is over it
@@ -144,7 +157,9 @@ test('fd rule: protect() sheds with 503 before the app runs, onShed gets reason 
   }
 });
 
-test('a skip that throws never crashes the host: the request is shed as usual, onError gets the error once', { timeout: 10_000 }, async () => {
+test('a skip that throws never crashes the host: the request is shed as usual, onError gets the error once', {
+  timeout: 10_000,
+}, async () => {
   const errors: Array<[string, string]> = [];
   const guard = createGuard({
     maxFdRatio: 1e-9, // shedding everything
@@ -225,7 +240,9 @@ test('wrap(): concurrency rule counts in-flight requests until the response clos
   }
 });
 
-test('event-loop rule: a blocked loop is seen in the next timers phase, before queued I/O, and clears after', { timeout: 10_000 }, async () => {
+test('event-loop rule: a blocked loop is seen in the next timers phase, before queued I/O, and clears after', {
+  timeout: 10_000,
+}, async () => {
   const guard = createGuard({ maxEventLoopDelayMs: 100, sampleIntervalMs: 50, maxFdRatio: 0 });
   try {
     assert.equal(guard.evaluate(), undefined);
@@ -284,17 +301,23 @@ test('no /proc (macOS): fd rules off with one debug line, other rules still work
   assert.match(lines[0]!, /BADGATEWAY \d+: guard: fd rules off: cannot read \/nonexistent\/proc\/fd \(ENOENT/);
 });
 
-test('reaper: closes kept-alive idle sockets oldest first when the fd estimate crosses reapFdRatio, never a busy one', { timeout: 10_000 }, async () => {
+test('reaper: closes kept-alive idle sockets oldest first when the fd estimate crosses reapFdRatio, never a busy one', {
+  timeout: 10_000,
+}, async () => {
   // A stand-in /proc/self with 75 of 100 fds in use: exact numbers in-process. The real /proc
   // case is in reliability.test.ts.
   const dir = await createTempDir('bg-guard-');
   mkdirSync(dir.file('fd'));
   for (let i = 0; i < 76; i++) writeFileSync(dir.file(`fd/${i}`), ''); // 76 entries = 75 + readdir's own
-  writeFileSync(dir.file('limits'), 'Limit                     Soft Limit           Hard Limit           Units\nMax open files            100                  100                  files\n');
+  writeFileSync(
+    dir.file('limits'),
+    'Limit                     Soft Limit           Hard Limit           Units\nMax open files            100                  100                  files\n',
+  );
   const guard = createGuard({ procDir: dir.path, reapFdRatio: 0.8, maxFdRatio: 0.95, sampleIntervalMs: 60_000 });
   let holding = false;
   const server = createServer((req, res) => {
-    if (req.url === '/hold') holding = true; // never answered: busy until the client goes
+    if (req.url === '/hold')
+      holding = true; // never answered: busy until the client goes
     else res.end('ok');
   });
   server.keepAliveTimeout = 0; // the leak
@@ -315,7 +338,11 @@ test('reaper: closes kept-alive idle sockets oldest first when the fd estimate c
     // (clients 1–3; /hold is older but busy) → 77. Clients 5, 6 → 79; client 7 → 80: clients
     // 4–6 go → 77; client 8 → 78.
     // The reaper closed them at accept time; the clients see it when the close reaches them.
-    await waitFor('six reaped clients to see their close', () => clients.filter((c) => c.socket.destroyed).length >= 6, { intervalMs: 5 });
+    await waitFor(
+      'six reaped clients to see their close',
+      () => clients.filter((c) => c.socket.destroyed).length >= 6,
+      { intervalMs: 5 },
+    );
     assert.equal(hold.socket.destroyed, false);
     assert.deepEqual(
       clients.map((c) => c.socket.destroyed),
@@ -337,36 +364,65 @@ test('reaper: closes kept-alive idle sockets oldest first when the fd estimate c
 test('hardenServer: keepAlive above the proxy idle timeout, headers above keepAlive, no warnings', () => {
   const server = createServer();
   const result = hardenServer(server, { proxyIdleTimeoutMs: 60_000 });
-  assert.deepEqual(result, { keepAliveTimeoutMs: 61_000, headersTimeoutMs: 62_000, requestTimeoutMs: 300_000, warnings: [] });
+  assert.deepEqual(result, {
+    keepAliveTimeoutMs: 61_000,
+    headersTimeoutMs: 62_000,
+    requestTimeoutMs: 300_000,
+    warnings: [],
+  });
   assert.equal(server.keepAliveTimeout, 61_000);
   assert.equal(server.headersTimeout, 62_000);
   assert.equal(server.requestTimeout, 300_000);
   const short = hardenServer(createServer(), { proxyIdleTimeoutMs: 500 });
-  assert.deepEqual(short, { keepAliveTimeoutMs: 1500, headersTimeoutMs: 2500, requestTimeoutMs: 300_000, warnings: [] });
+  assert.deepEqual(short, {
+    keepAliveTimeoutMs: 1500,
+    headersTimeoutMs: 2500,
+    requestTimeoutMs: 300_000,
+    warnings: [],
+  });
 });
 
 test('hardenServer warns about the keep-alive race and leak (onWarning, or process warnings)', async () => {
   const seen: TimeoutWarning[] = [];
-  const race = hardenServer(createServer(), { proxyIdleTimeoutMs: 60_000, keepAliveTimeoutMs: 5000, onWarning: (w) => seen.push(w) });
-  assert.deepEqual(race.warnings.map((w) => w.code), [TIMEOUT_WARNINGS.KEEPALIVE_RACE]);
+  const race = hardenServer(createServer(), {
+    proxyIdleTimeoutMs: 60_000,
+    keepAliveTimeoutMs: 5000,
+    onWarning: (w) => seen.push(w),
+  });
+  assert.deepEqual(
+    race.warnings.map((w) => w.code),
+    [TIMEOUT_WARNINGS.KEEPALIVE_RACE],
+  );
   assert.deepEqual(seen, race.warnings);
   assert.match(seen[0]!.message, /^keepAliveTimeout 5000 ms ≤ proxy idle timeout 60000 ms/);
 
   const warned = once(process, 'warning') as Promise<[Error & { code: string }]>;
   const leak = hardenServer(createServer(), { keepAliveTimeoutMs: 0 });
-  assert.deepEqual(leak.warnings.map((w) => w.code), [TIMEOUT_WARNINGS.KEEPALIVE_LEAK]);
+  assert.deepEqual(
+    leak.warnings.map((w) => w.code),
+    [TIMEOUT_WARNINGS.KEEPALIVE_LEAK],
+  );
   const [warning] = await warned;
   assert.equal(warning.code, 'BG_GUARD_KEEPALIVE_LEAK');
 });
 
 test('checkServerTimeouts: Node defaults behind a 60 s proxy are the race', () => {
   const node = createServer();
-  const timeouts = { keepAliveTimeoutMs: node.keepAliveTimeout, headersTimeoutMs: node.headersTimeout, requestTimeoutMs: node.requestTimeout };
+  const timeouts = {
+    keepAliveTimeoutMs: node.keepAliveTimeout,
+    headersTimeoutMs: node.headersTimeout,
+    requestTimeoutMs: node.requestTimeout,
+  };
   assert.deepEqual(timeouts, { keepAliveTimeoutMs: 5000, headersTimeoutMs: 60_000, requestTimeoutMs: 300_000 });
-  assert.deepEqual(checkServerTimeouts(timeouts, { proxyIdleTimeoutMs: 60_000 }).map((w) => w.code), ['BG_GUARD_KEEPALIVE_RACE']);
+  assert.deepEqual(
+    checkServerTimeouts(timeouts, { proxyIdleTimeoutMs: 60_000 }).map((w) => w.code),
+    ['BG_GUARD_KEEPALIVE_RACE'],
+  );
   assert.deepEqual(checkServerTimeouts(timeouts, { proxyIdleTimeoutMs: 4000 }), []);
   assert.deepEqual(
-    checkServerTimeouts({ keepAliveTimeoutMs: 65_000, headersTimeoutMs: 60_000, requestTimeoutMs: 0 }).map((w) => w.code),
+    checkServerTimeouts({ keepAliveTimeoutMs: 65_000, headersTimeoutMs: 60_000, requestTimeoutMs: 0 }).map(
+      (w) => w.code,
+    ),
     ['BG_GUARD_HEADERS_TIMEOUT', 'BG_GUARD_REQUEST_TIMEOUT'],
   );
 });

@@ -20,7 +20,9 @@ export async function spawnFixture(config: FixtureConfig, { fdLimit }: { fdLimit
   const args = [FIXTURE, JSON.stringify(config)];
   // prlimit sets the limit and execs node: the child's pid is node's.
   const child = fdLimit
-    ? spawn('prlimit', [`--nofile=${fdLimit}:${fdLimit}`, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    ? spawn('prlimit', [`--nofile=${fdLimit}:${fdLimit}`, process.execPath, ...args], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
     : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));

@@ -23,7 +23,9 @@ async function metrics(url: string): Promise<GuardMetrics> {
   return JSON.parse(r.body!) as GuardMetrics;
 }
 
-test('guarded demo app (badgateway app --fd-limit 128 --guard) leaking fds: 503 + Retry-After (never a reset), 200 after /cleanup', { timeout: 20_000 }, async () => {
+test('guarded demo app (badgateway app --fd-limit 128 --guard) leaking fds: 503 + Retry-After (never a reset), 200 after /cleanup', {
+  timeout: 20_000,
+}, async () => {
   const app = await spawnDemoApp({ port: 0, fdLimit: 128, guard: true });
   try {
     assert.equal((await get(app.url)).status, 200);
@@ -89,7 +91,9 @@ async function flood(port: number, n: number, batch = 8): Promise<{ clients: Raw
   return { clients, ok, shed };
 }
 
-test('10× the fd limit in idle keep-alive sockets: a fresh client is answered with the reaper, not without', { timeout: 30_000 }, async (t) => {
+test('10× the fd limit in idle keep-alive sockets: a fresh client is answered with the reaper, not without', {
+  timeout: 30_000,
+}, async (t) => {
   const FD_LIMIT = 64;
   const config = { keepAliveTimeoutMs: 0 }; // the keep-alive leak: idle sockets never time out
   // Without the guard: idle sockets fill every fd; the fresh client gets no answer.
@@ -107,26 +111,36 @@ test('10× the fd limit in idle keep-alive sockets: a fresh client is answered w
     await bare.close();
   }
 
-  const guarded = await spawnFixture({ ...config, guard: { maxFdRatio: 0.9, reapFdRatio: 0.8, sampleIntervalMs: 50 } }, { fdLimit: FD_LIMIT });
+  const guarded = await spawnFixture(
+    { ...config, guard: { maxFdRatio: 0.9, reapFdRatio: 0.8, sampleIntervalMs: 50 } },
+    { fdLimit: FD_LIMIT },
+  );
   let guardedFlood: Awaited<ReturnType<typeof flood>> | undefined;
   try {
     guardedFlood = await flood(guarded.port, FD_LIMIT * 10);
     const fresh = await Promise.all(Array.from({ length: 5 }, () => get(guarded.url, { timeoutMs: 2000 })));
     assert.deepEqual(tally(fresh), { '200': 5 });
     const m = await metrics(guarded.url);
-    t.diagnostic(`guarded: ${guardedFlood.ok} served, ${guardedFlood.shed} shed, ${m.reapedTotal} idle sockets reaped, fresh clients: 5 × 200`);
+    t.diagnostic(
+      `guarded: ${guardedFlood.ok} served, ${guardedFlood.shed} shed, ${m.reapedTotal} idle sockets reaped, fresh clients: 5 × 200`,
+    );
     assert.ok(m.reapedTotal > 0, `reaped ${m.reapedTotal}`);
     assert.ok(m.fdsOpen! < FD_LIMIT * 0.9, `fds open ${m.fdsOpen}`);
     // The reaper closes the oldest idle sockets as new ones arrive: (almost) every flood client
     // was served, where the unguarded server stopped at its fd limit.
-    assert.ok(guardedFlood.ok > FD_LIMIT * 5, `guarded served ${guardedFlood.ok} (${guardedFlood.shed} shed), bare ${bareFlood.ok}`);
+    assert.ok(
+      guardedFlood.ok > FD_LIMIT * 5,
+      `guarded served ${guardedFlood.ok} (${guardedFlood.shed} shed), bare ${bareFlood.ok}`,
+    );
   } finally {
     for (const c of guardedFlood?.clients ?? []) c.socket.destroy();
     await guarded.close();
   }
 });
 
-test('slowloris past the fd limit: others keep getting answers, trickling sockets are reaped or timed out', { timeout: 20_000 }, async () => {
+test('slowloris past the fd limit: others keep getting answers, trickling sockets are reaped or timed out', {
+  timeout: 20_000,
+}, async () => {
   const app = await spawnFixture(
     {
       guard: { maxFdRatio: 0.9, reapFdRatio: 0.8, sampleIntervalMs: 50 },
@@ -157,7 +171,10 @@ test('slowloris past the fd limit: others keep getting answers, trickling socket
     }
     assert.deepEqual(tally(during), { '200': 15 });
     // headersTimeout (2.5 s) ends whatever the reaper left.
-    const settled = await Promise.race([Promise.all(slow.map((c) => c.closed)).then(() => true), sleep(6000).then(() => false)]);
+    const settled = await Promise.race([
+      Promise.all(slow.map((c) => c.closed)).then(() => true),
+      sleep(6000).then(() => false),
+    ]);
     assert.ok(settled, `${slow.filter((c) => !c.socket.destroyed).length} slowloris sockets still open`);
     const timedOut = slow.filter((c) => c.received().startsWith('HTTP/1.1 408')).length;
     const m = await metrics(app.url);
@@ -171,7 +188,9 @@ test('slowloris past the fd limit: others keep getting answers, trickling socket
   }
 });
 
-test('blocked event loop: requests queued during the block are shed with 503, then 200 again', { timeout: 20_000 }, async (t) => {
+test('blocked event loop: requests queued during the block are shed with 503, then 200 again', {
+  timeout: 20_000,
+}, async (t) => {
   const app = await spawnFixture({ guard: { maxEventLoopDelayMs: 200, sampleIntervalMs: 50 } });
   try {
     assert.equal((await get(app.url)).status, 200);
@@ -182,7 +201,11 @@ test('blocked event loop: requests queued during the block are shed with 503, th
     // Queued behind the block: shed, never reset or timed out. (On a busy machine a request can
     // arrive after the block and its sample window and be served: 200 is an answer too.)
     const counts = tally(queued);
-    assert.deepEqual(Object.keys(counts).filter((k) => k !== '503' && k !== '200'), [], JSON.stringify(counts));
+    assert.deepEqual(
+      Object.keys(counts).filter((k) => k !== '503' && k !== '200'),
+      [],
+      JSON.stringify(counts),
+    );
     assert.ok((counts['503'] ?? 0) >= 1, JSON.stringify(counts));
     t.diagnostic(`queued behind a 1.2 s block: ${JSON.stringify(counts)}`);
     assert.equal(queued.find((r) => r.status === 503)!.body, 'Service Unavailable (overloaded: eventLoopDelay)\n');

@@ -40,10 +40,16 @@ test('reapIdle: kept-alive sockets idle the longest go first; busy and reaped on
   serve(sockets[5]!)();
   assert.equal(tracker.idle, 9);
   assert.equal(tracker.reapIdle(3), 3);
-  assert.deepEqual(sockets.map((s) => s.destroyed), [true, true, false, true, false, false, false, false, false, false]);
+  assert.deepEqual(
+    sockets.map((s) => s.destroyed),
+    [true, true, false, true, false, false, false, false, false, false],
+  );
   assert.equal(tracker.reapIdle(5), 5);
   // 4, 6, 7, 8, 9 went; 5 (idle most recently) and 2 (busy) stay.
-  assert.deepEqual(sockets.filter((s) => !s.destroyed).map((s) => s.id), [2, 5]);
+  assert.deepEqual(
+    sockets.filter((s) => !s.destroyed).map((s) => s.id),
+    [2, 5],
+  );
   end2();
   assert.equal(tracker.reapIdle(10), 2, 'then 5, then 2 (idle last)');
   assert.equal(tracker.tracked, 0);
@@ -59,7 +65,10 @@ test('reapIdle: fresh sockets go only after the grace, oldest first; the one bei
   const young = new FakeSocket(3);
   server.emit('connection', young);
   assert.equal(tracker.reapIdle(5, young as unknown as Socket), 2);
-  assert.deepEqual([...old, young].map((s) => s.destroyed), [true, true, false]);
+  assert.deepEqual(
+    [...old, young].map((s) => s.destroyed),
+    [true, true, false],
+  );
 });
 
 test('20,000 busy sockets after 200,000 requests: a reap with nothing idle finds nothing, then all 20,000 go in one call', () => {

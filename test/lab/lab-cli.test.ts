@@ -11,18 +11,30 @@ import { BIN, runCli } from '../../src/testing/index.js';
 
 /** What the proxy must log in each fail phase: the message of the cause's line, as nginx writes it. */
 const EXPECTED_LINE: Record<string, RegExp> = {
-  'fd-exhaustion/node': /^(?:recv\(\) failed \(104: Connection reset by peer\)|upstream prematurely closed connection) while reading response header from upstream$/,
-  'fd-exhaustion/uvicorn': /^upstream timed out \(110: Connection timed out\) while (?:reading response header from|connecting to) upstream$/,
-  'keepalive-leak/node': /^(?:recv\(\) failed \(104: Connection reset by peer\)|upstream prematurely closed connection) while reading response header from upstream$/,
-  'keepalive-leak/gevent': /^upstream timed out \(110: Connection timed out\) while (?:reading response header from|connecting to) upstream$/,
-  'backlog-overflow-unix/node': /^connect\(\) to unix:\/tmp\/bg-lab-\w+\/\d+\/fail\.sock failed \(11: Resource temporarily unavailable\) while connecting to upstream$/,
-  'backlog-overflow-unix/gunicorn': /^connect\(\) to unix:\/tmp\/bg-lab-\w+\/\d+\/fail\.sock failed \(11: Resource temporarily unavailable\) while connecting to upstream$/,
-  'backlog-overflow-tcp/node': /^upstream timed out \(110: Connection timed out\) while (?:connecting to|reading response header from) upstream$/,
-  'keepalive-race/node': /^(?:upstream prematurely closed connection while reading response header from upstream|recv\(\) failed \(104: Connection reset by peer\) while reading response header from upstream|writev\(\) failed \(32: Broken pipe\) while sending request to upstream)$/,
-  'slow-upstream/node': /^upstream timed out \(110: Connection timed out\) while reading response header from upstream$/,
-  'upstream-down/node': /^connect\(\) to unix:\/tmp\/bg-lab-\w+\/\d+\/app\.sock failed \(111: Connection refused\) while connecting to upstream$/,
-  'close-wait-leak/node': /^(?:recv\(\) failed \(104: Connection reset by peer\)|upstream prematurely closed connection) while reading response header from upstream$/,
-  'worker-timeout/node': /^(?:upstream prematurely closed connection|recv\(\) failed \(104: Connection reset by peer\)) while reading response header from upstream$/,
+  'fd-exhaustion/node':
+    /^(?:recv\(\) failed \(104: Connection reset by peer\)|upstream prematurely closed connection) while reading response header from upstream$/,
+  'fd-exhaustion/uvicorn':
+    /^upstream timed out \(110: Connection timed out\) while (?:reading response header from|connecting to) upstream$/,
+  'keepalive-leak/node':
+    /^(?:recv\(\) failed \(104: Connection reset by peer\)|upstream prematurely closed connection) while reading response header from upstream$/,
+  'keepalive-leak/gevent':
+    /^upstream timed out \(110: Connection timed out\) while (?:reading response header from|connecting to) upstream$/,
+  'backlog-overflow-unix/node':
+    /^connect\(\) to unix:\/tmp\/bg-lab-\w+\/\d+\/fail\.sock failed \(11: Resource temporarily unavailable\) while connecting to upstream$/,
+  'backlog-overflow-unix/gunicorn':
+    /^connect\(\) to unix:\/tmp\/bg-lab-\w+\/\d+\/fail\.sock failed \(11: Resource temporarily unavailable\) while connecting to upstream$/,
+  'backlog-overflow-tcp/node':
+    /^upstream timed out \(110: Connection timed out\) while (?:connecting to|reading response header from) upstream$/,
+  'keepalive-race/node':
+    /^(?:upstream prematurely closed connection while reading response header from upstream|recv\(\) failed \(104: Connection reset by peer\) while reading response header from upstream|writev\(\) failed \(32: Broken pipe\) while sending request to upstream)$/,
+  'slow-upstream/node':
+    /^upstream timed out \(110: Connection timed out\) while reading response header from upstream$/,
+  'upstream-down/node':
+    /^connect\(\) to unix:\/tmp\/bg-lab-\w+\/\d+\/app\.sock failed \(111: Connection refused\) while connecting to upstream$/,
+  'close-wait-leak/node':
+    /^(?:recv\(\) failed \(104: Connection reset by peer\)|upstream prematurely closed connection) while reading response header from upstream$/,
+  'worker-timeout/node':
+    /^(?:upstream prematurely closed connection|recv\(\) failed \(104: Connection reset by peer\)) while reading response header from upstream$/,
   'worker-timeout/gunicorn': /^upstream prematurely closed connection while reading response header from upstream$/,
 };
 
@@ -54,14 +66,20 @@ function assertVerdicts(report: LabReport, proxy: string, expectedRuns: string[]
     assert.ok(s.verdict.fail.ok, `${key} fail phase: ${s.verdict.fail.reason}`);
     assert.ok(s.verdict.fix.ok, `${key} fix phase: ${s.verdict.fix.reason}`);
     const fail = s.phases.fail;
-    assert.ok((fail.client.statusCodes[EXPECTED_STATUS[key]!] ?? 0) > 0, `${key}: the client saw ${EXPECTED_STATUS[key]} (${JSON.stringify(fail.client.statusCodes)})`);
+    assert.ok(
+      (fail.client.statusCodes[EXPECTED_STATUS[key]!] ?? 0) > 0,
+      `${key}: the client saw ${EXPECTED_STATUS[key]} (${JSON.stringify(fail.client.statusCodes)})`,
+    );
     const line = fail.proxyLog.classified.find((l) => l.matchesCause);
     assert.ok(line, `${key}: a classified line of the cause`);
     const message = line.line.replace(/^\S+ \S+ \[\w+\] \d+#\d+: (?:\*\d+ )?/, '').replace(/, client: .*$/, '');
     assert.match(message, EXPECTED_LINE[key]!, key);
     if (key === 'keepalive-race/node') {
       // The race is provoked and measured, never faked: the server counts the closes the proxy's reuses met.
-      const m = /(\d+) requests reused an idle keep-alive connection, (\d+) of them met the close \(hit rate (\d+)%\)/.exec(fail.notes.join('\n'));
+      const m =
+        /(\d+) requests reused an idle keep-alive connection, (\d+) of them met the close \(hit rate (\d+)%\)/.exec(
+          fail.notes.join('\n'),
+        );
       assert.ok(m, fail.notes.join('\n'));
       assert.ok(Number(m[2]) >= (fail.client.statusCodes['502'] ?? 0), 'every 502 is a close the server made');
       assert.match(s.phases.fix!.notes.join('\n'), / 0 of them met the close \(hit rate 0%\)/);
@@ -74,9 +92,16 @@ function assertVerdicts(report: LabReport, proxy: string, expectedRuns: string[]
     // doctor ran on the upstream and the proxy log of both phases, and in the fail phase its FIRST
     // finding is the scenario's cause (the DOCTOR NAMES IT column's `yes`).
     for (const phase of [fail, fix]) {
-      assert.ok(phase.doctor && phase.doctor.error === undefined, `${key} ${phase.name}: doctor ran (${phase.doctor?.error})`);
+      assert.ok(
+        phase.doctor && phase.doctor.error === undefined,
+        `${key} ${phase.name}: doctor ran (${phase.doctor?.error})`,
+      );
     }
-    assert.equal(fail.doctor!.causes[0], s.causeId, `${key}: doctor's first finding (${fail.doctor!.causes.join(', ')})`);
+    assert.equal(
+      fail.doctor!.causes[0],
+      s.causeId,
+      `${key}: doctor's first finding (${fail.doctor!.causes.join(', ')})`,
+    );
   }
   assert.equal(report.ok, true);
 }
@@ -93,7 +118,9 @@ const NODE_RUNS = [
   'worker-timeout/node',
 ];
 
-test('badgateway lab --app node on a machine without nginx: falls back to the built-in proxy, every verdict holds and each fail phase logs the cause\'s line', { timeout: 180_000 }, async () => {
+test("badgateway lab --app node on a machine without nginx: falls back to the built-in proxy, every verdict holds and each fail phase logs the cause's line", {
+  timeout: 180_000,
+}, async () => {
   // BADGATEWAY_NGINX='' hides nginx from findNginx(), as on a fresh machine where `npm install &&
   // npx badgateway lab` must still work; no --proxy, so the default (auto) has to choose.
   const r = await runCli(['lab', '--app', 'node', '--json'], { timeoutMs: 170_000, env: { BADGATEWAY_NGINX: '' } });
@@ -103,7 +130,9 @@ test('badgateway lab --app node on a machine without nginx: falls back to the bu
   assert.equal(r.code, 0);
 });
 
-test('badgateway lab --proxy nginx: every scenario and the three seeds on Debian\'s Python servers, plus the HTML report in Chromium', { timeout: 240_000 }, async (t) => {
+test("badgateway lab --proxy nginx: every scenario and the three seeds on Debian's Python servers, plus the HTML report in Chromium", {
+  timeout: 240_000,
+}, async (t) => {
   if (!which('nginx')) {
     t.skip('nginx is not installed (apt-get install nginx-light; .ci/run does)');
     return;
@@ -128,7 +157,11 @@ test('badgateway lab --proxy nginx: every scenario and the three seeds on Debian
   assertVerdicts(report, 'nginx', expected);
   for (const seed of seeds) {
     // A seed is skipped only with its reason (a missing Python server), never faked.
-    if (skipped.has(seed)) assert.match(report.skipped.find((s) => `${s.id}/${s.upstream}` === seed)!.reason, /cannot import|prlimit|not found/);
+    if (skipped.has(seed))
+      assert.match(
+        report.skipped.find((s) => `${s.id}/${s.upstream}` === seed)!.reason,
+        /cannot import|prlimit|not found/,
+      );
   }
   assert.equal(r.code, 0);
 
@@ -142,7 +175,16 @@ test('badgateway lab --proxy nginx: every scenario and the three seeds on Debian
   const { chromium: launcher } = await import('playwright-core');
   const browser = await launcher.launch({
     executablePath: chromium,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
   try {
     const page = await browser.newPage();
@@ -163,11 +205,17 @@ test('badgateway lab --proxy nginx: every scenario and the three seeds on Debian
   }
 });
 
-test('Ctrl-C in the middle of a scenario: the report says interrupted, no child process or temp dir is left', { timeout: 60_000 }, async () => {
-  const child = spawn(process.execPath, [BIN, 'lab', 'backlog-overflow-tcp', 'slow-upstream', '--proxy', 'builtin', '--json'], {
-    env: { ...process.env, NODE_DEBUG: 'badgateway' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+test('Ctrl-C in the middle of a scenario: the report says interrupted, no child process or temp dir is left', {
+  timeout: 60_000,
+}, async () => {
+  const child = spawn(
+    process.execPath,
+    [BIN, 'lab', 'backlog-overflow-tcp', 'slow-upstream', '--proxy', 'builtin', '--json'],
+    {
+      env: { ...process.env, NODE_DEBUG: 'badgateway' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -231,7 +279,9 @@ function alive(pid: number): boolean {
   }
 }
 
-test('SIGKILL in the middle of a scenario (no handler of ours runs): no child process or temp dir outlives the lab', { timeout: 60_000 }, async (t) => {
+test('SIGKILL in the middle of a scenario (no handler of ours runs): no child process or temp dir outlives the lab', {
+  timeout: 60_000,
+}, async (t) => {
   // nginx dies by its parent-death signal, the demo app and gunicorn by their stdin watchdogs, the
   // temp dirs by their reapers. A private TMPDIR makes "nothing left" exact despite parallel tests.
   await using tmp = await createTempDir('kill');
@@ -248,12 +298,26 @@ test('SIGKILL in the middle of a scenario (no handler of ours runs): no child pr
   const pids = liveDescendants(child.pid!);
   const dirs = readdirSync(tmp.path);
   t.diagnostic(`killing the lab with ${pids.length} descendants and temp dirs ${dirs.join(' ')}`);
-  assert.ok(dirs.some((d) => d.startsWith('bg-lab-')), dirs.join(' '));
-  if (proxy === 'nginx') assert.ok(dirs.some((d) => d.startsWith('bg-nginx-')), dirs.join(' '));
-  assert.ok(pids.length >= (proxy === 'nginx' ? 5 : 2), `lab reapers + upstream (+ nginx master and worker): ${pids.join(' ')}`);
+  assert.ok(
+    dirs.some((d) => d.startsWith('bg-lab-')),
+    dirs.join(' '),
+  );
+  if (proxy === 'nginx')
+    assert.ok(
+      dirs.some((d) => d.startsWith('bg-nginx-')),
+      dirs.join(' '),
+    );
+  assert.ok(
+    pids.length >= (proxy === 'nginx' ? 5 : 2),
+    `lab reapers + upstream (+ nginx master and worker): ${pids.join(' ')}`,
+  );
   child.kill('SIGKILL');
   assert.equal(await exited, 'SIGKILL');
-  await waitFor('every descendant to end and every temp dir to go', () => pids.every((pid) => !alive(pid)) && readdirSync(tmp.path).length === 0, { timeoutMs: 15_000 });
+  await waitFor(
+    'every descendant to end and every temp dir to go',
+    () => pids.every((pid) => !alive(pid)) && readdirSync(tmp.path).length === 0,
+    { timeoutMs: 15_000 },
+  );
 });
 
 test('badgateway lab: bad input is one line and exit 2', { timeout: 30_000 }, async () => {
@@ -262,14 +326,23 @@ test('badgateway lab: bad input is one line and exit 2', { timeout: 30_000 }, as
   assert.match(unknown.stderr, /^badgateway: unknown scenario "nope"\n  hint: known: fd-exhaustion, /);
   const proxy = await runCli(['lab', '--proxy', 'traefik']);
   assert.equal(proxy.code, 2);
-  assert.equal(proxy.stderr, "badgateway lab: option '--proxy <kind>' argument 'traefik' is invalid. Allowed choices are auto, all, nginx, haproxy, caddy, builtin.\n");
+  assert.equal(
+    proxy.stderr,
+    "badgateway lab: option '--proxy <kind>' argument 'traefik' is invalid. Allowed choices are auto, all, nginx, haproxy, caddy, builtin.\n",
+  );
   const upstream = await runCli(['lab', 'keepalive-race', '--app', 'gevent']);
   assert.equal(upstream.code, 2);
-  assert.match(upstream.stderr, /^badgateway: --app: "gevent" is not valid \(expected an app the chosen scenarios have \(keepalive-race runs with node upstreams only\)\)\n$/);
+  assert.match(
+    upstream.stderr,
+    /^badgateway: --app: "gevent" is not valid \(expected an app the chosen scenarios have \(keepalive-race runs with node upstreams only\)\)\n$/,
+  );
   // The old spelling still works, with one deprecation line first.
   const old = await runCli(['lab', 'keepalive-race', '--upstream', 'gevent']);
   assert.equal(old.code, 2);
-  assert.match(old.stderr, /^badgateway lab: --upstream is deprecated; use --app\nbadgateway: --app: "gevent" is not valid/);
+  assert.match(
+    old.stderr,
+    /^badgateway lab: --upstream is deprecated; use --app\nbadgateway: --app: "gevent" is not valid/,
+  );
   const html = await runCli(['lab', 'slow-upstream', '--html', '/nonexistent-dir/lab.html']);
   assert.equal(html.code, 2);
   assert.equal(html.stderr, 'badgateway: --html: cannot write /nonexistent-dir/lab.html (ENOENT)\n');

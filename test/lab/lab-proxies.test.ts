@@ -36,17 +36,33 @@ const EXPECTED: Record<'haproxy' | 'caddy', Record<string, { status: string; sig
   },
 };
 
-for (const [proxy, find] of [['haproxy', findHaproxy], ['caddy', findCaddy]] as const) {
-  test(`badgateway lab --proxy ${proxy} --upstream node: every verdict holds by ${proxy}'s own status and log line`, { skip: find() ? false : `${proxy} is not installed (apt-get install ${proxy}; .ci/run does)`, timeout: 150_000 }, async () => {
+for (const [proxy, find] of [
+  ['haproxy', findHaproxy],
+  ['caddy', findCaddy],
+] as const) {
+  test(`badgateway lab --proxy ${proxy} --upstream node: every verdict holds by ${proxy}'s own status and log line`, {
+    skip: find() ? false : `${proxy} is not installed (apt-get install ${proxy}; .ci/run does)`,
+    timeout: 150_000,
+  }, async () => {
     const r = await runCli(['lab', '--proxy', proxy, '--app', 'node', '--json'], { timeoutMs: 140_000 });
     const report = JSON.parse(r.stdout) as LabReport;
-    assert.deepEqual(report.scenarios.map((s) => s.id), Object.keys(EXPECTED[proxy]));
-    if (proxy === 'haproxy') assert.ok(report.skipped.some((s) => s.id === 'close-wait-leak' && s.proxy === 'haproxy' && /reset/.test(s.reason)), 'close-wait-leak skipped with its reason');
+    assert.deepEqual(
+      report.scenarios.map((s) => s.id),
+      Object.keys(EXPECTED[proxy]),
+    );
+    if (proxy === 'haproxy')
+      assert.ok(
+        report.skipped.some((s) => s.id === 'close-wait-leak' && s.proxy === 'haproxy' && /reset/.test(s.reason)),
+        'close-wait-leak skipped with its reason',
+      );
     for (const s of report.scenarios) {
       const expected = EXPECTED[proxy][s.id]!;
       assert.equal(s.proxy, proxy);
       assert.ok(s.verdict.ok, `${s.id}: ${s.verdict.fail.reason} | ${s.verdict.fix.reason}`);
-      assert.ok((s.phases.fail.client.statusCodes[expected.status] ?? 0) > 0, `${s.id}: the client got ${expected.status} (${JSON.stringify(s.phases.fail.client.statusCodes)})`);
+      assert.ok(
+        (s.phases.fail.client.statusCodes[expected.status] ?? 0) > 0,
+        `${s.id}: the client got ${expected.status} (${JSON.stringify(s.phases.fail.client.statusCodes)})`,
+      );
       const lines = s.phases.fail.proxyLog.classified.filter((l) => l.matchesCause);
       assert.ok(lines.length > 0, s.id);
       for (const l of lines) {
@@ -56,7 +72,10 @@ for (const [proxy, find] of [['haproxy', findHaproxy], ['caddy', findCaddy]] as 
         assert.equal(createLogLineClassifier(proxy).classify(l.line, into).kind, LINE.FAILURE);
       }
       assert.equal(s.phases.fix!.proxyLog.causeLines, 0, `${s.id} fix phase`);
-      assert.ok(s.phases.fail.doctor && s.phases.fail.doctor.error === undefined, `${s.id}: doctor read the ${proxy} log (${s.phases.fail.doctor?.error})`);
+      assert.ok(
+        s.phases.fail.doctor && s.phases.fail.doctor.error === undefined,
+        `${s.id}: doctor read the ${proxy} log (${s.phases.fail.doctor?.error})`,
+      );
     }
     assert.equal(r.code, 0);
   });

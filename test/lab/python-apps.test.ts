@@ -8,7 +8,9 @@ import { createTempDir, waitFor } from '../../src/util/index.js';
 
 const PYTHON_APPS = new URL('../../src/lab/python-apps.js', import.meta.url).href;
 
-test('a gevent server left behind by a SIGKILLed lab stops itself (stdin watchdog survives monkey patching)', { timeout: 30_000 }, async (t) => {
+test('a gevent server left behind by a SIGKILLed lab stops itself (stdin watchdog survives monkey patching)', {
+  timeout: 30_000,
+}, async (t) => {
   const reason = (await checkPythonServers()).gevent;
   if (reason) {
     t.skip(reason);
@@ -22,7 +24,9 @@ test('a gevent server left behind by a SIGKILLed lab stops itself (stdin watchdo
     console.log(app.pid);
     setInterval(() => {}, 1000);
   `;
-  const parent = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const parent = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const pid = await new Promise<number>((resolve, reject) => {
     createInterface({ input: parent.stdout }).once('line', (line) => resolve(Number(line)));
     parent.once('exit', (code) => reject(new Error(`stand-in exited with ${code}`)));

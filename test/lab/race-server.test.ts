@@ -23,7 +23,9 @@ function post(socket: Socket): Promise<'answered' | 'closed'> {
   });
 }
 
-test('race server: a reuse after the keep-alive timeout meets the close; a quicker reuse is answered', { timeout: 10_000 }, async () => {
+test('race server: a reuse after the keep-alive timeout meets the close; a quicker reuse is answered', {
+  timeout: 10_000,
+}, async () => {
   const server = await createRaceServer({ keepAliveTimeoutMs: 50 });
   try {
     const socket = connect(server.port, '127.0.0.1');
@@ -54,7 +56,9 @@ test('race server with a long timeout never closes a reused connection', { timeo
   }
 });
 
-test('idle clients stay connected to a server without idle timeout, and are seen closing with one', { timeout: 10_000 }, async () => {
+test('idle clients stay connected to a server without idle timeout, and are seen closing with one', {
+  timeout: 10_000,
+}, async () => {
   for (const keepAliveTimeout of [0, 100]) {
     const server = createServer((_req, res) => res.end('ok'));
     server.keepAliveTimeout = keepAliveTimeout;

@@ -1,7 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CAUSE_IDS } from '../../src/causes/index.js';
-import { SCENARIOS, classifyErrorLog, judgeFailPhase, judgeFixPhase, planRuns, resolveLabOptions, chooseProxy, chooseProxies, causeStatuses, UPSTREAM_KINDS } from '../../src/lab/index.js';
+import {
+  SCENARIOS,
+  classifyErrorLog,
+  judgeFailPhase,
+  judgeFixPhase,
+  planRuns,
+  resolveLabOptions,
+  chooseProxy,
+  chooseProxies,
+  causeStatuses,
+  UPSTREAM_KINDS,
+} from '../../src/lab/index.js';
 import { samplePhase } from '../report/sample-report.js';
 
 const EAGAIN =
@@ -13,7 +24,17 @@ const NOTICE = '2026/11/26 08:00:00 [notice] 11#11: signal process started';
 test('the catalogue has every scenario of the design, each naming a known cause and plans for each of its upstreams', () => {
   assert.deepEqual(
     SCENARIOS.map((s) => s.id),
-    ['fd-exhaustion', 'keepalive-leak', 'backlog-overflow-unix', 'backlog-overflow-tcp', 'keepalive-race', 'slow-upstream', 'upstream-down', 'close-wait-leak', 'worker-timeout'],
+    [
+      'fd-exhaustion',
+      'keepalive-leak',
+      'backlog-overflow-unix',
+      'backlog-overflow-tcp',
+      'keepalive-race',
+      'slow-upstream',
+      'upstream-down',
+      'close-wait-leak',
+      'worker-timeout',
+    ],
   );
   for (const s of SCENARIOS) {
     assert.ok((CAUSE_IDS as readonly string[]).includes(s.causeId), s.id);
@@ -30,8 +51,14 @@ test('the catalogue has every scenario of the design, each naming a known cause 
     for (const u of UPSTREAM_KINDS.filter((k) => !s.upstreams.includes(k))) assert.throws(() => s.plan(u));
   }
   // The three seeds, for real.
-  const seeds = SCENARIOS.flatMap((s) => Object.entries(s.seeds ?? {}).map(([u, seed]) => `${seed} ${s.id} ${u}`)).sort();
-  assert.deepEqual(seeds, ['000 fd-exhaustion uvicorn', '001 keepalive-leak gevent', '002 backlog-overflow-unix gunicorn']);
+  const seeds = SCENARIOS.flatMap((s) =>
+    Object.entries(s.seeds ?? {}).map(([u, seed]) => `${seed} ${s.id} ${u}`),
+  ).sort();
+  assert.deepEqual(seeds, [
+    '000 fd-exhaustion uvicorn',
+    '001 keepalive-leak gevent',
+    '002 backlog-overflow-unix gunicorn',
+  ]);
 });
 
 test('classifyErrorLog counts every upstream line, marks those of the cause, skips notices', () => {
@@ -61,16 +88,25 @@ test('judgeFailPhase needs the cause status at the client AND a proxy line of th
   });
   const noLine = samplePhase('fail', { '502': 5 }, 1);
   assert.equal(judgeFailPhase(noLine, 'backlog-overflow-unix').ok, false);
-  assert.equal(judgeFailPhase(noLine, 'backlog-overflow-unix').reason, 'the client saw 5 × 502 but the proxy logged no line of backlog-overflow-unix');
+  assert.equal(
+    judgeFailPhase(noLine, 'backlog-overflow-unix').reason,
+    'the client saw 5 × 502 but the proxy logged no line of backlog-overflow-unix',
+  );
   // slow-upstream means 504: a 502 at the client does not reproduce it.
   assert.equal(judgeFailPhase(both, 'slow-upstream').ok, false);
   const broken = { ...both, error: 'gunicorn exited before listening' };
-  assert.deepEqual(judgeFailPhase(broken, 'backlog-overflow-unix'), { ok: false, reason: 'could not run: gunicorn exited before listening' });
+  assert.deepEqual(judgeFailPhase(broken, 'backlog-overflow-unix'), {
+    ok: false,
+    reason: 'could not run: gunicorn exited before listening',
+  });
 });
 
 test('judgeFixPhase: no 502/504, no client error, no line of the cause', () => {
   assert.equal(judgeFixPhase(samplePhase('fix', { '200': 20, '503': 3 })).ok, true);
-  assert.deepEqual(judgeFixPhase(samplePhase('fix', { '200': 20, '504': 3 })), { ok: false, reason: 'the client still saw 3 × 504' });
+  assert.deepEqual(judgeFixPhase(samplePhase('fix', { '200': 20, '504': 3 })), {
+    ok: false,
+    reason: 'the client still saw 3 × 504',
+  });
   const withErrors = samplePhase('fix', { '200': 20 });
   withErrors.client.errors = { ECONNRESET: 2 };
   assert.deepEqual(judgeFixPhase(withErrors), { ok: false, reason: 'client errors: 2 × ECONNRESET' });
@@ -79,13 +115,27 @@ test('judgeFixPhase: no 502/504, no client error, no line of the cause', () => {
 
 test('resolveLabOptions and planRuns: bad ids and kinds name the option; unsupported upstreams are listed', () => {
   assert.throws(() => resolveLabOptions({ scenarios: ['nope'] }), /scenario: "nope" is not valid/);
-  assert.throws(() => resolveLabOptions({ proxy: 'traefik' as never }), /--proxy: "traefik" is not valid \(expected nginx, haproxy, caddy, builtin, all or auto\)/);
+  assert.throws(
+    () => resolveLabOptions({ proxy: 'traefik' as never }),
+    /--proxy: "traefik" is not valid \(expected nginx, haproxy, caddy, builtin, all or auto\)/,
+  );
   assert.throws(() => resolveLabOptions({ upstream: 'php' as never }), /--app: "php" is not valid/);
   const all = planRuns(resolveLabOptions({}).scenarios, undefined);
   assert.equal(all.runs.length, 13);
   const gevent = planRuns(resolveLabOptions({ scenarios: ['keepalive-leak', 'slow-upstream'] }).scenarios, 'gevent');
-  assert.deepEqual(gevent.runs.map((r) => `${r.scenario.id}/${r.upstream}`), ['keepalive-leak/gevent']);
-  assert.deepEqual(gevent.unsupported, [{ id: 'slow-upstream', kind: 'unsupported', proxy: null, upstream: 'gevent', reason: 'slow-upstream runs with node upstreams only' }]);
+  assert.deepEqual(
+    gevent.runs.map((r) => `${r.scenario.id}/${r.upstream}`),
+    ['keepalive-leak/gevent'],
+  );
+  assert.deepEqual(gevent.unsupported, [
+    {
+      id: 'slow-upstream',
+      kind: 'unsupported',
+      proxy: null,
+      upstream: 'gevent',
+      reason: 'slow-upstream runs with node upstreams only',
+    },
+  ]);
 });
 
 test('chooseProxy: auto falls back to the built-in proxy without nginx; asking for nginx without it is an error', () => {
@@ -93,22 +143,37 @@ test('chooseProxy: auto falls back to the built-in proxy without nginx; asking f
   assert.equal(chooseProxy('auto', { findNginx: () => undefined }), 'builtin');
   assert.equal(chooseProxy('builtin', { findNginx: () => '/usr/sbin/nginx' }), 'builtin');
   assert.throws(() => chooseProxy('nginx', { findNginx: () => undefined }), { code: 'BG_NO_NGINX' });
-  assert.throws(() => chooseProxy('haproxy', { findNginx: () => undefined, findHaproxy: () => undefined }), { code: 'BG_MISSING_TOOL', message: 'haproxy is not installed' });
+  assert.throws(() => chooseProxy('haproxy', { findNginx: () => undefined, findHaproxy: () => undefined }), {
+    code: 'BG_MISSING_TOOL',
+    message: 'haproxy is not installed',
+  });
   assert.equal(chooseProxy('caddy', { findNginx: () => undefined, findCaddy: () => '/usr/bin/caddy' }), 'caddy');
 });
 
 test('chooseProxies: all = every proxy installed here plus the built-in one; the missing ones are named with the reason', () => {
   const some = { findNginx: () => '/usr/sbin/nginx', findHaproxy: () => undefined, findCaddy: () => '/usr/bin/caddy' };
-  assert.deepEqual(chooseProxies('all', some), { proxies: ['nginx', 'caddy', 'builtin'], missing: [{ proxy: 'haproxy', reason: 'haproxy is not installed' }] });
-  assert.deepEqual(chooseProxies('auto', { ...some, findNginx: () => undefined }), { proxies: ['builtin'], missing: [] });
-  assert.deepEqual(chooseProxies('haproxy', { ...some, findHaproxy: () => '/usr/sbin/haproxy' }), { proxies: ['haproxy'], missing: [] });
+  assert.deepEqual(chooseProxies('all', some), {
+    proxies: ['nginx', 'caddy', 'builtin'],
+    missing: [{ proxy: 'haproxy', reason: 'haproxy is not installed' }],
+  });
+  assert.deepEqual(chooseProxies('auto', { ...some, findNginx: () => undefined }), {
+    proxies: ['builtin'],
+    missing: [],
+  });
+  assert.deepEqual(chooseProxies('haproxy', { ...some, findHaproxy: () => '/usr/sbin/haproxy' }), {
+    proxies: ['haproxy'],
+    missing: [],
+  });
 });
 
 test('judgeFailPhase judges each proxy by its own status: HAProxy answers 503 for a refused connect, where nginx answers 502', () => {
   const refused = samplePhase('fail', { '503': 50 });
   refused.proxyLog = { lines: 50, classified: [], byPattern: { 'haproxy-SC': 50 }, causeLines: 50 };
   assert.equal(judgeFailPhase(refused, 'upstream-down', 'haproxy').ok, true);
-  assert.deepEqual(judgeFailPhase(refused, 'upstream-down', 'nginx'), { ok: false, reason: 'the proxy logged 50 line(s) of upstream-down () but the client saw no 502' });
+  assert.deepEqual(judgeFailPhase(refused, 'upstream-down', 'nginx'), {
+    ok: false,
+    reason: 'the proxy logged 50 line(s) of upstream-down () but the client saw no 502',
+  });
   assert.deepEqual(causeStatuses('upstream-down', 'haproxy'), [503]);
   assert.deepEqual(causeStatuses('upstream-down', 'builtin'), [502]);
 });
@@ -125,6 +190,11 @@ test('classifyErrorLog reads each proxy in its own format: HAProxy termination s
   );
   assert.deepEqual([haproxy.lines, haproxy.causeLines, haproxy.byPattern], [2, 1, { 'haproxy-SC': 1 }]);
   assert.equal(haproxy.classified[0]!.status, 503);
-  const caddy = classifyErrorLog('{"level":"error","ts":1796076519.398665,"logger":"http.log.error","msg":"dial unix /tmp/app.sock: connect: resource temporarily unavailable","status":502}', 'backlog-overflow-unix', 50, 'caddy');
+  const caddy = classifyErrorLog(
+    '{"level":"error","ts":1796076519.398665,"logger":"http.log.error","msg":"dial unix /tmp/app.sock: connect: resource temporarily unavailable","status":502}',
+    'backlog-overflow-unix',
+    50,
+    'caddy',
+  );
   assert.deepEqual([caddy.causeLines, caddy.byPattern], [1, { 'caddy-dial-eagain': 1 }]);
 });

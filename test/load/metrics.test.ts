@@ -17,7 +17,10 @@ const result = (seq: number, over: Partial<LoadResult> = {}): LoadResult => ({
 
 /** HDR histograms keep 3 significant digits (timeline buckets 2): percentiles are that close. */
 function near(actual: number, expected: number, tolerance = 0.001): void {
-  assert.ok(Math.abs(actual - expected) <= expected * tolerance, `${actual} is not within ${tolerance * 100}% of ${expected}`);
+  assert.ok(
+    Math.abs(actual - expected) <= expected * tolerance,
+    `${actual} is not within ${tolerance * 100}% of ${expected}`,
+  );
 }
 
 test('metrics: exact counts, percentiles, rate, duration and timeline buckets', () => {
@@ -93,7 +96,10 @@ test('regression: percentiles never read above the max or below the min (the his
   const one = createMetrics();
   one.add(result(0, { latencyMs: 0.0004 }));
   const single = one.close();
-  assert.deepEqual([single.latenciesMs.min, single.latenciesMs.p50, single.latenciesMs.p99, single.latenciesMs.max], [0, 0, 0, 0]);
+  assert.deepEqual(
+    [single.latenciesMs.min, single.latenciesMs.p50, single.latenciesMs.p99, single.latenciesMs.max],
+    [0, 0, 0, 0],
+  );
 });
 
 test('regression: one request (0.5/s for 1 s) has no measurable rate: "-" and no false "fell behind" warning', () => {
@@ -104,12 +110,16 @@ test('regression: one request (0.5/s for 1 s) has no measurable rate: "-" and no
   assert.match(text, /^Rate\s+\[asked, achieved\]\s+0\.50, -$/m);
   assert.doesNotMatch(text, /Warning/);
   // A request due and never sent is still said.
-  assert.match(renderLoadText({ ...m.close({ rateAsked: 0.5 }), unsent: 1, interrupted: false }), /^Warning: the load generator fell behind/m);
+  assert.match(
+    renderLoadText({ ...m.close({ rateAsked: 0.5 }), unsent: 1, interrupted: false }),
+    /^Warning: the load generator fell behind/m,
+  );
 });
 
 test('the text report is vegeta-shaped and says when the generator fell behind', () => {
   const m = createMetrics();
-  for (let i = 0; i < 10; i++) m.add(result(i, i === 3 ? { status: 0, error: 'EAGAIN', latencyMs: 0.05 } : { latencyMs: 1500 }));
+  for (let i = 0; i < 10; i++)
+    m.add(result(i, i === 3 ? { status: 0, error: 'EAGAIN', latencyMs: 0.05 } : { latencyMs: 1500 }));
   const text = renderLoadText({ ...m.close({ rateAsked: 200 }), unsent: 5, interrupted: false });
   assert.match(text, /^Requests\s+\[total, rate, throughput\]\s+10, 100\.00, /m);
   assert.match(text, /^Rate\s+\[asked, achieved\]\s+200\.00, 100\.00$/m);
@@ -117,9 +127,21 @@ test('the text report is vegeta-shaped and says when the generator fell behind',
   assert.match(text, /^Success\s+\[ratio\]\s+90\.00%$/m);
   assert.match(text, /^Status Codes\s+\[code:count\]\s+200:9$/m);
   assert.match(text, /^Error Set:\nEAGAIN: 1$/m);
-  assert.match(text, /^Warning: the load generator fell behind: 100\.00 req\/s achieved of 200\.00 asked, 5 requests not sent/m);
-  const capped = renderLoadText({ ...m.close({ rateAsked: 200 }), unsent: 0, interrupted: false, peakInflight: 11, connectionCap: 10 });
-  assert.match(capped, /^Warning: all 10 connections were busy, requests queued for one: 100\.00 req\/s achieved of 200\.00 asked \(send lag up to 0µs\); raise --connections\.$/m);
+  assert.match(
+    text,
+    /^Warning: the load generator fell behind: 100\.00 req\/s achieved of 200\.00 asked, 5 requests not sent/m,
+  );
+  const capped = renderLoadText({
+    ...m.close({ rateAsked: 200 }),
+    unsent: 0,
+    interrupted: false,
+    peakInflight: 11,
+    connectionCap: 10,
+  });
+  assert.match(
+    capped,
+    /^Warning: all 10 connections were busy, requests queued for one: 100\.00 req\/s achieved of 200\.00 asked \(send lag up to 0µs\); raise --connections\.$/m,
+  );
 });
 
 test('classifyError maps undici and Node errors to stable codes', () => {
@@ -143,5 +165,6 @@ test('classifyError maps undici and Node errors to stable codes', () => {
     [new Error('plain'), 'UNKNOWN'],
     ['a string', 'UNKNOWN'],
   ];
-  for (const [input, code] of table) assert.equal(classifyError(input), code, String((input as Error).message ?? input));
+  for (const [input, code] of table)
+    assert.equal(classifyError(input), code, String((input as Error).message ?? input));
 });

@@ -4,10 +4,20 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createConstantPacer, createOpenLoop, createSharePacer, LATE_STOP_MIN_MS, MAX_BATCH, type LoopClock, type Pacer } from '../../src/load/index.js';
+import {
+  createConstantPacer,
+  createOpenLoop,
+  createSharePacer,
+  LATE_STOP_MIN_MS,
+  MAX_BATCH,
+  type LoopClock,
+  type Pacer,
+} from '../../src/load/index.js';
 
 /** A clock that moves only when a timer is due: run() fires timers in time order (immediates first at a tie). */
-function createVirtualClock(startMs = 0): LoopClock & { nowMs: number; run(maxSteps?: number): void; pending(): number; immediates: number } {
+function createVirtualClock(
+  startMs = 0,
+): LoopClock & { nowMs: number; run(maxSteps?: number): void; pending(): number; immediates: number } {
   let seq = 0;
   const timers = new Map<number, { at: number; order: number; fn: () => void }>();
   const clock = {
@@ -28,7 +38,9 @@ function createVirtualClock(startMs = 0): LoopClock & { nowMs: number; run(maxSt
     pending: () => timers.size,
     run(maxSteps = 1_000_000) {
       for (let step = 0; step < maxSteps && timers.size > 0; step++) {
-        const [id, next] = [...timers].reduce((a, b) => (b[1].at < a[1].at || (b[1].at === a[1].at && b[1].order < a[1].order) ? b : a));
+        const [id, next] = [...timers].reduce((a, b) =>
+          b[1].at < a[1].at || (b[1].at === a[1].at && b[1].order < a[1].order) ? b : a,
+        );
         timers.delete(id);
         clock.nowMs = Math.max(clock.nowMs, next.at);
         next.fn();
@@ -44,7 +56,12 @@ interface Sent {
 }
 
 /** Runs an open loop whose requests finish at once (or never, with `hold`); returns what it sent and how it ended. */
-function drive(pacer: Pacer, limits: { total: number; durationMs: number; maxInflight?: number }, clock: ReturnType<typeof createVirtualClock>, hold = false) {
+function drive(
+  pacer: Pacer,
+  limits: { total: number; durationMs: number; maxInflight?: number },
+  clock: ReturnType<typeof createVirtualClock>,
+  hold = false,
+) {
   const sent: Sent[] = [];
   const ends: number[] = [];
   let inflight = 0;
@@ -99,13 +116,10 @@ test('open loop: a late start sends what is due at once, keeping each due time (
     { dueMs: 30, atMs: 35 },
   ]);
   clock.run();
-  assert.deepEqual(
-    run.sent.slice(4),
-    [
-      { dueMs: 40, atMs: 40 },
-      { dueMs: 50, atMs: 50 },
-    ],
-  );
+  assert.deepEqual(run.sent.slice(4), [
+    { dueMs: 40, atMs: 40 },
+    { dueMs: 50, atMs: 50 },
+  ]);
   assert.deepEqual(run.ends, [0]);
 });
 

@@ -6,15 +6,27 @@ import { runLoad, serializeRequest } from '../../src/load/index.js';
 import { startServer } from './servers.js';
 
 test('serializeRequest writes the request line, Host, headers, content-length and body once', () => {
-  const r = serializeRequest('POST', '/a?b=1', '127.0.0.1:8080', { 'X-K': 'v', 'Bad\r\nName': 'x' }, Buffer.from('hello'), false);
-  assert.equal(r.bytes.toString('latin1'), 'POST /a?b=1 HTTP/1.1\r\nhost: 127.0.0.1:8080\r\nX-K: v\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello');
+  const r = serializeRequest(
+    'POST',
+    '/a?b=1',
+    '127.0.0.1:8080',
+    { 'X-K': 'v', 'Bad\r\nName': 'x' },
+    Buffer.from('hello'),
+    false,
+  );
+  assert.equal(
+    r.bytes.toString('latin1'),
+    'POST /a?b=1 HTTP/1.1\r\nhost: 127.0.0.1:8080\r\nX-K: v\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello',
+  );
   assert.equal(r.method, 'POST');
   const g = serializeRequest('HEAD', '/', 'h', { Host: 'other' }, undefined, true);
   assert.equal(g.bytes.toString('latin1'), 'HEAD / HTTP/1.1\r\nHost: other\r\n\r\n');
   assert.equal(g.method, 'HEAD');
 });
 
-test('raw engine: chunked, HEAD, 204, 304, 1xx and close-delimited bodies are framed right', { timeout: 15_000 }, async () => {
+test('raw engine: chunked, HEAD, 204, 304, 1xx and close-delimited bodies are framed right', {
+  timeout: 15_000,
+}, async () => {
   const server = await startServer((req, res) => {
     switch (req.url) {
       case '/chunked':
@@ -62,13 +74,16 @@ test('raw engine: chunked, HEAD, 204, 304, 1xx and close-delimited bodies are fr
   }
 });
 
-test('raw engine: a body delimited by close, connection: close from the server, garbage as BAD_RESPONSE', { timeout: 15_000 }, async () => {
+test('raw engine: a body delimited by close, connection: close from the server, garbage as BAD_RESPONSE', {
+  timeout: 15_000,
+}, async () => {
   // A bare TCP server: HTTP/1.0-style response without length, then close.
   let mode = 'close';
   const raw = createNetServer((socket) => {
     socket.once('data', () => {
       if (mode === 'close') socket.end('HTTP/1.1 200 OK\r\n\r\nuntil-close');
-      else if (mode === 'connection-close') socket.end('HTTP/1.1 503 x\r\nconnection: close\r\ncontent-length: 2\r\n\r\nno');
+      else if (mode === 'connection-close')
+        socket.end('HTTP/1.1 503 x\r\nconnection: close\r\ncontent-length: 2\r\n\r\nno');
       else socket.end('SSH-2.0-OpenSSH\r\n\r\n');
     });
   });
@@ -95,23 +110,67 @@ test('raw engine: a body delimited by close, connection: close from the server, 
  * built-in proxy on what a valid response is. Each case: what a bare TCP server answers to every
  * request (the connection kept open unless the answer says otherwise), and what the run counts.
  */
-const STRICT_CASES: { name: string; answer: string; errors?: Record<string, number>; statusCodes?: Record<string, number>; newConnectionEach?: boolean }[] = [
+const STRICT_CASES: {
+  name: string;
+  answer: string;
+  errors?: Record<string, number>;
+  statusCodes?: Record<string, number>;
+  newConnectionEach?: boolean;
+}[] = [
   // Before the shared parser, Number('-5') read as "no length": the body ran until a close that never came (TIMEOUT).
-  { name: 'Content-Length: -5 is BAD_RESPONSE, not TIMEOUT', answer: 'HTTP/1.1 200 OK\r\nContent-Length: -5\r\n\r\n', errors: { BAD_RESPONSE: 5 } },
-  { name: 'a Content-Length list', answer: 'HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\nok', errors: { BAD_RESPONSE: 5 } },
-  { name: 'conflicting Content-Lengths', answer: 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok!', errors: { BAD_RESPONSE: 5 } },
-  { name: 'a 101 nobody asked for', answer: 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n', errors: { BAD_RESPONSE: 5 } },
-  { name: 'a NUL in a header value', answer: 'HTTP/1.1 200 OK\r\nX-A: a\0b\r\nContent-Length: 2\r\n\r\nok', errors: { BAD_RESPONSE: 5 } },
-  { name: 'a head over 64 KiB', answer: `HTTP/1.1 200 OK\r\nX-A: ${'a'.repeat(65 * 1024)}\r\nContent-Length: 2\r\n\r\nok`, errors: { BAD_RESPONSE: 5 } },
-  { name: 'a chunk size past any body', answer: 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffff\r\n', errors: { BAD_RESPONSE: 5 } },
+  {
+    name: 'Content-Length: -5 is BAD_RESPONSE, not TIMEOUT',
+    answer: 'HTTP/1.1 200 OK\r\nContent-Length: -5\r\n\r\n',
+    errors: { BAD_RESPONSE: 5 },
+  },
+  {
+    name: 'a Content-Length list',
+    answer: 'HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\nok',
+    errors: { BAD_RESPONSE: 5 },
+  },
+  {
+    name: 'conflicting Content-Lengths',
+    answer: 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok!',
+    errors: { BAD_RESPONSE: 5 },
+  },
+  {
+    name: 'a 101 nobody asked for',
+    answer: 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n',
+    errors: { BAD_RESPONSE: 5 },
+  },
+  {
+    name: 'a NUL in a header value',
+    answer: 'HTTP/1.1 200 OK\r\nX-A: a\0b\r\nContent-Length: 2\r\n\r\nok',
+    errors: { BAD_RESPONSE: 5 },
+  },
+  {
+    name: 'a head over 64 KiB',
+    answer: `HTTP/1.1 200 OK\r\nX-A: ${'a'.repeat(65 * 1024)}\r\nContent-Length: 2\r\n\r\nok`,
+    errors: { BAD_RESPONSE: 5 },
+  },
+  {
+    name: 'a chunk size past any body',
+    answer: 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffff\r\n',
+    errors: { BAD_RESPONSE: 5 },
+  },
   {
     name: 'Transfer-Encoding over Content-Length: the chunked body counts, the connection is not reused',
     answer: 'HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n',
     statusCodes: { '200': 5 },
     newConnectionEach: true,
   },
-  { name: 'HTTP/1.0 without keep-alive: not reused', answer: 'HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok', statusCodes: { '200': 5 }, newConnectionEach: true },
-  { name: 'bytes after the response: counted, the connection dropped', answer: 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA', statusCodes: { '200': 5 }, newConnectionEach: true },
+  {
+    name: 'HTTP/1.0 without keep-alive: not reused',
+    answer: 'HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok',
+    statusCodes: { '200': 5 },
+    newConnectionEach: true,
+  },
+  {
+    name: 'bytes after the response: counted, the connection dropped',
+    answer: 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA',
+    statusCodes: { '200': 5 },
+    newConnectionEach: true,
+  },
 ];
 
 test('raw engine: the shared parser refuses what the proxy refuses', { timeout: 60_000 }, async (t) => {

@@ -25,7 +25,16 @@ test('results round-trip through NDJSON (µs precision) and gzip, and foreign li
     await writer.close();
     const lines = readFileSync(dir.file('a.ndjson'), 'utf8').trim().split('\n');
     assert.equal(lines.length, 1000);
-    assert.deepEqual(JSON.parse(lines[7]!), { seq: 7, dueMs: 35, sentMs: 35.012, latencyMs: 1.235, status: 0, bytesIn: 11, bytesOut: 3, error: 'ECONNRESET' });
+    assert.deepEqual(JSON.parse(lines[7]!), {
+      seq: 7,
+      dueMs: 35,
+      sentMs: 35.012,
+      latencyMs: 1.235,
+      status: 0,
+      bytesIn: 11,
+      bytesOut: 3,
+      error: 'ECONNRESET',
+    });
     await pipeline(createReadStream(dir.file('a.ndjson')), createGzip(), createWriteStream(dir.file('a.ndjson.gz')));
     writeFileSync(dir.file('b.ndjson'), `${lines[0]}\n\n{"other":1}\n${lines[1]}`); // no final newline
     const seen: number[] = [];
@@ -40,9 +49,15 @@ test('results round-trip through NDJSON (µs precision) and gzip, and foreign li
 test('reading a missing or foreign file is BG_UNREADABLE / BG_BAD_OPTION', async () => {
   const dir = await createTempDir('load');
   try {
-    await assert.rejects(readResults([dir.file('none.ndjson')], () => {}), { code: 'BG_UNREADABLE', message: /none\.ndjson \(ENOENT\)/ });
+    await assert.rejects(
+      readResults([dir.file('none.ndjson')], () => {}),
+      { code: 'BG_UNREADABLE', message: /none\.ndjson \(ENOENT\)/ },
+    );
     writeFileSync(dir.file('x.txt'), 'Requests [total]\n');
-    await assert.rejects(readResults([dir.file('x.txt')], () => {}), { code: 'BG_BAD_OPTION', message: /not a badgateway results file/ });
+    await assert.rejects(
+      readResults([dir.file('x.txt')], () => {}),
+      { code: 'BG_BAD_OPTION', message: /not a badgateway results file/ },
+    );
     assert.throws(() => createResultsWriter(dir.file('no/such/dir.ndjson')), { code: 'BG_UNREADABLE' });
   } finally {
     await dir.close();

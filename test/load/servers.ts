@@ -13,7 +13,9 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startServer(handler: (req: IncomingMessage, res: ServerResponse, n: number) => void): Promise<TestServer> {
+export async function startServer(
+  handler: (req: IncomingMessage, res: ServerResponse, n: number) => void,
+): Promise<TestServer> {
   const state = { requests: 0, connections: 0 };
   const server = createServer((req, res) => handler(req, res, state.requests++));
   server.on('connection', () => (state.connections += 1));

@@ -2,7 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { createTempDir } from '../../src/util/index.js';
-import { createConstantPacer, createTarget, createTargeter, parseTargets, readTargetsFile, UNIX_SOCKET_URL } from '../../src/load/index.js';
+import {
+  createConstantPacer,
+  createTarget,
+  createTargeter,
+  parseTargets,
+  readTargetsFile,
+  UNIX_SOCKET_URL,
+} from '../../src/load/index.js';
 
 test("vegeta's http targets format: methods, headers, @body relative to the file, comments", async () => {
   const dir = await createTempDir('load');
@@ -58,7 +65,11 @@ test('bad targets name the file and line', async () => {
     ['{"url":"ftp://a/"}', /t\.txt:1: "ftp:\/\/a\/" is not an absolute http:\/\/ URL/],
   ];
   for (const [text, message] of cases) {
-    assert.throws(() => parseTargets(text, { source: 't.txt', baseDir: '/nonexistent' }), { code: 'BG_BAD_OPTION', message }, text);
+    assert.throws(
+      () => parseTargets(text, { source: 't.txt', baseDir: '/nonexistent' }),
+      { code: 'BG_BAD_OPTION', message },
+      text,
+    );
   }
   assert.throws(() => readTargetsFile('/nonexistent/targets.txt'), { code: 'BG_UNREADABLE', message: /ENOENT/ });
   // An unreadable body file is the same error whether a targets file or --body names it.
@@ -73,13 +84,25 @@ test('bad targets name the file and line', async () => {
 });
 
 test('createTarget: one path from flags or options to a target', () => {
-  assert.deepEqual(createTarget({ url: 'http://127.0.0.1:8080' }), { method: 'GET', url: 'http://127.0.0.1:8080/', headers: {} });
-  assert.deepEqual(createTarget({ method: 'post', url: 'http://a/x', headers: ['Content-Type: application/json', 'X-A:1'], body: '{}' }), {
-    method: 'POST',
-    url: 'http://a/x',
-    headers: { 'Content-Type': 'application/json', 'X-A': '1' },
-    body: '{}',
+  assert.deepEqual(createTarget({ url: 'http://127.0.0.1:8080' }), {
+    method: 'GET',
+    url: 'http://127.0.0.1:8080/',
+    headers: {},
   });
+  assert.deepEqual(
+    createTarget({
+      method: 'post',
+      url: 'http://a/x',
+      headers: ['Content-Type: application/json', 'X-A:1'],
+      body: '{}',
+    }),
+    {
+      method: 'POST',
+      url: 'http://a/x',
+      headers: { 'Content-Type': 'application/json', 'X-A': '1' },
+      body: '{}',
+    },
+  );
   // Over a unix socket the URL is only Host and path: defaulted here, once.
   assert.equal(createTarget({}, { unixSocket: true }).url, UNIX_SOCKET_URL);
   const bad: [Parameters<typeof createTarget>, RegExp][] = [
@@ -88,10 +111,14 @@ test('createTarget: one path from flags or options to a target', () => {
     [[{ url: 'ftp://a/' }], /^url: "ftp:\/\/a\/" is not valid/],
     [[{ url: 'http://a/', method: 'G E T' }, { naming: 'flags' }], /^--method: "G E T" is not valid/],
     [[{ url: 'http://a/', headers: ['no-colon'] }, { naming: 'flags' }], /^--header: "no-colon" is not valid/],
-    [[{ url: 'http://a/', headers: { 'X-A': 'a\r\nX-Injected: 1' } }], /^headers: "X-A: a\\r\\nX-Injected: 1" is not valid/],
+    [
+      [{ url: 'http://a/', headers: { 'X-A': 'a\r\nX-Injected: 1' } }],
+      /^headers: "X-A: a\\r\\nX-Injected: 1" is not valid/,
+    ],
     [[{ url: 'http://a/', headers: { 'X A': '1' } }], /^headers: "X A: 1" is not valid/],
   ];
-  for (const [args, message] of bad) assert.throws(() => createTarget(...args), { code: 'BG_BAD_OPTION', message }, String(message));
+  for (const [args, message] of bad)
+    assert.throws(() => createTarget(...args), { code: 'BG_BAD_OPTION', message }, String(message));
 });
 
 test('the targeter is round-robin; the pacer spaces requests 1/rate apart', () => {

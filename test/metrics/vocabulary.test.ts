@@ -5,14 +5,27 @@ import { which } from '../../src/util/index.js';
 import { runCommand } from '../../src/testing/index.js';
 import { doctorExposition, guardExposition } from '../helpers/exporters.js';
 
-const declared = (text: string): string[] => [...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => `${m[1]} ${m[2]}`).sort();
+const declared = (text: string): string[] =>
+  [...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => `${m[1]} ${m[2]}`).sort();
 
 test('the guard and doctor export exactly their part of the vocabulary, and the same names for the same facts', async () => {
   const guardText = await guardExposition();
   const doctorText = await doctorExposition();
-  assert.deepEqual(declared(guardText), metricsOf('guard').map((m) => `${m.name} ${m.type}`).sort());
-  assert.deepEqual(declared(doctorText), metricsOf('doctor').map((m) => `${m.name} ${m.type}`).sort());
-  const shared = metricsOf('guard').filter((m) => m.labels.doctor !== undefined).map((m) => m.name);
+  assert.deepEqual(
+    declared(guardText),
+    metricsOf('guard')
+      .map((m) => `${m.name} ${m.type}`)
+      .sort(),
+  );
+  assert.deepEqual(
+    declared(doctorText),
+    metricsOf('doctor')
+      .map((m) => `${m.name} ${m.type}`)
+      .sort(),
+  );
+  const shared = metricsOf('guard')
+    .filter((m) => m.labels.doctor !== undefined)
+    .map((m) => m.name);
   assert.deepEqual(shared, [METRICS.processOpenFds.name, METRICS.processMaxFds.name]);
 });
 
@@ -22,7 +35,8 @@ test('naming conventions: badgateway_ prefix, counters and only counters end in 
     assert.equal(m.name.endsWith('_total'), m.type === 'counter', m.name);
     assert.doesNotMatch(m.name, /_(ms|milliseconds|percent|kb|mb)(_|$)/, `${m.name}: base units`);
     for (const labels of Object.values(m.labels)) {
-      for (const label of labels) assert.doesNotMatch(label, /^(pid|path|url|client|ip|remote_addr|request)$/, `${m.name}{${label}}`);
+      for (const label of labels)
+        assert.doesNotMatch(label, /^(pid|path|url|client|ip|remote_addr|request)$/, `${m.name}{${label}}`);
     }
   }
 });

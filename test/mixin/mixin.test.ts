@@ -35,25 +35,51 @@ async function promtool(args: string[]): Promise<{ code: number | null; out: str
   return { code: r.code, out: `${r.stdout}${r.stderr}` };
 }
 
-test('the committed mixin/ is exactly what `badgateway mixin --out` writes with the defaults', { timeout: 20_000 }, async () => {
+test('the committed mixin/ is exactly what `badgateway mixin --out` writes with the defaults', {
+  timeout: 20_000,
+}, async () => {
   await using dir = await createTempDir('bg-mixin-');
   const r = await runCli(['mixin', '--out', dir.path]);
   assert.equal(r.code, 0, r.stderr);
-  assert.deepEqual(r.stdout.trim().split('\n'), Object.values(MIXIN_FILES).map((p) => `wrote ${join(dir.path, p)}`));
+  assert.deepEqual(
+    r.stdout.trim().split('\n'),
+    Object.values(MIXIN_FILES).map((p) => `wrote ${join(dir.path, p)}`),
+  );
   for (const path of Object.values(MIXIN_FILES)) {
-    assert.equal(await readFile(join(MIXIN_DIR, path), 'utf8'), await readFile(join(dir.path, path), 'utf8'), `mixin/${path} is stale: run \`badgateway mixin --out mixin\``);
+    assert.equal(
+      await readFile(join(MIXIN_DIR, path), 'utf8'),
+      await readFile(join(dir.path, path), 'utf8'),
+      `mixin/${path} is stale: run \`badgateway mixin --out mixin\``,
+    );
   }
-  assert.deepEqual((await readdir(MIXIN_DIR)).sort(), ['dashboards_out', 'mixin.libsonnet', 'prometheus_alerts.yaml', 'prometheus_rules.yaml']);
+  assert.deepEqual((await readdir(MIXIN_DIR)).sort(), [
+    'dashboards_out',
+    'mixin.libsonnet',
+    'prometheus_alerts.yaml',
+    'prometheus_rules.yaml',
+  ]);
 });
 
-test('promtool check rules passes on every rules file: the committed ones and a customised render', { timeout: 60_000 }, async (t) => {
+test('promtool check rules passes on every rules file: the committed ones and a customised render', {
+  timeout: 60_000,
+}, async (t) => {
   if (!PROMTOOL) return t.skip(NO_PROMTOOL);
   await using dir = await createTempDir('bg-mixin-');
-  const custom = resolveMixinConfig({ selector: 'job=~"app|doctor"', rateInterval: '2m', for: { fdExhaustionCritical: '30s' }, fdCriticalRatio: 0.9 });
+  const custom = resolveMixinConfig({
+    selector: 'job=~"app|doctor"',
+    rateInterval: '2m',
+    for: { fdExhaustionCritical: '30s' },
+    fdCriticalRatio: 0.9,
+  });
   for (const file of renderMixinFiles(custom)) {
     if (file.path.endsWith('.yaml')) await writeFile(join(dir.path, file.path), file.content);
   }
-  const files = [join(MIXIN_DIR, MIXIN_FILES.rules), join(MIXIN_DIR, MIXIN_FILES.alerts), join(dir.path, MIXIN_FILES.rules), join(dir.path, MIXIN_FILES.alerts)];
+  const files = [
+    join(MIXIN_DIR, MIXIN_FILES.rules),
+    join(MIXIN_DIR, MIXIN_FILES.alerts),
+    join(dir.path, MIXIN_FILES.rules),
+    join(dir.path, MIXIN_FILES.alerts),
+  ];
   const r = await promtool(['check', 'rules', ...files]);
   assert.equal(r.code, 0, r.out);
   const found = [...r.out.matchAll(/SUCCESS: (\d+) rules found/g)].map((m) => Number(m[1]));
@@ -68,16 +94,24 @@ test('promtool check rules passes on every rules file: the committed ones and a 
 test('a rules file promtool rejects fails the check (the test can fail)', { timeout: 20_000 }, async (t) => {
   if (!PROMTOOL) return t.skip(NO_PROMTOOL);
   await using dir = await createTempDir('bg-mixin-');
-  const bad = (await readFile(join(MIXIN_DIR, MIXIN_FILES.alerts), 'utf8')).replace('process:badgateway_open_fds:ratio >= 0.8', 'process:badgateway_open_fds:ratio >=');
+  const bad = (await readFile(join(MIXIN_DIR, MIXIN_FILES.alerts), 'utf8')).replace(
+    'process:badgateway_open_fds:ratio >= 0.8',
+    'process:badgateway_open_fds:ratio >=',
+  );
   await writeFile(join(dir.path, 'bad.yaml'), bad);
   const r = await promtool(['check', 'rules', join(dir.path, 'bad.yaml')]);
   assert.equal(r.code, 1, r.out);
 });
 
-test('promtool test rules: every alert fires on its cause\'s series, at its severity, and stays silent on healthy ones', { timeout: 60_000 }, async (t) => {
+test("promtool test rules: every alert fires on its cause's series, at its severity, and stays silent on healthy ones", {
+  timeout: 60_000,
+}, async (t) => {
   // The unit tests must cover every rule: alertname, severity and source.
   const spec = parse(await readFile(UNIT_TESTS, 'utf8')) as {
-    tests: { input_series: { series: string }[]; alert_rule_test: { alertname: string; exp_alerts: { exp_labels: Record<string, string> }[] }[] }[];
+    tests: {
+      input_series: { series: string }[];
+      alert_rule_test: { alertname: string; exp_alerts: { exp_labels: Record<string, string> }[] }[];
+    }[];
   };
   const tested = new Set<string>();
   const silentSomewhere = new Set<string>();
@@ -85,7 +119,8 @@ test('promtool test rules: every alert fires on its cause\'s series, at its seve
     const instances = new Set(group.input_series.map((s) => /instance="([^"]+)"/.exec(s.series)?.[1]));
     for (const check of group.alert_rule_test) {
       const firing = new Set(check.exp_alerts.map((a) => a.exp_labels['instance']));
-      for (const a of check.exp_alerts) tested.add(`${check.alertname} ${a.exp_labels['severity']} ${a.exp_labels['source']}`);
+      for (const a of check.exp_alerts)
+        tested.add(`${check.alertname} ${a.exp_labels['severity']} ${a.exp_labels['source']}`);
       if ([...instances].some((i) => !firing.has(i))) silentSomewhere.add(check.alertname);
     }
   }
@@ -93,7 +128,10 @@ test('promtool test rules: every alert fires on its cause\'s series, at its seve
   for (const rule of rules) {
     const key = `${rule.alert} ${rule.labels['severity']} ${rule.labels['source']}`;
     assert.ok(tested.has(key), `no promtool unit test makes ${key} fire: add one to test/mixin/alerts.test.yaml`);
-    assert.ok(silentSomewhere.has(rule.alert), `no promtool unit test shows ${rule.alert} silent on a healthy instance`);
+    assert.ok(
+      silentSomewhere.has(rule.alert),
+      `no promtool unit test shows ${rule.alert} silent on a healthy instance`,
+    );
   }
   if (!PROMTOOL) return t.skip(NO_PROMTOOL);
   const r = await promtool(['test', 'rules', UNIT_TESTS]);
@@ -125,35 +163,59 @@ function namesIn(expr: string): string[] {
   return [...stripped.matchAll(/\b(badgateway_[a-z0-9_]+|[a-z_]+:[a-z0-9_:]+|ALERTS)\b/g)].map((m) => m[1]!);
 }
 
-test('dashboard: datasource variable, overview and a row per cause; every expression parses and every metric exists in the exporters', { timeout: 60_000 }, async (t) => {
+test('dashboard: datasource variable, overview and a row per cause; every expression parses and every metric exists in the exporters', {
+  timeout: 60_000,
+}, async (t) => {
   const config = resolveMixinConfig();
-  const dashboard = createDashboard(config) as { templating: { list: { name: string; type: string }[] }; panels: Panel[] };
-  assert.deepEqual(dashboard.templating.list.map((v) => `${v.name}:${v.type}`), ['datasource:datasource', 'instance:query']);
+  const dashboard = createDashboard(config) as {
+    templating: { list: { name: string; type: string }[] };
+    panels: Panel[];
+  };
+  assert.deepEqual(
+    dashboard.templating.list.map((v) => `${v.name}:${v.type}`),
+    ['datasource:datasource', 'instance:query'],
+  );
   const rows = dashboard.panels.filter((p) => p.type === 'row').map((p) => p.title);
   assert.deepEqual(rows, ['Fleet overview', ...CAUSES.map((c) => `${c.id}: ${c.title}`)]);
-  const datasources = new Set(JSON.stringify(dashboard).match(/"uid":"[^"]*"/g)?.filter((u) => u !== `"uid":"${config.dashboard.uid}"`));
+  const datasources = new Set(
+    JSON.stringify(dashboard)
+      .match(/"uid":"[^"]*"/g)
+      ?.filter((u) => u !== `"uid":"${config.dashboard.uid}"`),
+  );
   assert.deepEqual([...datasources], ['"uid":"${datasource}"'], 'every panel reads the datasource variable');
 
   const expressions = dashboardExpressions(dashboard);
   assert.ok(expressions.length >= 20, `${expressions.length} expressions`);
   const recorded = new Set(createRecordingRules(config).flatMap((g) => g.rules.map((r) => r.record)));
   const exported = await exportedNames();
-  const ruleExprs = [...createRecordingRules(config).flatMap((g) => g.rules.map((r) => r.expr)), ...createAlertDefinitions(config).map((d) => d.rule.expr)];
+  const ruleExprs = [
+    ...createRecordingRules(config).flatMap((g) => g.rules.map((r) => r.expr)),
+    ...createAlertDefinitions(config).map((d) => d.rule.expr),
+  ];
   for (const expr of [...expressions, ...ruleExprs]) {
     for (const name of namesIn(expr)) {
       if (name === 'ALERTS') continue;
-      assert.ok(exported.has(name) || recorded.has(name), `${name} (in ${expr}) is neither exported by the guard or doctor nor recorded by the rules`);
+      assert.ok(
+        exported.has(name) || recorded.has(name),
+        `${name} (in ${expr}) is neither exported by the guard or doctor nor recorded by the rules`,
+      );
     }
   }
   // A selector reaches every raw series of the dashboard.
-  const selected = dashboardExpressions(createDashboard(resolveMixinConfig({ selector: 'env="prod"' })) as { panels: Panel[] });
+  const selected = dashboardExpressions(
+    createDashboard(resolveMixinConfig({ selector: 'env="prod"' })) as { panels: Panel[] },
+  );
   for (const expr of selected) {
-    for (const name of namesIn(expr).filter((x) => x.startsWith('badgateway_'))) assert.match(expr, new RegExp(`${name}\\{[^}]*env="prod"`), expr);
+    for (const name of namesIn(expr).filter((x) => x.startsWith('badgateway_')))
+      assert.match(expr, new RegExp(`${name}\\{[^}]*env="prod"`), expr);
   }
   if (!PROMTOOL) return t.skip(NO_PROMTOOL);
   // promtool parses expressions through a rule file: one recording rule per panel query.
   await using dir = await createTempDir('bg-mixin-');
-  const rules = [...expressions, ...selected].map((expr, i) => ({ record: `dashboard:expr_${i}`, expr: expr.replaceAll('$instance', '.*') }));
+  const rules = [...expressions, ...selected].map((expr, i) => ({
+    record: `dashboard:expr_${i}`,
+    expr: expr.replaceAll('$instance', '.*'),
+  }));
   await writeFile(join(dir.path, 'dashboard.rules.json'), JSON.stringify({ groups: [{ name: 'dashboard', rules }] }));
   const r = await promtool(['check', 'rules', join(dir.path, 'dashboard.rules.json')]);
   assert.equal(r.code, 0, r.out);
@@ -163,7 +225,10 @@ test('dashboard: datasource variable, overview and a row per cause; every expres
 test("README's metric vocabulary and alert tables are the generated ones", async () => {
   const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
   assert.equal(/<!-- metrics:start -->\n([\s\S]*?)<!-- metrics:end -->/.exec(readme)?.[1], renderMetricsMarkdown());
-  assert.equal(/<!-- alerts:start -->\n([\s\S]*?)<!-- alerts:end -->/.exec(readme)?.[1], renderAlertsMarkdown(resolveMixinConfig()));
+  assert.equal(
+    /<!-- alerts:start -->\n([\s\S]*?)<!-- alerts:end -->/.exec(readme)?.[1],
+    renderAlertsMarkdown(resolveMixinConfig()),
+  );
 });
 
 test("README's runbooks are the ones renderRunbooksMarkdown generates, one section per cause", async () => {
@@ -174,7 +239,12 @@ test("README's runbooks are the ones renderRunbooksMarkdown generates, one secti
   // Every alert's runbook_url points at one of them (or at the README's guard and causes sections).
   for (const d of createAlertDefinitions(resolveMixinConfig())) {
     const anchor = d.rule.annotations.runbook_url.replace(MIXIN_DEFAULTS.runbookUrlPattern.replace('%s', ''), '');
-    const anchors = [...CAUSES.map((c) => c.id), 'backlog-overflow-{{ $labels.kind }}', 'badgatewayguard', 'the-causes'];
+    const anchors = [
+      ...CAUSES.map((c) => c.id),
+      'backlog-overflow-{{ $labels.kind }}',
+      'badgatewayguard',
+      'the-causes',
+    ];
     assert.ok(anchors.includes(anchor), `${d.key}: runbook anchor ${anchor}`);
   }
 });
@@ -183,9 +253,17 @@ test('mixin: bad input is one line and exit 2', { timeout: 30_000 }, async () =>
   await using dir = await createTempDir('bg-mixin-');
   const cases: [string[], string | undefined, RegExp][] = [
     [['mixin'], undefined, /--out/],
-    [['mixin', '--out', dir.path, '--config', join(dir.path, 'missing.json')], undefined, /cannot read .*missing\.json/],
+    [
+      ['mixin', '--out', dir.path, '--config', join(dir.path, 'missing.json')],
+      undefined,
+      /cannot read .*missing\.json/,
+    ],
     [['mixin', '--out', dir.path, '--config', join(dir.path, 'c.json')], '{"selectr": "job=\\"x\\""}', /selectr/],
-    [['mixin', '--out', dir.path, '--config', join(dir.path, 'c.json')], '{"for": {"fdExhaustionCritical": "soon"}}', /for\.fdExhaustionCritical/],
+    [
+      ['mixin', '--out', dir.path, '--config', join(dir.path, 'c.json')],
+      '{"for": {"fdExhaustionCritical": "soon"}}',
+      /for\.fdExhaustionCritical/,
+    ],
     [['mixin', '--out', dir.path, '--config', join(dir.path, 'c.json')], '{"fdWarningRatio": 80}', /fdWarningRatio/],
     [['mixin', '--out', dir.path, '--config', join(dir.path, 'c.json')], 'not json', /not JSON/],
     // A regular file where a directory should be (ENOTDIR).
@@ -196,14 +274,26 @@ test('mixin: bad input is one line and exit 2', { timeout: 30_000 }, async () =>
     const r = await runCli(args);
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, message);
-    assert.equal(r.stderr.trim().split('\n').filter((l) => !l.startsWith('  hint:')).length, 1, r.stderr);
+    assert.equal(
+      r.stderr
+        .trim()
+        .split('\n')
+        .filter((l) => !l.startsWith('  hint:')).length,
+      1,
+      r.stderr,
+    );
   }
 });
 
 test('mixin.libsonnet gives jsonnet users the same rules and dashboard', { timeout: 30_000 }, async (t) => {
   const jsonnet = which('jsonnet');
   if (!jsonnet) return t.skip('jsonnet not installed (apt-get install jsonnet)');
-  const r = await runCommand(jsonnet, ['-J', MIXIN_DIR, '-e', "local m = import 'mixin.libsonnet'; { rules: m.prometheusRules, alerts: m.prometheusAlerts, dashboards: std.objectFields(m.grafanaDashboards) }"]);
+  const r = await runCommand(jsonnet, [
+    '-J',
+    MIXIN_DIR,
+    '-e',
+    "local m = import 'mixin.libsonnet'; { rules: m.prometheusRules, alerts: m.prometheusAlerts, dashboards: std.objectFields(m.grafanaDashboards) }",
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout) as { rules: unknown; alerts: unknown; dashboards: string[] };
   assert.deepEqual(out.rules, parse(await readFile(join(MIXIN_DIR, MIXIN_FILES.rules), 'utf8')));

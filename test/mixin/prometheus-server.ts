@@ -38,16 +38,28 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Prome
   const dir = await createTempDir('bg-prom-');
   for (const file of options.ruleFiles) await writeFile(dir.file(file.name), file.content);
   const config = {
-    global: { scrape_interval: `${options.intervalS}s`, evaluation_interval: `${options.intervalS}s`, scrape_timeout: `${options.intervalS}s` },
+    global: {
+      scrape_interval: `${options.intervalS}s`,
+      evaluation_interval: `${options.intervalS}s`,
+      scrape_timeout: `${options.intervalS}s`,
+    },
     rule_files: options.ruleFiles.map((f) => dir.file(f.name)),
-    scrape_configs: Object.entries(options.targets).map(([job, target]) => ({ job_name: job, static_configs: [{ targets: [target] }] })),
+    scrape_configs: Object.entries(options.targets).map(([job, target]) => ({
+      job_name: job,
+      static_configs: [{ targets: [target] }],
+    })),
   };
   await writeFile(dir.file('prometheus.yml'), stringify(config));
   // Another process can take the free port before Prometheus binds it: try a few.
   let lastError = '';
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await findFreePort();
-    const args = [`--config.file=${dir.file('prometheus.yml')}`, `--storage.tsdb.path=${dir.file('data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'];
+    const args = [
+      `--config.file=${dir.file('prometheus.yml')}`,
+      `--storage.tsdb.path=${dir.file('data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--log.level=warn',
+    ];
     const setpriv = which('setpriv');
     const [command, argv] = setpriv ? [setpriv, ['--pdeathsig', 'SIGKILL', '--', binary, ...args]] : [binary, args];
     const server = spawnGroupChild(command, argv, { cwd: dir.path });
@@ -59,7 +71,10 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Prome
     const deadline = Date.now() + 20_000;
     let ready = false;
     while (Date.now() < deadline && !server.exited) {
-      ready = await fetch(`${url}/-/ready`).then((r) => r.ok, () => false);
+      ready = await fetch(`${url}/-/ready`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ready) break;
       await sleep(100);
     }

@@ -34,7 +34,8 @@ export function startChild(command: string, args: readonly string[], options: Sp
       for (;;) {
         const i = lines.findIndex((l) => pattern.test(l));
         if (i >= 0) return lines.splice(0, i + 1)[i] as string;
-        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`child exited before printing ${pattern}`);
+        if (child.exitCode !== null || child.signalCode !== null)
+          throw new Error(`child exited before printing ${pattern}`);
         if (Date.now() > deadline) throw new Error(`child printed no ${pattern} in ${timeoutMs} ms`);
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, 50);

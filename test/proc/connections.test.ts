@@ -28,7 +28,9 @@ async function idleClients(port: number, n: number): Promise<net.Socket[]> {
   );
 }
 
-test('idle keep-alive connections to a server that never closes them: counts and growing idle times', { timeout: 10_000 }, async () => {
+test('idle keep-alive connections to a server that never closes them: counts and growing idle times', {
+  timeout: 10_000,
+}, async () => {
   const server = createServer((_req, res) => res.end('ok'));
   server.keepAliveTimeout = 0; // never close idle sockets: the gevent leak of the seeds
   await listen(server, { host: '127.0.0.1', port: 0 });
@@ -38,12 +40,19 @@ test('idle keep-alive connections to a server that never closes them: counts and
     const first = await readConnections({ port }, { idleMs: 300 });
     assert.deepEqual(
       { ...first, sockets: first.sockets.length, idle: { ...first.idle, maxMs: typeof first.idle.maxMs } },
-      { kind: 'tcp', port, source: 'ss', states: states({ ESTABLISHED: 5 }), total: 5, listeners: 1, queued: 0, idle: { thresholdMs: 300, count: first.idle.count, maxMs: 'number' }, sockets: 5 },
+      {
+        kind: 'tcp',
+        port,
+        source: 'ss',
+        states: states({ ESTABLISHED: 5 }),
+        total: 5,
+        listeners: 1,
+        queued: 0,
+        idle: { thresholdMs: 300, count: first.idle.count, maxMs: 'number' },
+        sockets: 5,
+      },
     );
-    assert.deepEqual(
-      first.sockets.map((s) => s.peer).sort(),
-      clients.map((c) => `127.0.0.1:${c.localPort}`).sort(),
-    );
+    assert.deepEqual(first.sockets.map((s) => s.peer).sort(), clients.map((c) => `127.0.0.1:${c.localPort}`).sort());
     await sleep(500);
     const second = await readConnections({ port }, { idleMs: 300 });
     assert.equal(second.idle.count, 5);
@@ -64,7 +73,14 @@ test('idle keep-alive connections to a server that never closes them: counts and
     // /proc knows the states but no timers.
     const viaProc = await readConnections({ port }, { source: 'proc', idleMs: 300 });
     assert.deepEqual(
-      [viaProc.source, viaProc.states, viaProc.listeners, viaProc.queued, viaProc.idle, viaProc.sockets.every((s) => s.idleMs === null)],
+      [
+        viaProc.source,
+        viaProc.states,
+        viaProc.listeners,
+        viaProc.queued,
+        viaProc.idle,
+        viaProc.sockets.every((s) => s.idleMs === null),
+      ],
       ['proc', states({ ESTABLISHED: 5 }), 1, 0, { thresholdMs: 300, count: null, maxMs: null }, true],
     );
   } finally {
@@ -74,7 +90,9 @@ test('idle keep-alive connections to a server that never closes them: counts and
   }
 });
 
-test('TIME_WAIT and CLOSE_WAIT on the server side are counted by state (ss and /proc agree)', { timeout: 10_000 }, async () => {
+test('TIME_WAIT and CLOSE_WAIT on the server side are counted by state (ss and /proc agree)', {
+  timeout: 10_000,
+}, async () => {
   const accepted: net.Socket[] = [];
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     socket.on('error', () => {});
@@ -82,15 +100,18 @@ test('TIME_WAIT and CLOSE_WAIT on the server side are counted by state (ss and /
   });
   await listen(server, { host: '127.0.0.1', port: 0 });
   const port = portOf(server);
-  const clients = await Promise.all([0, 1, 2].map(async () => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.on('error', () => {});
-    await once(socket, 'connect');
-    return socket;
-  }));
+  const clients = await Promise.all(
+    [0, 1, 2].map(async () => {
+      const socket = net.connect(port, '127.0.0.1');
+      socket.on('error', () => {});
+      await once(socket, 'connect');
+      return socket;
+    }),
+  );
   try {
     await waitFor('3 accepted', () => accepted.length === 3);
-    const serverEnd = (client: net.Socket): net.Socket => accepted.find((s) => s.remotePort === client.localPort) as net.Socket;
+    const serverEnd = (client: net.Socket): net.Socket =>
+      accepted.find((s) => s.remotePort === client.localPort) as net.Socket;
     serverEnd(clients[0] as net.Socket).destroy(); // the server closes first → its end waits in TIME_WAIT
     clients[1]?.end(); // the client closes, the server never does → CLOSE_WAIT
     const expected = states({ ESTABLISHED: 1, TIME_WAIT: 1, CLOSE_WAIT: 1 });
@@ -112,7 +133,10 @@ test('unix socket: accepted connections on the path, no timers', { timeout: 10_0
   await using dir = await createTempDir('conn');
   const path = dir.file('app.sock');
   const accepted: net.Socket[] = [];
-  const server = await listen(net.createServer((s) => accepted.push(s)), { path });
+  const server = await listen(
+    net.createServer((s) => accepted.push(s)),
+    { path },
+  );
   const clients: net.Socket[] = [];
   try {
     for (let i = 0; i < 3; i += 1) {
@@ -121,7 +145,16 @@ test('unix socket: accepted connections on the path, no timers', { timeout: 10_0
       await once(socket, 'connect');
     }
     await waitFor('3 accepted', () => accepted.length === 3);
-    const expected = { kind: 'unix', unixSocket: path, states: states({ ESTABLISHED: 3 }), total: 3, listeners: 1, queued: 0, idle: { thresholdMs: 1000, count: null, maxMs: null }, sockets: [] };
+    const expected = {
+      kind: 'unix',
+      unixSocket: path,
+      states: states({ ESTABLISHED: 3 }),
+      total: 3,
+      listeners: 1,
+      queued: 0,
+      idle: { thresholdMs: 1000, count: null, maxMs: null },
+      sockets: [],
+    };
     assert.deepEqual(await readConnections({ unixSocket: path }), { ...expected, source: 'ss' });
     assert.deepEqual(await readConnections({ unixSocket: path }, { source: 'proc' }), { ...expected, source: 'proc' });
   } finally {
@@ -132,5 +165,8 @@ test('unix socket: accepted connections on the path, no timers', { timeout: 10_0
 
 test('connections: bad options are BG_BAD_OPTION', async () => {
   await assert.rejects(readConnections({ port: 70000 }), { code: 'BG_BAD_OPTION' });
-  await assert.rejects(readConnections({ port: 80 }, { idleMs: -1 }), { code: 'BG_BAD_OPTION', message: 'idleMs: -1 is not valid (expected a number of ms ≥ 0)' });
+  await assert.rejects(readConnections({ port: 80 }, { idleMs: -1 }), {
+    code: 'BG_BAD_OPTION',
+    message: 'idleMs: -1 is not valid (expected a number of ms ≥ 0)',
+  });
 });

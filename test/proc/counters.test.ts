@@ -17,10 +17,16 @@ test('readNetstatCounters: TcpExt counters are integers ≥ 0, ListenOverflows/L
 test('readSomaxconn matches sysctl -n net.core.somaxconn', async (t) => {
   const sysctl = which('sysctl');
   if (!sysctl) return t.skip('sysctl (procps) is not installed');
-  assert.equal(await readSomaxconn(), Number(execFileSync(sysctl, ['-n', 'net.core.somaxconn'], { encoding: 'utf8' }).trim()));
+  assert.equal(
+    await readSomaxconn(),
+    Number(execFileSync(sysctl, ['-n', 'net.core.somaxconn'], { encoding: 'utf8' }).trim()),
+  );
 });
 
 test('off Linux every reader refuses with BG_UNSUPPORTED_PLATFORM', () => {
-  assert.throws(() => assertLinux('darwin'), { code: 'BG_UNSUPPORTED_PLATFORM', message: 'process and socket facts need Linux (/proc, ss); this is darwin' });
+  assert.throws(() => assertLinux('darwin'), {
+    code: 'BG_UNSUPPORTED_PLATFORM',
+    message: 'process and socket facts need Linux (/proc, ss); this is darwin',
+  });
   assert.doesNotThrow(() => assertLinux('linux'));
 });

@@ -26,7 +26,9 @@ console.log('base');
 `;
 
 const delta = (after: FdStats, before: FdStats): Record<string, number> =>
-  Object.fromEntries(Object.entries(after.byKind).map(([kind, n]) => [kind, n - before.byKind[kind as keyof FdStats['byKind']]]));
+  Object.fromEntries(
+    Object.entries(after.byKind).map(([kind, n]) => [kind, n - before.byKind[kind as keyof FdStats['byKind']]]),
+  );
 
 test('readFdStats counts a real child process exactly, by kind', { timeout: 15_000 }, async () => {
   await using dir = await createTempDir('fds');
@@ -43,7 +45,10 @@ test('readFdStats counts a real child process exactly, by kind', { timeout: 15_0
     assert.equal(after.open - before.open, 14);
     assert.equal(after.pid, opener.pid);
     assert.equal(await countFds(opener.pid), after.open);
-    assert.equal(after.open, Object.values(after.byKind).reduce((a, b) => a + b, 0));
+    assert.equal(
+      after.open,
+      Object.values(after.byKind).reduce((a, b) => a + b, 0),
+    );
   } finally {
     await opener.close();
   }
@@ -55,7 +60,12 @@ test('soft/hard RLIMIT_NOFILE of children started under prlimit --nofile=64:128'
   const sleeper = startChild(prlimit, ['--nofile=64:128', 'sh', '-c', 'echo ready; exec sleep 30']);
   // node raises its own soft limit to the hard one at startup, so a node child reads 128:128:
   // a node upstream must be limited with N:N to really hit EMFILE at N.
-  const node = startChild(prlimit, ['--nofile=64:128', process.execPath, '-e', 'console.log("ready"); setInterval(() => {}, 1000)']);
+  const node = startChild(prlimit, [
+    '--nofile=64:128',
+    process.execPath,
+    '-e',
+    'console.log("ready"); setInterval(() => {}, 1000)',
+  ]);
   try {
     await sleeper.nextLine(/^ready$/);
     assert.deepEqual(await readFdLimits(sleeper.pid), { soft: 64, hard: 128 });
@@ -72,7 +82,11 @@ test('a pid that does not exist is BG_NO_SUCH_PID for every reader', async () =>
   // pids are always below pid_max, so pid_max itself never names a process.
   const pid = Number(readFileSync('/proc/sys/kernel/pid_max', 'utf8').trim());
   for (const read of [readFdStats, readFdLimits, countFds]) {
-    await assert.rejects(read(pid), { name: 'BadgatewayError', code: 'BG_NO_SUCH_PID', message: `no process with pid ${pid}` });
+    await assert.rejects(read(pid), {
+      name: 'BadgatewayError',
+      code: 'BG_NO_SUCH_PID',
+      message: `no process with pid ${pid}`,
+    });
   }
 });
 
@@ -82,7 +96,9 @@ test('a pid that is not a positive integer is BG_BAD_OPTION', async () => {
   }
 });
 
-test('a process we may not inspect is BG_PERMISSION (read from a child running as nobody)', { timeout: 10_000 }, async (t) => {
+test('a process we may not inspect is BG_PERMISSION (read from a child running as nobody)', {
+  timeout: 10_000,
+}, async (t) => {
   if (process.getuid?.() !== 0) return t.skip('needs root to start a child as another user');
   // Root reads every /proc/<pid>/fd, so the denial is produced for real: an unprivileged child
   // (uid 65534) asks about this root-owned test process, and ptrace access checks refuse it.

@@ -19,7 +19,15 @@ const abstractName = `@bg-fixture${'@'.repeat(97)}`; // node binds abstract name
 
 test('parseSsListen: ss -ltnpeH and ss -lxpH as captured (queue = Recv-Q, backlog = Send-Q, pid, fd, inode)', () => {
   const sockets = parseSsListen(`${fixture('ss-ltnpeH.txt')}${fixture('ss-lxpH.txt')}`);
-  const row = (kind: ListenSocket['kind'], address: string, where: { port?: number; path?: string }, inode: number, queue: number, backlog: number, owner: [number, number]): ListenSocket => ({
+  const row = (
+    kind: ListenSocket['kind'],
+    address: string,
+    where: { port?: number; path?: string },
+    inode: number,
+    queue: number,
+    backlog: number,
+    owner: [number, number],
+  ): ListenSocket => ({
     kind,
     address,
     ...where,
@@ -46,7 +54,10 @@ test('parseSsListen: accepts the netid column and lines without users or ino', (
   assert.deepEqual(parseSsListen('tcp   LISTEN 0      4096   127.0.0.53%lo:53      0.0.0.0:*\n'), [
     { kind: 'tcp', address: '127.0.0.53', port: 53, inode: 0, queue: 0, backlog: 4096, owners: [], source: 'ss' },
   ]);
-  assert.deepEqual(parseSsListen('ESTAB 0 0 127.0.0.1:1 127.0.0.1:2\nu_str ESTAB 0 0 /x 5 * 6\nu_dgr UNCONN 0 0 /dev/log 7 * 0\n'), []);
+  assert.deepEqual(
+    parseSsListen('ESTAB 0 0 127.0.0.1:1 127.0.0.1:2\nu_str ESTAB 0 0 /x 5 * 6\nu_dgr UNCONN 0 0 /dev/log 7 * 0\n'),
+    [],
+  );
 });
 
 test('parseSsEndpoint and parseSsUsers', () => {
@@ -105,9 +116,18 @@ test('parseSsTcp: a full TCP accept queue (both ends of every connection, SYN-SE
   const count = (pred: (s: (typeof sockets)[number]) => boolean): number => sockets.filter(pred).length;
   assert.equal(sockets.length, 15);
   assert.deepEqual([sockets[0]?.state, sockets[0]?.recvQ, sockets[0]?.sendQ], ['LISTEN', 4, 3]);
-  assert.equal(count((s) => s.state === 'SYN_SENT' && s.peer.port === ports.blocked), 6);
-  assert.equal(count((s) => s.state === 'ESTABLISHED' && s.local.port === ports.blocked), 4); // = the queue
-  assert.equal(count((s) => s.state === 'ESTABLISHED' && s.peer.port === ports.blocked), 4);
+  assert.equal(
+    count((s) => s.state === 'SYN_SENT' && s.peer.port === ports.blocked),
+    6,
+  );
+  assert.equal(
+    count((s) => s.state === 'ESTABLISHED' && s.local.port === ports.blocked),
+    4,
+  ); // = the queue
+  assert.equal(
+    count((s) => s.state === 'ESTABLISHED' && s.peer.port === ports.blocked),
+    4,
+  );
 });
 
 test('parseSsUnix: every socket of ss -xanpH, paths with spaces, unbound sockets', () => {
@@ -141,9 +161,18 @@ test('parseProcNetAddress: little-endian words, IPv6 compression, v4-mapped', ()
   assert.deepEqual(parseProcNetAddress('7F000001:0050', false), { address: '127.0.0.1', port: 80 });
   assert.deepEqual(parseProcNetAddress('00000000000000000000000001000000:A3DD', true), { address: '::1', port: 41949 });
   assert.deepEqual(parseProcNetAddress('00000000000000000000000000000000:87AF', true), { address: '::', port: 34735 });
-  assert.deepEqual(parseProcNetAddress('0000000000000000FFFF00000100007F:87AF', true), { address: '::ffff:127.0.0.1', port: 34735 });
-  assert.deepEqual(parseProcNetAddress('000080FE00000000FF0500023B0F85FE:0016', true), { address: 'fe80::200:5ff:fe85:f3b', port: 22 });
-  assert.deepEqual(parseProcNetAddress('B80D0120000000000000000000000001:0001', true), { address: '2001:db8::100:0', port: 1 });
+  assert.deepEqual(parseProcNetAddress('0000000000000000FFFF00000100007F:87AF', true), {
+    address: '::ffff:127.0.0.1',
+    port: 34735,
+  });
+  assert.deepEqual(parseProcNetAddress('000080FE00000000FF0500023B0F85FE:0016', true), {
+    address: 'fe80::200:5ff:fe85:f3b',
+    port: 22,
+  });
+  assert.deepEqual(parseProcNetAddress('B80D0120000000000000000000000001:0001', true), {
+    address: '2001:db8::100:0',
+    port: 1,
+  });
   assert.equal(parseProcNetAddress('0100007F', true), undefined);
   assert.equal(parseProcNetAddress('0100007G:0050', true), undefined);
 });
@@ -165,7 +194,10 @@ test('parseProcNetTcp: the captured scene; a socket listed twice in one read cou
     inode: 42340,
   });
   // Connections waiting in the accept queue: ESTABLISHED, no inode until accept() hands them out.
-  assert.equal(sockets.filter((s) => s.local.port === ports.blocked && s.state === 'ESTABLISHED' && s.inode === 0).length, 4);
+  assert.equal(
+    sockets.filter((s) => s.local.port === ports.blocked && s.state === 'ESTABLISHED' && s.inode === 0).length,
+    4,
+  );
   assert.equal(sockets.filter((s) => s.state === 'SYN_SENT').length, 6);
   assert.equal(sockets.filter((s) => s.local.port === ports.idle && s.state === 'ESTABLISHED').length, 3);
   assert.deepEqual(sockets.find((s) => s.state === 'FIN_WAIT2')?.remote, { address: '127.0.0.1', port: ports.dual });
@@ -189,14 +221,17 @@ test('parseProcNetUnix: listeners, queued connections (CONNECTING, inode 0) and 
   const sockets = parseProcNetUnix(fixture('proc-net-unix.txt'));
   assert.equal(sockets.length, 10);
   const blocked = `${dir}/blocked.sock`;
-  assert.deepEqual(sockets.find((s) => s.listening && s.path === blocked), {
-    type: 'stream',
-    state: 'UNCONNECTED',
-    listening: true,
-    refCount: 2,
-    inode: 42338,
-    path: blocked,
-  });
+  assert.deepEqual(
+    sockets.find((s) => s.listening && s.path === blocked),
+    {
+      type: 'stream',
+      state: 'UNCONNECTED',
+      listening: true,
+      refCount: 2,
+      inode: 42338,
+      path: blocked,
+    },
+  );
   // ss reads Recv-Q 5 for this listener (backlog 4 + 1): the same five sockets, seen from /proc.
   assert.equal(sockets.filter((s) => s.path === blocked && s.state === 'CONNECTING' && s.inode === 0).length, 5);
   assert.deepEqual(
@@ -207,10 +242,15 @@ test('parseProcNetUnix: listeners, queued connections (CONNECTING, inode 0) and 
       ['UNCONNECTED', true, 42317],
     ],
   );
-  assert.deepEqual(parseProcNetUnix('00000000a: 00000002 00000000 00000000 0002 01 1717 /dev/log\n00000000b: 00000002 00000000 00000000 0001 01 1718\n'), [
-    { type: 'dgram', state: 'UNCONNECTED', listening: false, refCount: 2, inode: 1717, path: '/dev/log' },
-    { type: 'stream', state: 'UNCONNECTED', listening: false, refCount: 2, inode: 1718, path: null },
-  ]);
+  assert.deepEqual(
+    parseProcNetUnix(
+      '00000000a: 00000002 00000000 00000000 0002 01 1717 /dev/log\n00000000b: 00000002 00000000 00000000 0001 01 1718\n',
+    ),
+    [
+      { type: 'dgram', state: 'UNCONNECTED', listening: false, refCount: 2, inode: 1717, path: '/dev/log' },
+      { type: 'stream', state: 'UNCONNECTED', listening: false, refCount: 2, inode: 1718, path: null },
+    ],
+  );
 });
 
 test('parseNetstat: two-line header/value sections of /proc/net/netstat', () => {
@@ -220,7 +260,9 @@ test('parseNetstat: two-line header/value sections of /proc/net/netstat', () => 
   assert.equal(sections['TcpExt']?.['ListenOverflows'], 40);
   assert.equal(sections['TcpExt']?.['ListenDrops'], 40);
   assert.equal(sections['TcpExt']?.['TW'], 1321);
-  assert.deepEqual(parseNetstat('Tcp: RtoMin MaxConn\nTcp: 200 -1\nUdp: 1 2\nX: a\n'), { Tcp: { RtoMin: 200, MaxConn: -1 } });
+  assert.deepEqual(parseNetstat('Tcp: RtoMin MaxConn\nTcp: 200 -1\nUdp: 1 2\nX: a\n'), {
+    Tcp: { RtoMin: 200, MaxConn: -1 },
+  });
   assert.deepEqual(parseNetstat('__proto__: polluted\n__proto__: 1\n'), JSON.parse('{"__proto__":{"polluted":1}}'));
   assert.equal(({} as Record<string, unknown>)['polluted'], undefined);
 });
@@ -235,26 +277,41 @@ function random(seed: number): () => number {
   };
 }
 
-test('fuzz: truncated, mutated and random lines never throw and yield only well-formed records', { timeout: 10_000 }, () => {
-  const samples = ['ss-ltnpeH.txt', 'ss-lxpH.txt', 'ss-tnaiH-dual.txt', 'ss-tnaiH-blocked.txt', 'ss-xanpH.txt', 'proc-net-tcp.txt', 'proc-net-tcp6.txt', 'proc-net-unix.txt', 'proc-net-netstat.txt']
+test('fuzz: truncated, mutated and random lines never throw and yield only well-formed records', {
+  timeout: 10_000,
+}, () => {
+  const samples = [
+    'ss-ltnpeH.txt',
+    'ss-lxpH.txt',
+    'ss-tnaiH-dual.txt',
+    'ss-tnaiH-blocked.txt',
+    'ss-xanpH.txt',
+    'proc-net-tcp.txt',
+    'proc-net-tcp6.txt',
+    'proc-net-unix.txt',
+    'proc-net-netstat.txt',
+  ]
     .flatMap((name) => fixture(name).split('\n'))
     .filter((l) => l.trim() !== '');
   const rand = random(20261126);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
   const alphabet = ' \t:[]()*@,=/"%.-_0123456789ABCDEFabcdefLISTENESTAB\u00e9\u0000';
-  const isPort = (p: number | null | undefined): boolean => p === null || p === undefined || (Number.isInteger(p) && p >= 0 && p <= 65535);
+  const isPort = (p: number | null | undefined): boolean =>
+    p === null || p === undefined || (Number.isInteger(p) && p >= 0 && p <= 65535);
   const isCount = (n: number | null): boolean => n === null || (Number.isSafeInteger(n) && n >= 0);
   for (let i = 0; i < 1000; i += 1) {
     const base = pick(samples);
     const lines: string[] = [];
     for (let k = 0; k < 4; k += 1) {
       const mode = Math.floor(rand() * 4);
-      if (mode === 0) lines.push(base.slice(0, Math.floor(rand() * base.length))); // truncated read
+      if (mode === 0)
+        lines.push(base.slice(0, Math.floor(rand() * base.length))); // truncated read
       else if (mode === 1) {
         const chars = [...base];
         for (let m = 0; m < 3; m += 1) chars[Math.floor(rand() * chars.length)] = pick([...alphabet]);
         lines.push(chars.join(''));
-      } else if (mode === 2) lines.push(Array.from({ length: Math.floor(rand() * 200) }, () => pick([...alphabet])).join(''));
+      } else if (mode === 2)
+        lines.push(Array.from({ length: Math.floor(rand() * 200) }, () => pick([...alphabet])).join(''));
       else lines.push(pick(samples));
     }
     const text = lines.join('\n');
@@ -262,13 +319,21 @@ test('fuzz: truncated, mutated and random lines never throw and yield only well-
       assert.ok(isPort(s.port) && isCount(s.queue) && isCount(s.backlog) && isCount(s.inode), text);
       assert.ok(s.kind === 'unix' ? typeof s.path === 'string' : typeof s.port === 'number', text);
     }
-    for (const s of parseSsTcp(text)) assert.ok(isPort(s.local.port) && isPort(s.peer.port) && isCount(s.recvQ) && isCount(s.lastRecvMs), text);
+    for (const s of parseSsTcp(text))
+      assert.ok(isPort(s.local.port) && isPort(s.peer.port) && isCount(s.recvQ) && isCount(s.lastRecvMs), text);
     for (const s of parseSsUnix(text)) assert.ok(isCount(s.inode) && isCount(s.peerInode) && isCount(s.recvQ), text);
-    for (const s of parseProcNetTcp(text)) assert.ok(isPort(s.local.port) && isPort(s.remote.port) && isCount(s.rxQueue) && isCount(s.inode), text);
+    for (const s of parseProcNetTcp(text))
+      assert.ok(isPort(s.local.port) && isPort(s.remote.port) && isCount(s.rxQueue) && isCount(s.inode), text);
     for (const s of parseProcNetUnix(text)) assert.ok(isCount(s.inode) && isCount(s.refCount), text);
-    for (const values of Object.values(parseNetstat(text))) for (const v of Object.values(values)) assert.ok(Number.isFinite(v), text);
+    for (const values of Object.values(parseNetstat(text)))
+      for (const v of Object.values(values)) assert.ok(Number.isFinite(v), text);
   }
   // Pure garbage yields nothing.
-  const garbage = Array.from({ length: 500 }, () => Array.from({ length: 80 }, () => pick([...alphabet])).join('')).join('\n');
-  assert.deepEqual([parseSsListen(garbage), parseSsTcp(garbage), parseProcNetTcp(garbage), parseProcNetUnix(garbage)], [[], [], [], []]);
+  const garbage = Array.from({ length: 500 }, () =>
+    Array.from({ length: 80 }, () => pick([...alphabet])).join(''),
+  ).join('\n');
+  assert.deepEqual(
+    [parseSsListen(garbage), parseSsTcp(garbage), parseProcNetTcp(garbage), parseProcNetUnix(garbage)],
+    [[], [], [], []],
+  );
 });

@@ -36,7 +36,10 @@ async function withProxy(
   }
 }
 
-function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
+function get(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
     request(url, { headers, agent: false }, (res) => {
       let body = '';
@@ -48,7 +51,9 @@ function get(url: string, headers: Record<string, string> = {}): Promise<{ statu
   });
 }
 
-test('hop-by-hop request headers are dropped, the rest forwarded with X-Forwarded-For appended', { timeout: 10_000 }, async () => {
+test('hop-by-hop request headers are dropped, the rest forwarded with X-Forwarded-For appended', {
+  timeout: 10_000,
+}, async () => {
   await withProxy(
     (req, res) => res.end(JSON.stringify(req.headers)),
     {},
@@ -68,7 +73,8 @@ test('hop-by-hop request headers are dropped, the rest forwarded with X-Forwarde
       assert.equal(seen['x-custom'], 'kept');
       assert.equal(seen['x-forwarded-for'], '10.0.0.1, 127.0.0.1');
       assert.match(seen['host'] ?? '', /^127\.0\.0\.1:\d+$/);
-      for (const h of ['x-private', 'keep-alive', 'proxy-connection', 'te', 'upgrade']) assert.equal(seen[h], undefined, h);
+      for (const h of ['x-private', 'keep-alive', 'proxy-connection', 'te', 'upgrade'])
+        assert.equal(seen[h], undefined, h);
       // Our own pooled connection to the upstream.
       assert.equal(seen['connection'], 'keep-alive');
 
@@ -81,7 +87,13 @@ test('hop-by-hop request headers are dropped, the rest forwarded with X-Forwarde
 test('hop-by-hop response headers are dropped', { timeout: 10_000 }, async () => {
   await withProxy(
     (_req, res) => {
-      res.writeHead(201, { Connection: 'X-Hop', 'X-Hop': '1', 'Keep-Alive': 'timeout=1', 'X-End': 'kept', 'Content-Type': 'text/plain' });
+      res.writeHead(201, {
+        Connection: 'X-Hop',
+        'X-Hop': '1',
+        'Keep-Alive': 'timeout=1',
+        'X-End': 'kept',
+        'Content-Type': 'text/plain',
+      });
       res.end('made');
     },
     {},
@@ -97,7 +109,9 @@ test('hop-by-hop response headers are dropped', { timeout: 10_000 }, async () =>
   );
 });
 
-test('a request body is read whole before the upstream is contacted, then sent with its Content-Length', { timeout: 10_000 }, async () => {
+test('a request body is read whole before the upstream is contacted, then sent with its Content-Length', {
+  timeout: 10_000,
+}, async () => {
   const seen: { at: number; headers: Record<string, string | string[] | undefined>; body: string }[] = [];
   await withProxy(
     (req, res) => {
@@ -115,11 +129,15 @@ test('a request body is read whole before the upstream is contacted, then sent w
     async (url) => {
       let lastPartAt = 0;
       const text = await new Promise<string>((resolve, reject) => {
-        const req = request(url, { method: 'POST', agent: false, headers: { 'Transfer-Encoding': 'chunked' } }, (res) => {
-          let body = '';
-          res.setEncoding('utf8').on('data', (d: string) => (body += d));
-          res.on('end', () => resolve(body));
-        });
+        const req = request(
+          url,
+          { method: 'POST', agent: false, headers: { 'Transfer-Encoding': 'chunked' } },
+          (res) => {
+            let body = '';
+            res.setEncoding('utf8').on('data', (d: string) => (body += d));
+            res.on('end', () => resolve(body));
+          },
+        );
         req.on('error', reject);
         req.flushHeaders();
         req.write('one');
@@ -158,15 +176,19 @@ test('a 4 MiB upload and download pass through intact', { timeout: 15_000 }, asy
     {},
     async (url) => {
       const r = await new Promise<{ header: string; size: number; digest: string }>((resolve, reject) => {
-        const req = request(url, { method: 'PUT', agent: false, headers: { 'Content-Length': payload.length } }, (res) => {
-          const hash = createHash('sha256');
-          let size = 0;
-          res.on('data', (chunk: Buffer) => {
-            hash.update(chunk);
-            size += chunk.length;
-          });
-          res.on('end', () => resolve({ header: String(res.headers['x-upload']), size, digest: hash.digest('hex') }));
-        });
+        const req = request(
+          url,
+          { method: 'PUT', agent: false, headers: { 'Content-Length': payload.length } },
+          (res) => {
+            const hash = createHash('sha256');
+            let size = 0;
+            res.on('data', (chunk: Buffer) => {
+              hash.update(chunk);
+              size += chunk.length;
+            });
+            res.on('end', () => resolve({ header: String(res.headers['x-upload']), size, digest: hash.digest('hex') }));
+          },
+        );
         req.on('error', reject);
         req.end(payload);
       });
@@ -177,7 +199,9 @@ test('a 4 MiB upload and download pass through intact', { timeout: 15_000 }, asy
   );
 });
 
-test('keepalive 0: Connection: close upstream, a new upstream connection per request', { timeout: 10_000 }, async () => {
+test('keepalive 0: Connection: close upstream, a new upstream connection per request', {
+  timeout: 10_000,
+}, async () => {
   const ports = new Set<number>();
   const connections: string[] = [];
   await withProxy(
@@ -210,7 +234,9 @@ test('keepalive N: sequential requests reuse one upstream connection', { timeout
   assert.equal(ports.size, 1);
 });
 
-test('a client that leaves before the answer is logged as 499 and the upstream request is dropped', { timeout: 10_000 }, async () => {
+test('a client that leaves before the answer is logged as 499 and the upstream request is dropped', {
+  timeout: 10_000,
+}, async () => {
   let upstreamClosed = false;
   await withProxy(
     (req, res) => {
@@ -225,7 +251,9 @@ test('a client that leaves before the answer is logged as 499 and the upstream r
       req.end();
       await new Promise((resolve) => setTimeout(resolve, 200));
       req.destroy();
-      const line = await waitFor('the access line', async () => (await proxy.readAccessLog()).trim() || undefined, { timeoutMs: 3000 });
+      const line = await waitFor('the access line', async () => (await proxy.readAccessLog()).trim() || undefined, {
+        timeoutMs: 3000,
+      });
       const entry = parseAccessLogLine(line);
       assert.equal(entry?.status, 499);
       // nginx logs `upstream_status=-` here too: no upstream status was ever received.
@@ -253,32 +281,44 @@ test('close() with requests in flight does not crash on their late log lines', {
   const upstream = createServer((req) => req.resume()); // never answers
   const upstreamUrl = await listen(upstream);
   const proxy = await createProxy({ upstream: upstreamUrl, readTimeoutMs: 5000 });
-  const pending = Array.from({ length: 3 }, () =>
-    new Promise<string>((resolve) => {
-      request(proxy.url, { agent: false }, (res) => resolve(String(res.statusCode)))
-        .on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'))
-        .end();
-    }),
+  const pending = Array.from(
+    { length: 3 },
+    () =>
+      new Promise<string>((resolve) => {
+        request(proxy.url, { agent: false }, (res) => resolve(String(res.statusCode)))
+          .on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'))
+          .end();
+      }),
   );
-  await waitFor('the upstream to hold 3 requests', () => new Promise<boolean>((resolve) => upstream.getConnections((_e, n) => resolve(n === 3))), { timeoutMs: 3000 });
+  await waitFor(
+    'the upstream to hold 3 requests',
+    () => new Promise<boolean>((resolve) => upstream.getConnections((_e, n) => resolve(n === 3))),
+    { timeoutMs: 3000 },
+  );
   await proxy.close();
   assert.deepEqual(await Promise.all(pending), ['ECONNRESET', 'ECONNRESET', 'ECONNRESET']);
   upstream.closeAllConnections();
   await new Promise((resolve) => upstream.close(resolve));
 });
 
-test('errorLogLevel is a threshold like nginx\'s error_log level; a taken port is BG_ADDRESS_IN_USE', { timeout: 10_000 }, async () => {
+test("errorLogLevel is a threshold like nginx's error_log level; a taken port is BG_ADDRESS_IN_USE", {
+  timeout: 10_000,
+}, async () => {
   const crit = await createProxy({ upstream: 'http://127.0.0.1:9', errorLogLevel: 'crit' });
   try {
     assert.equal((await get(crit.url)).status, 502);
     assert.equal(await crit.readErrorLog(), '', 'connection refused is [error], below crit');
-    await assert.rejects(createProxy({ upstream: 'http://127.0.0.1:9', listenPort: crit.port }), { code: 'BG_ADDRESS_IN_USE' });
+    await assert.rejects(createProxy({ upstream: 'http://127.0.0.1:9', listenPort: crit.port }), {
+      code: 'BG_ADDRESS_IN_USE',
+    });
   } finally {
     await crit.close();
   }
 });
 
-test('a host name is resolved once at start: unknown is BG_BAD_OPTION, known is logged by address like nginx', { timeout: 10_000 }, async () => {
+test('a host name is resolved once at start: unknown is BG_BAD_OPTION, known is logged by address like nginx', {
+  timeout: 10_000,
+}, async () => {
   await assert.rejects(createProxy({ upstream: 'http://no-such-host.invalid:80' }), (err: unknown) => {
     assert.match(String((err as Error).message), /^upstream: host not found: "no-such-host\.invalid" \(ENOTFOUND\)$/);
     assert.equal((err as { code?: string }).code, 'BG_BAD_OPTION');
@@ -288,13 +328,18 @@ test('a host name is resolved once at start: unknown is BG_BAD_OPTION, known is 
   try {
     assert.equal(proxy.upstream, 'http://localhost:9');
     assert.equal((await get(proxy.url)).status, 502);
-    assert.match(await proxy.readErrorLog(), /connect\(\) failed \(111: Connection refused\) .* upstream: "http:\/\/(127\.0\.0\.1|\[::1\]):9\/"/);
+    assert.match(
+      await proxy.readErrorLog(),
+      /connect\(\) failed \(111: Connection refused\) .* upstream: "http:\/\/(127\.0\.0\.1|\[::1\]):9\/"/,
+    );
   } finally {
     await proxy.close();
   }
 });
 
-test('a slow reader of 200,000 one-byte chunks: one drain listener per exchange, no MaxListenersExceededWarning', { timeout: 20_000 }, async () => {
+test('a slow reader of 200,000 one-byte chunks: one drain listener per exchange, no MaxListenersExceededWarning', {
+  timeout: 20_000,
+}, async () => {
   const warnings: string[] = [];
   const onWarning = (w: Error): void => {
     warnings.push(`${w.name}: ${w.message}`);
@@ -310,7 +355,9 @@ test('a slow reader of 200,000 one-byte chunks: one drain listener per exchange,
   });
   await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
   const address = upstream.address();
-  const proxy = await createProxy({ upstream: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}` });
+  const proxy = await createProxy({
+    upstream: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`,
+  });
   try {
     const body = await new Promise<number>((resolve, reject) => {
       request(`${proxy.url}/`, { agent: false }, (res) => {

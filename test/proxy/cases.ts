@@ -29,18 +29,25 @@ export interface ProxyCase {
 }
 
 /** One request on a fresh client connection; `200 truncated` when the body broke off. */
-export function send(url: string, { method = 'GET', path = '/', body }: { method?: string; path?: string; body?: string } = {}): Promise<Outcome> {
+export function send(
+  url: string,
+  { method = 'GET', path = '/', body }: { method?: string; path?: string; body?: string } = {},
+): Promise<Outcome> {
   return new Promise((resolve) => {
-    const req = request(`${url}${path}`, { method, agent: false, headers: body === undefined ? {} : { 'content-length': Buffer.byteLength(body) } }, (res) => {
-      let received = 0;
-      res.on('data', (chunk: Buffer) => (received += chunk.length));
-      res.on('error', () => {});
-      res.on('close', () => {
-        const expected = Number(res.headers['content-length'] ?? Number.NaN);
-        const truncated = !res.complete || (Number.isFinite(expected) && received < expected);
-        resolve(`${res.statusCode}${truncated ? ' truncated' : ''}`);
-      });
-    });
+    const req = request(
+      `${url}${path}`,
+      { method, agent: false, headers: body === undefined ? {} : { 'content-length': Buffer.byteLength(body) } },
+      (res) => {
+        let received = 0;
+        res.on('data', (chunk: Buffer) => (received += chunk.length));
+        res.on('error', () => {});
+        res.on('close', () => {
+          const expected = Number(res.headers['content-length'] ?? Number.NaN);
+          const truncated = !res.complete || (Number.isFinite(expected) && received < expected);
+          resolve(`${res.statusCode}${truncated ? ' truncated' : ''}`);
+        });
+      },
+    );
     req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
     req.end(body);
   });
@@ -67,7 +74,10 @@ export const CASES: ProxyCase[] = [
     drive: (url) => sequential(url, 3),
     expected: {
       outcomes: ['502', '502', '502'],
-      errorLines: Array.from({ length: 3 }, () => `[error] connect() failed (111: Connection refused) while connecting to upstream${tail(UPSTREAM_TCP)}`),
+      errorLines: Array.from(
+        { length: 3 },
+        () => `[error] connect() failed (111: Connection refused) while connecting to upstream${tail(UPSTREAM_TCP)}`,
+      ),
     },
   },
   {
@@ -77,7 +87,9 @@ export const CASES: ProxyCase[] = [
     drive: (url) => sequential(url, 1),
     expected: {
       outcomes: ['502'],
-      errorLines: [`[crit] connect() to unix:/SOCKET failed (2: No such file or directory) while connecting to upstream${tail(UPSTREAM_UNIX)}`],
+      errorLines: [
+        `[crit] connect() to unix:/SOCKET failed (2: No such file or directory) while connecting to upstream${tail(UPSTREAM_UNIX)}`,
+      ],
     },
   },
   {
@@ -87,7 +99,9 @@ export const CASES: ProxyCase[] = [
     drive: (url) => sequential(url, 1),
     expected: {
       outcomes: ['502'],
-      errorLines: [`[error] connect() to unix:/SOCKET failed (111: Connection refused) while connecting to upstream${tail(UPSTREAM_UNIX)}`],
+      errorLines: [
+        `[error] connect() to unix:/SOCKET failed (111: Connection refused) while connecting to upstream${tail(UPSTREAM_UNIX)}`,
+      ],
     },
   },
   {
@@ -99,7 +113,9 @@ export const CASES: ProxyCase[] = [
     drive: (url) => sequential(url, 1),
     expected: {
       outcomes: ['502'],
-      errorLines: [`[crit] connect() to unix:/SOCKET failed (13: Permission denied) while connecting to upstream${tail(UPSTREAM_UNIX)}`],
+      errorLines: [
+        `[crit] connect() to unix:/SOCKET failed (13: Permission denied) while connecting to upstream${tail(UPSTREAM_UNIX)}`,
+      ],
     },
   },
   {
@@ -116,7 +132,8 @@ export const CASES: ProxyCase[] = [
       outcomes: ['200', '200', '502', '502', '502', '502'],
       errorLines: Array.from(
         { length: 4 },
-        () => `[error] connect() to unix:/SOCKET failed (11: Resource temporarily unavailable) while connecting to upstream${tail(UPSTREAM_UNIX)}`,
+        () =>
+          `[error] connect() to unix:/SOCKET failed (11: Resource temporarily unavailable) while connecting to upstream${tail(UPSTREAM_UNIX)}`,
       ),
     },
   },
@@ -134,7 +151,11 @@ export const CASES: ProxyCase[] = [
         s.on('error', () => {});
         fillers.push(s);
       }
-      await waitFor('the upstream accept queue to be full', async () => (await readListenQueue({ port }))?.queue === 2, { timeoutMs: 3000, intervalMs: 10 });
+      await waitFor(
+        'the upstream accept queue to be full',
+        async () => (await readListenQueue({ port }))?.queue === 2,
+        { timeoutMs: 3000, intervalMs: 10 },
+      );
       try {
         return await sequential(url, 1);
       } finally {
@@ -143,7 +164,9 @@ export const CASES: ProxyCase[] = [
     },
     expected: {
       outcomes: ['504'],
-      errorLines: [`[error] upstream timed out (110: Connection timed out) while connecting to upstream${tail(UPSTREAM_TCP)}`],
+      errorLines: [
+        `[error] upstream timed out (110: Connection timed out) while connecting to upstream${tail(UPSTREAM_TCP)}`,
+      ],
     },
   },
   {
@@ -153,7 +176,9 @@ export const CASES: ProxyCase[] = [
     drive: (url) => sequential(url, 1),
     expected: {
       outcomes: ['504'],
-      errorLines: [`[error] upstream timed out (110: Connection timed out) while reading response header from upstream${tail(UPSTREAM_TCP)}`],
+      errorLines: [
+        `[error] upstream timed out (110: Connection timed out) while reading response header from upstream${tail(UPSTREAM_TCP)}`,
+      ],
     },
   },
   {
@@ -166,7 +191,9 @@ export const CASES: ProxyCase[] = [
     drive: (url) => sequential(url, 1, { method: 'POST', body: 'x'.repeat(32 * 1024 * 1024) }),
     expected: {
       outcomes: ['504'],
-      errorLines: [`[error] upstream timed out (110: Connection timed out) while sending request to upstream${tail(UPSTREAM_TCP, 'POST')}`],
+      errorLines: [
+        `[error] upstream timed out (110: Connection timed out) while sending request to upstream${tail(UPSTREAM_TCP, 'POST')}`,
+      ],
     },
   },
   {
@@ -176,7 +203,9 @@ export const CASES: ProxyCase[] = [
     drive: (url) => sequential(url, 1),
     expected: {
       outcomes: ['502'],
-      errorLines: [`[error] recv() failed (104: Connection reset by peer) while reading response header from upstream${tail(UPSTREAM_TCP)}`],
+      errorLines: [
+        `[error] recv() failed (104: Connection reset by peer) while reading response header from upstream${tail(UPSTREAM_TCP)}`,
+      ],
     },
   },
   {
@@ -186,7 +215,9 @@ export const CASES: ProxyCase[] = [
     drive: (url) => sequential(url, 1),
     expected: {
       outcomes: ['200 truncated'],
-      errorLines: [`[error] readv() failed (104: Connection reset by peer) while reading upstream${tail(UPSTREAM_TCP)}`],
+      errorLines: [
+        `[error] readv() failed (104: Connection reset by peer) while reading upstream${tail(UPSTREAM_TCP)}`,
+      ],
     },
   },
   {
@@ -196,7 +227,9 @@ export const CASES: ProxyCase[] = [
     drive: (url) => sequential(url, 1),
     expected: {
       outcomes: ['502'],
-      errorLines: [`[error] upstream prematurely closed connection while reading response header from upstream${tail(UPSTREAM_TCP)}`],
+      errorLines: [
+        `[error] upstream prematurely closed connection while reading response header from upstream${tail(UPSTREAM_TCP)}`,
+      ],
     },
   },
   {
@@ -218,7 +251,9 @@ export const CASES: ProxyCase[] = [
     drive: (url) => sequential(url, 2),
     expected: {
       outcomes: ['200', '200'],
-      errorLines: [`[error] upstream prematurely closed connection while reading response header from upstream${tail(UPSTREAM_TCP)}`],
+      errorLines: [
+        `[error] upstream prematurely closed connection while reading response header from upstream${tail(UPSTREAM_TCP)}`,
+      ],
       // The retry shows in the access log: the failed try, then the one that answered.
       accessUpstreamStatus: ['200', '502, 200'],
     },
@@ -230,7 +265,9 @@ export const CASES: ProxyCase[] = [
     drive: (url) => sequential(url, 2),
     expected: {
       outcomes: ['200', '502'],
-      errorLines: [`[error] upstream prematurely closed connection while reading response header from upstream${tail(UPSTREAM_TCP)}`],
+      errorLines: [
+        `[error] upstream prematurely closed connection while reading response header from upstream${tail(UPSTREAM_TCP)}`,
+      ],
       accessUpstreamStatus: ['200', '502'],
     },
   },
@@ -241,7 +278,9 @@ export const CASES: ProxyCase[] = [
     drive: (url) => sequential(url, 2, { method: 'POST', body: 'x=1' }),
     expected: {
       outcomes: ['200', '502'],
-      errorLines: [`[error] upstream prematurely closed connection while reading response header from upstream${tail(UPSTREAM_TCP, 'POST')}`],
+      errorLines: [
+        `[error] upstream prematurely closed connection while reading response header from upstream${tail(UPSTREAM_TCP, 'POST')}`,
+      ],
       accessUpstreamStatus: ['200', '502'],
     },
   },
@@ -252,7 +291,9 @@ export const CASES: ProxyCase[] = [
     drive: (url) => sequential(url, 2, { method: 'POST', body: 'x=1' }),
     expected: {
       outcomes: ['200', '502'],
-      errorLines: [`[error] recv() failed (104: Connection reset by peer) while reading response header from upstream${tail(UPSTREAM_TCP, 'POST')}`],
+      errorLines: [
+        `[error] recv() failed (104: Connection reset by peer) while reading response header from upstream${tail(UPSTREAM_TCP, 'POST')}`,
+      ],
     },
   },
 ];

@@ -10,11 +10,23 @@ import { runCli, startCli } from '../../src/testing/index.js';
 const NGINX = findNginx();
 
 for (const kind of ['nginx', 'builtin'] as const) {
-  test(`badgateway proxy --${kind} prints where it listens and its logs, proxies, and cleans up on SIGINT`, { skip: kind === 'nginx' && !NGINX ? 'nginx is not installed' : false, timeout: 20_000 }, async () => {
+  test(`badgateway proxy --${kind} prints where it listens and its logs, proxies, and cleans up on SIGINT`, {
+    skip: kind === 'nginx' && !NGINX ? 'nginx is not installed' : false,
+    timeout: 20_000,
+  }, async () => {
     const upstream = createServer((_req, res) => res.end('hello'));
     await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
     const upstreamUrl = `http://127.0.0.1:${(upstream.address() as { port: number }).port}`;
-    const cli = startCli(['proxy', '--upstream', upstreamUrl, `--${kind}`, '--upstream-keepalive', '2', '--read-timeout', '5s']);
+    const cli = startCli([
+      'proxy',
+      '--upstream',
+      upstreamUrl,
+      `--${kind}`,
+      '--upstream-keepalive',
+      '2',
+      '--read-timeout',
+      '5s',
+    ]);
     try {
       const m = await cli.waitForLine(/^proxying (http:\/\/127\.0\.0\.1:\d+) -> (\S+) \((nginx|builtin)\)$/);
       assert.equal(m[2], upstreamUrl);
@@ -39,13 +51,25 @@ for (const kind of ['nginx', 'builtin'] as const) {
 test('bad input is one line on stderr and exit 2', { timeout: 20_000 }, async () => {
   const cases: [string[], RegExp][] = [
     [['proxy'], /^badgateway proxy: required option '--upstream <url>' not specified\n$/],
-    [['proxy', '--upstream', 'ftp://x:1'], /^badgateway proxy: option '--upstream <url>' argument 'ftp:\/\/x:1' is invalid\. expected http:\/\/HOST:PORT or unix:\/absolute\/path\.\n$/],
+    [
+      ['proxy', '--upstream', 'ftp://x:1'],
+      /^badgateway proxy: option '--upstream <url>' argument 'ftp:\/\/x:1' is invalid\. expected http:\/\/HOST:PORT or unix:\/absolute\/path\.\n$/,
+    ],
     [['proxy', '--upstream', 'unix:relative.sock'], /argument 'unix:relative\.sock' is invalid/],
-    [['proxy', '--upstream', '127.0.0.1:1', '--nginx', '--builtin'], /^badgateway proxy: option '--nginx' cannot be used with option '--builtin'\n$/],
+    [
+      ['proxy', '--upstream', '127.0.0.1:1', '--nginx', '--builtin'],
+      /^badgateway proxy: option '--nginx' cannot be used with option '--builtin'\n$/,
+    ],
     [['proxy', '--upstream', '127.0.0.1:1', '--port', '70000'], /option '--port <n>' argument '70000' is invalid/],
-    [['proxy', '--upstream', '127.0.0.1:1', '--upstream-keepalive', '-1'], /option '--upstream-keepalive <n>' argument '-1' is invalid/],
+    [
+      ['proxy', '--upstream', '127.0.0.1:1', '--upstream-keepalive', '-1'],
+      /option '--upstream-keepalive <n>' argument '-1' is invalid/,
+    ],
     [['proxy', '--upstream', '127.0.0.1:1', '--keepalive', '-1'], /option '--keepalive <n>' argument '-1' is invalid/],
-    [['proxy', '--upstream', '127.0.0.1:1', '--read-timeout', 'soon'], /option '--read-timeout <duration>' argument 'soon' is invalid/],
+    [
+      ['proxy', '--upstream', '127.0.0.1:1', '--read-timeout', 'soon'],
+      /option '--read-timeout <duration>' argument 'soon' is invalid/,
+    ],
   ];
   const results = await Promise.all(cases.map(([args]) => runCli(args)));
   results.forEach((r, i) => {

@@ -16,7 +16,11 @@ const BIG = 32 * 1024 * 1024;
 const TIMEOUTS = { clientHeaderTimeoutMs: 1000, clientBodyTimeoutMs: 1000, clientSendTimeoutMs: 1000 };
 
 /** Opens a connection, writes `first`, then one more header line every 300 ms when `drip`. */
-function open(port: number, first: string | undefined, { drip = false, read = true } = {}): { socket: Socket; closed: Promise<string> } {
+function open(
+  port: number,
+  first: string | undefined,
+  { drip = false, read = true } = {},
+): { socket: Socket; closed: Promise<string> } {
   const socket = connect({ host: '127.0.0.1', port });
   let got = '';
   if (!read) socket.pause();
@@ -34,12 +38,27 @@ function open(port: number, first: string | undefined, { drip = false, read = tr
 }
 
 for (const kind of ['nginx', 'builtin'] as const) {
-  describe(`client timeouts: ${kind}`, { concurrency: false, skip: kind === 'nginx' && !NGINX ? 'nginx is not installed' : false }, () => {
+  describe(`client timeouts: ${kind}`, {
+    concurrency: false,
+    skip: kind === 'nginx' && !NGINX ? 'nginx is not installed' : false,
+  }, () => {
     let upstream: RecordingUpstream;
     let proxy: ProxyHandle;
     before(async () => {
       upstream = await startRecordingUpstream();
-      upstream.setReplies(new Map([['/big', { bytes: Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${BIG}\r\n\r\n`), Buffer.alloc(BIG, 'x')]) }]]));
+      upstream.setReplies(
+        new Map([
+          [
+            '/big',
+            {
+              bytes: Buffer.concat([
+                Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${BIG}\r\n\r\n`),
+                Buffer.alloc(BIG, 'x'),
+              ]),
+            },
+          ],
+        ]),
+      );
       proxy = await startProxy({ kind, upstream: upstream.upstream, keepalive: 2, errorLogLevel: 'info', ...TIMEOUTS });
     });
     after(async () => {
@@ -48,7 +67,11 @@ for (const kind of ['nginx', 'builtin'] as const) {
     });
 
     const logLine = (text: string): Promise<string> =>
-      waitFor(`the error log says "${text}"`, async () => (await proxy.readErrorLog()).split('\n').find((l) => l.includes(text)), { timeoutMs: 8000 });
+      waitFor(
+        `the error log says "${text}"`,
+        async () => (await proxy.readErrorLog()).split('\n').find((l) => l.includes(text)),
+        { timeoutMs: 8000 },
+      );
 
     test('a connection that sends nothing is closed after client_header_timeout', { timeout: 15_000 }, async () => {
       const { closed } = open(proxy.port, undefined);
@@ -64,17 +87,24 @@ for (const kind of ['nginx', 'builtin'] as const) {
       assert.deepEqual(upstream.seen, []);
     });
 
-    test('a body stalled after 3 of 1,000 bytes: 408 in the access log, nothing upstream', { timeout: 15_000 }, async () => {
+    test('a body stalled after 3 of 1,000 bytes: 408 in the access log, nothing upstream', {
+      timeout: 15_000,
+    }, async () => {
       upstream.reset();
       const opened = upstream.accepted;
       const { closed } = open(proxy.port, 'POST /stalled HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nabc');
       assert.equal(await closed, '', 'no answer');
-      const access = await waitFor('the 408', async () => (await proxy.readAccessLog()).split('\n').find((l) => l.includes('"POST /stalled HTTP/1.1" 408 ')), {
-        timeoutMs: 5000,
-      });
+      const access = await waitFor(
+        'the 408',
+        async () => (await proxy.readAccessLog()).split('\n').find((l) => l.includes('"POST /stalled HTTP/1.1" 408 ')),
+        {
+          timeoutMs: 5000,
+        },
+      );
       assert.ok(access);
       // nginx logs no error line for it; the built-in proxy says what happened.
-      if (kind === 'builtin') await logLine('client timed out (110: Connection timed out) while reading client request body');
+      if (kind === 'builtin')
+        await logLine('client timed out (110: Connection timed out) while reading client request body');
       assert.deepEqual(upstream.seen, [], 'the upstream never saw the request');
       assert.equal(upstream.accepted, opened, 'no upstream connection was even opened for it');
     });
@@ -91,7 +121,8 @@ for (const kind of ['nginx', 'builtin'] as const) {
           () => upstream.sockets.every((s) => s.destroyed || s.writableLength === 0),
           { timeoutMs: 5000 },
         );
-        if (kind === 'builtin') await waitFor('the upstream connection closed', () => upstream.open === 0, { timeoutMs: 5000 });
+        if (kind === 'builtin')
+          await waitFor('the upstream connection closed', () => upstream.open === 0, { timeoutMs: 5000 });
       } finally {
         socket.destroy();
       }
@@ -100,20 +131,44 @@ for (const kind of ['nginx', 'builtin'] as const) {
 }
 
 for (const kind of ['nginx', 'builtin'] as const) {
-  test(`client_max_body_size: ${kind} answers 413 and logs it; nothing upstream`, { timeout: 20_000, skip: kind === 'nginx' && !NGINX ? 'nginx is not installed' : false }, async () => {
+  test(`client_max_body_size: ${kind} answers 413 and logs it; nothing upstream`, {
+    timeout: 20_000,
+    skip: kind === 'nginx' && !NGINX ? 'nginx is not installed' : false,
+  }, async () => {
     const upstream = await startRecordingUpstream();
     const proxy = await startProxy({ kind, upstream: upstream.upstream, clientMaxBodyBytes: 10 });
     try {
       const { rawExchange } = await import('./raw-client.js');
-      const declared = await rawExchange(proxy.port, [`POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: 20\r\n\r\n${'a'.repeat(20)}`]);
-      assert.deepEqual(declared.responses.map((r) => r.status), [413]);
-      const fits = await rawExchange(proxy.port, [`POST /fits HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n${'a'.repeat(10)}`]);
-      assert.deepEqual(fits.responses.map((r) => r.status), [200]);
-      assert.deepEqual(upstream.seen.map((r) => `${r.method} ${r.target} ${r.body.length}`), ['POST /fits 10']);
-      const errors = await waitFor('the error line', async () => (await proxy.readErrorLog()).split('\n').find((l) => l.includes('client intended to send too large body')), {
-        timeoutMs: 3000,
-      });
-      assert.match(errors, /\[error\] .*client intended to send too large body: 20 bytes, client: 127\.0\.0\.1, server: localhost, request: "POST \/big HTTP\/1\.1"/);
+      const declared = await rawExchange(proxy.port, [
+        `POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: 20\r\n\r\n${'a'.repeat(20)}`,
+      ]);
+      assert.deepEqual(
+        declared.responses.map((r) => r.status),
+        [413],
+      );
+      const fits = await rawExchange(proxy.port, [
+        `POST /fits HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n${'a'.repeat(10)}`,
+      ]);
+      assert.deepEqual(
+        fits.responses.map((r) => r.status),
+        [200],
+      );
+      assert.deepEqual(
+        upstream.seen.map((r) => `${r.method} ${r.target} ${r.body.length}`),
+        ['POST /fits 10'],
+      );
+      const errors = await waitFor(
+        'the error line',
+        async () =>
+          (await proxy.readErrorLog()).split('\n').find((l) => l.includes('client intended to send too large body')),
+        {
+          timeoutMs: 3000,
+        },
+      );
+      assert.match(
+        errors,
+        /\[error\] .*client intended to send too large body: 20 bytes, client: 127\.0\.0\.1, server: localhost, request: "POST \/big HTTP\/1\.1"/,
+      );
     } finally {
       await proxy.close();
       await upstream.close();

@@ -36,7 +36,16 @@ const EXPECTED: Record<External, Record<string, Seen | Seen[]>> = {
     // Each refused connect: its SC-- line and HAProxy's own alert about the socket's backlog.
     'backlog-full-unix': {
       outcomes: ['200', '200', '503', '503', '503', '503'],
-      signals: ['haproxy-SC', 'haproxy-SC', 'haproxy-SC', 'haproxy-SC', 'haproxy-unix-backlog', 'haproxy-unix-backlog', 'haproxy-unix-backlog', 'haproxy-unix-backlog'],
+      signals: [
+        'haproxy-SC',
+        'haproxy-SC',
+        'haproxy-SC',
+        'haproxy-SC',
+        'haproxy-unix-backlog',
+        'haproxy-unix-backlog',
+        'haproxy-unix-backlog',
+        'haproxy-unix-backlog',
+      ],
     },
     'backlog-full-tcp': { outcomes: ['503'], signals: ['haproxy-sC'] },
     'slow-upstream': { outcomes: ['504'], signals: ['haproxy-sH'] },
@@ -58,10 +67,16 @@ const EXPECTED: Record<External, Record<string, Seen | Seen[]>> = {
     'keepalive-race-post-rst': { outcomes: ['200', '502'], signals: ['haproxy-SH'] },
   },
   caddy: {
-    'upstream-down-tcp': { outcomes: ['502', '502', '502'], signals: ['caddy-dial-refused', 'caddy-dial-refused', 'caddy-dial-refused'] },
+    'upstream-down-tcp': {
+      outcomes: ['502', '502', '502'],
+      signals: ['caddy-dial-refused', 'caddy-dial-refused', 'caddy-dial-refused'],
+    },
     'upstream-down-unix-missing': { outcomes: ['502'], signals: ['caddy-dial-enoent'] },
     'upstream-down-unix-stale': { outcomes: ['502'], signals: ['caddy-dial-refused'] },
-    'backlog-full-unix': { outcomes: ['200', '200', '502', '502', '502', '502'], signals: ['caddy-dial-eagain', 'caddy-dial-eagain', 'caddy-dial-eagain', 'caddy-dial-eagain'] },
+    'backlog-full-unix': {
+      outcomes: ['200', '200', '502', '502', '502', '502'],
+      signals: ['caddy-dial-eagain', 'caddy-dial-eagain', 'caddy-dial-eagain', 'caddy-dial-eagain'],
+    },
     'backlog-full-tcp': { outcomes: ['502'], signals: ['caddy-dial-timeout'] },
     'slow-upstream': { outcomes: ['504'], signals: ['caddy-header-timeout'] },
     'send-timeout': { outcomes: ['504'], signals: ['caddy-write-timeout'] },
@@ -106,10 +121,17 @@ async function runCase(kind: External, c: ProxyCase): Promise<{ outcomes: string
 for (const kind of ['haproxy', 'caddy'] as const) {
   const binary = FIND[kind]();
   describe(`${kind} proxy: upstream failures`, { concurrency: false }, () => {
-    if (!binary) console.log(`# skipping the ${kind} cases: ${kind} is not installed (apt-get install ${kind}; .ci/run does)`);
+    if (!binary)
+      console.log(`# skipping the ${kind} cases: ${kind} is not installed (apt-get install ${kind}; .ci/run does)`);
     for (const c of CASES) {
       const expected = EXPECTED[kind][c.id];
-      const skip = !binary ? `${kind} is not installed` : c.options.user !== undefined ? `${kind} runs as this process here (root): no worker user to lack the permission` : !expected ? 'no expectation' : false;
+      const skip = !binary
+        ? `${kind} is not installed`
+        : c.options.user !== undefined
+          ? `${kind} runs as this process here (root): no worker user to lack the permission`
+          : !expected
+            ? 'no expectation'
+            : false;
       test(c.id, { skip, timeout: 15_000 }, async () => {
         const seen = await runCase(kind, c);
         const got: Seen = { outcomes: seen.outcomes, signals: signalsOf(kind, seen.lines) };
@@ -122,13 +144,18 @@ for (const kind of ['haproxy', 'caddy'] as const) {
   });
 }
 
-test('recording: BG_RECORD_PROXY_LOGS=1 writes the fixtures of every line the real proxies wrote', { skip: !record && 'BG_RECORD_PROXY_LOGS is not set' }, () => {
+test('recording: BG_RECORD_PROXY_LOGS=1 writes the fixtures of every line the real proxies wrote', {
+  skip: !record && 'BG_RECORD_PROXY_LOGS is not set',
+}, () => {
   const version = {
     haproxy: execFileSync(findHaproxy()!, ['-v'], { encoding: 'utf8' }).split('\n')[0]!,
     caddy: `Caddy ${execFileSync(findCaddy()!, ['version'], { encoding: 'utf8' }).trim()}`,
   };
   for (const kind of ['haproxy', 'caddy'] as const) {
     const header = `# ${version[kind]} (Debian 12), started by badgateway's run${kind === 'haproxy' ? 'Haproxy' : 'Caddy'}; recorded by test/proxy/external-table.test.ts (BG_RECORD_PROXY_LOGS=1)`;
-    writeFileSync(new URL(`../../../test/doctor/fixtures/${kind}.log`, import.meta.url), `${header}\n${recorded[kind].join('\n')}\n`);
+    writeFileSync(
+      new URL(`../../../test/doctor/fixtures/${kind}.log`, import.meta.url),
+      `${header}\n${recorded[kind].join('\n')}\n`,
+    );
   }
 });

@@ -16,7 +16,14 @@ import { findNginx, startProxy, type ProxyHandle } from '../../src/proxy/index.j
 import { BIN } from '../../src/testing/index.js';
 import { rawExchange, type RawExchange } from './raw-client.js';
 import { startRecordingUpstream, type RecordingUpstream, type SeenRequest } from './recording-upstream.js';
-import { REQUEST_CASES, RESPONSE_CASES, raw, type ExpectedRequest, type RequestCase, type ResponseCase } from './hygiene-cases.js';
+import {
+  REQUEST_CASES,
+  RESPONSE_CASES,
+  raw,
+  type ExpectedRequest,
+  type RequestCase,
+  type ResponseCase,
+} from './hygiene-cases.js';
 
 const NGINX = findNginx();
 const PRINT = process.env['BG_HYGIENE_PRINT'] === '1';
@@ -50,13 +57,29 @@ async function startBuiltinTarget(): Promise<Target> {
   const upstream = await startRecordingUpstream();
   const child: ChildProcess = spawn(
     process.execPath,
-    [BIN, 'proxy', '--builtin', '--upstream', upstream.upstream, '--upstream-keepalive', '2', '--connect-timeout', '1s', '--read-timeout', '1s', '--send-timeout', '1s'],
+    [
+      BIN,
+      'proxy',
+      '--builtin',
+      '--upstream',
+      upstream.upstream,
+      '--upstream-keepalive',
+      '2',
+      '--connect-timeout',
+      '1s',
+      '--read-timeout',
+      '1s',
+      '--send-timeout',
+      '1s',
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   const port = await new Promise<number>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`the built-in proxy exited (${code}) before it was ready: ${stderr}`)));
+    child.once('exit', (code) =>
+      reject(new Error(`the built-in proxy exited (${code}) before it was ready: ${stderr}`)),
+    );
     createInterface({ input: child.stdout! }).on('line', (line) => {
       const m = /^proxying http:\/\/127\.0\.0\.1:(\d+) /.exec(line);
       if (m) resolve(Number(m[1]));
@@ -80,7 +103,8 @@ async function startBuiltinTarget(): Promise<Target> {
   };
 }
 
-const statusesOf = (ex: RawExchange): string => (ex.responses.length === 0 ? '-' : ex.responses.map((r) => r.status).join(' '));
+const statusesOf = (ex: RawExchange): string =>
+  ex.responses.length === 0 ? '-' : ex.responses.map((r) => r.status).join(' ');
 
 function header(req: SeenRequest, name: string): string | undefined {
   const values = req.headers.filter(([n]) => n.toLowerCase() === name).map(([, v]) => v);
@@ -89,16 +113,27 @@ function header(req: SeenRequest, name: string): string | undefined {
 
 /** The upstream saw exactly `expected`: same requests, bodies framed by the length sent. */
 function assertSeen(seen: SeenRequest[], expected: ExpectedRequest[], label: string): void {
-  const shown = JSON.stringify(seen.map((r) => `${r.method} ${r.target} ${r.framing} ${JSON.stringify(r.body.slice(0, 40))}`));
+  const shown = JSON.stringify(
+    seen.map((r) => `${r.method} ${r.target} ${r.framing} ${JSON.stringify(r.body.slice(0, 40))}`),
+  );
   assert.equal(seen.length, expected.length, `${label}: the upstream saw ${shown}`);
   expected.forEach((want, i) => {
     const got = seen[i]!;
     assert.equal(`${got.method} ${got.target}`, `${want.method} ${want.target}`, `${label}: request ${i + 1}`);
     if (want.body !== undefined) assert.equal(got.body, want.body, `${label}: body of request ${i + 1}`);
     // Whatever the client used, a body reaches the upstream framed by a Content-Length it can trust.
-    if (got.body.length > 0) assert.equal(header(got, 'content-length'), String(Buffer.byteLength(got.body, 'latin1')), `${label}: framed by length`);
-    assert.ok(got.headers.filter(([n]) => /^(content-length|transfer-encoding|host)$/i.test(n)).length <= 2, `${label}: framing headers once`);
-    for (const [name, value] of Object.entries(want.headers ?? {})) assert.equal(header(got, name), value, `${label}: header ${name}`);
+    if (got.body.length > 0)
+      assert.equal(
+        header(got, 'content-length'),
+        String(Buffer.byteLength(got.body, 'latin1')),
+        `${label}: framed by length`,
+      );
+    assert.ok(
+      got.headers.filter(([n]) => /^(content-length|transfer-encoding|host)$/i.test(n)).length <= 2,
+      `${label}: framing headers once`,
+    );
+    for (const [name, value] of Object.entries(want.headers ?? {}))
+      assert.equal(header(got, name), value, `${label}: header ${name}`);
   });
 }
 
@@ -120,18 +155,28 @@ async function probe(target: Target, id: string): Promise<void> {
 async function runRequestCase(target: Target, c: RequestCase): Promise<{ statuses: string; seen: SeenRequest[] }> {
   target.upstream.reset();
   target.upstream.setReplies(new Map());
-  const ex = await rawExchange(target.port, c.parts, { expect: c.expect ?? 1, timeoutMs: 2500, ...(c.methods ? { methods: c.methods } : {}) });
+  const ex = await rawExchange(target.port, c.parts, {
+    expect: c.expect ?? 1,
+    timeoutMs: 2500,
+    ...(c.methods ? { methods: c.methods } : {}),
+  });
   // Give a request the proxy forwarded a moment to be parsed upstream.
   await new Promise((r) => setTimeout(r, 30));
   return { statuses: statusesOf(ex), seen: [...target.upstream.seen] };
 }
 
-async function runResponseCase(target: Target, c: ResponseCase): Promise<{ status: string; body: string; headers: [string, string][] }> {
+async function runResponseCase(
+  target: Target,
+  c: ResponseCase,
+): Promise<{ status: string; body: string; headers: [string, string][] }> {
   target.upstream.reset();
   const path = `/case/${c.id}`;
   target.upstream.setReplies(new Map([[path, c.reply]]));
   const method = c.method ?? 'GET';
-  const ex = await rawExchange(target.port, [raw([`${method} ${path} HTTP/1.1`, 'Host: x'])], { methods: [method], timeoutMs: 2500 });
+  const ex = await rawExchange(target.port, [raw([`${method} ${path} HTTP/1.1`, 'Host: x'])], {
+    methods: [method],
+    timeoutMs: 2500,
+  });
   const final = ex.responses.find((r) => r.status >= 200);
   return {
     status: final ? `${final.status}${final.complete ? '' : ' truncated'}` : '-',
@@ -156,7 +201,10 @@ for (const kind of ['nginx', 'builtin'] as const) {
       test(`request: ${c.id}`, { skip, timeout: 15_000 }, async () => {
         const got = await runRequestCase(target, c);
         const want = kind === 'builtin' && c.builtin ? { ...c, ...c.builtin } : c;
-        if (PRINT) console.log(`# ${kind} ${c.id}: ${got.statuses} | ${got.seen.map((r) => `${r.method} ${r.target} ${JSON.stringify(r.body.slice(0, 30))}`).join(', ')}`);
+        if (PRINT)
+          console.log(
+            `# ${kind} ${c.id}: ${got.statuses} | ${got.seen.map((r) => `${r.method} ${r.target} ${JSON.stringify(r.body.slice(0, 30))}`).join(', ')}`,
+          );
         assert.equal(got.statuses, want.statuses, `${c.id}: statuses`);
         assertSeen(got.seen, want.upstream, c.id);
         await probe(target, c.id);
@@ -167,7 +215,8 @@ for (const kind of ['nginx', 'builtin'] as const) {
       test(`response: ${c.id}`, { skip, timeout: 15_000 }, async () => {
         const got = await runResponseCase(target, c);
         // A documented difference in status replaces what the case pins about the body too.
-        const want = kind === 'builtin' && c.builtin ? { ...(c.builtin.status ? { status: c.status } : c), ...c.builtin } : c;
+        const want =
+          kind === 'builtin' && c.builtin ? { ...(c.builtin.status ? { status: c.status } : c), ...c.builtin } : c;
         if (PRINT) console.log(`# ${kind} response ${c.id}: ${got.status} ${JSON.stringify(got.body.slice(0, 30))}`);
         assert.equal(got.status, want.status, `${c.id}: status`);
         if (want.body !== undefined) assert.equal(got.body, want.body, `${c.id}: body`);

@@ -68,16 +68,57 @@ test('an error line renders in nginx layout and normalises for comparison', () =
 test('failures map to nginx status, level and wording, also the ones the table cannot provoke', () => {
   const tcp = parseUpstream('http://127.0.0.1:8080');
   const unix = parseUpstream('unix:/run/app.sock');
-  const err = (code: string, extra: Partial<NodeJS.ErrnoException> = {}): NodeJS.ErrnoException => Object.assign(new Error(code), { code, ...extra });
+  const err = (code: string, extra: Partial<NodeJS.ErrnoException> = {}): NodeJS.ErrnoException =>
+    Object.assign(new Error(code), { code, ...extra });
   const cases: [ReturnType<typeof mapUpstreamError>, string, string, number][] = [
-    [mapUpstreamError(err('EADDRNOTAVAIL'), 'connecting', tcp), 'crit', 'connect() to 127.0.0.1:8080 failed (99: Cannot assign requested address) while connecting to upstream', 502],
-    [mapUpstreamError(err('EMFILE'), 'connecting', tcp), 'alert', 'socket() failed (24: Too many open files) while connecting to upstream', 502],
-    [mapUpstreamError(err('EACCES'), 'connecting', unix), 'crit', 'connect() to unix:/run/app.sock failed (13: Permission denied) while connecting to upstream', 502],
-    [mapUpstreamError(err('EHOSTUNREACH'), 'connecting', tcp), 'error', 'connect() failed (113: No route to host) while connecting to upstream', 502],
-    [mapUpstreamError(err('EPIPE', { syscall: 'write' }), 'sending', tcp), 'error', 'writev() failed (32: Broken pipe) while sending request to upstream', 502],
-    [mapUpstreamError({ timeout: 'sending' }, 'sending', tcp), 'error', 'upstream timed out (110: Connection timed out) while sending request to upstream', 504],
-    [mapUpstreamError({ timeout: 'reading-body' }, 'reading-body', tcp), 'error', 'upstream timed out (110: Connection timed out) while reading upstream', 504],
-    [mapUpstreamError(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }), 'reading-body', tcp), 'error', 'upstream prematurely closed connection while reading upstream', 502],
+    [
+      mapUpstreamError(err('EADDRNOTAVAIL'), 'connecting', tcp),
+      'crit',
+      'connect() to 127.0.0.1:8080 failed (99: Cannot assign requested address) while connecting to upstream',
+      502,
+    ],
+    [
+      mapUpstreamError(err('EMFILE'), 'connecting', tcp),
+      'alert',
+      'socket() failed (24: Too many open files) while connecting to upstream',
+      502,
+    ],
+    [
+      mapUpstreamError(err('EACCES'), 'connecting', unix),
+      'crit',
+      'connect() to unix:/run/app.sock failed (13: Permission denied) while connecting to upstream',
+      502,
+    ],
+    [
+      mapUpstreamError(err('EHOSTUNREACH'), 'connecting', tcp),
+      'error',
+      'connect() failed (113: No route to host) while connecting to upstream',
+      502,
+    ],
+    [
+      mapUpstreamError(err('EPIPE', { syscall: 'write' }), 'sending', tcp),
+      'error',
+      'writev() failed (32: Broken pipe) while sending request to upstream',
+      502,
+    ],
+    [
+      mapUpstreamError({ timeout: 'sending' }, 'sending', tcp),
+      'error',
+      'upstream timed out (110: Connection timed out) while sending request to upstream',
+      504,
+    ],
+    [
+      mapUpstreamError({ timeout: 'reading-body' }, 'reading-body', tcp),
+      'error',
+      'upstream timed out (110: Connection timed out) while reading upstream',
+      504,
+    ],
+    [
+      mapUpstreamError(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }), 'reading-body', tcp),
+      'error',
+      'upstream prematurely closed connection while reading upstream',
+      502,
+    ],
   ];
   for (const [failure, level, message, status] of cases) {
     assert.equal(failure.message, message);

@@ -48,7 +48,12 @@ async function runCase(kind: 'nginx' | 'builtin', c: ProxyCase): Promise<Observe
       rawLines,
       errorLines: rawLines.map((l) => normalizeErrorLogLine(l, upstream.replacements)),
       accessStatuses: access.map((l) => parseAccessLogLine(l)?.status ?? 0),
-      accessUpstreamStatus: access.map((l) => parseAccessLogLine(l)?.attempts.map((a) => a.status).join(', ') || '-'),
+      accessUpstreamStatus: access.map(
+        (l) =>
+          parseAccessLogLine(l)
+            ?.attempts.map((a) => a.status)
+            .join(', ') || '-',
+      ),
     };
   } finally {
     await proxy?.close();
@@ -78,9 +83,13 @@ for (const kind of ['nginx', 'builtin'] as const) {
         assert.deepEqual(seen.errorLines, c.expected.errorLines, `error log:\n${seen.rawLines.join('\n')}`);
         // The access log agrees with the client (a truncated 200 is still logged as 200).
         assert.deepEqual([...seen.accessStatuses].map(String).sort(), seen.outcomes.map((o) => o.split(' ')[0]).sort());
-        if (c.expected.accessUpstreamStatus) assert.deepEqual(seen.accessUpstreamStatus, c.expected.accessUpstreamStatus, 'access log upstream_status');
+        if (c.expected.accessUpstreamStatus)
+          assert.deepEqual(seen.accessUpstreamStatus, c.expected.accessUpstreamStatus, 'access log upstream_status');
         if (kind === 'nginx' && recordTo) {
-          recorded.push(`# ${c.id}: client got ${seen.outcomes.join(', ')}`, ...(seen.rawLines.length ? seen.rawLines.slice(0, 1) : ['# (no error-log line)']));
+          recorded.push(
+            `# ${c.id}: client got ${seen.outcomes.join(', ')}`,
+            ...(seen.rawLines.length ? seen.rawLines.slice(0, 1) : ['# (no error-log line)']),
+          );
         }
       });
     }
@@ -88,7 +97,11 @@ for (const kind of ['nginx', 'builtin'] as const) {
 }
 
 test('the fixture holds one real nginx line per failing case, matching the table', () => {
-  if (recordTo) writeFileSync(recordTo, `# nginx 1.22.1 error-log lines recorded by test/proxy/table.test.ts (BG_RECORD_NGINX_LINES)\n${recorded.join('\n')}\n`);
+  if (recordTo)
+    writeFileSync(
+      recordTo,
+      `# nginx 1.22.1 error-log lines recorded by test/proxy/table.test.ts (BG_RECORD_NGINX_LINES)\n${recorded.join('\n')}\n`,
+    );
   const text = readFileSync(FIXTURE, 'utf8');
   const byCase = new Map<string, string>();
   let current = '';

@@ -75,7 +75,9 @@ function fetchOnce(url: string, method = 'GET'): Promise<Got | string> {
       let body = '';
       res.setEncoding('latin1').on('data', (d: string) => (body += d));
       res.on('error', () => {});
-      res.on('close', () => resolve({ status: res.statusCode ?? 0, body, complete: res.complete, headers: res.headers }));
+      res.on('close', () =>
+        resolve({ status: res.statusCode ?? 0, body, complete: res.complete, headers: res.headers }),
+      );
     })
       .on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message))
       .end();
@@ -91,7 +93,10 @@ async function through(
   const proxy = await createProxy({ upstream: upstream.url, keepalive: 4, readTimeoutMs: 2000 });
   try {
     await drive(proxy.url, upstream);
-    const lines = (await proxy.readErrorLog()).split('\n').filter(Boolean).map((l) => normalizeErrorLogLine(l));
+    const lines = (await proxy.readErrorLog())
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => normalizeErrorLogLine(l));
     assert.deepEqual(lines, expectedErrorLines, 'error log');
   } finally {
     await proxy.close();
@@ -99,10 +104,14 @@ async function through(
   }
 }
 
-const tail = (method = 'GET'): string => `, client: 127.0.0.1, server: localhost, request: "${method} / HTTP/1.1", upstream: "http://127.0.0.1:PORT/", host: "127.0.0.1:PORT"`;
+const tail = (method = 'GET'): string =>
+  `, client: 127.0.0.1, server: localhost, request: "${method} / HTTP/1.1", upstream: "http://127.0.0.1:PORT/", host: "127.0.0.1:PORT"`;
 
-test('a chunked response split byte-wise, with extensions and trailers, arrives whole and the connection is reused', { timeout: 10_000 }, async () => {
-  const response = 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\n\r\n5;ext=1\r\nhello\r\nA\r\n, world!!!\r\n0\r\nX-Trailer: t\r\n\r\n';
+test('a chunked response split byte-wise, with extensions and trailers, arrives whole and the connection is reused', {
+  timeout: 10_000,
+}, async () => {
+  const response =
+    'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\n\r\n5;ext=1\r\nhello\r\nA\r\n, world!!!\r\n0\r\nX-Trailer: t\r\n\r\n';
   await through(
     (n) => (n === 1 ? [...response] : [response]),
     async (url, upstream) => {
@@ -120,7 +129,9 @@ test('a chunked response split byte-wise, with extensions and trailers, arrives 
   );
 });
 
-test('a body framed by the close (HTTP/1.0, no length) ends at the FIN; that connection is not reused', { timeout: 10_000 }, async () => {
+test('a body framed by the close (HTTP/1.0, no length) ends at the FIN; that connection is not reused', {
+  timeout: 10_000,
+}, async () => {
   await through(
     () => ['HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\npart one, ', 'part two', null],
     async (url, upstream) => {
@@ -136,7 +147,9 @@ test('a body framed by the close (HTTP/1.0, no length) ends at the FIN; that con
   );
 });
 
-test('HEAD, 204 and 304 carry no body even with a Content-Length; the connection serves the next request', { timeout: 10_000 }, async () => {
+test('HEAD, 204 and 304 carry no body even with a Content-Length; the connection serves the next request', {
+  timeout: 10_000,
+}, async () => {
   await through(
     (n) => [
       n === 1
@@ -152,8 +165,8 @@ test('HEAD, 204 and 304 carry no body even with a Content-Length; the connection
       assert.ok(typeof head === 'object');
       assert.equal(head.status, 200);
       assert.equal(head.headers['content-length'], '50');
-      assert.equal((await fetchOnce(url).then((g) => (typeof g === 'object' ? g.status : g))), 204);
-      assert.equal((await fetchOnce(url).then((g) => (typeof g === 'object' ? g.status : g))), 304);
+      assert.equal(await fetchOnce(url).then((g) => (typeof g === 'object' ? g.status : g)), 204);
+      assert.equal(await fetchOnce(url).then((g) => (typeof g === 'object' ? g.status : g)), 304);
       const last = await fetchOnce(url);
       assert.ok(typeof last === 'object');
       assert.equal(last.body, 'ok');
@@ -162,9 +175,16 @@ test('HEAD, 204 and 304 carry no body even with a Content-Length; the connection
   );
 });
 
-test('interim 100 and 103 answers are skipped; a head split across reads is reassembled', { timeout: 10_000 }, async () => {
+test('interim 100 and 103 answers are skipped; a head split across reads is reassembled', {
+  timeout: 10_000,
+}, async () => {
   await through(
-    () => ['HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 201 Cre', 'ated\r\nContent-Le', 'ngth: 4\r\n\r\n', 'done'],
+    () => [
+      'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 201 Cre',
+      'ated\r\nContent-Le',
+      'ngth: 4\r\n\r\n',
+      'done',
+    ],
     async (url) => {
       const got = await fetchOnce(url);
       assert.ok(typeof got === 'object');
@@ -175,7 +195,9 @@ test('interim 100 and 103 answers are skipped; a head split across reads is reas
   );
 });
 
-test('bytes after a complete response make the connection unusable: the next request gets a new one', { timeout: 10_000 }, async () => {
+test('bytes after a complete response make the connection unusable: the next request gets a new one', {
+  timeout: 10_000,
+}, async () => {
   await through(
     () => ['HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokGARBAGE'],
     async (url, upstream) => {
@@ -189,7 +211,9 @@ test('bytes after a complete response make the connection unusable: the next req
   );
 });
 
-test('an upstream Connection: close answer is not reused; the request carried Connection: keep-alive and X-Forwarded-For', { timeout: 10_000 }, async () => {
+test('an upstream Connection: close answer is not reused; the request carried Connection: keep-alive and X-Forwarded-For', {
+  timeout: 10_000,
+}, async () => {
   await through(
     () => ['HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok'],
     async (url, upstream) => {
@@ -209,8 +233,14 @@ test('a response that is not HTTP is a 502: upstream sent no valid HTTP/1.0 head
   );
 });
 
-test('a malformed header line, a control byte in a value and a head over 16 KiB are 502s in nginx words', { timeout: 10_000 }, async () => {
-  const answers = ['HTTP/1.1 200 OK\r\nBad Header\r\n\r\n', 'HTTP/1.1 200 OK\r\nX-Bad: a\u0001b\r\n\r\n', `HTTP/1.1 200 OK\r\nX-Big: ${'x'.repeat(17 * 1024)}\r\n\r\n`];
+test('a malformed header line, a control byte in a value and a head over 16 KiB are 502s in nginx words', {
+  timeout: 10_000,
+}, async () => {
+  const answers = [
+    'HTTP/1.1 200 OK\r\nBad Header\r\n\r\n',
+    'HTTP/1.1 200 OK\r\nX-Bad: a\u0001b\r\n\r\n',
+    `HTTP/1.1 200 OK\r\nX-Big: ${'x'.repeat(17 * 1024)}\r\n\r\n`,
+  ];
   await through(
     (n) => [answers[n - 1] ?? ''],
     async (url) => {
@@ -224,7 +254,9 @@ test('a malformed header line, a control byte in a value and a head over 16 KiB 
   );
 });
 
-test('Transfer-Encoding and Content-Length together: the chunked body wins, the length is not passed on', { timeout: 10_000 }, async () => {
+test('Transfer-Encoding and Content-Length together: the chunked body wins, the length is not passed on', {
+  timeout: 10_000,
+}, async () => {
   await through(
     () => ['HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n'],
     async (url, upstream) => {
@@ -239,7 +271,9 @@ test('Transfer-Encoding and Content-Length together: the chunked body wins, the 
   );
 });
 
-test('broken chunked coding cuts the client off mid-body: upstream sent invalid chunked response', { timeout: 10_000 }, async () => {
+test('broken chunked coding cuts the client off mid-body: upstream sent invalid chunked response', {
+  timeout: 10_000,
+}, async () => {
   await through(
     () => ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nzz\r\n'],
     async (url) => {

@@ -86,7 +86,10 @@ export async function unixPrivate(): Promise<TestUpstream> {
 }
 
 /** A TCP upstream on net.Server: `onSocket` gets each connection; close() destroys them all. */
-async function tcpUpstream(onSocket: (socket: Socket) => void, options: { pauseOnConnect?: boolean } = {}): Promise<TestUpstream> {
+async function tcpUpstream(
+  onSocket: (socket: Socket) => void,
+  options: { pauseOnConnect?: boolean } = {},
+): Promise<TestUpstream> {
   const sockets = new Set<Socket>();
   const server = createNetServer(options, (socket) => {
     sockets.add(socket);
@@ -134,7 +137,9 @@ export const resetBeforeHeader = (): Promise<TestUpstream> => rawUpstream((socke
 /** Sends the head and part of a 100-byte body, then a TCP RST. */
 export const resetMidBody = (): Promise<TestUpstream> =>
   rawUpstream((socket) => {
-    socket.write('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\npartial', () => setTimeout(() => socket.resetAndDestroy(), 50));
+    socket.write('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\npartial', () =>
+      setTimeout(() => socket.resetAndDestroy(), 50),
+    );
   });
 
 /** Closes the connection (FIN) without answering. */
@@ -186,7 +191,9 @@ export async function blockingChild(where: 'unix' | 'tcp', backlog: number, bloc
     dir = await createTempDir('up');
     arg = `unix:${dir.file('app.sock')}`;
   }
-  const child = spawn(process.execPath, [CHILD, '--child', arg, String(backlog), String(blockMs)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [CHILD, '--child', arg, String(backlog), String(blockMs)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   const lines = createInterface({ input: child.stdout! });
   const waiting = new Map<string, () => void>();
   let url = '';

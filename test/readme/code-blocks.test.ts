@@ -66,14 +66,24 @@ function compile(files: string[], outDir: string): string[] {
   const program = ts.createProgram(files, options);
   const emitted = program.emit();
   return [...ts.getPreEmitDiagnostics(program), ...emitted.diagnostics].map((d) => {
-    const where = d.file && d.start !== undefined ? `${d.file.fileName}:${d.file.getLineAndCharacterOfPosition(d.start).line + 1}: ` : '';
+    const where =
+      d.file && d.start !== undefined
+        ? `${d.file.fileName}:${d.file.getLineAndCharacterOfPosition(d.start).line + 1}: `
+        : '';
     return `${where}${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`;
   });
 }
 
-function run(file: string, { timeoutMs }: { timeoutMs: number }): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+function run(
+  file: string,
+  { timeoutMs }: { timeoutMs: number },
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [file], { cwd: ROOT, env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [file], {
+      cwd: ROOT,
+      env: { ...process.env, PORT: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -90,7 +100,8 @@ test('README: every ts/js block compiles and runs, or says why it does not', { t
   const blocks = readmeBlocks();
   assert.ok(blocks.length >= 6, `found ${blocks.length} blocks`);
   const runnable = blocks.filter((b) => b.kind !== 'fragment');
-  for (const b of blocks.filter((x) => x.kind === 'fragment')) t.diagnostic(`README.md:${b.line}: left out, ${b.reason}`);
+  for (const b of blocks.filter((x) => x.kind === 'fragment'))
+    t.diagnostic(`README.md:${b.line}: left out, ${b.reason}`);
   // Inside the package (dist/): the blocks import it by its own name, as a user would.
   const dir = join(ROOT, 'dist', 'readme-blocks');
   rmSync(dir, { recursive: true, force: true });
@@ -119,10 +130,16 @@ test('README: every ts/js block compiles and runs, or says why it does not', { t
 
 /** A server block comes up, listens, answers `GET /` with 200, and stops on SIGTERM. */
 async function checkServer(file: string, b: Block): Promise<void> {
-  const child = spawn(process.execPath, [file], { cwd: ROOT, env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [file], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: '0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
   try {
     const port = await waitFor(
       `README.md:${b.line} to listen`,

@@ -1,6 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { renderLabJson, renderLabText, renderStatusCounts, renderTable, shortenTempPaths, shouldColor } from '../../src/report/index.js';
+import {
+  renderLabJson,
+  renderLabText,
+  renderStatusCounts,
+  renderTable,
+  shortenTempPaths,
+  shouldColor,
+} from '../../src/report/index.js';
 import { sampleReport } from './sample-report.js';
 
 test('renderTable aligns columns, right-aligns numbers, keeps widths when styled', () => {
@@ -24,15 +31,27 @@ test('renderStatusCounts names 502 and 504 counts, or 0 × 502/504', () => {
 });
 
 test('shortenTempPaths hides the per-run temp dir', () => {
-  assert.equal(shortenTempPaths('connect() to unix:/tmp/bg-lab-Ab12Cd/app.sock failed'), 'connect() to unix:…/app.sock failed');
+  assert.equal(
+    shortenTempPaths('connect() to unix:/tmp/bg-lab-Ab12Cd/app.sock failed'),
+    'connect() to unix:…/app.sock failed',
+  );
 });
 
 test('renderLabText: one row per scenario with the classified line, reasons of failed verdicts, skipped ones, summary', () => {
   const text = renderLabText(sampleReport());
   const lines = text.split('\n');
-  assert.match(lines[0]!, /^SCENARIO\s+PROXY\s+UPSTREAM\s+FAIL PHASE\s+FIX PHASE\s+TIME\s+VERDICT\s+DOCTOR NAMES IT\s+PROXY LOG \(FAIL PHASE\)$/);
-  assert.match(lines[1]!, /^backlog-overflow-unix\s+nginx\s+node\s+90 × 502\s+0 × 502\/504 \(200 × 200\)\s+5\.2 s\s+ok\s+yes\s+\[error\] connect\(\) to unix:…\/app\.sock failed \(11: Resource temporarily unavailable\) while connecting to upstream$/);
-  assert.match(lines[2]!, /^slow-upstream\s+builtin\s+node\s+0 × 502\/504\s+5 × 504 \(5 × 200\)\s+4\.1 s\s+FAILED\s+no \(backlog-overflow-unix\)\s+\(no line of this cause\)$/);
+  assert.match(
+    lines[0]!,
+    /^SCENARIO\s+PROXY\s+UPSTREAM\s+FAIL PHASE\s+FIX PHASE\s+TIME\s+VERDICT\s+DOCTOR NAMES IT\s+PROXY LOG \(FAIL PHASE\)$/,
+  );
+  assert.match(
+    lines[1]!,
+    /^backlog-overflow-unix\s+nginx\s+node\s+90 × 502\s+0 × 502\/504 \(200 × 200\)\s+5\.2 s\s+ok\s+yes\s+\[error\] connect\(\) to unix:…\/app\.sock failed \(11: Resource temporarily unavailable\) while connecting to upstream$/,
+  );
+  assert.match(
+    lines[2]!,
+    /^slow-upstream\s+builtin\s+node\s+0 × 502\/504\s+5 × 504 \(5 × 200\)\s+4\.1 s\s+FAILED\s+no \(backlog-overflow-unix\)\s+\(no line of this cause\)$/,
+  );
   // Columns line up: VERDICT starts at the same offset in every row.
   const at = lines[0]!.indexOf('VERDICT');
   assert.equal(lines[1]!.slice(at, at + 2), 'ok');

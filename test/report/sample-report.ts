@@ -4,7 +4,12 @@ const LINE_EAGAIN =
   '2026/11/26 08:00:00 [error] 1234#1234: *267 connect() to unix:/tmp/bg-lab-Ab12Cd/app.sock failed (11: Resource temporarily unavailable) while connecting to upstream, client: 127.0.0.1, server: _, request: "GET / HTTP/1.1", upstream: "http://unix:/tmp/bg-lab-Ab12Cd/app.sock:/", host: "127.0.0.1"';
 
 /** A phase with the given status counts spread over `seconds` timeline buckets. */
-export function samplePhase(name: 'fail' | 'fix', statusCodes: Record<string, number>, seconds = 2, lines: string[] = []): PhaseResult {
+export function samplePhase(
+  name: 'fail' | 'fix',
+  statusCodes: Record<string, number>,
+  seconds = 2,
+  lines: string[] = [],
+): PhaseResult {
   const requests = Object.values(statusCodes).reduce((a, b) => a + b, 0);
   const timeline = Array.from({ length: seconds * 5 }, (_, i) => ({
     tMs: i * 200,
@@ -39,14 +44,30 @@ export function samplePhase(name: 'fail' | 'fix', statusCodes: Record<string, nu
     })),
     proxyLog: {
       lines: lines.length + 1,
-      classified: lines.map((line) => ({ line, patternId: 'connect-eagain', causes: ['backlog-overflow-unix'], status: 502, level: 'error', matchesCause: true })),
+      classified: lines.map((line) => ({
+        line,
+        patternId: 'connect-eagain',
+        causes: ['backlog-overflow-unix'],
+        status: 502,
+        level: 'error',
+        matchesCause: true,
+      })),
       byPattern: lines.length > 0 ? { 'connect-eagain': lines.length } : {},
       causeLines: lines.length,
     },
     notes: name === 'fail' ? ['burst of 200 req/s against a 100 req/s worker & "quotes"'] : [],
     doctor:
       name === 'fail'
-        ? { causes: ['backlog-overflow-unix'], findings: [{ cause: 'backlog-overflow-unix', severity: 'critical', summary: 'accept queue full: 9 queued, backlog 8' }] }
+        ? {
+            causes: ['backlog-overflow-unix'],
+            findings: [
+              {
+                cause: 'backlog-overflow-unix',
+                severity: 'critical',
+                summary: 'accept queue full: 9 queued, backlog 8',
+              },
+            ],
+          }
         : { causes: [], findings: [] },
     childPids: [4242],
     upstream: { pid: 4242, unixSocket: '/tmp/bg-lab-Ab12Cd/app.sock' },
@@ -73,7 +94,12 @@ export function sampleReport(): LabReport {
         fix: 'backlog 511',
         phases: {
           // Seven lines of one kind (connection ids differ): the page shows two and "… 5 more like this".
-          fail: samplePhase('fail', { '200': 110, '502': 90 }, 2, Array.from({ length: 7 }, (_, i) => LINE_EAGAIN.replace('*267', `*${267 + i}`))),
+          fail: samplePhase(
+            'fail',
+            { '200': 110, '502': 90 },
+            2,
+            Array.from({ length: 7 }, (_, i) => LINE_EAGAIN.replace('*267', `*${267 + i}`)),
+          ),
           fix: samplePhase('fix', { '200': 200 }),
         },
         verdict: {
@@ -105,6 +131,14 @@ export function sampleReport(): LabReport {
         durationMs: 4100,
       },
     ],
-    skipped: [{ id: 'keepalive-leak', kind: 'unavailable', proxy: null, upstream: 'gevent', reason: 'python3-gevent is not installed' }],
+    skipped: [
+      {
+        id: 'keepalive-leak',
+        kind: 'unavailable',
+        proxy: null,
+        upstream: 'gevent',
+        reason: 'python3-gevent is not installed',
+      },
+    ],
   };
 }

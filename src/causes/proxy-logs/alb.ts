@@ -56,7 +56,13 @@ function quoted(line: string): string[] {
 }
 
 /** A failure; the ALB writes `-` for a target it never reached. */
-function fillTarget(into: FastClassification, id: string | undefined, status: number, time: string, target: string): LineKind {
+function fillTarget(
+  into: FastClassification,
+  id: string | undefined,
+  status: number,
+  time: string,
+  target: string,
+): LineKind {
   return fillFailure(into, id, status, time, target === '-' ? null : target);
 }
 
@@ -80,11 +86,15 @@ export function createAlbClassifier(): FormatClassifier {
       if (elbStatus === 460) return LINE.CLIENT_ABORT;
       if (elbStatus < 500) return LINE.OK;
       // The target answered: a 5xx passed on is the app's own.
-      if (targetStatus !== '-') return targetStatus.startsWith('5') ? LINE.APP_ERROR : fillTarget(into, elbStatus === 502 ? 'alb-502-bad-response' : undefined, elbStatus, time, target);
+      if (targetStatus !== '-')
+        return targetStatus.startsWith('5')
+          ? LINE.APP_ERROR
+          : fillTarget(into, elbStatus === 502 ? 'alb-502-bad-response' : undefined, elbStatus, time, target);
       const errorReason = q[7] ?? '-';
       if (errorReason !== '-' && errorReason !== '') return fillTarget(into, undefined, elbStatus, time, target);
       if (elbStatus === 503 && target === '-') return fillTarget(into, 'alb-503-no-target', elbStatus, time, target);
-      if (elbStatus === 502 && targetTime === '-1') return fillTarget(into, 'alb-502-target-closed', elbStatus, time, target);
+      if (elbStatus === 502 && targetTime === '-1')
+        return fillTarget(into, 'alb-502-target-closed', elbStatus, time, target);
       if (elbStatus === 502) return fillTarget(into, 'alb-502-bad-response', elbStatus, time, target);
       if (elbStatus === 504) return fillTarget(into, 'alb-504-timeout', elbStatus, time, target);
       return fillTarget(into, undefined, elbStatus, time, target);

@@ -27,9 +27,21 @@ export function goErrorUpstream(message: string): string | null {
   return io ? (io[1] ?? null) : null;
 }
 
-function fillFromJson(into: FastClassification, signal: string | undefined, o: Record<string, unknown>, message: string, upstream: string | null): LineKind {
+function fillFromJson(
+  into: FastClassification,
+  signal: string | undefined,
+  o: Record<string, unknown>,
+  message: string,
+  upstream: string | null,
+): LineKind {
   const status = typeof o['status'] === 'number' ? o['status'] : 0;
-  return fillFailure(into, signal, status, typeof o['ts'] === 'number' ? fromEpochSeconds(o['ts']) : '', upstream ?? goErrorUpstream(message));
+  return fillFailure(
+    into,
+    signal,
+    status,
+    typeof o['ts'] === 'number' ? fromEpochSeconds(o['ts']) : '',
+    upstream ?? goErrorUpstream(message),
+  );
 }
 
 /** Creates the Caddy classifier. */
@@ -39,7 +51,8 @@ export function createCaddyClassifier(): FormatClassifier {
     classify(line, into) {
       if (!looksLikeCaddy(line)) return LINE.FOREIGN;
       const error = line.includes('"logger":"http.log.error');
-      const handler = !error && line.includes('"logger":"http.handlers.reverse_proxy"') && line.includes('incomplete response');
+      const handler =
+        !error && line.includes('"logger":"http.handlers.reverse_proxy"') && line.includes('incomplete response');
       if (!error && !handler) return LINE.OK;
       let o: Record<string, unknown>;
       try {
@@ -50,12 +63,20 @@ export function createCaddyClassifier(): FormatClassifier {
         return LINE.FOREIGN;
       }
       const message = typeof o['msg'] === 'string' ? o['msg'] : '';
-      if (handler) return fillFromJson(into, 'caddy-body-abort', o, message, typeof o['upstream'] === 'string' ? o['upstream'] : null);
+      if (handler)
+        return fillFromJson(
+          into,
+          'caddy-body-abort',
+          o,
+          message,
+          typeof o['upstream'] === 'string' ? o['upstream'] : null,
+        );
       const status = typeof o['status'] === 'number' ? o['status'] : 0;
       // Caddy answers 499 when the client canceled (closed its connection) while waiting.
       if (status === 499) return LINE.CLIENT_ABORT;
       // The client's body was over `request_body max_size`: Caddy 2.6 answers 502 for it, no upstream's doing.
-      if (message.includes('request body too large')) return fillFromJson(into, 'caddy-body-too-large', o, message, null);
+      if (message.includes('request body too large'))
+        return fillFromJson(into, 'caddy-body-too-large', o, message, null);
       const kind = matchGoError(message);
       if (kind) return fillFromJson(into, `caddy-${kind.kind}`, o, message, null);
       // An error the handler chain returned that is no upstream failure (a 404 from file_server…).

@@ -21,7 +21,10 @@ export function describeLogLine(line: string, format: ProxyLogFormat): string {
       try {
         const o = JSON.parse(line) as Record<string, unknown>;
         const status = o['status'] ?? o['DownstreamStatus'] ?? '';
-        const msg = o['msg'] ?? o['error'] ?? (o['OriginStatus'] !== undefined ? `OriginStatus ${String(o['OriginStatus'])}` : '');
+        const msg =
+          o['msg'] ??
+          o['error'] ??
+          (o['OriginStatus'] !== undefined ? `OriginStatus ${String(o['OriginStatus'])}` : '');
         return `${String(status)} ${String(msg)}`.trim();
       } catch {
         return line.replace(/^time="[^"]*" /, '');

@@ -56,7 +56,7 @@ function parseText(line: string): EnvoyFields | undefined {
   if (time === '' || requestEnd === -1) return undefined;
   const rest = line.slice(requestEnd + 2).split(' ');
   const status = Number(rest[0]);
-  if (!Number.isInteger(status) || rest[0]!.length !== 3 && rest[0] !== '0') return undefined;
+  if (!Number.isInteger(status) || (rest[0]!.length !== 3 && rest[0] !== '0')) return undefined;
   const flags = rest[1] ?? '-';
   // Istio's format: details and termination details before the numbers.
   const istio = rest[2] !== undefined && !/^\d+$/.test(rest[2]);
@@ -79,7 +79,14 @@ function parseJson(line: string): EnvoyFields | undefined {
   const text = (k: string): string => (typeof o[k] === 'string' || typeof o[k] === 'number' ? String(o[k]) : '-');
   const status = Number(text('response_code'));
   if (!Number.isInteger(status)) return undefined;
-  return { time: fromIsoTime(text('start_time')), status, flags: text('response_flags'), details: text('response_code_details'), userAgent: text('user_agent'), upstream: text('upstream_host') };
+  return {
+    time: fromIsoTime(text('start_time')),
+    status,
+    flags: text('response_flags'),
+    details: text('response_code_details'),
+    userAgent: text('user_agent'),
+    upstream: text('upstream_host'),
+  };
 }
 
 function fill(into: FastClassification, id: string | undefined, f: EnvoyFields): LineKind {
@@ -95,7 +102,8 @@ export function createEnvoyClassifier(): FormatClassifier {
       if (!f) return LINE.FOREIGN;
       if (HEALTH_CHECKERS.test(f.userAgent)) return LINE.HEALTH_CHECK;
       if (f.flags === '-' || f.flags === '') {
-        if (f.status >= 500) return f.details === '-' || f.details === 'via_upstream' ? LINE.APP_ERROR : fill(into, undefined, f);
+        if (f.status >= 500)
+          return f.details === '-' || f.details === 'via_upstream' ? LINE.APP_ERROR : fill(into, undefined, f);
         return LINE.OK;
       }
       const flags = f.flags.split(',');

@@ -83,7 +83,8 @@ export const GO_ERROR_KINDS: readonly GoErrorKind[] = [
     status: 502,
     traefikStatus: 504,
     causes: ['backlog-overflow-tcp', 'fd-exhaustion', 'keepalive-leak'],
-    meaning: 'the TCP handshake did not complete within the dial timeout: the accept queue is full and SYNs are dropped',
+    meaning:
+      'the TCP handshake did not complete within the dial timeout: the accept queue is full and SYNs are dropped',
   },
   {
     kind: 'write-timeout',
@@ -125,7 +126,8 @@ export const GO_ERROR_KINDS: readonly GoErrorKind[] = [
     regex: /(?:read|write|readfrom|writeto): (?:connection reset by peer|broken pipe)|use of closed network connection/,
     status: 502,
     causes: ['keepalive-race', 'upstream-crash', 'fd-exhaustion', 'keepalive-leak', 'close-wait-leak'],
-    meaning: 'the upstream reset the connection before a response (a reused connection it had closed, a worker that died, or a server out of fds)',
+    meaning:
+      'the upstream reset the connection before a response (a reused connection it had closed, a worker that died, or a server out of fds)',
   },
   {
     kind: 'eof',
@@ -133,7 +135,8 @@ export const GO_ERROR_KINDS: readonly GoErrorKind[] = [
     regex: /^(?:unexpected )?EOF$|: (?:unexpected )?EOF$|http: server closed idle connection|server closed connection/,
     status: 502,
     causes: ['keepalive-race', 'upstream-crash', 'fd-exhaustion', 'keepalive-leak', 'close-wait-leak'],
-    meaning: 'the upstream closed the connection before sending a response header (a reused connection it had closed, or a worker that died)',
+    meaning:
+      'the upstream closed the connection before sending a response header (a reused connection it had closed, or a worker that died)',
   },
 ];
 

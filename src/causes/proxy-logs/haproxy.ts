@@ -33,8 +33,10 @@ const BY_STATE: Readonly<Record<string, string>> = {
 const SERVER_DOWN = /^(?:Backup )?Server \S+ is DOWN/;
 const NO_SERVER = /^(?:backend|proxy) \S+ has no server available!/;
 /** HAProxy's own words for EAGAIN on a unix-socket connect (recorded): the request line says SC--. */
-const UNIX_BACKLOG = /^Connect\(\) failed for backend (\S+): can't connect to destination unix socket, check backlog size on the server\./;
-const OTHER_MESSAGE = /^(?:(?:Backup )?Server \S+ is (?:UP|going DOWN|stopped)|Proxy \S+ (?:started|stopped)|Stopping (?:frontend|backend|proxy) |Health check for |\[(?:NOTICE|WARNING|ALERT)\])/;
+const UNIX_BACKLOG =
+  /^Connect\(\) failed for backend (\S+): can't connect to destination unix socket, check backlog size on the server\./;
+const OTHER_MESSAGE =
+  /^(?:(?:Backup )?Server \S+ is (?:UP|going DOWN|stopped)|Proxy \S+ (?:started|stopped)|Stopping (?:frontend|backend|proxy) |Health check for |\[(?:NOTICE|WARNING|ALERT)\])/;
 
 /**
  * Where the HAProxy message starts: 0 for a raw line, after `haproxy[PID]: ` of a syslog header;
@@ -43,7 +45,8 @@ const OTHER_MESSAGE = /^(?:(?:Backup )?Server \S+ is (?:UP|going DOWN|stopped)|P
  */
 function payloadStart(line: string): number {
   const open = line.indexOf(' [');
-  if (open !== -1 && open < 64 && line.charCodeAt(open + 4) === 47 /* / */ && line.charCodeAt(0) !== 60 /* < */) return 0;
+  if (open !== -1 && open < 64 && line.charCodeAt(open + 4) === 47 /* / */ && line.charCodeAt(0) !== 60 /* < */)
+    return 0;
   const at = line.indexOf(']: ');
   if (at === -1 || at > 120) return 0;
   const bracket = line.lastIndexOf('[', at);
@@ -52,7 +55,8 @@ function payloadStart(line: string): number {
 
 /** The 3-digit status at `at` (or -1 written as `-1`), NaN for anything else; no allocation. */
 function readStatus(line: string, at: number, end: number): number {
-  if (end - at === 2) return line.charCodeAt(at) === 45 /* - */ && line.charCodeAt(at + 1) === 49 /* 1 */ ? -1 : Number.NaN;
+  if (end - at === 2)
+    return line.charCodeAt(at) === 45 /* - */ && line.charCodeAt(at + 1) === 49 /* 1 */ ? -1 : Number.NaN;
   if (end - at !== 3) return Number.NaN;
   const a = line.charCodeAt(at) - 48;
   const b = line.charCodeAt(at + 1) - 48;
@@ -71,7 +75,8 @@ export function createHaproxyClassifier(): FormatClassifier {
       if (start === -1) return LINE.FOREIGN;
       // `CLIENT:PORT [` — the client address is short.
       const open = line.indexOf(' [', start);
-      if (open === -1 || open - start > 64 || line.charCodeAt(open + 4) !== 47 /* / */) return otherMessage(line, start, into);
+      if (open === -1 || open - start > 64 || line.charCodeAt(open + 4) !== 47 /* / */)
+        return otherMessage(line, start, into);
       const close = line.indexOf('] ', open + 2);
       if (close === -1 || close - open > 40) return LINE.FOREIGN;
       // The time to the second; a log's lines share it in runs, so it is compared in place first.
@@ -100,7 +105,8 @@ export function createHaproxyClassifier(): FormatClassifier {
       if (first === 67 /* C */ || first === 99 /* c */) return LINE.CLIENT_ABORT;
       const state = line.slice(stateStart, stateStart + 2);
       const upstream = line.slice(frontendEnd + 1, serverEnd);
-      if (state === 'SC' && upstream.endsWith('/<NOSRV>')) return fill(into, 'haproxy-no-server', status, lastTime, upstream);
+      if (state === 'SC' && upstream.endsWith('/<NOSRV>'))
+        return fill(into, 'haproxy-no-server', status, lastTime, upstream);
       const id = BY_STATE[state];
       if (id !== undefined) return fill(into, id, status, lastTime, upstream);
       // Local answers (LR: redirects, stats, `http-request return`), denials (PR) and tarpits are the proxy's own business.
@@ -112,8 +118,10 @@ export function createHaproxyClassifier(): FormatClassifier {
   function otherMessage(line: string, start: number, into: FastClassification): LineKind {
     const message = line.slice(start);
     const time = '';
-    if (SERVER_DOWN.test(message)) return fill(into, 'haproxy-server-down', 0, time, /^(?:Backup )?Server (\S+)/.exec(message)?.[1] ?? null);
-    if (NO_SERVER.test(message)) return fill(into, 'haproxy-no-server', 0, time, /^(?:backend|proxy) (\S+)/.exec(message)?.[1] ?? null);
+    if (SERVER_DOWN.test(message))
+      return fill(into, 'haproxy-server-down', 0, time, /^(?:Backup )?Server (\S+)/.exec(message)?.[1] ?? null);
+    if (NO_SERVER.test(message))
+      return fill(into, 'haproxy-no-server', 0, time, /^(?:backend|proxy) (\S+)/.exec(message)?.[1] ?? null);
     const backlog = UNIX_BACKLOG.exec(message);
     if (backlog) return fill(into, 'haproxy-unix-backlog', 0, time, backlog[1] ?? null);
     // A raw line (no syslog header) is HAProxy's only when it is one of its known messages.

@@ -5,7 +5,14 @@ import { createEnvoyClassifier } from './envoy.js';
 import { createHaproxyClassifier } from './haproxy.js';
 import { createNginxClassifier } from './nginx.js';
 import { createTraefikClassifier } from './traefik.js';
-import { FORMAT_NAMES, LINE, PROXY_LOG_FORMATS, type FormatClassifier, type LineKind, type ProxyLogFormat } from './types.js';
+import {
+  FORMAT_NAMES,
+  LINE,
+  PROXY_LOG_FORMATS,
+  type FormatClassifier,
+  type LineKind,
+  type ProxyLogFormat,
+} from './types.js';
 
 const FACTORIES: Readonly<Record<ProxyLogFormat, () => FormatClassifier>> = {
   nginx: createNginxClassifier,
@@ -19,7 +26,11 @@ const FACTORIES: Readonly<Record<ProxyLogFormat, () => FormatClassifier>> = {
 /** The classifier of one format. */
 export function createFormatClassifier(format: ProxyLogFormat): FormatClassifier {
   const factory = FACTORIES[format];
-  if (!factory) throw new BadgatewayError(ERROR_CODES.BAD_OPTION, `unknown log format ${JSON.stringify(format)} (known: ${PROXY_LOG_FORMATS.join(', ')}, auto)`);
+  if (!factory)
+    throw new BadgatewayError(
+      ERROR_CODES.BAD_OPTION,
+      `unknown log format ${JSON.stringify(format)} (known: ${PROXY_LOG_FORMATS.join(', ')}, auto)`,
+    );
   return factory();
 }
 

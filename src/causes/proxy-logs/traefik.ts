@@ -39,9 +39,18 @@ function accessLine(o: Record<string, unknown>, into: FastClassification): LineK
   if (downstream === 499) return LINE.CLIENT_ABORT;
   if (downstream < 500) return LINE.OK;
   if (origin !== 0) return LINE.APP_ERROR;
-  const time = fromIsoTime(typeof o['StartUTC'] === 'string' ? o['StartUTC'] : typeof o['time'] === 'string' ? o['time'] : '');
+  const time = fromIsoTime(
+    typeof o['StartUTC'] === 'string' ? o['StartUTC'] : typeof o['time'] === 'string' ? o['time'] : '',
+  );
   const addr = typeof o['ServiceAddr'] === 'string' && o['ServiceAddr'] !== '' ? o['ServiceAddr'] : null;
-  if (downstream === 503 && addr === null) return fill(into, 'traefik-no-server', downstream, time, typeof o['ServiceName'] === 'string' ? o['ServiceName'] : null);
+  if (downstream === 503 && addr === null)
+    return fill(
+      into,
+      'traefik-no-server',
+      downstream,
+      time,
+      typeof o['ServiceName'] === 'string' ? o['ServiceName'] : null,
+    );
   if (downstream === 502) return fill(into, 'traefik-502-no-response', downstream, time, addr);
   if (downstream === 504) return fill(into, 'traefik-504-no-response', downstream, time, addr);
   return fill(into, undefined, downstream, time, addr);
@@ -62,7 +71,8 @@ export function createTraefikClassifier(): FormatClassifier {
     classify(line, into) {
       if (line.charCodeAt(0) === 123 /* { */) {
         const access = line.includes('"DownstreamStatus"');
-        const debug = !access && line.includes('"level":"debug"') && (line.includes('caused by: ') || line.includes('"error":'));
+        const debug =
+          !access && line.includes('"level":"debug"') && (line.includes('caused by: ') || line.includes('"error":'));
         if (!access && !debug) return LINE.FOREIGN;
         const o = parseObject(line);
         if (!o) return LINE.FOREIGN;
@@ -72,14 +82,20 @@ export function createTraefikClassifier(): FormatClassifier {
         const v2 = CAUSED_BY.exec(msg);
         if (v2) return debugLine(Number(v2[1]), v2[2]!, time, into);
         const v3 = /^(\d{3}) /.exec(typeof o['message'] === 'string' ? o['message'] : '');
-        if (v3 && typeof o['error'] === 'string' && Number(v3[1]) >= 500) return debugLine(Number(v3[1]), o['error'], time, into);
+        if (v3 && typeof o['error'] === 'string' && Number(v3[1]) >= 500)
+          return debugLine(Number(v3[1]), o['error'], time, into);
         return LINE.OK;
       }
       // v2 logfmt: time="2026-11-30T21:50:28Z" level=debug msg="'502 Bad Gateway' caused by: …"
       if (!line.startsWith('time="')) return LINE.FOREIGN;
       const msgAt = line.indexOf(' msg="');
       if (msgAt === -1) return LINE.FOREIGN;
-      const m = CAUSED_BY.exec(line.slice(msgAt + 6).replace(/"$/, '').replace(/\\"/g, '"'));
+      const m = CAUSED_BY.exec(
+        line
+          .slice(msgAt + 6)
+          .replace(/"$/, '')
+          .replace(/\\"/g, '"'),
+      );
       if (!m) return LINE.OK;
       return debugLine(Number(m[1]), m[2]!, fromIsoTime(line.slice(6, 26)), into);
     },

@@ -1,5 +1,15 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { CAUSES, CAUSE_IDS, PROXY_LOG_PATTERNS, PROXY_NAMES, PROXY_SIGNALS, getCause, getProxyView, renderCauseText, renderCausesMarkdown } from '../../causes/index.js';
+import {
+  CAUSES,
+  CAUSE_IDS,
+  PROXY_LOG_PATTERNS,
+  PROXY_NAMES,
+  PROXY_SIGNALS,
+  getCause,
+  getProxyView,
+  renderCauseText,
+  renderCausesMarkdown,
+} from '../../causes/index.js';
 import { renderTable } from '../../report/index.js';
 import type { CliContext } from '../context.js';
 import { EXIT_STATUS, jsonOption, jsonSchema } from '../options.js';
@@ -8,12 +18,18 @@ import { EXIT_STATUS, jsonOption, jsonSchema } from '../options.js';
 export function registerCauses(program: Command, ctx: CliContext): void {
   program
     .command('causes')
-    .description('explain the causes of 502/504 that badgateway knows: what each proxy returns and logs, the evidence, the fix')
+    .description(
+      'explain the causes of 502/504 that badgateway knows: what each proxy returns and logs, the evidence, the fix',
+    )
     .argument('[id]', `one cause (${CAUSE_IDS.join(', ')})`, (id: string) => {
       if (!getCause(id)) throw new InvalidArgumentError(`unknown cause; known: ${CAUSE_IDS.join(', ')}.`);
       return id;
     })
-    .addOption(jsonOption("the catalogue as JSON (schema badgateway.causes/v1): causes with their per-proxy views, nginx log patterns, other proxies' signals"))
+    .addOption(
+      jsonOption(
+        "the catalogue as JSON (schema badgateway.causes/v1): causes with their per-proxy views, nginx log patterns, other proxies' signals",
+      ),
+    )
     .option('--markdown', 'a Markdown table of all causes')
     .addHelpText(
       'after',
@@ -29,8 +45,13 @@ Examples:
       const causes = id ? CAUSES.filter((c) => c.id === id) : CAUSES;
       if (opts.json) {
         const patterns = PROXY_LOG_PATTERNS.map((p) => ({ ...p, regex: p.regex.source }));
-        const withViews = causes.map((c) => ({ ...c, proxies: Object.fromEntries(PROXY_NAMES.map((p) => [p, getProxyView(c.id, p) ?? null])) }));
-        ctx.stdout.write(`${JSON.stringify({ schema: jsonSchema('causes'), causes: withViews, patterns, signals: PROXY_SIGNALS }, null, 2)}\n`);
+        const withViews = causes.map((c) => ({
+          ...c,
+          proxies: Object.fromEntries(PROXY_NAMES.map((p) => [p, getProxyView(c.id, p) ?? null])),
+        }));
+        ctx.stdout.write(
+          `${JSON.stringify({ schema: jsonSchema('causes'), causes: withViews, patterns, signals: PROXY_SIGNALS }, null, 2)}\n`,
+        );
       } else if (opts.markdown) {
         ctx.stdout.write(renderCausesMarkdown());
       } else if (id) {

@@ -51,7 +51,9 @@ function createProgress(ctx: CliContext): (event: LabEvent) => void {
   return (event) => {
     switch (event.type) {
       case 'start':
-        stream.write(`badgateway lab: ${event.runs} ${event.runs === 1 ? 'run' : 'runs'} (scenario × app) behind ${event.proxies.join(', ')}${event.skipped.length > 0 ? `, ${event.skipped.length} skipped` : ''}\n`);
+        stream.write(
+          `badgateway lab: ${event.runs} ${event.runs === 1 ? 'run' : 'runs'} (scenario × app) behind ${event.proxies.join(', ')}${event.skipped.length > 0 ? `, ${event.skipped.length} skipped` : ''}\n`,
+        );
         break;
       case 'scenario':
         clear();
@@ -63,7 +65,9 @@ function createProgress(ctx: CliContext): (event: LabEvent) => void {
         const counts = Object.entries(event.statusCodes)
           .map(([k, n]) => `${k === '0' ? 'errors' : k} × ${n}`)
           .join('  ');
-        stream.write(`  ${event.phase} phase  ${(event.elapsedMs / 1000).toFixed(1)}/${(event.durationMs / 1000).toFixed(1)} s  sent ${event.sent}  ${counts}`);
+        stream.write(
+          `  ${event.phase} phase  ${(event.elapsedMs / 1000).toFixed(1)}/${(event.durationMs / 1000).toFixed(1)} s  sent ${event.sent}  ${counts}`,
+        );
         live = true;
         break;
       }
@@ -121,13 +125,24 @@ export function registerLab(program: Command, ctx: CliContext): void {
     .description('reproduce each cause of 502/504 end to end (fail phase), then show the fix holds (fix phase)')
     .argument('[scenario...]', `scenarios to run (default: all), or "list": ${SCENARIOS.map((s) => s.id).join(', ')}`)
     .addOption(
-      new Option('--proxy <kind>', 'proxy in front: nginx, haproxy, caddy, builtin, all (each one installed here), or auto (nginx if installed)')
+      new Option(
+        '--proxy <kind>',
+        'proxy in front: nginx, haproxy, caddy, builtin, all (each one installed here), or auto (nginx if installed)',
+      )
         .choices(['auto', 'all', ...PROXY_KINDS])
         .default('auto'),
     )
-    .addOption(new Option('--app <kind>', 'app server behind the proxy (default: every one a scenario has that runs here)').choices([...UPSTREAM_KINDS]))
+    .addOption(
+      new Option(
+        '--app <kind>',
+        'app server behind the proxy (default: every one a scenario has that runs here)',
+      ).choices([...UPSTREAM_KINDS]),
+    )
     .addOption(jsonOption('print the full report as JSON on stdout (schema badgateway.lab/v1; no table)'))
-    .option('--markdown', 'print the cause × proxy matrix (status and log line or flag per proxy) as Markdown instead of the table')
+    .option(
+      '--markdown',
+      'print the cause × proxy matrix (status and log line or flag per proxy) as Markdown instead of the table',
+    )
     .option('--html <file>', 'also write a self-contained HTML report with charts')
     .addHelpText(
       'after',
@@ -155,43 +170,50 @@ Examples:
       replacement: '--app',
       attribute: 'app',
       parse: (value: string) => {
-        if (!(UPSTREAM_KINDS as readonly string[]).includes(value)) throw new InvalidArgumentError(`Allowed choices are ${UPSTREAM_KINDS.join(', ')}.`);
+        if (!(UPSTREAM_KINDS as readonly string[]).includes(value))
+          throw new InvalidArgumentError(`Allowed choices are ${UPSTREAM_KINDS.join(', ')}.`);
         return value;
       },
     },
   ]);
-  command
-    .action(async (ids: string[], opts: LabCliOptions) => {
-      if (ids.length === 1 && ids[0] === 'list') return listScenarios(ctx, opts.json === true);
-      for (const id of ids) {
-        if (!getScenario(id)) {
-          throw new BadgatewayError(ERROR_CODES.BAD_OPTION, `unknown scenario ${JSON.stringify(id)}`, {
-            hint: `known: ${SCENARIOS.map((s) => s.id).join(', ')} (badgateway lab list)`,
-          });
-        }
+  command.action(async (ids: string[], opts: LabCliOptions) => {
+    if (ids.length === 1 && ids[0] === 'list') return listScenarios(ctx, opts.json === true);
+    for (const id of ids) {
+      if (!getScenario(id)) {
+        throw new BadgatewayError(ERROR_CODES.BAD_OPTION, `unknown scenario ${JSON.stringify(id)}`, {
+          hint: `known: ${SCENARIOS.map((s) => s.id).join(', ')} (badgateway lab list)`,
+        });
       }
-      // Say so before a minute of lab, not after.
-      if (opts.html) checkWritable('--html', opts.html);
-      const progress = createProgress(ctx);
-      const report = await runLab({
-        scenarios: ids,
-        proxy: opts.proxy,
-        ...(opts.app ? { upstream: opts.app } : {}),
-        signal: ctx.signal,
-        onEvent: progress,
-        own: (resource) => ctx.own(resource),
-      });
-      if (opts.html) {
-        try {
-          await writeFile(opts.html, renderLabHtml(report));
-        } catch (err) {
-          throw new BadgatewayError(ERROR_CODES.UNREADABLE, `--html ${opts.html}: cannot write (${errnoCode(err) ?? String(err)})`);
-        }
-      }
-      const out = opts.json ? renderLabJson(report) : opts.markdown ? renderLabMatrix(matrixRunsOf(report)) : renderLabText(report, { color: shouldColor(ctx.stdout), columns: terminalColumns(ctx.stdout) });
-      // The report can be hundreds of KB: wait until a pipe has taken it all, the process exits right after.
-      await new Promise<void>((resolve) => ctx.stdout.write(out, () => resolve()));
-      if (opts.html && !opts.json && ctx.stderr.isTTY) ctx.stderr.write(`HTML report: ${opts.html}\n`);
-      ctx.exitCode = report.interrupted ? 130 : report.ok ? 0 : 1;
+    }
+    // Say so before a minute of lab, not after.
+    if (opts.html) checkWritable('--html', opts.html);
+    const progress = createProgress(ctx);
+    const report = await runLab({
+      scenarios: ids,
+      proxy: opts.proxy,
+      ...(opts.app ? { upstream: opts.app } : {}),
+      signal: ctx.signal,
+      onEvent: progress,
+      own: (resource) => ctx.own(resource),
     });
+    if (opts.html) {
+      try {
+        await writeFile(opts.html, renderLabHtml(report));
+      } catch (err) {
+        throw new BadgatewayError(
+          ERROR_CODES.UNREADABLE,
+          `--html ${opts.html}: cannot write (${errnoCode(err) ?? String(err)})`,
+        );
+      }
+    }
+    const out = opts.json
+      ? renderLabJson(report)
+      : opts.markdown
+        ? renderLabMatrix(matrixRunsOf(report))
+        : renderLabText(report, { color: shouldColor(ctx.stdout), columns: terminalColumns(ctx.stdout) });
+    // The report can be hundreds of KB: wait until a pipe has taken it all, the process exits right after.
+    await new Promise<void>((resolve) => ctx.stdout.write(out, () => resolve()));
+    if (opts.html && !opts.json && ctx.stderr.isTTY) ctx.stderr.write(`HTML report: ${opts.html}\n`);
+    ctx.exitCode = report.interrupted ? 130 : report.ok ? 0 : 1;
+  });
 }

@@ -18,7 +18,15 @@ import {
 import { renderLoadJson, renderLoadText, renderProgressLine } from '../../report/index.js';
 import type { CliContext } from '../context.js';
 import { terminalColumns } from '../terminal.js';
-import { DURATION_PLACEHOLDER, durationOption, EXIT_STATUS, jsonOption, parseIntArg, RATE_PLACEHOLDER, rateOption } from '../options.js';
+import {
+  DURATION_PLACEHOLDER,
+  durationOption,
+  EXIT_STATUS,
+  jsonOption,
+  parseIntArg,
+  RATE_PLACEHOLDER,
+  rateOption,
+} from '../options.js';
 
 interface LoadFlags {
   rate: number;
@@ -53,12 +61,34 @@ export function registerLoad(program: Command, ctx: CliContext): void {
     .command('load')
     .description('send HTTP requests at a constant rate (open loop) and report latencies, status codes and errors')
     .argument('[url]', 'target URL, e.g. http://127.0.0.1:8080/ (with --unix-socket only the path and Host matter)')
-    .addOption(rateOption(`-r, --rate ${RATE_PLACEHOLDER}`, 'requests per second; 0 = as fast as possible with --connections (closed loop)', { defaultRate: LOAD_DEFAULTS.rate }))
+    .addOption(
+      rateOption(
+        `-r, --rate ${RATE_PLACEHOLDER}`,
+        'requests per second; 0 = as fast as possible with --connections (closed loop)',
+        { defaultRate: LOAD_DEFAULTS.rate },
+      ),
+    )
     .addOption(durationOption(`-d, --duration ${DURATION_PLACEHOLDER}`, 'how long to send', LOAD_DEFAULTS.durationMs))
-    .addOption(durationOption(`--timeout ${DURATION_PLACEHOLDER}`, 'per-request deadline (0 = none)', LOAD_DEFAULTS.timeoutMs, { allowZero: true }))
-    .addOption(new Option('-c, --connections <n>', 'most open connections per origin (closed loop: the concurrency)').default(LOAD_DEFAULTS.connections).argParser(parseIntArg(1, 1_000_000)))
-    .addOption(new Option('--max-inflight <n>', 'most requests in flight; the pacer waits when reached (0 = no cap)').default(LOAD_DEFAULTS.maxInflight).argParser(parseIntArg(0)))
-    .addOption(new Option('-n, --requests <n>', 'stop after this many requests (0 = no cap)').default(0).argParser(parseIntArg(0)))
+    .addOption(
+      durationOption(`--timeout ${DURATION_PLACEHOLDER}`, 'per-request deadline (0 = none)', LOAD_DEFAULTS.timeoutMs, {
+        allowZero: true,
+      }),
+    )
+    .addOption(
+      new Option('-c, --connections <n>', 'most open connections per origin (closed loop: the concurrency)')
+        .default(LOAD_DEFAULTS.connections)
+        .argParser(parseIntArg(1, 1_000_000)),
+    )
+    .addOption(
+      new Option('--max-inflight <n>', 'most requests in flight; the pacer waits when reached (0 = no cap)')
+        .default(LOAD_DEFAULTS.maxInflight)
+        .argParser(parseIntArg(0)),
+    )
+    .addOption(
+      new Option('-n, --requests <n>', 'stop after this many requests (0 = no cap)')
+        .default(0)
+        .argParser(parseIntArg(0)),
+    )
     .addOption(new Option('--keepalive', 'reuse connections').default(true, 'on'))
     .option('--no-keepalive', 'open a new connection for every request')
     .option('--unix-socket <path>', 'connect to this unix socket instead of the URL host')
@@ -66,12 +96,31 @@ export function registerLoad(program: Command, ctx: CliContext): void {
     .option('-H, --header <header>', "request header 'Name: value' (repeatable)", collect)
     .option('--body <text>', 'request body, or @file to read it from a file')
     .option('--targets <file>', "targets file: vegeta's format (METHOD URL / headers / @body) or JSON lines; - = stdin")
-    .option('--start-at <time>', 'start the pacer at this wall-clock time (RFC 3339, e.g. 2026-11-30T22:30:00Z, or unix seconds) and wait until then: several machines start together')
-    .option('--rate-share <i/n>', 'send the i-th of n interleaved parts of --rate (the rate of all n machines together)')
-    .option('--output <file>', 'write one NDJSON record per request after a header line (for `badgateway report`); - = stdout (the report then goes to stderr), .gz = gzip')
-    .addOption(durationOption(`--bucket ${DURATION_PLACEHOLDER}`, 'timeline bucket width in the JSON report', LOAD_DEFAULTS.bucketMs))
+    .option(
+      '--start-at <time>',
+      'start the pacer at this wall-clock time (RFC 3339, e.g. 2026-11-30T22:30:00Z, or unix seconds) and wait until then: several machines start together',
+    )
+    .option(
+      '--rate-share <i/n>',
+      'send the i-th of n interleaved parts of --rate (the rate of all n machines together)',
+    )
+    .option(
+      '--output <file>',
+      'write one NDJSON record per request after a header line (for `badgateway report`); - = stdout (the report then goes to stderr), .gz = gzip',
+    )
+    .addOption(
+      durationOption(
+        `--bucket ${DURATION_PLACEHOLDER}`,
+        'timeline bucket width in the JSON report',
+        LOAD_DEFAULTS.bucketMs,
+      ),
+    )
     .addOption(jsonOption('print the metrics as JSON (schema badgateway.load/v1) instead of text'))
-    .addOption(new Option('--engine <name>', 'the HTTP client: raw (minimal HTTP/1.1 on node:net, fastest) or undici').choices(LOAD_ENGINES).default(LOAD_DEFAULTS.engine))
+    .addOption(
+      new Option('--engine <name>', 'the HTTP client: raw (minimal HTTP/1.1 on node:net, fastest) or undici')
+        .choices(LOAD_ENGINES)
+        .default(LOAD_DEFAULTS.engine),
+    )
     .option('--fail-on-errors', 'exit 1 when any request failed or got a status outside 200-399')
     .addHelpText(
       'after',
@@ -98,12 +147,18 @@ Many machines (one start, each a third of 30,000 req/s), then one report:
   $ badgateway report web-1.ndjson web-2.ndjson web-3.ndjson`,
     )
     .action(async (url: string | undefined, flags: LoadFlags) => {
-      if (flags.output === '-' && flags.json) throw new BadgatewayError(ERROR_CODES.BAD_OPTION, '--output - and --json both write to stdout: give one of them');
+      if (flags.output === '-' && flags.json)
+        throw new BadgatewayError(
+          ERROR_CODES.BAD_OPTION,
+          '--output - and --json both write to stdout: give one of them',
+        );
       const options = buildLoadOptions(url, flags);
       // With the records on stdout (a pipe into `report -`), the people's report goes to stderr.
       const report = flags.output === '-' ? ctx.stderr : ctx.stdout;
       if (options.startAtMs !== undefined && options.startAtMs - Date.now() > 1000) {
-        ctx.stderr.write(`badgateway load: starting at ${new Date(options.startAtMs).toISOString()} (in ${((options.startAtMs - Date.now()) / 1000).toFixed(1)} s)\n`);
+        ctx.stderr.write(
+          `badgateway load: starting at ${new Date(options.startAtMs).toISOString()} (in ${((options.startAtMs - Date.now()) / 1000).toFixed(1)} s)\n`,
+        );
       }
       const showProgress = ctx.stderr.isTTY === true && flags.duration > PROGRESS_MIN_MS && !flags.json;
       let drawn = false;
@@ -150,11 +205,16 @@ export function buildLoadOptions(url: string | undefined, flags: LoadFlags): Loa
     try {
       isSocket = statSync(flags.unixSocket).isSocket();
     } catch (err) {
-      throw new BadgatewayError(ERROR_CODES.NO_SUCH_SOCKET, `--unix-socket: ${flags.unixSocket} does not exist (${errnoCode(err) ?? 'error'})`, {
-        hint: 'start the server first, or check the path',
-      });
+      throw new BadgatewayError(
+        ERROR_CODES.NO_SUCH_SOCKET,
+        `--unix-socket: ${flags.unixSocket} does not exist (${errnoCode(err) ?? 'error'})`,
+        {
+          hint: 'start the server first, or check the path',
+        },
+      );
     }
-    if (!isSocket) throw new BadgatewayError(ERROR_CODES.NO_SUCH_SOCKET, `--unix-socket: ${flags.unixSocket} is not a socket`);
+    if (!isSocket)
+      throw new BadgatewayError(ERROR_CODES.NO_SUCH_SOCKET, `--unix-socket: ${flags.unixSocket} is not a socket`);
     options.unixSocket = flags.unixSocket;
   }
   if (flags.targets !== undefined) {
@@ -163,6 +223,11 @@ export function buildLoadOptions(url: string | undefined, flags: LoadFlags): Loa
     return options;
   }
   const body = flags.body?.startsWith('@') ? { file: flags.body.slice(1) } : flags.body;
-  options.targets = [createTarget({ method: flags.method, url, headers: flags.header, body }, { unixSocket: flags.unixSocket !== undefined, naming: 'flags' })];
+  options.targets = [
+    createTarget(
+      { method: flags.method, url, headers: flags.header, body },
+      { unixSocket: flags.unixSocket !== undefined, naming: 'flags' },
+    ),
+  ];
   return options;
 }

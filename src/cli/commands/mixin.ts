@@ -9,10 +9,21 @@ import { EXIT_STATUS, jsonOption, jsonSchema, requiredOption } from '../options.
 export function registerMixin(program: Command, ctx: CliContext): void {
   program
     .command('mixin')
-    .description('write the monitoring mixin: Prometheus recording and alerting rules (one alert per cause) and a Grafana dashboard')
-    .addOption(requiredOption(new Option('--out <dir>', 'directory to write the files into (created if missing; files in it are replaced)')))
-    .option('--config <file>', 'a JSON object overriding the defaults: selector, rateInterval, thresholds, for (per rule key), runbookUrlPattern, dashboard')
-    .addOption(jsonOption('print what was written as JSON (schema badgateway.mixin/v1: the files) instead of one line each'))
+    .description(
+      'write the monitoring mixin: Prometheus recording and alerting rules (one alert per cause) and a Grafana dashboard',
+    )
+    .addOption(
+      requiredOption(
+        new Option('--out <dir>', 'directory to write the files into (created if missing; files in it are replaced)'),
+      ),
+    )
+    .option(
+      '--config <file>',
+      'a JSON object overriding the defaults: selector, rateInterval, thresholds, for (per rule key), runbookUrlPattern, dashboard',
+    )
+    .addOption(
+      jsonOption('print what was written as JSON (schema badgateway.mixin/v1: the files) instead of one line each'),
+    )
     .addHelpText(
       'after',
       `
@@ -37,7 +48,10 @@ Examples:
         try {
           text = await readFile(opts.config, 'utf8');
         } catch (err) {
-          throw new BadgatewayError(ERROR_CODES.UNREADABLE, `--config: cannot read ${opts.config} (${errnoCode(err) ?? String(err)})`);
+          throw new BadgatewayError(
+            ERROR_CODES.UNREADABLE,
+            `--config: cannot read ${opts.config} (${errnoCode(err) ?? String(err)})`,
+          );
         }
         user = parseMixinConfig(text, opts.config);
       }

@@ -2,7 +2,19 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { isBadgatewayError } from '../../errors/index.js';
 import { PROXY_DEFAULTS, parseUpstream, startProxy, type ProxyKind } from '../../proxy/index.js';
 import type { CliContext } from '../context.js';
-import { addDeprecatedAliases, DURATION_PLACEHOLDER, durationOption, EXIT_STATUS, jsonOption, jsonSchema, parseDurationArg, parseIntArg, requiredOption, SIZE_PLACEHOLDER, sizeOption } from '../options.js';
+import {
+  addDeprecatedAliases,
+  DURATION_PLACEHOLDER,
+  durationOption,
+  EXIT_STATUS,
+  jsonOption,
+  jsonSchema,
+  parseDurationArg,
+  parseIntArg,
+  requiredOption,
+  SIZE_PLACEHOLDER,
+  sizeOption,
+} from '../options.js';
 
 interface ProxyCommandOptions {
   upstream: string;
@@ -56,62 +68,174 @@ function upstreamArg(value: string): string {
 export function registerProxy(program: Command, ctx: CliContext): void {
   const command = program
     .command('proxy')
-    .description('run a reverse proxy (real nginx, HAProxy or Caddy, or the built-in one) in front of an upstream, logs in a temp dir')
-    .addOption(requiredOption(new Option('--upstream <url>', 'where to send requests: http://HOST:PORT or unix:/path/to.sock').argParser(upstreamArg)))
-    .addOption(new Option('--nginx', 'run real nginx (fails if it is not installed)').conflicts(['builtin', 'haproxy', 'caddy']))
-    .addOption(new Option('--haproxy', 'run real HAProxy (fails if it is not installed)').conflicts(['builtin', 'nginx', 'caddy']))
-    .addOption(new Option('--caddy', 'run real Caddy (fails if it is not installed)').conflicts(['builtin', 'nginx', 'haproxy']))
+    .description(
+      'run a reverse proxy (real nginx, HAProxy or Caddy, or the built-in one) in front of an upstream, logs in a temp dir',
+    )
+    .addOption(
+      requiredOption(
+        new Option('--upstream <url>', 'where to send requests: http://HOST:PORT or unix:/path/to.sock').argParser(
+          upstreamArg,
+        ),
+      ),
+    )
+    .addOption(
+      new Option('--nginx', 'run real nginx (fails if it is not installed)').conflicts(['builtin', 'haproxy', 'caddy']),
+    )
+    .addOption(
+      new Option('--haproxy', 'run real HAProxy (fails if it is not installed)').conflicts([
+        'builtin',
+        'nginx',
+        'caddy',
+      ]),
+    )
+    .addOption(
+      new Option('--caddy', 'run real Caddy (fails if it is not installed)').conflicts(['builtin', 'nginx', 'haproxy']),
+    )
     .addOption(new Option('--builtin', 'run the built-in node:http proxy').conflicts(['nginx', 'haproxy', 'caddy']))
-    .addOption(new Option('--port <n>', 'port to listen on, 127.0.0.1 (0 = a free one)').argParser(parseIntArg(0, 65535)).default(PROXY_DEFAULTS.listenPort))
-    .addOption(new Option('--upstream-keepalive <n>', 'idle upstream connections to keep for reuse (0 = a new connection per request)').argParser(parseIntArg(0, 100_000)).default(PROXY_DEFAULTS.keepalive))
-    .addOption(durationOption(`--upstream-idle-timeout ${DURATION_PLACEHOLDER}`, 'with --haproxy or --caddy: how long an idle pooled upstream connection is kept (nginx keeps them 60s, its keepalive_timeout)', 60_000))
-    .addOption(durationOption(`--connect-timeout ${DURATION_PLACEHOLDER}`, 'proxy_connect_timeout: longest wait for the upstream to accept', PROXY_DEFAULTS.connectTimeoutMs))
-    .addOption(durationOption(`--read-timeout ${DURATION_PLACEHOLDER}`, 'proxy_read_timeout: longest wait between two reads from the upstream', PROXY_DEFAULTS.readTimeoutMs))
-    .addOption(durationOption(`--send-timeout ${DURATION_PLACEHOLDER}`, 'proxy_send_timeout: longest wait between two writes to the upstream', PROXY_DEFAULTS.sendTimeoutMs))
-    .addOption(durationOption(`--client-header-timeout ${DURATION_PLACEHOLDER}`, "client_header_timeout: longest a client may take to send a request's head", PROXY_DEFAULTS.clientHeaderTimeoutMs))
-    .addOption(durationOption(`--client-body-timeout ${DURATION_PLACEHOLDER}`, 'client_body_timeout: longest wait between two reads of a request body', PROXY_DEFAULTS.clientBodyTimeoutMs))
-    .addOption(durationOption(`--client-send-timeout ${DURATION_PLACEHOLDER}`, 'send_timeout: longest wait between two writes to a client that does not read', PROXY_DEFAULTS.clientSendTimeoutMs))
-    .addOption(sizeOption(`--client-max-body-size ${SIZE_PLACEHOLDER}`, 'client_max_body_size: larger request bodies get 413 (0 = no limit)', PROXY_DEFAULTS.clientMaxBodyBytes))
+    .addOption(
+      new Option('--port <n>', 'port to listen on, 127.0.0.1 (0 = a free one)')
+        .argParser(parseIntArg(0, 65535))
+        .default(PROXY_DEFAULTS.listenPort),
+    )
+    .addOption(
+      new Option(
+        '--upstream-keepalive <n>',
+        'idle upstream connections to keep for reuse (0 = a new connection per request)',
+      )
+        .argParser(parseIntArg(0, 100_000))
+        .default(PROXY_DEFAULTS.keepalive),
+    )
+    .addOption(
+      durationOption(
+        `--upstream-idle-timeout ${DURATION_PLACEHOLDER}`,
+        'with --haproxy or --caddy: how long an idle pooled upstream connection is kept (nginx keeps them 60s, its keepalive_timeout)',
+        60_000,
+      ),
+    )
+    .addOption(
+      durationOption(
+        `--connect-timeout ${DURATION_PLACEHOLDER}`,
+        'proxy_connect_timeout: longest wait for the upstream to accept',
+        PROXY_DEFAULTS.connectTimeoutMs,
+      ),
+    )
+    .addOption(
+      durationOption(
+        `--read-timeout ${DURATION_PLACEHOLDER}`,
+        'proxy_read_timeout: longest wait between two reads from the upstream',
+        PROXY_DEFAULTS.readTimeoutMs,
+      ),
+    )
+    .addOption(
+      durationOption(
+        `--send-timeout ${DURATION_PLACEHOLDER}`,
+        'proxy_send_timeout: longest wait between two writes to the upstream',
+        PROXY_DEFAULTS.sendTimeoutMs,
+      ),
+    )
+    .addOption(
+      durationOption(
+        `--client-header-timeout ${DURATION_PLACEHOLDER}`,
+        "client_header_timeout: longest a client may take to send a request's head",
+        PROXY_DEFAULTS.clientHeaderTimeoutMs,
+      ),
+    )
+    .addOption(
+      durationOption(
+        `--client-body-timeout ${DURATION_PLACEHOLDER}`,
+        'client_body_timeout: longest wait between two reads of a request body',
+        PROXY_DEFAULTS.clientBodyTimeoutMs,
+      ),
+    )
+    .addOption(
+      durationOption(
+        `--client-send-timeout ${DURATION_PLACEHOLDER}`,
+        'send_timeout: longest wait between two writes to a client that does not read',
+        PROXY_DEFAULTS.clientSendTimeoutMs,
+      ),
+    )
+    .addOption(
+      sizeOption(
+        `--client-max-body-size ${SIZE_PLACEHOLDER}`,
+        'client_max_body_size: larger request bodies get 413 (0 = no limit)',
+        PROXY_DEFAULTS.clientMaxBodyBytes,
+      ),
+    )
     .option('--no-next-upstream', 'never retry, not even an idempotent request on a failed reused connection')
-    .addOption(new Option('--haproxy-log-to <target>', 'with --haproxy: log to its stdout or to a unix datagram socket badgateway reads (syslog format)').choices(['stdout', 'socket']).default('stdout'))
-    .addOption(jsonOption('print the ready line as one JSON object (schema badgateway.proxy/v1: url, kind, pid, log paths) instead of text'))
+    .addOption(
+      new Option(
+        '--haproxy-log-to <target>',
+        'with --haproxy: log to its stdout or to a unix datagram socket badgateway reads (syslog format)',
+      )
+        .choices(['stdout', 'socket'])
+        .default('stdout'),
+    )
+    .addOption(
+      jsonOption(
+        'print the ready line as one JSON object (schema badgateway.proxy/v1: url, kind, pid, log paths) instead of text',
+      ),
+    )
     .addHelpText('after', EXAMPLES);
   addDeprecatedAliases(command, ctx, [
-    { flags: '--keepalive <n>', replacement: '--upstream-keepalive', attribute: 'upstreamKeepalive', parse: parseIntArg(0, 100_000) },
-    { flags: '--idle-timeout <duration>', replacement: '--upstream-idle-timeout', attribute: 'upstreamIdleTimeout', parse: parseDurationArg() },
+    {
+      flags: '--keepalive <n>',
+      replacement: '--upstream-keepalive',
+      attribute: 'upstreamKeepalive',
+      parse: parseIntArg(0, 100_000),
+    },
+    {
+      flags: '--idle-timeout <duration>',
+      replacement: '--upstream-idle-timeout',
+      attribute: 'upstreamIdleTimeout',
+      parse: parseDurationArg(),
+    },
   ]);
   command.action(async (opts: ProxyCommandOptions) => {
-      const kind: ProxyKind | 'auto' = opts.nginx ? 'nginx' : opts.haproxy ? 'haproxy' : opts.caddy ? 'caddy' : opts.builtin ? 'builtin' : 'auto';
-      const proxy = ctx.own(
-        await startProxy({
-          kind,
-          upstream: opts.upstream,
-          listenPort: opts.port,
-          keepalive: opts.upstreamKeepalive,
-          connectTimeoutMs: opts.connectTimeout,
-          readTimeoutMs: opts.readTimeout,
-          sendTimeoutMs: opts.sendTimeout,
-          clientHeaderTimeoutMs: opts.clientHeaderTimeout,
-          clientBodyTimeoutMs: opts.clientBodyTimeout,
-          clientSendTimeoutMs: opts.clientSendTimeout,
-          clientMaxBodyBytes: opts.clientMaxBodySize,
-          nextUpstream: opts.nextUpstream,
-          idleTimeoutMs: opts.upstreamIdleTimeout,
-          logTarget: opts.haproxyLogTo,
-        }),
+    const kind: ProxyKind | 'auto' = opts.nginx
+      ? 'nginx'
+      : opts.haproxy
+        ? 'haproxy'
+        : opts.caddy
+          ? 'caddy'
+          : opts.builtin
+            ? 'builtin'
+            : 'auto';
+    const proxy = ctx.own(
+      await startProxy({
+        kind,
+        upstream: opts.upstream,
+        listenPort: opts.port,
+        keepalive: opts.upstreamKeepalive,
+        connectTimeoutMs: opts.connectTimeout,
+        readTimeoutMs: opts.readTimeout,
+        sendTimeoutMs: opts.sendTimeout,
+        clientHeaderTimeoutMs: opts.clientHeaderTimeout,
+        clientBodyTimeoutMs: opts.clientBodyTimeout,
+        clientSendTimeoutMs: opts.clientSendTimeout,
+        clientMaxBodyBytes: opts.clientMaxBodySize,
+        nextUpstream: opts.nextUpstream,
+        idleTimeoutMs: opts.upstreamIdleTimeout,
+        logTarget: opts.haproxyLogTo,
+      }),
+    );
+    if (opts.json) {
+      const logs =
+        proxy.errorLogPath === proxy.accessLogPath
+          ? { log: proxy.errorLogPath }
+          : { errorLog: proxy.errorLogPath, accessLog: proxy.accessLogPath };
+      ctx.stdout.write(
+        `${JSON.stringify({ schema: jsonSchema('proxy'), event: 'ready', url: proxy.url, port: proxy.port, kind: proxy.kind, upstream: proxy.upstream, pid: proxy.pid, ...logs })}\n`,
       );
-      if (opts.json) {
-        const logs = proxy.errorLogPath === proxy.accessLogPath ? { log: proxy.errorLogPath } : { errorLog: proxy.errorLogPath, accessLog: proxy.accessLogPath };
-        ctx.stdout.write(`${JSON.stringify({ schema: jsonSchema('proxy'), event: 'ready', url: proxy.url, port: proxy.port, kind: proxy.kind, upstream: proxy.upstream, pid: proxy.pid, ...logs })}\n`);
-      } else {
-        ctx.stdout.write(
+    } else {
+      ctx.stdout.write(
         `proxying ${proxy.url} -> ${proxy.upstream} (${proxy.kind})\n` +
           (proxy.errorLogPath === proxy.accessLogPath
             ? `  log:        ${proxy.errorLogPath}\n`
             : `  error log:  ${proxy.errorLogPath}\n` + `  access log: ${proxy.accessLogPath}\n`) +
           `  pid ${proxy.pid}; Ctrl-C stops it and removes the logs\n`,
-        );
-      }
-      if (!ctx.signal.aborted) await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true }));
-    });
+      );
+    }
+    if (!ctx.signal.aborted)
+      await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true }));
+  });
 }

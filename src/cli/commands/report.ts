@@ -10,10 +10,15 @@ import { checkWritable, durationOption, EXIT_STATUS, jsonOption } from '../optio
 export function registerReport(program: Command, ctx: CliContext): void {
   program
     .command('report')
-    .description('summarize result files of `badgateway load --output` (several machines or runs, gzipped, or - for stdin) in one report')
+    .description(
+      'summarize result files of `badgateway load --output` (several machines or runs, gzipped, or - for stdin) in one report',
+    )
     .argument('<files...>', 'NDJSON result files (gzip read by its magic bytes; - = stdin)')
     .addOption(jsonOption('the summary as JSON (schema badgateway.load/v1, with the files and hosts read)'))
-    .option('--html <file>', 'also write a self-contained HTML page with the charts the lab page draws (requests/s by status, latency over time)')
+    .option(
+      '--html <file>',
+      'also write a self-contained HTML page with the charts the lab page draws (requests/s by status, latency over time)',
+    )
     .addOption(durationOption('--bucket <duration>', 'timeline bucket width (JSON and HTML)', LOAD_DEFAULTS.bucketMs))
     .addHelpText(
       'after',
@@ -42,10 +47,14 @@ Examples:
         try {
           await writeFile(flags.html, renderLoadHtml(summary, { title }));
         } catch (err) {
-          throw new BadgatewayError(ERROR_CODES.UNREADABLE, `--html: cannot write ${flags.html} (${errnoCode(err) ?? String(err)})`);
+          throw new BadgatewayError(
+            ERROR_CODES.UNREADABLE,
+            `--html: cannot write ${flags.html} (${errnoCode(err) ?? String(err)})`,
+          );
         }
       }
       ctx.stdout.write(flags.json ? renderLoadJson(summary) : renderLoadText(summary));
-      if (summary.skippedLines > 0 && !flags.json) ctx.stderr.write(`badgateway report: skipped ${summary.skippedLines} lines that were not result records\n`);
+      if (summary.skippedLines > 0 && !flags.json)
+        ctx.stderr.write(`badgateway report: skipped ${summary.skippedLines} lines that were not result records\n`);
     });
 }

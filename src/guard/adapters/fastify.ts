@@ -6,7 +6,10 @@ import { toGuard } from './common.js';
 /** The part of a Fastify instance the plugin uses (Fastify's instance satisfies it). */
 export interface FastifyLike {
   server: unknown;
-  addHook(name: 'onRequest', hook: (request: { raw: IncomingMessage }, reply: FastifyReplyLike, done: (err?: Error) => void) => void): unknown;
+  addHook(
+    name: 'onRequest',
+    hook: (request: { raw: IncomingMessage }, reply: FastifyReplyLike, done: (err?: Error) => void) => void,
+  ): unknown;
   addHook(name: 'onClose', hook: (instance: unknown, done: () => void) => void): unknown;
 }
 

@@ -31,7 +31,11 @@ export function honoGuard(guardOrOptions?: GuardOrOptions): HonoGuardMiddleware 
   const middleware = (async (c, next) => {
     const { incoming, outgoing } = (c.env ?? {}) as NodeBindings;
     const node = incoming !== undefined && outgoing !== undefined;
-    const req: GuardRequest = incoming ?? { method: c.req.method, url: c.req.url, headers: Object.fromEntries(c.req.raw.headers) };
+    const req: GuardRequest = incoming ?? {
+      method: c.req.method,
+      url: c.req.url,
+      headers: Object.fromEntries(c.req.raw.headers),
+    };
     const reason = node ? guard.enter(incoming, outgoing) : guard.admit(req);
     if (reason !== undefined) {
       const shed = guard.shedResponse(reason);

@@ -66,6 +66,25 @@ const STDERR_KEEP = 64 * 1024;
 export const EXIT_WITH_STDIN_ENV = 'BADGATEWAY_EXIT_WITH_STDIN';
 
 /**
+ * The `close()` of a spawned app: SIGTERM, then SIGKILL after `killTimeoutMs` for a child that
+ * ignores it; resolves once the child has exited (at once if it already has).
+ */
+function createChildClose(child: ChildProcess, killTimeoutMs: number): () => Promise<void> {
+  const exited = new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once('exit', () => resolve());
+  });
+  return async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), killTimeoutMs);
+      await exited;
+      clearTimeout(timer);
+    }
+  };
+}
+
+/**
  * Runs `badgateway app` as a child process and resolves once it prints its ready line. Rejects
  * with the child's own one-line error (`BG_CHILD_FAILED`) if it exits first, or `BG_TIMEOUT`
  * (after killing it) if it never gets ready.
@@ -81,18 +100,7 @@ export function spawnDemoApp(options: SpawnDemoAppOptions = {}): Promise<Spawned
   child.stderr.setEncoding('utf8').on('data', (d: string) => {
     stderr = (stderr + d).slice(-STDERR_KEEP);
   });
-  const exited = new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve();
-    else child.once('exit', () => resolve());
-  });
-  const close = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), killTimeoutMs);
-      await exited;
-      clearTimeout(timer);
-    }
-  };
+  const close = createChildClose(child, killTimeoutMs);
 
   return new Promise((resolve, reject) => {
     let ready = false;

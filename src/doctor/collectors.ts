@@ -195,35 +195,8 @@ export async function collectFacts(
   proxy: ProxyContext = NO_PROXY_CONTEXT,
 ): Promise<{ facts: DoctorFacts; netstat: NetstatSample | undefined; unix: UnixSample | undefined }> {
   const before = previous ?? (await readNetstatSample());
-  const targets: TargetFacts[] = [];
   const ctx: CollectContext = { holders: new Map(), pools: poolsOf(proxy), proxy };
-  for (const pid of options.pids) targets.push(await collectPid(pid, options, ctx));
-  for (const port of options.ports) targets.push(await collectPort(port, options, ctx));
-  for (const path of options.unixSockets) targets.push(await collectUnixSocket(path, options, ctx));
-  const named = targets.length > 0;
-  // Nothing named and nothing to read: the whole machine. A log or a config given: the upstreams
-  // the proxy config names are what to inspect.
-  const scan =
-    !named &&
-    options.scanAll &&
-    options.errorLogs.length + options.accessLogs.length + options.nginxConfs.length + options.appLogs.length === 0;
-  if (scan) targets.push(...(await collectAll(options, ctx)));
-  else if (!named) {
-    for (const t of configTargets(proxy)) {
-      try {
-        targets.push(
-          t.kind === 'port'
-            ? await collectPort(t.port, options, ctx, t.upstream)
-            : await collectUnixSocket(t.path, options, ctx, t.upstream),
-        );
-      } catch (err) {
-        // An upstream of the config we may not look at: said, not fatal (the user named no target).
-        proxy.unseen.push(
-          `upstream ${t.upstream} (${t.kind === 'port' ? `port ${t.port}` : `unix:${t.path}`}): ${err instanceof Error ? err.message : String(err)}`,
-        );
-      }
-    }
-  }
+  const targets = await collectTargets(options, ctx);
   checkProxyAccess(targets, proxy);
   let somaxconn: number | null = null;
   try {
@@ -262,27 +235,63 @@ export async function collectFacts(
   // Read even with nothing to compare with: the next sample of a watch compares with this one.
   const unix = unixListeners.length > 0 ? await readUnixSample() : undefined;
   if (firstUnix && unix) for (const l of unixListeners) setQuiet(l, firstUnix, unix);
-  const netstat =
-    before && after
-      ? {
-          intervalMs: after.atMs - before.atMs,
-          listenOverflows: {
-            before: before.listenOverflows,
-            after: after.listenOverflows,
-            delta: after.listenOverflows - before.listenOverflows,
-          },
-          listenDrops: {
-            before: before.listenDrops,
-            after: after.listenDrops,
-            delta: after.listenDrops - before.listenDrops,
-          },
-        }
-      : null;
+  const netstat = before && after ? counterDeltas(before, after) : null;
   // The latest reading is what the next sample (watch mode) compares with.
   return {
     facts: { collectedAt: new Date().toISOString(), targets, machine: { somaxconn, netstat } },
     netstat: after ?? before,
     unix,
+  };
+}
+
+/**
+ * The targets of one sample: the ones named (pids, ports, unix sockets); with none, every listener
+ * of the machine, or the upstreams the proxy config names when a log or a config was given.
+ */
+async function collectTargets(options: DoctorOptions, ctx: CollectContext): Promise<TargetFacts[]> {
+  const { proxy } = ctx;
+  const targets: TargetFacts[] = [];
+  for (const pid of options.pids) targets.push(await collectPid(pid, options, ctx));
+  for (const port of options.ports) targets.push(await collectPort(port, options, ctx));
+  for (const path of options.unixSockets) targets.push(await collectUnixSocket(path, options, ctx));
+  if (targets.length > 0) return targets;
+  // Nothing named and nothing to read: the whole machine. A log or a config given: the upstreams
+  // the proxy config names are what to inspect.
+  const scan =
+    options.scanAll &&
+    options.errorLogs.length + options.accessLogs.length + options.nginxConfs.length + options.appLogs.length === 0;
+  if (scan) return collectAll(options, ctx);
+  for (const t of configTargets(proxy)) {
+    try {
+      targets.push(
+        t.kind === 'port'
+          ? await collectPort(t.port, options, ctx, t.upstream)
+          : await collectUnixSocket(t.path, options, ctx, t.upstream),
+      );
+    } catch (err) {
+      // An upstream of the config we may not look at: said, not fatal (the user named no target).
+      proxy.unseen.push(
+        `upstream ${t.upstream} (${t.kind === 'port' ? `port ${t.port}` : `unix:${t.path}`}): ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+  }
+  return targets;
+}
+
+/** The TcpExt counters of two samples and how much each grew between them. */
+function counterDeltas(before: NetstatSample, after: NetstatSample): MachineFacts['netstat'] {
+  return {
+    intervalMs: after.atMs - before.atMs,
+    listenOverflows: {
+      before: before.listenOverflows,
+      after: after.listenOverflows,
+      delta: after.listenOverflows - before.listenOverflows,
+    },
+    listenDrops: {
+      before: before.listenDrops,
+      after: after.listenDrops,
+      delta: after.listenDrops - before.listenDrops,
+    },
   };
 }
 

@@ -13,7 +13,7 @@ import {
   type TcpState,
 } from '../proc/index.js';
 import { debug } from '../util/index.js';
-import { normalizeUpstream } from './error-log.js';
+import { normalizeUpstream, type PatternSummary } from './error-log.js';
 import { createFinding, type Finding } from './findings.js';
 import { readingsOf, type LogContext } from './log-rules.js';
 import { findUpstream } from './nginx-config.js';
@@ -321,10 +321,7 @@ export async function followErrorLog(
   const scratch = {} as FastClassification;
   const open = new Map<string, OpenIncident>();
   const done: Incident[] = [];
-  const sample = createUpstreamSampler();
-  const lastSample = new Map<string, number>();
-  const window: number[] = [];
-  const pending = new Set<Promise<void>>();
+  const sampler = createRateLimitedSampler(o, context);
   let nextId = 1;
   const close = (key: string, inc: OpenIncident): void => {
     open.delete(key);
@@ -334,44 +331,11 @@ export async function followErrorLog(
     done.push(plain);
     onEvent({ event: 'closed', incident: plain });
   };
-  const maybeSample = (inc: OpenIncident): void => {
-    const now = performance.now();
-    for (const { label, target } of sampleTargets(inc.upstream, context)) {
-      while (window.length > 0 && now - window[0]! > 1000) window.shift();
-      if (window.length >= o.maxSamplesPerSecond || now - (lastSample.get(label) ?? -Infinity) < o.minSampleGapMs) {
-        inc.skipped += 1;
-        continue;
-      }
-      window.push(now);
-      lastSample.set(label, now);
-      const job = sample(label, target, performance.now() - now).then((s) => {
-        inc.sampled += 1;
-        keepSample(inc, s);
-      });
-      pending.add(job);
-      void job.finally(() => pending.delete(job));
-    }
-  };
   const onLine = (line: string): void => {
     const c = classifier.classify(line, scratch);
     if (!c || (c.status === null && c.causes.length === 0)) return;
     const upstream = c.upstream === null ? '(none)' : normalizeUpstream(c.upstream);
-    const readings = readingsOf(
-      {
-        id: c.patternId,
-        level: null,
-        format: 'nginx',
-        status: null,
-        causes: c.causes,
-        count: 0,
-        firstSeen: null,
-        lastSeen: null,
-        example: '',
-        upstreams: [{ name: upstream, count: 1 }],
-      },
-      context,
-      new Set(),
-    ).causes;
+    const readings = readingsOfLine(c, upstream, context);
     const key = `${readings[0] ?? c.patternId}\0${upstream}`;
     let inc = open.get(key);
     if (!inc) {
@@ -385,7 +349,7 @@ export async function followErrorLog(
     inc.statuses[c.status === null ? 'none' : (String(c.status) as '502')] += 1;
     inc.byPattern.set(c.patternId, (inc.byPattern.get(c.patternId) ?? 0) + 1);
     inc.patterns = [...inc.byPattern.entries()].map(([id, count]) => ({ id, count }));
-    if (upstream !== '(none)') maybeSample(inc);
+    if (upstream !== '(none)') sampler.sample(inc);
   };
   const closer = setInterval(
     () => {
@@ -409,11 +373,71 @@ export async function followErrorLog(
     });
   } finally {
     clearInterval(closer);
-    await Promise.allSettled([...pending]);
+    await sampler.settled();
     for (const [key, inc] of open) close(key, inc);
     debug('doctor: follow ended, %d incident(s)', done.length);
   }
   return done;
+}
+
+/** What {@link followErrorLog} samples upstreams with. */
+interface RateLimitedSampler {
+  /** Samples `inc`'s upstream now, or counts the sample as skipped. */
+  sample(inc: OpenIncident): void;
+  /** Resolves once every sample under way has ended. */
+  settled(): Promise<void>;
+}
+
+/**
+ * Samples an incident's upstream at once, within the rate limit: at most `maxSamplesPerSecond` in
+ * all and one per upstream per `minSampleGapMs`, so a flood of lines is not a flood of samples.
+ * A sample the limit skips is counted on the incident.
+ */
+function createRateLimitedSampler(o: FollowOptions, context: LogContext): RateLimitedSampler {
+  const sample = createUpstreamSampler();
+  const lastSample = new Map<string, number>();
+  const window: number[] = [];
+  const pending = new Set<Promise<void>>();
+  return {
+    sample(inc) {
+      const now = performance.now();
+      for (const { label, target } of sampleTargets(inc.upstream, context)) {
+        while (window.length > 0 && now - window[0]! > 1000) window.shift();
+        if (window.length >= o.maxSamplesPerSecond || now - (lastSample.get(label) ?? -Infinity) < o.minSampleGapMs) {
+          inc.skipped += 1;
+          continue;
+        }
+        window.push(now);
+        lastSample.set(label, now);
+        const job = sample(label, target, performance.now() - now).then((s) => {
+          inc.sampled += 1;
+          keepSample(inc, s);
+        });
+        pending.add(job);
+        void job.finally(() => pending.delete(job));
+      }
+    },
+    settled: async () => {
+      await Promise.allSettled([...pending]);
+    },
+  };
+}
+
+/** The causes one line reads as: {@link readingsOf} for a pattern seen once, at `upstream`. */
+function readingsOfLine(c: FastClassification, upstream: string, context: LogContext): CauseId[] {
+  const pattern: PatternSummary = {
+    id: c.patternId,
+    level: null,
+    format: 'nginx',
+    status: null,
+    causes: c.causes,
+    count: 0,
+    firstSeen: null,
+    lastSeen: null,
+    example: '',
+    upstreams: [{ name: upstream, count: 1 }],
+  };
+  return readingsOf(pattern, context, new Set()).causes;
 }
 
 /** Keeps the first sample, the one with the fullest queue, and the last. */

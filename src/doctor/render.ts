@@ -1,5 +1,7 @@
+import type { AccessLogSummary } from './access-log.js';
 import type { DoctorFacts, TargetFacts } from './collectors.js';
 import type { DoctorReport } from './diagnose.js';
+import type { ErrorLogSummary } from './error-log.js';
 import type { Finding } from './findings.js';
 import type { FdHolders } from './holders.js';
 import type { ProxyConfig } from './proxy-context.js';
@@ -156,59 +158,8 @@ export function renderDoctorText(report: DoctorReport): string {
     for (const c of report.proxyConfigs) out.push(...renderProxyConfig(c));
     out.push('');
   }
-  const e = report.errorLog;
-  if (e) {
-    const formats = Object.entries(e.formats);
-    const onlyNginx = formats.every(([f]) => f === 'nginx');
-    const kinds = onlyNginx
-      ? ''
-      : ` (${[...formats.map(([f, n]) => `${f} ${n}`), ...(e.lines.notProxy > 0 ? [`not a proxy line ${e.lines.notProxy}`] : [])].join(', ')})`;
-    const s503 = e.statuses['503'] > 0 ? `, 503: ${e.statuses['503']}` : '';
-    out.push(
-      `${onlyNginx ? 'Error log' : 'Proxy log'}: ${e.lines.total} lines in ${e.files.length} file${e.files.length === 1 ? '' : 's'}${kinds}; ${e.lines.upstreamErrors} upstream/proxy errors ` +
-        `(502: ${e.statuses['502']}${s503}, 504: ${e.statuses['504']}, 500: ${e.statuses['500']}, no response/truncated: ${e.statuses.none}; unknown: ${e.lines.unknownUpstream})`,
-    );
-    const { clientAbort, appError, healthCheck } = e.ignored;
-    if (clientAbort + appError + healthCheck > 0) {
-      out.push(
-        `  not a proxy cause: ${clientAbort} client abort${clientAbort === 1 ? '' : 's'}, ${appError} 5xx sent by the app itself, ${healthCheck} health-check request${healthCheck === 1 ? '' : 's'}`,
-      );
-    }
-    for (const f of e.files.filter((x) => x.error !== undefined)) out.push(`  ${f.file}: ${f.error}`);
-    if (e.patterns.length > 0) {
-      const w = Math.max(7, ...e.patterns.map((p) => p.id.length));
-      out.push(
-        `  ${'pattern'.padEnd(w)}  ${'lines'.padStart(8)}  status  first seen → last seen                     causes`,
-      );
-      for (const p of e.patterns) {
-        out.push(
-          `  ${p.id.padEnd(w)}  ${String(p.count).padStart(8)}  ${String(p.status ?? '-').padEnd(6)}  ${p.firstSeen ?? '?'} → ${p.lastSeen ?? '?'}  ${p.causes.join(', ') || '-'}`,
-        );
-      }
-      out.push(
-        `  upstreams: ${e.upstreams
-          .slice(0, 8)
-          .map((u) => `${u.name} ${u.count}`)
-          .join(', ')}${e.upstreams.length > 8 ? ', …' : ''}`,
-      );
-    }
-    out.push('');
-  }
-  const a = report.accessLog;
-  if (a) {
-    const formats = Object.entries(a.lines.byFormat)
-      .filter(([, n]) => n > 0)
-      .map(([f, n]) => `${f} ${n}`)
-      .join(', ');
-    out.push(
-      `Access log: ${a.lines.total} lines (${formats || 'no known format'}; unparsed ${a.lines.unparsed}); 502: ${a.s502}, 504: ${a.s504}`,
-    );
-    for (const u of a.upstreams.slice(0, 10))
-      out.push(`  upstream ${u.name}: ${u.attempts} attempts, ${u.s502} × 502, ${u.s504} × 504`);
-    const bad = a.timeline.filter((b) => b.s502 + b.s504 > 0);
-    for (const b of bad.slice(-10)) out.push(`  ${b.bucket}  ${b.requests} requests, ${b.s502} × 502, ${b.s504} × 504`);
-    out.push('');
-  }
+  if (report.errorLog) out.push(...renderErrorLogSummary(report.errorLog), '');
+  if (report.accessLog) out.push(...renderAccessLogSummary(report.accessLog), '');
   for (const c of report.crashLogs) {
     out.push(
       `Worker deaths (${c.sources.join(', ')}): ${c.crashes.map((x) => `${x.count} × ${x.pattern}`).join(', ') || 'none'}`,
@@ -222,6 +173,62 @@ export function renderDoctorText(report: DoctorReport): string {
       : `verdict: ${report.verdict} (exit ${report.exitCode})`,
   );
   return `${escapeForTerminal(out.join('\n'))}\n`;
+}
+
+/** The proxy (error) log part of the text report: counts by status, then the pattern table. */
+function renderErrorLogSummary(e: ErrorLogSummary): string[] {
+  const out: string[] = [];
+  const formats = Object.entries(e.formats);
+  const onlyNginx = formats.every(([f]) => f === 'nginx');
+  const kinds = onlyNginx
+    ? ''
+    : ` (${[...formats.map(([f, n]) => `${f} ${n}`), ...(e.lines.notProxy > 0 ? [`not a proxy line ${e.lines.notProxy}`] : [])].join(', ')})`;
+  const s503 = e.statuses['503'] > 0 ? `, 503: ${e.statuses['503']}` : '';
+  out.push(
+    `${onlyNginx ? 'Error log' : 'Proxy log'}: ${e.lines.total} lines in ${e.files.length} file${e.files.length === 1 ? '' : 's'}${kinds}; ${e.lines.upstreamErrors} upstream/proxy errors ` +
+      `(502: ${e.statuses['502']}${s503}, 504: ${e.statuses['504']}, 500: ${e.statuses['500']}, no response/truncated: ${e.statuses.none}; unknown: ${e.lines.unknownUpstream})`,
+  );
+  const { clientAbort, appError, healthCheck } = e.ignored;
+  if (clientAbort + appError + healthCheck > 0) {
+    out.push(
+      `  not a proxy cause: ${clientAbort} client abort${clientAbort === 1 ? '' : 's'}, ${appError} 5xx sent by the app itself, ${healthCheck} health-check request${healthCheck === 1 ? '' : 's'}`,
+    );
+  }
+  for (const f of e.files.filter((x) => x.error !== undefined)) out.push(`  ${f.file}: ${f.error}`);
+  if (e.patterns.length > 0) {
+    const w = Math.max(7, ...e.patterns.map((p) => p.id.length));
+    out.push(
+      `  ${'pattern'.padEnd(w)}  ${'lines'.padStart(8)}  status  first seen → last seen                     causes`,
+    );
+    for (const p of e.patterns) {
+      out.push(
+        `  ${p.id.padEnd(w)}  ${String(p.count).padStart(8)}  ${String(p.status ?? '-').padEnd(6)}  ${p.firstSeen ?? '?'} → ${p.lastSeen ?? '?'}  ${p.causes.join(', ') || '-'}`,
+      );
+    }
+    out.push(
+      `  upstreams: ${e.upstreams
+        .slice(0, 8)
+        .map((u) => `${u.name} ${u.count}`)
+        .join(', ')}${e.upstreams.length > 8 ? ', …' : ''}`,
+    );
+  }
+  return out;
+}
+
+/** The access log part of the text report: 502/504 per upstream, then the last bad time buckets. */
+function renderAccessLogSummary(a: AccessLogSummary): string[] {
+  const formats = Object.entries(a.lines.byFormat)
+    .filter(([, n]) => n > 0)
+    .map(([f, n]) => `${f} ${n}`)
+    .join(', ');
+  const out = [
+    `Access log: ${a.lines.total} lines (${formats || 'no known format'}; unparsed ${a.lines.unparsed}); 502: ${a.s502}, 504: ${a.s504}`,
+  ];
+  for (const u of a.upstreams.slice(0, 10))
+    out.push(`  upstream ${u.name}: ${u.attempts} attempts, ${u.s502} × 502, ${u.s504} × 504`);
+  const bad = a.timeline.filter((b) => b.s502 + b.s504 > 0);
+  for (const b of bad.slice(-10)) out.push(`  ${b.bucket}  ${b.requests} requests, ${b.s502} × 502, ${b.s504} × 504`);
+  return out;
 }
 
 /** One line per --watch sample: the live numbers with their change since the previous sample, and the causes found. */

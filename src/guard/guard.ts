@@ -278,16 +278,7 @@ export function createGuard(options: GuardOptions = {}): Guard {
     closed ? [] : rules.filter((r) => r.limit > 0 && (r.reason !== SHED_REASONS.FDS || fds.available));
   let active = activeRules();
 
-  let nextSampleDueAt = performance.now() + opts.sampleIntervalMs;
-  async function sample(): Promise<void> {
-    if (closed) return;
-    const now = performance.now();
-    runtime.sample(now - nextSampleDueAt);
-    nextSampleDueAt = now + opts.sampleIntervalMs;
-    if (await fds.sample()) reap();
-  }
-  const timer = setInterval(() => void sample(), opts.sampleIntervalMs);
-  timer.unref();
+  const sampler = startSampling(opts.sampleIntervalMs, runtime, fds, () => reap());
 
   const hooks = createHooks(opts);
   // No clock read here: after a block, the requests that queued meanwhile are read from their
@@ -309,24 +300,14 @@ export function createGuard(options: GuardOptions = {}): Guard {
     inflight -= 1;
   };
 
-  const metrics = (): GuardMetrics => ({
-    ...fdMetrics(fds),
-    inflight,
-    eventLoopDelayMs: runtime.eventLoopDelayMs,
-    heapUsedBytes: runtime.heapUsedBytes,
-    heapUsedRatio: runtime.heapUsedRatio,
-    shedTotal: { ...shedTotal },
-    admittedTotal,
-    reapedTotal,
-    sockets: { tracked: tracker.tracked, idle: tracker.idle },
-    samples: runtime.samples,
-  });
+  const metrics = (): GuardMetrics =>
+    guardMetrics(fds, runtime, tracker, { inflight, shedTotal: { ...shedTotal }, admittedTotal, reapedTotal });
   function close(): void {
     if (closed) return;
     closed = true;
     // A closed guard admits everything: its numbers are no longer sampled.
     active = [];
-    clearInterval(timer);
+    sampler.stop();
     runtime.close();
     tracker.detach();
   }
@@ -337,17 +318,63 @@ export function createGuard(options: GuardOptions = {}): Guard {
     release,
     shedResponse: createShedResponses(opts.retryAfterS),
     metrics,
-    sample,
+    sample: sampler.sample,
     close,
   };
   return { ...core, ...createNodeHttpGlue(core, tracker) };
 }
 
-function fdMetrics(fds: FdSampler): Pick<GuardMetrics, 'fdsOpen' | 'fdsLimit' | 'fdRatio'> {
+/**
+ * The guard's clock: an `unref()`'d timer that samples the runtime and the fds every `intervalMs`.
+ * How late a tick runs is passed on as event-loop delay (see {@link RuntimeSampler}); `onFdsRead`
+ * runs after each fd reading, for the reaper. Stopped, it samples nothing more.
+ */
+function startSampling(
+  intervalMs: number,
+  runtime: RuntimeSampler,
+  fds: FdSampler,
+  onFdsRead: () => void,
+): { sample(): Promise<void>; stop(): void } {
+  let stopped = false;
+  let nextSampleDueAt = performance.now() + intervalMs;
+  async function sample(): Promise<void> {
+    if (stopped) return;
+    const now = performance.now();
+    runtime.sample(now - nextSampleDueAt);
+    nextSampleDueAt = now + intervalMs;
+    if (await fds.sample()) onFdsRead();
+  }
+  const timer = setInterval(() => void sample(), intervalMs);
+  timer.unref();
+  return {
+    sample,
+    stop() {
+      stopped = true;
+      clearInterval(timer);
+    },
+  };
+}
+
+/** The guard's counters as {@link GuardMetrics}, with the samplers' and the tracker's numbers. */
+function guardMetrics(
+  fds: FdSampler,
+  runtime: RuntimeSampler,
+  tracker: SocketTracker,
+  counters: Pick<GuardMetrics, 'inflight' | 'shedTotal' | 'admittedTotal' | 'reapedTotal'>,
+): GuardMetrics {
   return {
     fdsOpen: fds.available ? fds.open : null,
     fdsLimit: fds.available && fds.limit > 0 ? fds.limit : null,
     fdRatio: fds.ratio(),
+    inflight: counters.inflight,
+    eventLoopDelayMs: runtime.eventLoopDelayMs,
+    heapUsedBytes: runtime.heapUsedBytes,
+    heapUsedRatio: runtime.heapUsedRatio,
+    shedTotal: counters.shedTotal,
+    admittedTotal: counters.admittedTotal,
+    reapedTotal: counters.reapedTotal,
+    sockets: { tracked: tracker.tracked, idle: tracker.idle },
+    samples: runtime.samples,
   };
 }
 

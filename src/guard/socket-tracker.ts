@@ -122,11 +122,17 @@ interface Registry {
   fresh: LazyQueue;
   isKeptAliveIdle(socket: Socket, seq: number): boolean;
   isFreshIdle(socket: Socket, seq: number): boolean;
+  /** A new connection: fresh and idle, the youngest in connection order. */
+  connected(socket: Socket, manual: boolean): SocketState;
+  /** A socket whose last response closed: kept-alive and idle, the youngest in idle order. */
+  becameIdle(socket: Socket, state: SocketState): void;
 }
 
 function createRegistry(): Registry {
   const states = new Map<Socket, SocketState>();
-  return {
+  // The order of idleness: a counter, stamped on the state and on its queue entry.
+  let idleSeq = 0;
+  const registry: Registry = {
     states,
     keptAlive: new LazyQueue(),
     fresh: new LazyQueue(),
@@ -138,7 +144,27 @@ function createRegistry(): Registry {
       const state = states.get(socket);
       return state !== undefined && state.idle && !state.served && state.idleSeq === seq;
     },
+    connected(socket, manual) {
+      const state: SocketState = {
+        active: 0,
+        idle: true,
+        served: false,
+        idleSeq: ++idleSeq,
+        reaped: false,
+        connectedAt: Date.now(),
+        manual,
+      };
+      states.set(socket, state);
+      registry.fresh.push(socket, state.idleSeq, states.size, registry.isFreshIdle);
+      return state;
+    },
+    becameIdle(socket, state) {
+      state.idle = true;
+      state.idleSeq = ++idleSeq;
+      registry.keptAlive.push(socket, state.idleSeq, states.size, registry.isKeptAliveIdle);
+    },
   };
+  return registry;
 }
 
 /**
@@ -207,22 +233,11 @@ function listenTo(
  */
 export function createSocketTracker(hooks: SocketTrackerHooks): SocketTracker {
   const registry = createRegistry();
-  const { states, keptAlive, fresh } = registry;
-  let idleSeq = 0;
+  const { states } = registry;
   const servers: Array<{ server: Server; detach: () => void }> = [];
 
   const connection = (socket: Socket, manual: boolean): void => {
-    const state: SocketState = {
-      active: 0,
-      idle: true,
-      served: false,
-      idleSeq: ++idleSeq,
-      reaped: false,
-      connectedAt: Date.now(),
-      manual,
-    };
-    states.set(socket, state);
-    fresh.push(socket, state.idleSeq, states.size, registry.isFreshIdle);
+    const state = registry.connected(socket, manual);
     socket.once('close', () => {
       states.delete(socket);
       if (!state.reaped) hooks.onClose();
@@ -237,11 +252,7 @@ export function createSocketTracker(hooks: SocketTrackerHooks): SocketTracker {
     const state = states.get(socket);
     if (!state) return;
     state.active -= 1;
-    if (state.active === 0 && !state.reaped && !socket.destroyed) {
-      state.idle = true;
-      state.idleSeq = ++idleSeq;
-      keptAlive.push(socket, state.idleSeq, states.size, registry.isKeptAliveIdle);
-    }
+    if (state.active === 0 && !state.reaped && !socket.destroyed) registry.becameIdle(socket, state);
   }
 
   const busy = (state: SocketState): void => {

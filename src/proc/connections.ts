@@ -3,7 +3,7 @@ import { readProcTcp, samePath, validateTarget, type SocketTarget } from './list
 import { parseProcNetUnix } from './parse-proc-net.js';
 import { parseSsState, parseSsTcp, parseSsUnix } from './parse-ss.js';
 import { PROC_ROOT, assertLinux, readProcFile } from './platform.js';
-import { resolveSocketReadOptions, runSs, type SocketReadOptions } from './ss.js';
+import { resolveSocketReadOptions, runSs, type ResolvedSocketReadOptions, type SocketReadOptions } from './ss.js';
 import { TCP_STATES, type TcpState } from './types.js';
 
 /** Options of {@link readConnections}. */
@@ -72,62 +72,75 @@ export async function readConnections(target: SocketTarget, options: ConnectionO
   const idleMs = options.idleMs ?? CONNECTION_DEFAULTS.idleMs;
   if (!Number.isFinite(idleMs) || idleMs < 0) throw badOption('idleMs', idleMs, 'a number of ms ≥ 0');
   const resolved = resolveSocketReadOptions(options);
-  const states = Object.fromEntries(TCP_STATES.map((s) => [s, 0])) as Record<TcpState, number>;
-  const sockets: ConnectionSocket[] = [];
-  let listeners = 0;
-  let queued: number | null = null;
-  const addQueued = (n: number): void => {
-    queued = (queued ?? 0) + n;
-  };
-
   if ('unixSocket' in target) {
-    if (resolved.source === 'ss' && resolved.ssPath) {
-      for (const s of parseSsUnix(await runSs(resolved.ssPath, ['-xanH'], resolved.timeoutMs))) {
-        if (s.type !== 'stream' || !samePath(s.path, target.unixSocket)) continue;
-        if (s.state === 'LISTEN') {
-          listeners += 1;
-          addQueued(s.recvQ);
-          continue;
-        }
-        const state = parseSsState(s.state);
-        if (state) states[state] += 1;
-      }
-    } else {
-      for (const s of parseProcNetUnix(await readProcFile(`${PROC_ROOT}/net/unix`))) {
-        if (s.type !== 'stream' || !samePath(s.path, target.unixSocket)) continue;
-        if (s.listening) {
-          listeners += 1;
-          queued ??= 0;
-        } else if (s.state === 'CONNECTING' && s.inode === 0) {
-          addQueued(1); // waiting in the accept queue: ss does not list these either
-        } else if (s.state === 'CONNECTED') {
-          states.ESTABLISHED += 1;
-        } else {
-          states.CLOSE += 1;
-        }
-      }
-    }
-    return finish(
-      { kind: 'unix', unixSocket: target.unixSocket },
-      resolved.source,
-      states,
-      listeners,
-      queued,
-      idleMs,
-      sockets,
-      false,
-    );
+    const tally = await tallyUnix(target.unixSocket, resolved);
+    return finish({ kind: 'unix', unixSocket: target.unixSocket }, resolved.source, tally, idleMs, false);
   }
+  const tally = await tallyTcp(target.port, target.host, resolved);
+  return finish({ kind: 'tcp', port: target.port }, resolved.source, tally, idleMs, resolved.source === 'ss');
+}
 
-  const { port, host } = target;
+/** What one read of a target counts: its non-listening sockets by state, its listeners and their queues. */
+interface Tally {
+  states: Record<TcpState, number>;
+  sockets: ConnectionSocket[];
+  listeners: number;
+  queued: number | null;
+}
+
+function createTally(): Tally {
+  const states = Object.fromEntries(TCP_STATES.map((s) => [s, 0])) as Record<TcpState, number>;
+  return { states, sockets: [], listeners: 0, queued: null };
+}
+
+/** A listening socket: one listener more, and `queue` connections more waiting (0 when unknown). */
+function addListener(tally: Tally, queue: number): void {
+  tally.listeners += 1;
+  tally.queued = (tally.queued ?? 0) + queue;
+}
+
+/** Unix stream sockets on `path`, from `ss -xan` or /proc/net/unix. */
+async function tallyUnix(path: string, resolved: ResolvedSocketReadOptions): Promise<Tally> {
+  const tally = createTally();
+  const { states } = tally;
+  if (resolved.source === 'ss' && resolved.ssPath) {
+    for (const s of parseSsUnix(await runSs(resolved.ssPath, ['-xanH'], resolved.timeoutMs))) {
+      if (s.type !== 'stream' || !samePath(s.path, path)) continue;
+      if (s.state === 'LISTEN') {
+        addListener(tally, s.recvQ);
+        continue;
+      }
+      const state = parseSsState(s.state);
+      if (state) states[state] += 1;
+    }
+    return tally;
+  }
+  for (const s of parseProcNetUnix(await readProcFile(`${PROC_ROOT}/net/unix`))) {
+    if (s.type !== 'stream' || !samePath(s.path, path)) continue;
+    if (s.listening) {
+      addListener(tally, 0); // /proc shows no queue on the listener: the waiting ones are counted below
+    } else if (s.state === 'CONNECTING' && s.inode === 0) {
+      tally.queued = (tally.queued ?? 0) + 1; // waiting in the accept queue: ss does not list these either
+    } else if (s.state === 'CONNECTED') {
+      states.ESTABLISHED += 1;
+    } else {
+      states.CLOSE += 1;
+    }
+  }
+  return tally;
+}
+
+/** TCP sockets whose local end is `port` (on `host` when given), with their timers from `ss -tnai`. */
+async function tallyTcp(port: number, host: string | undefined, resolved: ResolvedSocketReadOptions): Promise<Tally> {
+  const tally = createTally();
+  const { states, sockets } = tally;
   if (resolved.source === 'ss' && resolved.ssPath) {
     // One ss call for states and timers: a consistent snapshot. ss filters by port in the kernel.
     const text = await runSs(resolved.ssPath, ['-tnaiH', `( sport = :${port} )`], resolved.timeoutMs);
     for (const s of parseSsTcp(text)) {
       if (s.local.port !== port || (host !== undefined && s.local.address !== host)) continue;
       if (s.state === 'LISTEN') {
-        listeners += 1;
-        addQueued(s.recvQ);
+        addListener(tally, s.recvQ);
         continue;
       }
       states[s.state] += 1;
@@ -140,44 +153,31 @@ export async function readConnections(target: SocketTarget, options: ConnectionO
         idleMs: idle,
       });
     }
-  } else {
-    for (const s of await readProcTcp()) {
-      if (s.local.port !== port || (host !== undefined && s.local.address !== host)) continue;
-      if (s.state === 'LISTEN') {
-        listeners += 1;
-        addQueued(s.rxQueue);
-        continue;
-      }
-      states[s.state] += 1;
-      sockets.push({
-        state: s.state,
-        peer: formatEndpoint(s.remote.address, s.remote.port),
-        lastRecvMs: null,
-        lastSendMs: null,
-        idleMs: null,
-      });
-    }
+    return tally;
   }
-  return finish(
-    { kind: 'tcp', port },
-    resolved.source,
-    states,
-    listeners,
-    queued,
-    idleMs,
-    sockets,
-    resolved.source === 'ss',
-  );
+  for (const s of await readProcTcp()) {
+    if (s.local.port !== port || (host !== undefined && s.local.address !== host)) continue;
+    if (s.state === 'LISTEN') {
+      addListener(tally, s.rxQueue);
+      continue;
+    }
+    states[s.state] += 1;
+    sockets.push({
+      state: s.state,
+      peer: formatEndpoint(s.remote.address, s.remote.port),
+      lastRecvMs: null,
+      lastSendMs: null,
+      idleMs: null,
+    });
+  }
+  return tally;
 }
 
 function finish(
   base: Pick<ConnectionStats, 'kind' | 'port' | 'unixSocket'>,
   source: 'ss' | 'proc',
-  states: Record<TcpState, number>,
-  listeners: number,
-  queued: number | null,
+  { states, sockets, listeners, queued }: Tally,
   thresholdMs: number,
-  sockets: ConnectionSocket[],
   timersKnown: boolean,
 ): ConnectionStats {
   const total = Object.values(states).reduce((a, b) => a + b, 0);

@@ -135,16 +135,14 @@ function checkConfig(haproxy: string, conf: string): void {
 }
 
 /**
- * Runs Debian's HAProxy in front of `options.upstream`, like {@link runNginx} runs nginx: a fresh
- * temp dir with the generated haproxy.cfg (checked with `haproxy -c`) and the log, `haproxy -db`
- * (foreground) as our child under a parent-death signal, waited for until it answers. The log
- * (`haproxy.log`, HAProxy's `httplog` lines) is written either by HAProxy itself to its stdout,
- * which is the file, or by badgateway from the datagrams of a unix socket HAProxy logs to as to
- * syslog (`logTarget: 'socket'`, lines then carry the `<PRI>Mmm dd hh:mm:ss haproxy[PID]:` header).
- * `close()` stops HAProxy (SIGUSR1 soft stop, SIGTERM, SIGKILL) and removes the dir.
+ * The haproxy binary and the HAProxy-only options, checked: a missing binary or a bad value fails
+ * before any file is made.
  */
-export async function runHaproxy(options: HaproxyOptions): Promise<HaproxyHandle> {
-  const resolved = resolveProxyOptions(options);
+function resolveHaproxySettings(options: HaproxyOptions): {
+  haproxy: string;
+  logTarget: HaproxyLogTarget;
+  idleTimeoutMs: number;
+} {
   const haproxy = options.haproxyPath ?? findHaproxy();
   if (!haproxy)
     throw new BadgatewayError(ERROR_CODES.MISSING_TOOL, 'haproxy is not installed (not found in PATH or /usr/sbin)', {
@@ -155,6 +153,21 @@ export async function runHaproxy(options: HaproxyOptions): Promise<HaproxyHandle
   const idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
   if (!Number.isSafeInteger(idleTimeoutMs) || idleTimeoutMs < 1)
     throw badOption('idleTimeoutMs', idleTimeoutMs, 'a positive integer');
+  return { haproxy, logTarget, idleTimeoutMs };
+}
+
+/**
+ * Runs Debian's HAProxy in front of `options.upstream`, like {@link runNginx} runs nginx: a fresh
+ * temp dir with the generated haproxy.cfg (checked with `haproxy -c`) and the log, `haproxy -db`
+ * (foreground) as our child under a parent-death signal, waited for until it answers. The log
+ * (`haproxy.log`, HAProxy's `httplog` lines) is written either by HAProxy itself to its stdout,
+ * which is the file, or by badgateway from the datagrams of a unix socket HAProxy logs to as to
+ * syslog (`logTarget: 'socket'`, lines then carry the `<PRI>Mmm dd hh:mm:ss haproxy[PID]:` header).
+ * `close()` stops HAProxy (SIGUSR1 soft stop, SIGTERM, SIGKILL) and removes the dir.
+ */
+export async function runHaproxy(options: HaproxyOptions): Promise<HaproxyHandle> {
+  const resolved = resolveProxyOptions(options);
+  const { haproxy, logTarget, idleTimeoutMs } = resolveHaproxySettings(options);
 
   const dir = await createTempDir('haproxy');
   const conf = dir.file('haproxy.cfg');
@@ -199,6 +212,11 @@ export async function runHaproxy(options: HaproxyOptions): Promise<HaproxyHandle
       await started.close();
       await datagrams?.close();
     };
+    // One file holds both kinds of line.
+    const readLog = async (): Promise<string> => {
+      await datagrams?.flush();
+      return readFile(logPath, 'utf8');
+    };
     return {
       kind: 'haproxy',
       url: `http://127.0.0.1:${started.port}`,
@@ -210,14 +228,8 @@ export async function runHaproxy(options: HaproxyOptions): Promise<HaproxyHandle
       configPath: conf,
       config,
       logTarget,
-      readErrorLog: async () => {
-        await datagrams?.flush();
-        return readFile(logPath, 'utf8');
-      },
-      readAccessLog: async () => {
-        await datagrams?.flush();
-        return readFile(logPath, 'utf8');
-      },
+      readErrorLog: readLog,
+      readAccessLog: readLog,
       close,
       [Symbol.asyncDispose]: close,
     };

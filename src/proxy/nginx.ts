@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { chmod, readFile, writeFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -302,19 +302,22 @@ function nginxMessage(stderr: string): string {
     .join('; ');
 }
 
-async function startNginx(
-  nginx: string,
-  options: ResolvedProxyOptions,
-  port: number,
-  paths: NginxPaths,
-  config: string,
-  startTimeoutMs: number,
-  removeDir: () => Promise<void>,
-  removeDirSync: () => void,
-  workerUser: string | null,
-): Promise<NginxHandle> {
-  // Its own process group: the master and its workers can then be killed together (a SIGKILLed
-  // master leaves its workers running), and a terminal's Ctrl-C reaches us, who stop it in order.
+/** A running nginx master as {@link startNginx} watches it. */
+interface NginxChild {
+  child: ChildProcess;
+  /** What nginx wrote to stderr so far. */
+  stderr(): string;
+  exited: Promise<void>;
+  /** Resolves if the spawn itself failed (then there may be no 'exit'). */
+  spawnError: Promise<Error>;
+}
+
+/**
+ * Spawns nginx in its own process group: the master and its workers can then be killed together (a
+ * SIGKILLed master leaves its workers running), and a terminal's Ctrl-C reaches us, who stop it in
+ * order. A parent-death signal ends it if we die first.
+ */
+function spawnNginx(nginx: string, paths: NginxPaths): NginxChild {
   const [command, args] = withParentDeathSignal(nginx, [
     '-p',
     `${paths.prefix}/`,
@@ -334,8 +337,38 @@ async function startNginx(
     if (/\(98: Address already in use\)/.test(stderr) && child.exitCode === null) child.kill('SIGKILL');
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  // A failed spawn emits 'error' (and maybe no 'exit').
   const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
+  return { child, stderr: () => stderr, exited, spawnError };
+}
+
+/**
+ * Why nginx did not start, as one error: a taken port ({@link AddressInUse}, which the caller may
+ * retry on another), the spawn's own `BG_NGINX_FAILED`, or nginx's own words from its stderr.
+ */
+function startFailure(err: unknown, stderr: string, port: number): Error {
+  const message = nginxMessage(stderr);
+  if (/\(98: Address already in use\)/.test(message)) return new AddressInUse(port, message);
+  if (err instanceof BadgatewayError && err.code === ERROR_CODES.NGINX_FAILED) return err;
+  return new BadgatewayError(
+    ERROR_CODES.NGINX_FAILED,
+    `nginx did not start: ${message || (err instanceof Error ? err.message : String(err))}`,
+    { cause: err },
+  );
+}
+
+/** Starts nginx on `port` and waits until it answers; on failure it is stopped and its dir removed before it throws. */
+async function startNginx(
+  nginx: string,
+  options: ResolvedProxyOptions,
+  port: number,
+  paths: NginxPaths,
+  config: string,
+  startTimeoutMs: number,
+  removeDir: () => Promise<void>,
+  removeDirSync: () => void,
+  workerUser: string | null,
+): Promise<NginxHandle> {
+  const { child, stderr, exited, spawnError } = spawnNginx(nginx, paths);
   const pid = child.pid ?? 0;
   const unregister = onProcessExit(() => {
     // No time to wait here: kill the whole group at once.
@@ -369,16 +402,7 @@ async function startNginx(
     ]);
   } catch (err) {
     await close();
-    const message = nginxMessage(stderr);
-    if (/\(98: Address already in use\)/.test(message)) throw new AddressInUse(port, message);
-    if (err instanceof BadgatewayError && err.code === ERROR_CODES.NGINX_FAILED) throw err;
-    throw new BadgatewayError(
-      ERROR_CODES.NGINX_FAILED,
-      `nginx did not start: ${message || (err instanceof Error ? err.message : String(err))}`,
-      {
-        cause: err,
-      },
-    );
+    throw startFailure(err, stderr(), port);
   }
   debug('nginx %d listening on %s -> %s', pid, url, options.upstream.url);
 

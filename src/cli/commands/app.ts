@@ -149,51 +149,57 @@ export function registerApp(program: Command, ctx: CliContext): void {
     },
     { flags: '--work-ms <ms>', replacement: '--work', attribute: 'work', parse: parseLegacyMsArg },
   ]);
-  command.action(async (opts: AppCommandOptions) => {
-    // Lower the limit before anything listens: a failure then leaves nothing behind.
-    if (opts.fdLimit !== undefined) await applyFdLimit(opts.fdLimit);
-    let guardLine = '';
-    let guard: Guard | undefined;
-    let metrics: MetricsSource | undefined;
-    if (opts.guard || opts.guardMaxFdRatio !== undefined) {
-      guard = createGuard({
-        ...(opts.guardMaxFdRatio !== undefined ? { maxFdRatio: opts.guardMaxFdRatio } : {}),
-        skip: (req) => GUARD_EXEMPT.has((req.url ?? '/').split('?')[0]!),
-      });
-      ctx.own({ close: () => guard?.close() });
-      // The guard's numbers for Prometheus, under the names the mixin reads.
-      const registry = new promClient.Registry();
-      registerGuardMetrics(guard, promClient, { registry });
-      metrics = registry;
-    }
-    const app = ctx.own(
-      await createDemoApp({
-        ...(opts.unixSocket !== undefined ? { unixSocket: opts.unixSocket } : { port: opts.port, host: opts.host }),
-        backlog: opts.backlog,
-        keepAliveTimeoutMs: opts.keepaliveTimeout,
-        sync: opts.sync === true,
-        ...(opts.work !== undefined ? { workMs: opts.work } : {}),
-        ...(metrics ? { metrics } : {}),
-      }),
-    );
-    if (guard) {
-      guard.protect(app.server);
-      const { maxFdRatio, reapFdRatio } = guard.options;
-      guardLine = `guard: 503 + Retry-After from fd ratio ${maxFdRatio}, idle keep-alive sockets reaped from ${reapFdRatio}; Prometheus metrics on /metrics\n`;
-    }
-    const limits = await readFdLimits(process.pid);
-    if (opts.json) ctx.stdout.write(`${JSON.stringify(renderReadyJson(app, limits.soft, guard))}\n`);
-    else ctx.stdout.write(`${renderListening(app)}\n${renderSettings(app, limits.soft)}\n${guardLine}`);
-    // Serve until SIGINT/SIGTERM (or, under spawnDemoApp, until the parent's pipe closes); the
-    // CLI then closes the app (connections, socket file) and exits 0.
-    if (ctx.signal.aborted) return;
-    await new Promise<void>((resolve) => {
-      ctx.signal.addEventListener('abort', () => resolve(), { once: true });
-      if (process.env[EXIT_WITH_STDIN_ENV] === '1') {
-        process.stdin.once('close', () => resolve());
-        process.stdin.resume();
-      }
+  command.action((opts: AppCommandOptions) => runApp(opts, ctx));
+}
+
+/**
+ * The action of `badgateway app`: starts the demo app (behind badgateway/guard with --guard), prints
+ * its ready line and serves until stopped.
+ */
+async function runApp(opts: AppCommandOptions, ctx: CliContext): Promise<void> {
+  // Lower the limit before anything listens: a failure then leaves nothing behind.
+  if (opts.fdLimit !== undefined) await applyFdLimit(opts.fdLimit);
+  let guardLine = '';
+  let guard: Guard | undefined;
+  let metrics: MetricsSource | undefined;
+  if (opts.guard || opts.guardMaxFdRatio !== undefined) {
+    guard = createGuard({
+      ...(opts.guardMaxFdRatio !== undefined ? { maxFdRatio: opts.guardMaxFdRatio } : {}),
+      skip: (req) => GUARD_EXEMPT.has((req.url ?? '/').split('?')[0]!),
     });
+    ctx.own({ close: () => guard?.close() });
+    // The guard's numbers for Prometheus, under the names the mixin reads.
+    const registry = new promClient.Registry();
+    registerGuardMetrics(guard, promClient, { registry });
+    metrics = registry;
+  }
+  const app = ctx.own(
+    await createDemoApp({
+      ...(opts.unixSocket !== undefined ? { unixSocket: opts.unixSocket } : { port: opts.port, host: opts.host }),
+      backlog: opts.backlog,
+      keepAliveTimeoutMs: opts.keepaliveTimeout,
+      sync: opts.sync === true,
+      ...(opts.work !== undefined ? { workMs: opts.work } : {}),
+      ...(metrics ? { metrics } : {}),
+    }),
+  );
+  if (guard) {
+    guard.protect(app.server);
+    const { maxFdRatio, reapFdRatio } = guard.options;
+    guardLine = `guard: 503 + Retry-After from fd ratio ${maxFdRatio}, idle keep-alive sockets reaped from ${reapFdRatio}; Prometheus metrics on /metrics\n`;
+  }
+  const limits = await readFdLimits(process.pid);
+  if (opts.json) ctx.stdout.write(`${JSON.stringify(renderReadyJson(app, limits.soft, guard))}\n`);
+  else ctx.stdout.write(`${renderListening(app)}\n${renderSettings(app, limits.soft)}\n${guardLine}`);
+  // Serve until SIGINT/SIGTERM (or, under spawnDemoApp, until the parent's pipe closes); the
+  // CLI then closes the app (connections, socket file) and exits 0.
+  if (ctx.signal.aborted) return;
+  await new Promise<void>((resolve) => {
+    ctx.signal.addEventListener('abort', () => resolve(), { once: true });
+    if (process.env[EXIT_WITH_STDIN_ENV] === '1') {
+      process.stdin.once('close', () => resolve());
+      process.stdin.resume();
+    }
   });
 }
 

@@ -149,14 +149,14 @@ export function registerApp(program: Command, ctx: CliContext): void {
     },
     { flags: '--work-ms <ms>', replacement: '--work', attribute: 'work', parse: parseLegacyMsArg },
   ]);
-  command.action((opts: AppCommandOptions) => runApp(opts, ctx));
+  command.action((opts: AppCommandOptions) => runAppCommand(opts, ctx));
 }
 
 /**
  * The action of `badgateway app`: starts the demo app (behind badgateway/guard with --guard), prints
  * its ready line and serves until stopped.
  */
-async function runApp(opts: AppCommandOptions, ctx: CliContext): Promise<void> {
+async function runAppCommand(opts: AppCommandOptions, ctx: CliContext): Promise<void> {
   // Lower the limit before anything listens: a failure then leaves nothing behind.
   if (opts.fdLimit !== undefined) await applyFdLimit(opts.fdLimit);
   let guardLine = '';

@@ -176,44 +176,50 @@ Examples:
       },
     },
   ]);
-  command.action(async (ids: string[], opts: LabCliOptions) => {
-    if (ids.length === 1 && ids[0] === 'list') return listScenarios(ctx, opts.json === true);
-    for (const id of ids) {
-      if (!getScenario(id)) {
-        throw new BadgatewayError(ERROR_CODES.BAD_OPTION, `unknown scenario ${JSON.stringify(id)}`, {
-          hint: `known: ${SCENARIOS.map((s) => s.id).join(', ')} (badgateway lab list)`,
-        });
-      }
+  command.action((ids: string[], opts: LabCliOptions) => runLabCommand(ids, opts, ctx));
+}
+
+/**
+ * The action of `badgateway lab`: checks the scenario ids and --html before the long run, runs the
+ * lab with progress on stderr, then prints the report as text, JSON or Markdown.
+ */
+async function runLabCommand(ids: string[], opts: LabCliOptions, ctx: CliContext): Promise<void> {
+  if (ids.length === 1 && ids[0] === 'list') return listScenarios(ctx, opts.json === true);
+  for (const id of ids) {
+    if (!getScenario(id)) {
+      throw new BadgatewayError(ERROR_CODES.BAD_OPTION, `unknown scenario ${JSON.stringify(id)}`, {
+        hint: `known: ${SCENARIOS.map((s) => s.id).join(', ')} (badgateway lab list)`,
+      });
     }
-    // Say so before a minute of lab, not after.
-    if (opts.html) checkWritable('--html', opts.html);
-    const progress = createProgress(ctx);
-    const report = await runLab({
-      scenarios: ids,
-      proxy: opts.proxy,
-      ...(opts.app ? { upstream: opts.app } : {}),
-      signal: ctx.signal,
-      onEvent: progress,
-      own: (resource) => ctx.own(resource),
-    });
-    if (opts.html) {
-      try {
-        await writeFile(opts.html, renderLabHtml(report));
-      } catch (err) {
-        throw new BadgatewayError(
-          ERROR_CODES.UNREADABLE,
-          `--html ${opts.html}: cannot write (${errnoCode(err) ?? String(err)})`,
-        );
-      }
-    }
-    const out = opts.json
-      ? renderLabJson(report)
-      : opts.markdown
-        ? renderLabMatrix(matrixRunsOf(report))
-        : renderLabText(report, { color: shouldColor(ctx.stdout), columns: terminalColumns(ctx.stdout) });
-    // The report can be hundreds of KB: wait until a pipe has taken it all, the process exits right after.
-    await new Promise<void>((resolve) => ctx.stdout.write(out, () => resolve()));
-    if (opts.html && !opts.json && ctx.stderr.isTTY) ctx.stderr.write(`HTML report: ${opts.html}\n`);
-    ctx.exitCode = report.interrupted ? 130 : report.ok ? 0 : 1;
+  }
+  // Say so before a minute of lab, not after.
+  if (opts.html) checkWritable('--html', opts.html);
+  const progress = createProgress(ctx);
+  const report = await runLab({
+    scenarios: ids,
+    proxy: opts.proxy,
+    ...(opts.app ? { upstream: opts.app } : {}),
+    signal: ctx.signal,
+    onEvent: progress,
+    own: (resource) => ctx.own(resource),
   });
+  if (opts.html) {
+    try {
+      await writeFile(opts.html, renderLabHtml(report));
+    } catch (err) {
+      throw new BadgatewayError(
+        ERROR_CODES.UNREADABLE,
+        `--html ${opts.html}: cannot write (${errnoCode(err) ?? String(err)})`,
+      );
+    }
+  }
+  const out = opts.json
+    ? renderLabJson(report)
+    : opts.markdown
+      ? renderLabMatrix(matrixRunsOf(report))
+      : renderLabText(report, { color: shouldColor(ctx.stdout), columns: terminalColumns(ctx.stdout) });
+  // The report can be hundreds of KB: wait until a pipe has taken it all, the process exits right after.
+  await new Promise<void>((resolve) => ctx.stdout.write(out, () => resolve()));
+  if (opts.html && !opts.json && ctx.stderr.isTTY) ctx.stderr.write(`HTML report: ${opts.html}\n`);
+  ctx.exitCode = report.interrupted ? 130 : report.ok ? 0 : 1;
 }

@@ -55,6 +55,28 @@ const PROGRESS_MIN_MS = 2_000;
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
+const EXAMPLES = `
+Latencies are measured from each request's due time (start + i/rate), so a server that stalls cannot
+hide it by slowing the sender (no coordinated omission); "Uncorrected" is from the actual send.
+Failed requests are data: counted per code (ECONNREFUSED, ECONNRESET, EAGAIN, ENOENT, TIMEOUT, CLOSED …).
+
+${EXIT_STATUS.load}
+
+Examples:
+  $ badgateway load http://127.0.0.1:8080/ -r 200 -d 5s
+  $ badgateway load --unix-socket /run/app.sock http://localhost/ -r 500 --no-keepalive
+  $ badgateway load http://127.0.0.1:8080/api -X POST -H 'Content-Type: application/json' --body @req.json
+  $ badgateway load --targets targets.txt -r 1000 -d 30s --output run1.ndjson.gz
+  $ badgateway load http://127.0.0.1:8080/ -r 0 -c 50 -d 10s --json
+  $ badgateway load http://127.0.0.1:8080/ -r 100 -d 1m --output - | badgateway report -
+
+Many machines (one start, each a third of 30,000 req/s), then one report:
+  $ T=$(date -d '+30 sec' +%s)
+  $ badgateway load http://lb/ -r 30000 --rate-share 1/3 --start-at $T -d 60s --output web-1.ndjson   # on web-1
+  $ badgateway load http://lb/ -r 30000 --rate-share 2/3 --start-at $T -d 60s --output web-2.ndjson   # on web-2
+  $ badgateway load http://lb/ -r 30000 --rate-share 3/3 --start-at $T -d 60s --output web-3.ndjson   # on web-3
+  $ badgateway report web-1.ndjson web-2.ndjson web-3.ndjson`;
+
 /** `badgateway load`: open-loop constant-rate load with a vegeta-style report. */
 export function registerLoad(program: Command, ctx: CliContext): void {
   program
@@ -122,66 +144,46 @@ export function registerLoad(program: Command, ctx: CliContext): void {
         .default(LOAD_DEFAULTS.engine),
     )
     .option('--fail-on-errors', 'exit 1 when any request failed or got a status outside 200-399')
-    .addHelpText(
-      'after',
-      `
-Latencies are measured from each request's due time (start + i/rate), so a server that stalls cannot
-hide it by slowing the sender (no coordinated omission); "Uncorrected" is from the actual send.
-Failed requests are data: counted per code (ECONNREFUSED, ECONNRESET, EAGAIN, ENOENT, TIMEOUT, CLOSED …).
+    .addHelpText('after', EXAMPLES)
+    .action((url: string | undefined, flags: LoadFlags) => runLoadCommand(url, flags, ctx));
+}
 
-${EXIT_STATUS.load}
-
-Examples:
-  $ badgateway load http://127.0.0.1:8080/ -r 200 -d 5s
-  $ badgateway load --unix-socket /run/app.sock http://localhost/ -r 500 --no-keepalive
-  $ badgateway load http://127.0.0.1:8080/api -X POST -H 'Content-Type: application/json' --body @req.json
-  $ badgateway load --targets targets.txt -r 1000 -d 30s --output run1.ndjson.gz
-  $ badgateway load http://127.0.0.1:8080/ -r 0 -c 50 -d 10s --json
-  $ badgateway load http://127.0.0.1:8080/ -r 100 -d 1m --output - | badgateway report -
-
-Many machines (one start, each a third of 30,000 req/s), then one report:
-  $ T=$(date -d '+30 sec' +%s)
-  $ badgateway load http://lb/ -r 30000 --rate-share 1/3 --start-at $T -d 60s --output web-1.ndjson   # on web-1
-  $ badgateway load http://lb/ -r 30000 --rate-share 2/3 --start-at $T -d 60s --output web-2.ndjson   # on web-2
-  $ badgateway load http://lb/ -r 30000 --rate-share 3/3 --start-at $T -d 60s --output web-3.ndjson   # on web-3
-  $ badgateway report web-1.ndjson web-2.ndjson web-3.ndjson`,
-    )
-    .action(async (url: string | undefined, flags: LoadFlags) => {
-      if (flags.output === '-' && flags.json)
-        throw new BadgatewayError(
-          ERROR_CODES.BAD_OPTION,
-          '--output - and --json both write to stdout: give one of them',
-        );
-      const options = buildLoadOptions(url, flags);
-      // With the records on stdout (a pipe into `report -`), the people's report goes to stderr.
-      const report = flags.output === '-' ? ctx.stderr : ctx.stdout;
-      if (options.startAtMs !== undefined && options.startAtMs - Date.now() > 1000) {
-        ctx.stderr.write(
-          `badgateway load: starting at ${new Date(options.startAtMs).toISOString()} (in ${((options.startAtMs - Date.now()) / 1000).toFixed(1)} s)\n`,
-        );
-      }
-      const showProgress = ctx.stderr.isTTY === true && flags.duration > PROGRESS_MIN_MS && !flags.json;
-      let drawn = false;
-      const metrics = await runLoad({
-        ...options,
-        ...(flags.output === '-' ? { resultsStdout: ctx.stdout } : {}),
-        signal: ctx.signal,
-        ...(showProgress
-          ? {
-              progressIntervalMs: 200,
-              onProgress: (p: LoadProgress) => {
-                drawn = true;
-                // A line wider than the terminal would wrap and break the \r redraw.
-                ctx.stderr.write(`\r${renderProgressLine(p, terminalColumns(ctx.stderr) - 1)}\x1b[K`);
-              },
-            }
-          : {}),
-      });
-      if (drawn) ctx.stderr.write('\r\x1b[K');
-      report.write(flags.json ? renderLoadJson(metrics) : renderLoadText(metrics));
-      if (metrics.interrupted) ctx.exitCode = 130;
-      else if (flags.failOnErrors && metrics.success < metrics.requests) ctx.exitCode = 1;
-    });
+/**
+ * The action of `badgateway load`: builds the options from the flags, runs the load (progress on
+ * stderr on a terminal) and prints the report; exit 1 with --fail-on-errors when a request failed.
+ */
+async function runLoadCommand(url: string | undefined, flags: LoadFlags, ctx: CliContext): Promise<void> {
+  if (flags.output === '-' && flags.json)
+    throw new BadgatewayError(ERROR_CODES.BAD_OPTION, '--output - and --json both write to stdout: give one of them');
+  const options = buildLoadOptions(url, flags);
+  // With the records on stdout (a pipe into `report -`), the people's report goes to stderr.
+  const report = flags.output === '-' ? ctx.stderr : ctx.stdout;
+  if (options.startAtMs !== undefined && options.startAtMs - Date.now() > 1000) {
+    ctx.stderr.write(
+      `badgateway load: starting at ${new Date(options.startAtMs).toISOString()} (in ${((options.startAtMs - Date.now()) / 1000).toFixed(1)} s)\n`,
+    );
+  }
+  const showProgress = ctx.stderr.isTTY === true && flags.duration > PROGRESS_MIN_MS && !flags.json;
+  let drawn = false;
+  const metrics = await runLoad({
+    ...options,
+    ...(flags.output === '-' ? { resultsStdout: ctx.stdout } : {}),
+    signal: ctx.signal,
+    ...(showProgress
+      ? {
+          progressIntervalMs: 200,
+          onProgress: (p: LoadProgress) => {
+            drawn = true;
+            // A line wider than the terminal would wrap and break the \r redraw.
+            ctx.stderr.write(`\r${renderProgressLine(p, terminalColumns(ctx.stderr) - 1)}\x1b[K`);
+          },
+        }
+      : {}),
+  });
+  if (drawn) ctx.stderr.write('\r\x1b[K');
+  report.write(flags.json ? renderLoadJson(metrics) : renderLoadText(metrics));
+  if (metrics.interrupted) ctx.exitCode = 130;
+  else if (flags.failOnErrors && metrics.success < metrics.requests) ctx.exitCode = 1;
 }
 
 /** Turns CLI flags into {@link LoadOptions}; bad input throws `BG_*` errors (exit 2). */

@@ -1,6 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { isBadgatewayError } from '../../errors/index.js';
-import { PROXY_DEFAULTS, parseUpstream, startProxy, type ProxyKind } from '../../proxy/index.js';
+import { PROXY_DEFAULTS, parseUpstream, startProxy, type ProxyHandle, type ProxyKind } from '../../proxy/index.js';
 import type { CliContext } from '../context.js';
 import {
   addDeprecatedAliases,
@@ -64,7 +64,11 @@ function upstreamArg(value: string): string {
   }
 }
 
-/** `badgateway proxy`: nginx, HAProxy, Caddy or the built-in proxy in front of an upstream, until Ctrl-C. */
+/**
+ * `badgateway proxy`: nginx, HAProxy, Caddy or the built-in proxy in front of an upstream, until Ctrl-C.
+ * Long on purpose: one commander chain that declares the flags in the order `--help` lists them
+ * (most of them the proxy's timeouts, one nginx directive each); the action is {@link runProxyCommand}.
+ */
 export function registerProxy(program: Command, ctx: CliContext): void {
   const command = program
     .command('proxy')
@@ -190,52 +194,57 @@ export function registerProxy(program: Command, ctx: CliContext): void {
       parse: parseDurationArg(),
     },
   ]);
-  command.action(async (opts: ProxyCommandOptions) => {
-    const kind: ProxyKind | 'auto' = opts.nginx
-      ? 'nginx'
-      : opts.haproxy
-        ? 'haproxy'
-        : opts.caddy
-          ? 'caddy'
-          : opts.builtin
-            ? 'builtin'
-            : 'auto';
-    const proxy = ctx.own(
-      await startProxy({
-        kind,
-        upstream: opts.upstream,
-        listenPort: opts.port,
-        keepalive: opts.upstreamKeepalive,
-        connectTimeoutMs: opts.connectTimeout,
-        readTimeoutMs: opts.readTimeout,
-        sendTimeoutMs: opts.sendTimeout,
-        clientHeaderTimeoutMs: opts.clientHeaderTimeout,
-        clientBodyTimeoutMs: opts.clientBodyTimeout,
-        clientSendTimeoutMs: opts.clientSendTimeout,
-        clientMaxBodyBytes: opts.clientMaxBodySize,
-        nextUpstream: opts.nextUpstream,
-        idleTimeoutMs: opts.upstreamIdleTimeout,
-        logTarget: opts.haproxyLogTo,
-      }),
-    );
-    if (opts.json) {
-      const logs =
-        proxy.errorLogPath === proxy.accessLogPath
-          ? { log: proxy.errorLogPath }
-          : { errorLog: proxy.errorLogPath, accessLog: proxy.accessLogPath };
-      ctx.stdout.write(
-        `${JSON.stringify({ schema: jsonSchema('proxy'), event: 'ready', url: proxy.url, port: proxy.port, kind: proxy.kind, upstream: proxy.upstream, pid: proxy.pid, ...logs })}\n`,
-      );
-    } else {
-      ctx.stdout.write(
-        `proxying ${proxy.url} -> ${proxy.upstream} (${proxy.kind})\n` +
-          (proxy.errorLogPath === proxy.accessLogPath
-            ? `  log:        ${proxy.errorLogPath}\n`
-            : `  error log:  ${proxy.errorLogPath}\n` + `  access log: ${proxy.accessLogPath}\n`) +
-          `  pid ${proxy.pid}; Ctrl-C stops it and removes the logs\n`,
-      );
-    }
-    if (!ctx.signal.aborted)
-      await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true }));
-  });
+  command.action((opts: ProxyCommandOptions) => runProxyCommand(opts, ctx));
+}
+
+/** The action of `badgateway proxy`: starts the proxy, prints where it listens and logs, runs until Ctrl-C. */
+async function runProxyCommand(opts: ProxyCommandOptions, ctx: CliContext): Promise<void> {
+  const proxy = ctx.own(
+    await startProxy({
+      kind: proxyKindOf(opts),
+      upstream: opts.upstream,
+      listenPort: opts.port,
+      keepalive: opts.upstreamKeepalive,
+      connectTimeoutMs: opts.connectTimeout,
+      readTimeoutMs: opts.readTimeout,
+      sendTimeoutMs: opts.sendTimeout,
+      clientHeaderTimeoutMs: opts.clientHeaderTimeout,
+      clientBodyTimeoutMs: opts.clientBodyTimeout,
+      clientSendTimeoutMs: opts.clientSendTimeout,
+      clientMaxBodyBytes: opts.clientMaxBodySize,
+      nextUpstream: opts.nextUpstream,
+      idleTimeoutMs: opts.upstreamIdleTimeout,
+      logTarget: opts.haproxyLogTo,
+    }),
+  );
+  ctx.stdout.write(renderReady(proxy, opts.json === true));
+  if (!ctx.signal.aborted)
+    await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true }));
+}
+
+/** The proxy the flags ask for: one of --nginx/--haproxy/--caddy/--builtin (commander lets one through), else auto. */
+function proxyKindOf(opts: ProxyCommandOptions): ProxyKind | 'auto' {
+  if (opts.nginx) return 'nginx';
+  if (opts.haproxy) return 'haproxy';
+  if (opts.caddy) return 'caddy';
+  if (opts.builtin) return 'builtin';
+  return 'auto';
+}
+
+/** `proxy`'s ready line: a few lines for people, or one JSON object (schema badgateway.proxy/v1) for scripts. */
+function renderReady(proxy: ProxyHandle, json: boolean): string {
+  const oneLog = proxy.errorLogPath === proxy.accessLogPath;
+  if (json) {
+    const logs = oneLog
+      ? { log: proxy.errorLogPath }
+      : { errorLog: proxy.errorLogPath, accessLog: proxy.accessLogPath };
+    return `${JSON.stringify({ schema: jsonSchema('proxy'), event: 'ready', url: proxy.url, port: proxy.port, kind: proxy.kind, upstream: proxy.upstream, pid: proxy.pid, ...logs })}\n`;
+  }
+  return (
+    `proxying ${proxy.url} -> ${proxy.upstream} (${proxy.kind})\n` +
+    (oneLog
+      ? `  log:        ${proxy.errorLogPath}\n`
+      : `  error log:  ${proxy.errorLogPath}\n` + `  access log: ${proxy.accessLogPath}\n`) +
+    `  pid ${proxy.pid}; Ctrl-C stops it and removes the logs\n`
+  );
 }

@@ -1,4 +1,5 @@
 import { badOption } from '../errors/index.js';
+import { stripUndefined } from '../util/index.js';
 
 /** Where the proxy forwards to: a TCP host:port or a unix socket path. */
 export type Upstream =
@@ -102,33 +103,16 @@ export function parseUpstream(value: string, option = 'upstream'): Upstream {
 export function resolveProxyOptions(options: ProxyOptions): ResolvedProxyOptions {
   if (typeof options?.upstream !== 'string')
     throw badOption('upstream', options?.upstream, 'http://HOST:PORT or unix:/path');
-  const resolved: ResolvedProxyOptions = {
-    listenPort: options.listenPort ?? PROXY_DEFAULTS.listenPort,
-    keepalive: options.keepalive ?? PROXY_DEFAULTS.keepalive,
-    connectTimeoutMs: options.connectTimeoutMs ?? PROXY_DEFAULTS.connectTimeoutMs,
-    readTimeoutMs: options.readTimeoutMs ?? PROXY_DEFAULTS.readTimeoutMs,
-    sendTimeoutMs: options.sendTimeoutMs ?? PROXY_DEFAULTS.sendTimeoutMs,
-    nextUpstream: options.nextUpstream ?? PROXY_DEFAULTS.nextUpstream,
-    workerConnections: options.workerConnections ?? PROXY_DEFAULTS.workerConnections,
-    errorLogLevel: options.errorLogLevel ?? PROXY_DEFAULTS.errorLogLevel,
-    clientHeaderTimeoutMs: options.clientHeaderTimeoutMs ?? PROXY_DEFAULTS.clientHeaderTimeoutMs,
-    clientBodyTimeoutMs: options.clientBodyTimeoutMs ?? PROXY_DEFAULTS.clientBodyTimeoutMs,
-    clientSendTimeoutMs: options.clientSendTimeoutMs ?? PROXY_DEFAULTS.clientSendTimeoutMs,
-    clientMaxBodyBytes: options.clientMaxBodyBytes ?? PROXY_DEFAULTS.clientMaxBodyBytes,
-    clientBodyBufferBytes: options.clientBodyBufferBytes ?? PROXY_DEFAULTS.clientBodyBufferBytes,
+  // Only the proxy's own fields: callers pass wider objects (startProxy's kind, lab's specs).
+  const given = Object.fromEntries(Object.keys(PROXY_DEFAULTS).map((k) => [k, options[k as keyof ProxyOptions]]));
+  const resolved = {
+    ...PROXY_DEFAULTS,
+    ...stripUndefined(given),
     upstream: parseUpstream(options.upstream),
-  };
-  checkInt('listenPort', resolved.listenPort, 0, 65535);
-  checkInt('keepalive', resolved.keepalive, 0, 100_000);
-  checkInt('connectTimeoutMs', resolved.connectTimeoutMs, 1, 3_600_000);
-  checkInt('readTimeoutMs', resolved.readTimeoutMs, 1, 86_400_000);
-  checkInt('sendTimeoutMs', resolved.sendTimeoutMs, 1, 86_400_000);
-  checkInt('workerConnections', resolved.workerConnections, 8, 1_000_000);
-  checkInt('clientHeaderTimeoutMs', resolved.clientHeaderTimeoutMs, 1, 86_400_000);
-  checkInt('clientBodyTimeoutMs', resolved.clientBodyTimeoutMs, 1, 86_400_000);
-  checkInt('clientSendTimeoutMs', resolved.clientSendTimeoutMs, 1, 86_400_000);
-  checkInt('clientMaxBodyBytes', resolved.clientMaxBodyBytes, 0, Number.MAX_SAFE_INTEGER);
-  checkInt('clientBodyBufferBytes', resolved.clientBodyBufferBytes, 1024, 1024 ** 3);
+  } as ResolvedProxyOptions;
+  for (const [option, [min, max]] of Object.entries(INTEGER_RANGES)) {
+    checkInt(option, resolved[option as keyof typeof INTEGER_RANGES], min, max);
+  }
   if (typeof resolved.nextUpstream !== 'boolean')
     throw badOption('nextUpstream', resolved.nextUpstream, 'true or false');
   if (!['debug', 'info', 'notice', 'warn', 'error', 'crit'].includes(resolved.errorLogLevel)) {
@@ -136,6 +120,23 @@ export function resolveProxyOptions(options: ProxyOptions): ResolvedProxyOptions
   }
   return resolved;
 }
+
+const DAY_MS = 86_400_000;
+
+/** The range of every integer option, checked in this order (the first bad one is named). */
+const INTEGER_RANGES = {
+  listenPort: [0, 65535],
+  keepalive: [0, 100_000],
+  connectTimeoutMs: [1, 3_600_000],
+  readTimeoutMs: [1, DAY_MS],
+  sendTimeoutMs: [1, DAY_MS],
+  workerConnections: [8, 1_000_000],
+  clientHeaderTimeoutMs: [1, DAY_MS],
+  clientBodyTimeoutMs: [1, DAY_MS],
+  clientSendTimeoutMs: [1, DAY_MS],
+  clientMaxBodyBytes: [0, Number.MAX_SAFE_INTEGER],
+  clientBodyBufferBytes: [1024, 1024 ** 3],
+} as const satisfies { [K in keyof ResolvedProxyOptions]?: readonly [number, number] };
 
 function checkInt(option: string, value: unknown, min: number, max: number): void {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {

@@ -5,7 +5,8 @@ import { connect } from 'node:net';
 import { checkPythonServers, openIdleClients, spawnNodeApp, spawnPythonApp } from '../../src/lab/index.js';
 import { findNginx, runNginx, startProxy } from '../../src/proxy/index.js';
 import { runLoad } from '../../src/load/index.js';
-import { createTempDir, sleep, waitFor } from '../../src/util/index.js';
+import { readConnections } from '../../src/proc/index.js';
+import { createTempDir, waitFor } from '../../src/util/index.js';
 import type { DoctorReport, FollowEvent } from '../../src/doctor/index.js';
 import { runCli, startCli } from '../../src/testing/index.js';
 import { spawnNodeChild } from './children.js';
@@ -102,7 +103,10 @@ test('a CLOSE_WAIT pile (the app never closes what the proxy closed): close-wait
   try {
     // 45 clients each send a request, read the answer and close: the app never closes its end.
     await closeAfterAnswer(app.port, 45);
-    await sleep(200);
+    await waitFor(
+      'the app to hold 45 sockets in CLOSE_WAIT',
+      async () => (await readConnections({ port: app.port })).states.CLOSE_WAIT >= 45,
+    );
     const r = await runCli(['doctor', '--pid', String(app.pid), '--json', '--interval', '0', '--no-proxy-discovery']);
     assert.equal(r.code, 1, r.stderr);
     const report = JSON.parse(r.stdout) as DoctorReport;
@@ -122,7 +126,10 @@ test('25 CLOSE_WAIT sockets far from the fd limit: close-wait-leak, a warning', 
   const app = await spawnNodeApp({ app: 'close-wait', fixed: false });
   try {
     await closeAfterAnswer(app.port, 25);
-    await sleep(200);
+    await waitFor(
+      'the app to hold 25 sockets in CLOSE_WAIT',
+      async () => (await readConnections({ port: app.port })).states.CLOSE_WAIT >= 25,
+    );
     const report = JSON.parse(
       (await runCli(['doctor', '--port', String(app.port), '--json', '--interval', '0', '--no-proxy-discovery']))
         .stdout,

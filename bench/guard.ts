@@ -19,17 +19,6 @@ const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 2);
 const CONNECTIONS = 50;
 /** USER_HZ: /proc/PID/stat counts CPU time in these (100 on every Linux build that matters). */
 const CLOCK_TICKS_PER_S = 100;
-const ORDER: Variant[] = (
-  [
-    'bare',
-    'guarded',
-    'seed-scan',
-    'fastify',
-    'fastify-empty-hook',
-    'fastify-under-pressure',
-    'fastify-guarded',
-  ] as const
-).filter((v) => !process.env.BENCH_ONLY || process.env.BENCH_ONLY.split(',').includes(v));
 /** Variants measured back to back (a variant right next to its peer), order flipped every round. */
 const ALL_GROUPS: Variant[][] = [
   ['bare', 'guarded', 'seed-scan'],
@@ -38,6 +27,8 @@ const ALL_GROUPS: Variant[][] = [
 /** BENCH_ONLY=bare,guarded narrows the run to those variants. */
 const ONLY = process.env.BENCH_ONLY?.split(',');
 const GROUPS = ALL_GROUPS.map((g) => g.filter((v) => !ONLY || ONLY.includes(v))).filter((g) => g.length > 0);
+/** Every variant measured, in the groups' order. */
+const ORDER: Variant[] = GROUPS.flat();
 /** [variant, its peer, target ratio or undefined] */
 const RATIOS: Array<[Variant, Variant, number | undefined]> = [
   ['guarded', 'bare', 0.97],

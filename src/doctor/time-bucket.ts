@@ -3,21 +3,7 @@
  * (access log) an offset; buckets keep the wall-clock time as written, as `YYYY-MM-DDTHH:MM`, so
  * the timeline reads like the log.
  */
-
-const MONTHS: Record<string, string> = {
-  Jan: '01',
-  Feb: '02',
-  Mar: '03',
-  Apr: '04',
-  May: '05',
-  Jun: '06',
-  Jul: '07',
-  Aug: '08',
-  Sep: '09',
-  Oct: '10',
-  Nov: '11',
-  Dec: '12',
-};
+import { CLF_MONTHS } from '../causes/index.js';
 
 /** `2026/11/26 07:47:01` (error log) → `2026-11-26T07:47:01`; undefined if malformed. */
 export function parseErrorLogTime(time: string): string | undefined {
@@ -27,7 +13,7 @@ export function parseErrorLogTime(time: string): string | undefined {
 
 /** `26/Nov/2026:07:47:01 +0000` (access log `$time_local`) → `2026-11-26T07:47:01`. */
 export function parseTimeLocal(time: string): string | undefined {
-  const month = MONTHS[time.slice(3, 6)];
+  const month = CLF_MONTHS[time.slice(3, 6)];
   if (!month || time.length < 20) return undefined;
   return `${time.slice(7, 11)}-${month}-${time.slice(0, 2)}T${time.slice(12, 20)}`;
 }

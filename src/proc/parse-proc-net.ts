@@ -7,7 +7,7 @@ import { endianness } from 'node:os';
 import type { Endpoint, ProcTcpSocket, ProcUnixSocket, TcpState } from './types.js';
 
 /** `st` column of /proc/net/tcp (hex) → state. 0C (NEW_SYN_RECV) is a request socket: SYN_RECV. */
-const PROC_TCP_STATES: Readonly<Record<number, TcpState>> = {
+export const PROC_TCP_STATES: Readonly<Record<number, TcpState>> = {
   0x01: 'ESTABLISHED',
   0x02: 'SYN_SENT',
   0x03: 'SYN_RECV',

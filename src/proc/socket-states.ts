@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { readConnections } from './connections.js';
 import { readListenQueue, samePath } from './listen.js';
-import { parseProcNetUnix } from './parse-proc-net.js';
+import { PROC_TCP_STATES, parseProcNetUnix } from './parse-proc-net.js';
 import { parseSsState, parseSsTcp, parseSsUnix } from './parse-ss.js';
 import { PROC_ROOT, assertLinux } from './platform.js';
 import { resolveSocketReadOptions, runSs } from './ss.js';
@@ -52,22 +52,6 @@ export async function readSocketStates(pid: number, inodes: ReadonlySet<number>)
   return out;
 }
 
-/** Kernel TCP state numbers (include/net/tcp_states.h) → names. */
-const TCP_STATE_BY_NUMBER: readonly (TcpState | undefined)[] = [
-  undefined,
-  'ESTABLISHED',
-  'SYN_SENT',
-  'SYN_RECV',
-  'FIN_WAIT1',
-  'FIN_WAIT2',
-  'TIME_WAIT',
-  'CLOSE',
-  'CLOSE_WAIT',
-  'LAST_ACK',
-  'LISTEN',
-  'CLOSING',
-];
-
 /**
  * The wanted inodes' lines of /proc/PID/net/tcp{,6}, with only the fields needed decoded (the
  * general parser decodes every address: 20× slower on a 10,000-socket table). Fields: `sl local
@@ -83,7 +67,7 @@ export function scanProcNetTcp(text: string, inodes: ReadonlySet<number>, out: M
     if (f.length < 10) continue;
     const inode = Number(f[9]);
     if (!inodes.has(inode) || out.has(inode)) continue;
-    const state = TCP_STATE_BY_NUMBER[parseInt(f[3] ?? '', 16)];
+    const state = PROC_TCP_STATES[parseInt(f[3] ?? '', 16)];
     const queues = (f[4] ?? '').split(':');
     const port = parseInt((f[1] ?? '').split(':')[1] ?? '', 16);
     if (!state || queues.length !== 2) continue;

@@ -30,13 +30,8 @@ import type { ExchangeHandler, ResponseHead, UpstreamConnection, UpstreamPool } 
  */
 export const upstreamErrorChannel = channel('badgateway:proxy:upstream-error');
 
-/**
- * Request headers the proxy never copies: hop-by-hop ones (RFC 9110 §7.6.1), the ones nginx
- * clears (`Expect`, `Upgrade`, `TE`, `Keep-Alive`), and the ones it re-emits from its own
- * parser's decisions (`Host`, `Content-Length`, `Transfer-Encoding`, `X-Forwarded-For`), so no
- * header sent by a client can change how the upstream frames or routes the request.
- */
-const NOT_COPIED = new Set([
+/** Hop-by-hop headers (RFC 9110 §7.6.1): a proxy forwards them in neither direction. */
+const HOP_BY_HOP: readonly string[] = [
   'connection',
   'keep-alive',
   'proxy-connection',
@@ -46,24 +41,18 @@ const NOT_COPIED = new Set([
   'trailer',
   'transfer-encoding',
   'upgrade',
-  'expect',
-  'host',
-  'content-length',
-  'x-forwarded-for',
-]);
+];
 
-/** Hop-by-hop response headers (RFC 9110 §7.6.1) a proxy must not forward. */
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-]);
+/**
+ * Request headers the proxy never copies: the hop-by-hop ones, the ones nginx clears (`Expect`,
+ * `Upgrade`, `TE`, `Keep-Alive`), and the ones it re-emits from its own parser's decisions
+ * (`Host`, `Content-Length`, `Transfer-Encoding`, `X-Forwarded-For`), so no header sent by a
+ * client can change how the upstream frames or routes the request.
+ */
+const NOT_COPIED = new Set([...HOP_BY_HOP, 'expect', 'host', 'content-length', 'x-forwarded-for']);
+
+/** Response headers the proxy never forwards. */
+const NOT_FORWARDED = new Set(HOP_BY_HOP);
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
@@ -78,7 +67,7 @@ function forwardResponseHeaders(rawHeaders: readonly string[], connectionHeader:
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || named?.has(lower)) continue;
+    if (NOT_FORWARDED.has(lower) || named?.has(lower)) continue;
     out.push(name, rawHeaders[i + 1]!);
   }
   return out;

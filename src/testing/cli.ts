@@ -18,16 +18,19 @@ export interface RunOptions {
   env?: NodeJS.ProcessEnv;
   /** Written to the child's stdin, which is then closed (empty by default). */
   input?: string;
+  /** The child's working directory (this process's by default). */
+  cwd?: string;
 }
 
 /** Runs a command to completion, collecting its output (SIGKILLed after `timeoutMs`). */
 export function runCommand(
   cmd: string,
   args: readonly string[],
-  { timeoutMs = 30_000, env, input }: RunOptions = {},
+  { timeoutMs = 30_000, env, input, cwd }: RunOptions = {},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, {
+      cwd,
       env: { ...process.env, ...env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { readListenSockets } from '../../src/proc/index.js';
 import { waitFor } from '../../src/util/index.js';
+import { runCommand } from '../../src/testing/index.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
@@ -74,28 +75,6 @@ function compile(files: string[], outDir: string): string[] {
   });
 }
 
-function run(
-  file: string,
-  { timeoutMs }: { timeoutMs: number },
-): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [file], {
-      cwd: ROOT,
-      env: { ...process.env, PORT: '0' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-}
-
 test('README: every ts/js block compiles and runs, or says why it does not', { timeout: 300_000 }, async (t) => {
   const blocks = readmeBlocks();
   assert.ok(blocks.length >= 6, `found ${blocks.length} blocks`);
@@ -119,7 +98,7 @@ test('README: every ts/js block compiles and runs, or says why it does not', { t
         await checkServer(file, b);
         continue;
       }
-      const r = await run(file, { timeoutMs: 180_000 });
+      const r = await runCommand(process.execPath, [file], { timeoutMs: 180_000, cwd: ROOT, env: { PORT: '0' } });
       t.diagnostic(`README.md:${b.line}: ${r.stdout.trim().split('\n').join(' | ').slice(0, 300)}`);
       assert.equal(r.code, 0, `README.md:${b.line} exited ${r.code ?? r.signal}: ${r.stderr}`);
     }

@@ -24,5 +24,5 @@ export {
   type SniffedLine,
 } from './sniff.js';
 export { looksLikeNginxErrorLine } from './nginx.js';
-export { fromClfTime, fromIsoTime, fromEpochSeconds } from './time.js';
+export { CLF_MONTHS, fromClfTime, fromIsoTime, fromEpochSeconds } from './time.js';
 export { describeLogLine } from './describe.js';

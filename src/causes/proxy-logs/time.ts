@@ -4,7 +4,8 @@
  * timelines work the same for every format.
  */
 
-const MONTHS: Readonly<Record<string, string>> = {
+/** CLF's month names (`30/Nov/2026:…`) → their two-digit numbers. */
+export const CLF_MONTHS: Readonly<Record<string, string>> = {
   Jan: '01',
   Feb: '02',
   Mar: '03',
@@ -21,7 +22,7 @@ const MONTHS: Readonly<Record<string, string>> = {
 
 /** `30/Nov/2026:21:46:10` (HAProxy's `[%tr]`, CLF) → `2026/11/30 21:46:10`; '' when malformed. */
 export function fromClfTime(t: string): string {
-  const month = MONTHS[t.slice(3, 6)];
+  const month = CLF_MONTHS[t.slice(3, 6)];
   if (month === undefined || t.length < 20 || t.charCodeAt(2) !== 47 || t.charCodeAt(11) !== 58) return '';
   return `${t.slice(7, 11)}/${month}/${t.slice(0, 2)} ${t.slice(12, 20)}`;
 }

@@ -34,10 +34,15 @@ export interface FdSampler {
 
 /**
  * Creates the sampler and takes its first sample synchronously, so the guard is right from the
- * first request. `onUnavailable` runs once if /proc turns out unreadable later (read
- * {@link FdSampler.available} after creating it for the first sample's verdict).
+ * first request. After that, `onChange` runs whenever the estimate moves (an `add`, a new sample,
+ * the rules turned off), so a reader can keep the ratio in a slot; `onUnavailable` runs once if
+ * /proc turns out unreadable later (read {@link FdSampler.available} after creating it for the
+ * first sample's verdict).
  */
-export function createFdSampler(procDir: string, onUnavailable: () => void): FdSampler {
+export function createFdSampler(
+  procDir: string,
+  { onChange, onUnavailable }: { onChange(): void; onUnavailable(): void },
+): FdSampler {
   const fdDir = `${procDir}/fd`;
   const limitsFile = `${procDir}/limits`;
   let available = true;
@@ -55,7 +60,9 @@ export function createFdSampler(procDir: string, onUnavailable: () => void): FdS
     available = false;
     limit = sampled = delta = 0;
     debug('guard: fd rules off: cannot read %s (%s); other rules keep working', fdDir, (err as Error)?.message ?? err);
-    if (created) onUnavailable();
+    if (!created) return;
+    onChange();
+    onUnavailable();
   }
 
   /** EMFILE/ENFILE mean every fd is in use: the count is the limit (when known). Else /proc is not there for us. */
@@ -91,6 +98,7 @@ export function createFdSampler(procDir: string, onUnavailable: () => void): FdS
     ratio: () => (available && limit > 0 ? (sampled + delta) / limit : 0),
     add(n) {
       delta += n;
+      onChange();
     },
     async sample() {
       if (!available || sampling) return false;
@@ -108,6 +116,7 @@ export function createFdSampler(procDir: string, onUnavailable: () => void): FdS
       }
       if (!available) return false;
       delta = 0;
+      onChange();
       return true;
     },
   };

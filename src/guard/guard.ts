@@ -104,9 +104,9 @@ const hookErrorChannel = channel('badgateway:guard:hook-error');
 /**
  * One shedding rule: shed with `reason` once `value` reaches `limit` (0 = off). The table of
  * them is the order the guard checks in, and {@link evaluateRules} the one threshold check.
- * `value` is a slot its source writes when the number changes (`refresh()` reads it again), so
- * the request path reads plain numbers of one shape: 4 calls through `read()` per request cost
- * ~3× the whole admit-and-release (17 vs 60 ns, measured).
+ * `value` is a slot its source refreshes when the number changes (the fd sampler's `onChange`,
+ * the sampling tick, admit and release), so the request path reads plain numbers of one shape:
+ * four calls through `read()` per request cost ~3× the whole admit-and-release (17 vs 60 ns).
  */
 interface Rule {
   reason: ShedReason;
@@ -231,16 +231,13 @@ function createHooks(opts: ResolvedGuardOptions): Hooks {
 }
 
 /** The socket tracker wired to the fd estimate: a connection moves it at once (and may reap), a close too. */
-function trackSockets(fds: FdSampler, reap: (except?: Socket) => void, onClosed: () => void): SocketTracker {
+function trackSockets(fds: FdSampler, reap: (except?: Socket) => void): SocketTracker {
   return createSocketTracker({
     onOpen(socket) {
       fds.add(1);
       reap(socket);
     },
-    onClose() {
-      fds.add(-1);
-      onClosed();
-    },
+    onClose: () => fds.add(-1),
   });
 }
 
@@ -280,15 +277,14 @@ export function createGuard(options: GuardOptions = {}): Guard {
   let closed = false;
 
   const runtime = createRuntimeSampler();
-  const fds = createFdSampler(opts.procDir, () => {
-    rules.fds.refresh();
-    active = activeRules();
+  const fds = createFdSampler(opts.procDir, {
+    onChange: () => rules.fds.refresh(),
+    onUnavailable: () => (active = activeRules()),
   });
   const reap = (except?: Socket): void => {
     reapedTotal += reapIdle(opts, fds, tracker, except);
-    rules.fds.refresh();
   };
-  const tracker = trackSockets(fds, reap, () => rules.fds.refresh());
+  const tracker = trackSockets(fds, reap);
   const rules = createRules(opts, fds, runtime);
   const activeRules = (): Rule[] =>
     closed ? [] : rules.all.filter((r) => r.limit > 0 && (r.reason !== SHED_REASONS.FDS || fds.available));

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { BadgatewayError, ERROR_CODES } from '../errors/index.js';
+import { terminateChild } from '../util/index.js';
 import type { DemoAppOptions } from './options.js';
 import { LISTENING_LINE } from './render.js';
 
@@ -30,7 +31,7 @@ export interface SpawnedDemoApp extends AsyncDisposable {
   readonly child: ChildProcess;
   /** What the child wrote to stderr so far (last 64 KiB). */
   readonly stderr: string;
-  /** SIGTERM, then SIGKILL after `killTimeoutMs`; resolves once the child has exited. */
+  /** SIGTERM, then SIGKILL after `killTimeoutMs`; resolves once the child has exited (at most 10 s after the SIGKILL). */
   close(): Promise<void>;
 }
 
@@ -66,25 +67,6 @@ const STDERR_KEEP = 64 * 1024;
 export const EXIT_WITH_STDIN_ENV = 'BADGATEWAY_EXIT_WITH_STDIN';
 
 /**
- * The `close()` of a spawned app: SIGTERM, then SIGKILL after `killTimeoutMs` for a child that
- * ignores it; resolves once the child has exited (at once if it already has).
- */
-function createChildClose(child: ChildProcess, killTimeoutMs: number): () => Promise<void> {
-  const exited = new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve();
-    else child.once('exit', () => resolve());
-  });
-  return async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), killTimeoutMs);
-      await exited;
-      clearTimeout(timer);
-    }
-  };
-}
-
-/**
  * Runs `badgateway app` as a child process and resolves once it prints its ready line. Rejects
  * with the child's own one-line error (`BG_CHILD_FAILED`) if it exits first, or `BG_TIMEOUT`
  * (after killing it) if it never gets ready.
@@ -100,7 +82,8 @@ export function spawnDemoApp(options: SpawnDemoAppOptions = {}): Promise<Spawned
   child.stderr.setEncoding('utf8').on('data', (d: string) => {
     stderr = (stderr + d).slice(-STDERR_KEEP);
   });
-  const close = createChildClose(child, killTimeoutMs);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const close = (): Promise<void> => terminateChild(child, exited, 'SIGTERM', killTimeoutMs);
 
   return new Promise((resolve, reject) => {
     let ready = false;

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { BadgatewayError, ERROR_CODES } from '../errors/index.js';
-import { debug, which } from '../util/index.js';
+import { debug, terminateChild, which } from '../util/index.js';
 
 /*
  * Small Node upstreams with one bug each, run as child processes (the lab samples their fds and
@@ -114,14 +114,7 @@ export async function spawnNodeApp(options: NodeAppOptions): Promise<NodeApp> {
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-64 * 1024)));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const close = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
-      await exited;
-      clearTimeout(timer);
-    }
-  };
+  const close = (): Promise<void> => terminateChild(child, exited, 'SIGTERM', 2000);
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(
       () =>

@@ -2,7 +2,7 @@ import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { BadgatewayError, ERROR_CODES } from '../errors/index.js';
-import { debug, waitFor, which } from '../util/index.js';
+import { debug, terminateChild, waitFor, which } from '../util/index.js';
 
 /** Debian's interpreter: its site-packages hold gunicorn, uvicorn and gevent (the python3 first on PATH may not). */
 export const SYSTEM_PYTHON = '/usr/bin/python3';
@@ -335,15 +335,9 @@ export async function spawnPythonApp(options: PythonAppOptions): Promise<PythonA
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let dead = false;
   void exited.then(() => (dead = true));
-  const close = async (): Promise<void> => {
-    if (!dead) {
-      // gunicorn's SIGTERM waits for its workers (graceful_timeout 30 s); SIGINT is its quick shutdown.
-      child.kill(options.server === 'gunicorn' ? 'SIGINT' : 'SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 1000);
-      await exited;
-      clearTimeout(timer);
-    }
-  };
+  // gunicorn's SIGTERM waits for its workers (graceful_timeout 30 s); SIGINT is its quick shutdown.
+  const close = (): Promise<void> =>
+    terminateChild(child, exited, options.server === 'gunicorn' ? 'SIGINT' : 'SIGTERM', 1000);
   let ready: 'ready' | 'dead';
   try {
     ready = await waitFor(

@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
 import { BadgatewayError, ERROR_CODES, type ErrorCode } from '../errors/index.js';
-import { debug, type TempDir } from '../util/index.js';
+import { debug, stopChild, type StopSteps, type TempDir } from '../util/index.js';
 import { onProcessExit } from './cleanup.js';
 import { checkListenPort, findFreePort } from './free-port.js';
-import { killGroup, stopChild, waitUntilAnswering, withParentDeathSignal, type StopSteps } from './process.js';
+import { killGroup, waitUntilAnswering, withParentDeathSignal } from './process.js';
 import type { ResolvedProxyOptions } from './options.js';
 
 /*

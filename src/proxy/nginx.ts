@@ -4,10 +4,10 @@ import { chmod, readFile, writeFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { BadgatewayError, ERROR_CODES, badOption } from '../errors/index.js';
 import { checkSearchAccess, checkSocketAccess, readAccountDb, resolveUserSpec } from '../proc/index.js';
-import { createTempDir, debug, which } from '../util/index.js';
+import { createTempDir, debug, stopChild, which } from '../util/index.js';
 import { onProcessExit } from './cleanup.js';
 import { checkListenPort, findFreePort } from './free-port.js';
-import { killGroup, stopChild, waitUntilAnswering, withParentDeathSignal } from './process.js';
+import { killGroup, waitUntilAnswering, withParentDeathSignal } from './process.js';
 import { ACCESS_LOG_FORMAT } from './log-format.js';
 import {
   resolveProxyOptions,

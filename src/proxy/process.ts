@@ -1,11 +1,11 @@
-import { spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { request } from 'node:http';
 import { debug, sleep, which } from '../util/index.js';
 
 /*
  * Process management shared by the real proxies badgateway starts (nginx, HAProxy, Caddy): a
  * parent-death signal so a SIGKILLed owner leaves nothing running, a bounded stop in escalating
- * signals, the whole process group killed at the end, and a readiness probe over HTTP.
+ * signals (util's stopChild), the whole process group killed at the end, and a readiness probe over HTTP.
  */
 
 /**
@@ -34,19 +34,6 @@ export function withParentDeathSignal(command: string, args: readonly string[]):
     if (!setprivPath) debug('proxy: no setpriv --pdeathsig; a proxy outlives a SIGKILLed parent');
   }
   return setprivPath ? [setprivPath, ['--pdeathsig', 'SIGTERM', '--', command, ...args]] : [command, [...args]];
-}
-
-/** Signals to stop a proxy with, each followed by how long to wait for the exit (ms). */
-export type StopSteps = readonly (readonly [NodeJS.Signals, number])[];
-
-/** Sends each signal of `steps` in turn while the child runs, waiting up to its time for the exit. */
-export async function stopChild(child: ChildProcess, exited: Promise<void>, steps: StopSteps): Promise<void> {
-  const alive = (): boolean => child.exitCode === null && child.signalCode === null;
-  for (const [signal, waitMs] of steps) {
-    if (!alive()) return;
-    child.kill(signal);
-    await Promise.race([exited, sleep(waitMs)]);
-  }
 }
 
 /** SIGKILL to a process group we created (`detached: true`); nothing when it is gone. */

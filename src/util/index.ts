@@ -1,4 +1,4 @@
-/** Small shared helpers with no domain knowledge: debug logging, temp dirs, waiting, PATH lookup, listening, closing. */
+/** Small shared helpers with no domain knowledge: debug logging, temp dirs, waiting, PATH lookup, listening, closing, stopping a child. */
 export { debug } from './debug.js';
 export { createTempDir, type TempDir } from './temp-dir.js';
 export { waitFor, sleep } from './wait.js';
@@ -7,3 +7,4 @@ export { listen } from './listen.js';
 export { createCloser, type Closable, type Closer } from './closer.js';
 export { stripUndefined } from './objects.js';
 export { isGzipHead, sniffGzipStream } from './gzip-stream.js';
+export { stopChild, terminateChild, type StopSteps } from './stop-child.js';
